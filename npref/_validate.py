@@ -1,0 +1,70 @@
+"""Argument checks shared by npref and torchref.
+
+Every public constructor validates its arguments up front, scikit-learn style: a ``ValueError``
+that names the argument, shows the value, and states the accepted range. torchref imports these
+same checks so that both backends refuse exactly the same inputs with the same words.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+CONVENTIONS = ("torch", "book")
+
+
+def _real(name: str, value, accepted: str) -> float:
+    # bool is an int subclass; True as a learning rate is a mistake, not 1.0.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {accepted}, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return value
+
+
+def positive(name: str, value) -> float:
+    """A finite real number > 0 (learning rates, eps, std)."""
+    accepted = "a finite number > 0"
+    value = _real(name, value, accepted)
+    if value <= 0.0:
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return value
+
+
+def nonnegative(name: str, value) -> float:
+    """A finite real number >= 0 (weight decay, penalties, min_delta)."""
+    accepted = "a finite number >= 0"
+    value = _real(name, value, accepted)
+    if value < 0.0:
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return value
+
+
+def fraction(name: str, value) -> float:
+    """A real number in [0, 1) (momentum, alpha, betas, dropout p)."""
+    accepted = "a number in [0, 1)"
+    value = _real(name, value, accepted)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return value
+
+
+def betas(value) -> tuple[float, float]:
+    """Adam's (beta1, beta2), each in [0, 1)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {value!r}")
+    return fraction("betas[0]", value[0]), fraction("betas[1]", value[1])
+
+
+def choice(name: str, value, choices) -> str:
+    """One of a fixed set of names."""
+    if value not in choices:
+        accepted = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {accepted}, got {value!r}")
+    return value
+
+
+def convention(value) -> str:
+    """'torch' (PyTorch's documented rule, the default) or 'book' (the textbook's)."""
+    return choice("convention", value, CONVENTIONS)

@@ -1,0 +1,176 @@
+"""Comparing two results and saying where they differ.
+
+The one measure of agreement used everywhere in the project (the parity suite, the experiments'
+``metrics.json``, the report): for each element, the relative difference
+
+    |actual − expected| / max(|expected|, floor)
+
+where ``floor`` is the absolute floor below which a difference counts absolutely (by default 1, so
+that a tolerance of 1e-12 means "1e-12 relative, or 1e-12 absolute for values smaller than 1").
+
+``floor="history"`` is for trajectories stacked along axis 0 (step by step): each element's floor
+is the largest magnitude that element reached over the steps. A parameter that travelled from
+1e3 back to 1e-9 carries the rounding of the 1e3-sized terms that produced it; judging that
+rounding against 1e-9 would measure the cancellation, not the implementation. An element that is
+exactly zero throughout must be exactly zero on both sides.
+
+``floor`` may also be an array of the expected result's shape: each element's own floor, for a
+caller that knows the size of the terms that produced it (a running error bound).
+
+``floor="norm"`` judges every element of an array against the array's largest magnitude (the
+normwise relative error ‖a − b‖∞ / ‖b‖∞ of numerical linear algebra); an all-zero array must be
+matched exactly.
+
+Results may be arrays, Python numbers, or dicts / lists / tuples of them, nested.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Relative tolerances of SPEC section 5, by dtype name.
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
+
+
+def tolerance_for(dtype) -> float:
+    """The parity tolerance for a dtype (NumPy or PyTorch dtype, or its name)."""
+    name = str(dtype).replace("torch.", "")
+    if name not in TOLERANCE:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            pass
+    if name not in TOLERANCE:
+        raise ValueError(f"dtype must be one of {', '.join(TOLERANCE)}, got {dtype!r}")
+    return TOLERANCE[name]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of :func:`compare`; truthy when it passed."""
+
+    max_abs_diff: float
+    max_rel_diff: float
+    tolerance: float
+    passed: bool
+    where: str          # the worst element, described; or the structural mismatch
+    count: int          # how many numbers were compared
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def as_dict(self) -> dict:
+        """The fields ``metrics.json`` records under ``parity``."""
+        return {"max_abs_diff": self.max_abs_diff, "max_rel_diff": self.max_rel_diff,
+                "tolerance": self.tolerance, "passed": self.passed}
+
+
+def compare(actual, expected, *, tol: float, floor: float | str = 1.0,
+            check_dtype: bool = True,
+            names: tuple[str, str] = ("actual", "expected")) -> Comparison:
+    """Compare two (nested) results element by element; see the module docstring.
+
+    A difference in structure (keys, lengths, shapes, dtypes when ``check_dtype``) fails with an
+    infinite difference and says where. ``names`` label the two sides in the description.
+    """
+    floor_ok = (isinstance(floor, np.ndarray) or floor in ("history", "norm")
+                or (_is_number(floor) and floor > 0))
+    if not tol > 0 or not floor_ok:
+        raise ValueError(f"tol must be > 0 and floor a number > 0, an array, 'history' or "
+                         f"'norm'; got tol={tol!r}, floor={floor!r}")
+    worst = {"rel": 0.0, "abs": 0.0, "where": "identical", "count": 0}
+    problem = _walk(actual, expected, "", worst, floor, check_dtype, names)
+    if problem is not None:
+        return Comparison(math.inf, math.inf, tol, False, problem, worst["count"])
+    passed = worst["rel"] <= tol
+    return Comparison(worst["abs"], worst["rel"], tol, passed, worst["where"], worst["count"])
+
+
+def assert_close(actual, expected, *, tol: float, floor: float | str = 1.0,
+                 check_dtype: bool = True,
+                 names: tuple[str, str] = ("actual", "expected"), what: str = "") -> Comparison:
+    """:func:`compare`, raising ``AssertionError`` with the description when it fails."""
+    result = compare(actual, expected, tol=tol, floor=floor, check_dtype=check_dtype, names=names)
+    if not result.passed:
+        label = f"{what}: " if what else ""
+        raise AssertionError(f"{label}max relative difference {result.max_rel_diff:.3g} > "
+                             f"tolerance {tol:.3g} (floor {_floor_name(floor)}) at {result.where}")
+    return result
+
+
+def _walk(a, b, path, worst, floor, check_dtype, names):
+    if isinstance(b, Mapping):
+        if not isinstance(a, Mapping) or set(a) != set(b):
+            return (f"{path or 'top level'}: keys differ: {names[0]} has {_keys(a)}, "
+                    f"{names[1]} has {_keys(b)}")
+        for key in b:
+            problem = _walk(a[key], b[key], f"{path}[{key!r}]", worst, floor, check_dtype, names)
+            if problem:
+                return problem
+        return None
+    if isinstance(b, (list, tuple)):
+        if not isinstance(a, (list, tuple)) or len(a) != len(b):
+            return (f"{path or 'top level'}: lengths differ: {names[0]} "
+                    f"{len(a) if isinstance(a, (list, tuple)) else type(a).__name__}, "
+                    f"{names[1]} {len(b)}")
+        if all(_is_number(x) for x in b) and all(_is_number(x) for x in a):
+            return _leaf(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
+                         path, worst, floor, False, names)
+        for i, (x, y) in enumerate(zip(a, b)):
+            problem = _walk(x, y, f"{path}[{i}]", worst, floor, check_dtype, names)
+            if problem:
+                return problem
+        return None
+    return _leaf(np.asarray(a), np.asarray(b), path, worst, floor, check_dtype, names)
+
+
+def _leaf(a, b, path, worst, floor, check_dtype, names):
+    where = path or "top level"
+    if a.shape != b.shape:
+        return f"{where}: shapes differ: {names[0]} {a.shape}, {names[1]} {b.shape}"
+    if check_dtype and a.dtype != b.dtype:
+        return f"{where}: dtypes differ: {names[0]} {a.dtype}, {names[1]} {b.dtype}"
+    worst["count"] += a.size
+    if a.size == 0:
+        return None
+    a64 = a.astype(np.float64)
+    b64 = b.astype(np.float64)
+    same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        abs_diff = np.where(same, 0.0, np.abs(a64 - b64))
+        abs_diff = np.where(np.isnan(abs_diff), np.inf, abs_diff)
+        if isinstance(floor, np.ndarray):
+            scale = floor.astype(np.float64)
+        elif floor == "history":
+            scale = np.max(np.abs(b64), axis=0, keepdims=True) if b64.ndim else np.abs(b64)
+        elif floor == "norm":
+            scale = np.max(np.abs(b64))
+        else:
+            scale = floor
+        rel = np.where(abs_diff == 0, 0.0, abs_diff / np.maximum(np.abs(b64), scale))
+        rel = np.where(np.isnan(rel), np.inf, rel)
+    i = int(np.argmax(rel))
+    if rel.flat[i] > worst["rel"]:
+        index = np.unravel_index(i, a.shape) if a.ndim else ()
+        at = f"{where}{list(index) if index else ''}"
+        worst["where"] = (f"{at}: {names[0]}={float(a64.flat[i])!r}, {names[1]}={float(b64.flat[i])!r} "
+                          f"(abs diff {abs_diff.flat[i]:.3g})")
+        worst["rel"] = float(rel.flat[i])
+    worst["abs"] = max(worst["abs"], float(abs_diff.max()))
+    return None
+
+
+def _floor_name(floor) -> str:
+    return "per element" if isinstance(floor, np.ndarray) else str(floor)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool)
+
+
+def _keys(x):
+    return sorted(map(str, x)) if isinstance(x, Mapping) else type(x).__name__

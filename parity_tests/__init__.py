@@ -1,0 +1,1 @@
+"""The parity suite: npref against torchref against PyTorch's built-ins, under hypothesis."""

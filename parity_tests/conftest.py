@@ -1,0 +1,54 @@
+"""Hypothesis profiles, the device fixture, and the end-of-run parity table.
+
+Profiles (``HYPOTHESIS_PROFILE=...``; ``ci`` when unset):
+
+* ``ci``       — 100 examples per test, derandomized so CI runs are repeatable;
+* ``dev``      — 20 examples, for a quick loop while editing;
+* ``thorough`` — 1,000 examples, random each run, to hunt for rare disagreements.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+from parity_tests.harness import RECORD
+
+_common = dict(deadline=None, print_blob=True,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("ci", max_examples=100, derandomize=True, **_common)
+settings.register_profile("dev", max_examples=20, **_common)
+settings.register_profile("thorough", max_examples=1000, **_common)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Parity on CUDA is measured in true float32: TF32 would round matmul inputs to 10 mantissa bits.
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+
+_DEVICES = [pytest.param("cpu", id="cpu"),
+            pytest.param("cuda", id="cuda", marks=[
+                pytest.mark.cuda,
+                pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")])]
+
+
+@pytest.fixture(scope="session", params=_DEVICES)
+def device(request) -> torch.device:
+    """Each torch-side test runs on the CPU, and again on CUDA where a GPU is present."""
+    return torch.device(request.param)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not RECORD:
+        return
+    tr = terminalreporter
+    tr.section("parity: worst relative difference per comparison")
+    width = max(len(k) for k in RECORD)
+    tr.write_line(f"{'comparison':<{width}}  {'cases':>6}  {'max rel':>9}  {'max abs':>9}  "
+                  f"{'tolerance':>9}")
+    for key in sorted(RECORD):
+        row = RECORD[key]
+        tr.write_line(f"{key:<{width}}  {row['cases']:>6}  {row['max_rel_diff']:>9.2e}  "
+                      f"{row['max_abs_diff']:>9.2e}  {row['tolerance']:>9.0e}")
