@@ -155,8 +155,8 @@ def _leaf(a, b, path, worst, floor, check_dtype, names):
         rel = np.where(np.isnan(rel), np.inf, rel)
     i = int(np.argmax(rel))
     if rel.flat[i] > worst["rel"]:
-        index = np.unravel_index(i, a.shape) if a.ndim else ()
-        at = f"{where}{list(index) if index else ''}"
+        index = [int(j) for j in np.unravel_index(i, a.shape)] if a.ndim else []
+        at = f"{path}{index}" if path else (f"index {index}" if index else "the value")
         worst["where"] = (f"{at}: {names[0]}={float(a64.flat[i])!r}, {names[1]}={float(b64.flat[i])!r} "
                           f"(abs diff {abs_diff.flat[i]:.3g})")
         worst["rel"] = float(rel.flat[i])

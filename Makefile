@@ -1,0 +1,38 @@
+# The README's two commands:  `make report`  and  `make test`.
+# Each creates .venv on first use and installs the project into it (PyPI + the pinned CPU torch).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROFILE ?= quick
+PYTEST_ARGS ?=
+
+.PHONY: report test test-cuda clean
+
+$(BIN)/python:
+	@echo "Creating $(VENV) with $(PYTHON) ..."
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	@echo "Installing the project with extras [$*] into $(VENV) (first run only) ..."
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[$*]"
+	@touch $@
+
+## make report: install, then run every experiment on both backends and write results/index.html
+report: $(VENV)/.installed-experiments
+	$(BIN)/python -m experiments report --profile $(PROFILE)
+
+## make test: install with the test tools, then run the parity suite and the other tests.
+## pytest's exit code 5 ("no tests collected", e.g. `make test PYTEST_ARGS="-m cuda"` on a
+## machine where that selects nothing) is reported and counted as success; every other code stands.
+test: $(VENV)/.installed-dev
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests for '$(PYTEST_ARGS)' (exit 5): nothing to run, counted as success"; rc=0; fi; \
+	exit $$rc
+
+## make test-cuda: only the CUDA parity tests (they skip without a GPU)
+test-cuda: $(VENV)/.installed-dev
+	$(MAKE) test PYTEST_ARGS="parity_tests -m cuda"
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .hypothesis

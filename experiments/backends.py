@@ -1,0 +1,52 @@
+"""The interface every experiment is written against, and how a backend is chosen by name.
+
+An experiment never asks which backend it runs on: what differs between NumPy and PyTorch lives
+behind the methods below, implemented once in :mod:`experiments.backend_numpy` (npref) and once in
+:mod:`experiments.backend_torch` (torchref).
+
+``descend(objective, start, optimizer, hyper, steps, dtype)``
+    Minimize ``objective`` from ``start`` (a dict of floats) with an optimizer named as in
+    :func:`npref.optim.make`; returns ``{name: array of steps + 1 values}``, the path.
+    ``objective.value(**params)`` must work on arrays and tensors alike; the NumPy side uses the
+    analytic ``objective.grad(**params)``, the PyTorch side autograd on ``value``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+BACKENDS = ("numpy", "torch")
+
+
+class Backend(Protocol):
+    name: str
+    device: str
+
+    def descend(self, objective, start: dict, optimizer: str, hyper: dict, steps: int,
+                dtype: str) -> dict[str, np.ndarray]: ...
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend's library is not installed, or the device asked for is absent."""
+
+
+def get(name: str, device: str = "auto") -> Backend:
+    """A backend by name: ``"numpy"`` (npref, always the CPU) or ``"torch"`` (torchref)."""
+    if name == "numpy":
+        from experiments.backend_numpy import NumpyBackend
+        return NumpyBackend()
+    if name == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise BackendUnavailable(
+                "the torch backend needs PyTorch: pip install -e '.[experiments]' "
+                "(or run with --backend numpy)") from None
+        from experiments.backend_torch import TorchBackend
+        try:
+            return TorchBackend(device)
+        except ValueError as error:
+            raise BackendUnavailable(str(error)) from None
+    raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")

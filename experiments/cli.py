@@ -1,0 +1,98 @@
+"""``python -m experiments list | run | report`` — see ``--help`` of each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from experiments import backends as backend_registry
+from experiments.config import PROFILES, ConfigError
+
+DESCRIPTION = """\
+Side-by-side experiments of "Deep Learning from Scratch", chapter 6, on NumPy (npref) and
+PyTorch (torchref). Each experiment runs on both backends and records how far apart they land.
+
+  python -m experiments list                      the catalogue, one line each
+  python -m experiments run optimizer-paths       run one, write OUT/NAME/metrics.json + figures
+  python -m experiments report --profile quick    run them all, write OUT/index.html
+"""
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except (ConfigError, backend_registry.BackendUnavailable, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) else str(error)
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m experiments", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="{list,run,report}")
+
+    p = sub.add_parser("list", help="list the experiments with a one-line description")
+    p.set_defaults(handler=_list)
+
+    p = sub.add_parser("run", help="run one experiment on one or both backends",
+                       description="Run one experiment; write OUT/NAME/metrics.json and its "
+                                   "figures. Exit status 1 when the backends disagree.")
+    p.add_argument("name", help="experiment name (see `list`)")
+    p.add_argument("--backend", choices=("numpy", "torch", "both"), default="both",
+                   help="which backend(s) to run (default: both, and compare them)")
+    _common(p)
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a configuration value (repeatable); an unknown key lists "
+                        "the valid ones")
+    p.set_defaults(handler=_run)
+
+    p = sub.add_parser("report", help="run the experiments and write a static HTML report",
+                       description="Run every experiment (or those named by --only) on both "
+                                   "backends and write OUT/index.html, which opens from disk.")
+    _common(p)
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="only these experiments")
+    p.set_defaults(handler=_report)
+    return parser
+
+
+def _common(p):
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="device of the torch backend (default: auto = CUDA when available)")
+    p.add_argument("--profile", choices=PROFILES, default="quick",
+                   help="quick: seconds on a laptop; full: the book's settings (default: quick)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with data files (MNIST IDX files) instead of the built-in sources")
+
+
+def _list(args) -> int:
+    from experiments.registry import all_experiments
+    experiments = all_experiments()
+    width = max(map(len, experiments))
+    for name, experiment in experiments.items():
+        print(f"{name:<{width}}  {experiment.description}")
+    return 0
+
+
+def _run(args) -> int:
+    from experiments.runner import run
+    chosen = backend_registry.BACKENDS if args.backend == "both" else (args.backend,)
+    metrics = run(args.name, backends=chosen, device=args.device, profile=args.profile,
+                  seed=args.seed, data_dir=args.data_dir, out=args.out, sets=args.sets)
+    return 1 if metrics["parity"]["passed"] is False else 0
+
+
+def _report(args) -> int:
+    from experiments.report import build
+    index, failed = build(out=args.out, profile=args.profile, only=args.only, device=args.device,
+                          seed=args.seed, data_dir=args.data_dir)
+    print(index)
+    return 1 if failed else 0

@@ -1,0 +1,105 @@
+"""Running one experiment on one or both backends, and writing ``OUT/NAME/metrics.json``."""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import npref
+from experiments import backends as backend_registry
+from experiments import config as config_mod
+from experiments import registry
+from experiments.io import write_json
+from npref.testing import compare, tolerance_for
+
+#: How parity between the backends is judged in every metrics.json: each series against the
+#: largest magnitude it reached (see npref.testing), at the tolerance of its dtype.
+PARITY_FLOOR = "history"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile: str = "quick",
+        seed: int = 0, data_dir=None, out="results", sets=()) -> dict:
+    """Run experiment ``name``; write its metrics and figures under ``out/name``; return metrics."""
+    experiment = registry.get(name)
+    config = config_mod.resolve(experiment.defaults, experiment.profiles, profile, sets)
+    out_dir = Path(out) / name
+    # Everything that can be refused is refused before anything runs.
+    sides = {b: backend_registry.get(b, device) for b in backends}
+    data = experiment.data(config, data_dir)
+
+    results, timings = {}, {}
+    for b, backend in sides.items():
+        log(f"{name}: running on {b} ({backend.device}) ...")
+        start = time.perf_counter()
+        results[b] = experiment.compute(backend, config, seed, data_dir)
+        timings[b] = time.perf_counter() - start
+        log(f"{name}: {b} took {timings[b]:.2f} s")
+
+    parity = _parity(results, config)
+    figures = experiment.plot(results, config, out_dir)
+    metrics = {
+        "experiment": name,
+        "profile": profile,
+        "seed": seed,
+        "config": config,
+        "data": data,
+        "backends": {b: {"series": r["series"], "final": r["final"], "seconds": timings[b],
+                         "device": sides[b].device} for b, r in results.items()},
+        "parity": parity,
+        "figures": figures,
+        "versions": _versions(),
+    }
+    write_json(out_dir / "metrics.json", _finite_or_null(metrics))
+    if parity["passed"] is None:
+        log(f"{name}: parity not measured (one backend ran)")
+    else:
+        verdict = "passed" if parity["passed"] else "FAILED"
+        log(f"{name}: parity {verdict}: max relative difference {parity['max_rel_diff']:.3g} "
+            f"(tolerance {parity['tolerance']:.0e})")
+    log(f"{name}: wrote {out_dir / 'metrics.json'}")
+    return metrics
+
+
+def _parity(results: dict, config: dict) -> dict:
+    tol = tolerance_for(config.get("dtype", "float64"))
+    if set(results) != {"numpy", "torch"}:
+        return {"max_abs_diff": None, "max_rel_diff": None, "tolerance": tol, "passed": None,
+                "floor": PARITY_FLOOR, "where": "only one backend ran"}
+    strip = ("series", "final")
+    numpy_side = {k: results["numpy"][k] for k in strip}
+    torch_side = {k: results["torch"][k] for k in strip}
+    result = compare(numpy_side, torch_side, tol=tol, floor=PARITY_FLOOR, check_dtype=False,
+                     names=("numpy", "torch"))
+    return {**result.as_dict(), "floor": PARITY_FLOOR, "where": result.where,
+            "compared": result.count}
+
+
+def _versions() -> dict:
+    versions = {"npref": npref.__version__, "numpy": np.__version__,
+                "python": platform.python_version()}
+    try:
+        import torch
+        versions["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def _finite_or_null(obj):
+    """JSON has no NaN or Infinity: write them as null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    return obj

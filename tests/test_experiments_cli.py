@@ -1,0 +1,95 @@
+"""The experiments command line: list, run, report, --set, and what they write."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments import config as config_mod
+from experiments.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_KEYS = {"experiment", "profile", "seed", "config", "data", "backends", "parity"}
+
+
+def test_list_names_every_experiment(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("optimizer-paths  Paths of SGD")
+
+
+def test_run_both_writes_metrics_with_the_spec_schema(tmp_path):
+    assert main(["run", "optimizer-paths", "--backend", "both", "--device", "cpu",
+                 "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "optimizer-paths"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert SCHEMA_KEYS <= set(metrics)
+    assert set(metrics["data"]) >= {"name", "source", "n_train", "n_test"}
+    for side in ("numpy", "torch"):
+        b = metrics["backends"][side]
+        assert set(b) >= {"series", "final", "seconds", "device"}
+        assert len(b["series"]["SGD.x"]) == 31            # start + 30 steps
+    parity = metrics["parity"]
+    assert parity["passed"] is True and parity["tolerance"] == 1e-12
+    assert 0 <= parity["max_rel_diff"] <= 1e-12
+    assert (folder / "optimizer-paths.png").stat().st_size > 10_000
+    assert not list(folder.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_the_paths_reproduce_the_book(tmp_path):
+    main(["run", "optimizer-paths", "--backend", "numpy", "--out", str(tmp_path)])
+    m = json.loads((tmp_path / "optimizer-paths" / "metrics.json").read_text())
+    s = m["backends"]["numpy"]["series"]
+    # SGD at lr 0.95 flips y's sign each step (y <- y - 0.95*2y = -0.9y): the book's zigzag.
+    assert s["SGD.y"][:3] == pytest.approx([2.0, -1.8, 1.62])
+    finals = m["backends"]["numpy"]["final"]
+    assert all(f < 0.2 for f in finals.values()), finals           # everyone got near 0
+    assert m["parity"]["passed"] is None                          # one backend: not measured
+
+
+def test_set_overrides_and_validates(tmp_path, capsys):
+    assert main(["run", "optimizer-paths", "--backend", "numpy", "--out", str(tmp_path),
+                 "--set", "steps=5", "--set", "convention=torch"]) == 0
+    m = json.loads((tmp_path / "optimizer-paths" / "metrics.json").read_text())
+    assert m["config"]["steps"] == 5 and m["config"]["convention"] == "torch"
+    assert len(m["backends"]["numpy"]["series"]["Adam.x"]) == 6
+    assert main(["run", "optimizer-paths", "--set", "stepz=5", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown configuration key 'stepz'" in err and "steps" in err and "lr_adam" in err
+    assert main(["run", "optimizer-paths", "--set", "steps=many", "--out", str(tmp_path)]) == 2
+    assert "expected a value of type int" in capsys.readouterr().err
+
+
+def test_config_parsing():
+    defaults = {"n": 3, "lr": 0.1, "bn": False, "hidden": [100, 100], "name": "x"}
+    c = config_mod.resolve(defaults, {"full": {"n": 30}}, "full",
+                           ["lr=1e-3", "bn=yes", "hidden=50,60,70", "name=y"])
+    assert c == {"n": 30, "lr": 1e-3, "bn": True, "hidden": [50, 60, 70], "name": "y"}
+    with pytest.raises(config_mod.ConfigError, match="profile must be one of"):
+        config_mod.resolve(defaults, {}, "slow")
+    with pytest.raises(config_mod.ConfigError, match="KEY=VALUE"):
+        config_mod.resolve(defaults, {}, "quick", ["lr"])
+
+
+def test_non_finite_stops_with_the_step_named(tmp_path, capsys):
+    from npref.guard import NonFiniteError
+    # SGD at lr 1.2 on y: y <- y - 2.4y = -1.4y grows without bound; at 1e3 steps it overflows.
+    with pytest.raises(NonFiniteError, match=r"sgd: .* at step \d+"):
+        main(["run", "optimizer-paths", "--backend", "numpy", "--out", str(tmp_path),
+              "--set", "lr_sgd=1.2", "--set", "steps=3000"])
+    assert not (tmp_path / "optimizer-paths" / "metrics.json").exists()
+
+
+def test_report_writes_an_index_with_relative_images(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "experiments", "report", "--profile", "quick",
+                           "--device", "cpu", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    index = tmp_path / "index.html"
+    text = index.read_text()
+    assert "optimizer-paths" in text and 'class="pass"' in text
+    assert str(tmp_path) not in text and "/work/" not in text
+    assert '<img src="optimizer-paths/optimizer-paths.png"' in text
+    assert (tmp_path / "optimizer-paths" / "optimizer-paths.png").exists()
