@@ -99,9 +99,17 @@ class Optimizer:
         expected = {"step", *fresh.state_names[fresh.convention]}
         state = {}
         for key, buffers in state_dict["state"].items():
+            where = f"state_dict['state'][{key!r}]"
             if not isinstance(buffers, Mapping) or set(buffers) != expected:
-                raise ValueError(f"state_dict['state'][{key!r}] must have the entries "
-                                 f"{sorted(expected)}, got {sorted(buffers)}")
+                got = sorted(buffers) if isinstance(buffers, Mapping) else type(buffers).__name__
+                raise ValueError(f"{where} must have the entries {sorted(expected)}, got {got}")
+            step = buffers["step"]
+            if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+                raise ValueError(f"{where}['step'] must be an int >= 0, got {step!r}")
+            for name in expected - {"step"}:
+                value = buffers[name]
+                if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
+                    raise ValueError(f"{where}[{name!r}] must be a floating NumPy array")
             state[key] = copy.deepcopy(dict(buffers))
         self.__dict__.update(fresh.__dict__)
         self.state = state

@@ -455,3 +455,20 @@ def test_float32_stays_float32(name, convention):
         opt.update(params, {"p": g})
     assert params["p"].dtype == np.float32
     assert all(v.dtype == np.float32 for k, v in opt.state["p"].items() if k != "step")
+
+
+def test_load_state_dict_refuses_a_broken_one():
+    opt = npref.optim.Adam()
+    opt.update({"p": np.zeros(2)}, {"p": np.ones(2)})
+    good = opt.state_dict()
+    for broken, words in [
+        ({**good, "state": {"p": {"step": 1, "exp_avg": np.zeros(2)}}}, "must have the entries"),
+        ({**good, "state": {"p": {**good["state"]["p"], "step": -1}}}, "int >= 0"),
+        ({**good, "state": {"p": {**good["state"]["p"], "exp_avg": [0.0, 0.0]}}}, "NumPy array"),
+        ({**good, "hyperparameters": {**good["hyperparameters"], "lr": -1}}, "lr must be"),
+        ({"name": "adam"}, "keys 'name', 'hyperparameters', 'state'"),
+    ]:
+        target = npref.optim.Adam(lr=0.5)
+        with pytest.raises(ValueError, match=words):
+            target.load_state_dict(broken)
+        assert target.lr == 0.5 and target.state == {}          # nothing half-loaded
