@@ -50,6 +50,22 @@ def fraction(name: str, value) -> float:
     return value
 
 
+def unit_interval(name: str, value) -> float:
+    """A real number in [0, 1] (BatchNorm's momentum)."""
+    accepted = "a number in [0, 1]"
+    value = _real(name, value, accepted)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be {accepted}, got {value!r}")
+    return value
+
+
+def positive_int(name: str, value) -> int:
+    """An int >= 1 (sizes)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
 def betas(value) -> tuple[float, float]:
     """Adam's (beta1, beta2), each in [0, 1)."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:

@@ -15,7 +15,8 @@ rounding against 1e-9 would measure the cancellation, not the implementation. An
 exactly zero throughout must be exactly zero on both sides.
 
 ``floor`` may also be an array of the expected result's shape: each element's own floor, for a
-caller that knows the size of the terms that produced it (a running error bound).
+caller that knows the size of the terms that produced it (a running error bound); or a dict of
+floors with the expected result's keys.
 
 ``floor="norm"`` judges every element of an array against the array's largest magnitude (the
 normwise relative error ‖a − b‖∞ / ‖b‖∞ of numerical linear algebra); an all-zero array must be
@@ -77,7 +78,7 @@ def compare(actual, expected, *, tol: float, floor: float | str = 1.0,
     A difference in structure (keys, lengths, shapes, dtypes when ``check_dtype``) fails with an
     infinite difference and says where. ``names`` label the two sides in the description.
     """
-    floor_ok = (isinstance(floor, np.ndarray) or floor in ("history", "norm")
+    floor_ok = (isinstance(floor, (np.ndarray, Mapping)) or floor in ("history", "norm")
                 or (_is_number(floor) and floor > 0))
     if not tol > 0 or not floor_ok:
         raise ValueError(f"tol must be > 0 and floor a number > 0, an array, 'history' or "
@@ -108,7 +109,8 @@ def _walk(a, b, path, worst, floor, check_dtype, names):
             return (f"{path or 'top level'}: keys differ: {names[0]} has {_keys(a)}, "
                     f"{names[1]} has {_keys(b)}")
         for key in b:
-            problem = _walk(a[key], b[key], f"{path}[{key!r}]", worst, floor, check_dtype, names)
+            sub = floor[key] if isinstance(floor, Mapping) else floor
+            problem = _walk(a[key], b[key], f"{path}[{key!r}]", worst, sub, check_dtype, names)
             if problem:
                 return problem
         return None
@@ -165,7 +167,7 @@ def _leaf(a, b, path, worst, floor, check_dtype, names):
 
 
 def _floor_name(floor) -> str:
-    return "per element" if isinstance(floor, np.ndarray) else str(floor)
+    return "per element" if isinstance(floor, (np.ndarray, Mapping)) else str(floor)
 
 
 def _is_number(x) -> bool:

@@ -1,0 +1,110 @@
+r"""Weight initialization through ``torch.nn.init``, with npref's names and the book's layout.
+
+Every function takes a ``shape`` in npref's layout — ``(fan_in, fan_out)`` for a 2-D weight, the
+convolution layout ``(out, in, *kernel)`` otherwise — and returns a new tensor of that shape. For
+2-D shapes the draw is made by ``torch.nn.init`` on a ``(fan_out, fan_in)`` tensor, the layout of
+``nn.Linear.weight`` whose fans PyTorch computes, and returned transposed. ``generator`` is a
+``torch.Generator`` (or ``None`` for PyTorch's global one).
+
+:func:`init_linear_` fills an ``nn.Linear``'s weight in place (it is already in PyTorch's layout).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import nn
+
+from npref import _validate
+from npref.init import NAMES, fans, std_of  # noqa: F401  (fans/std_of: the one definition)
+
+__all__ = ["normal", "lecun_normal", "glorot_normal", "glorot_uniform", "he_normal",
+           "he_uniform", "constant", "get", "init_linear_", "NAMES"]
+
+_BOOK = {"relu": "he_normal", "he": "he_normal", "sigmoid": "lecun_normal",
+         "xavier": "lecun_normal"}
+
+
+def _torch_layout(shape):
+    shape = tuple(int(s) for s in ((shape,) if isinstance(shape, numbers.Integral) else shape))
+    fans(shape)                                       # validates, as npref does
+    return (shape[1], shape[0]) if len(shape) == 2 else shape
+
+
+def _draw(shape, fill_, dtype, device):
+    t = torch.empty(_torch_layout(shape), dtype=dtype, device=device)
+    fill_(t)
+    return t.T.contiguous() if t.dim() == 2 else t
+
+
+def normal(shape, std, generator=None, *, dtype=torch.float64, device="cpu"):
+    """N(0, std²) by ``nn.init.normal_``."""
+    std = _validate.positive("std", std)
+    return _draw(shape, lambda t: nn.init.normal_(t, 0.0, std, generator=generator), dtype,
+                 device)
+
+
+def lecun_normal(shape, generator=None, *, dtype=torch.float64, device="cpu"):
+    """N(0, 1/fan_in), the book's "Xavier": ``kaiming_normal_(nonlinearity='linear')``."""
+    return _draw(shape, lambda t: nn.init.kaiming_normal_(t, nonlinearity="linear",
+                                                          generator=generator), dtype, device)
+
+
+def glorot_normal(shape, generator=None, *, dtype=torch.float64, device="cpu"):
+    """N(0, 2/(fan_in + fan_out)): ``xavier_normal_``."""
+    return _draw(shape, lambda t: nn.init.xavier_normal_(t, generator=generator), dtype, device)
+
+
+def glorot_uniform(shape, generator=None, *, dtype=torch.float64, device="cpu"):
+    """U(±√(6/(fan_in + fan_out))): ``xavier_uniform_``."""
+    return _draw(shape, lambda t: nn.init.xavier_uniform_(t, generator=generator), dtype,
+                 device)
+
+
+def he_normal(shape, generator=None, *, dtype=torch.float64, device="cpu"):
+    """N(0, 2/fan_in), the book's "He": ``kaiming_normal_(nonlinearity='relu')``."""
+    return _draw(shape, lambda t: nn.init.kaiming_normal_(t, nonlinearity="relu",
+                                                          generator=generator), dtype, device)
+
+
+def he_uniform(shape, generator=None, *, dtype=torch.float64, device="cpu"):
+    """U(±√(6/fan_in)): ``kaiming_uniform_(nonlinearity='relu')``."""
+    return _draw(shape, lambda t: nn.init.kaiming_uniform_(t, nonlinearity="relu",
+                                                           generator=generator), dtype, device)
+
+
+def constant(shape, value, *, dtype=torch.float64, device="cpu"):
+    """Every element ``value``, by ``nn.init.constant_``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"value must be a finite number, got {value!r}")
+    return _draw(shape, lambda t: nn.init.constant_(t, value), dtype, device)
+
+
+def get(spec):
+    """``(shape, generator=None, *, dtype, device) -> tensor`` for a spec, as :func:`npref.init.get`."""
+    if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
+        std = _validate.positive("std", spec)
+        return lambda shape, generator=None, **kw: normal(shape, std, generator, **kw)
+    if isinstance(spec, str):
+        name = _BOOK.get(spec.lower(), spec.lower())
+        if name in ("zeros", "ones"):
+            value = 0.0 if name == "zeros" else 1.0
+            return lambda shape, generator=None, **kw: constant(shape, value, **kw)
+        if name in NAMES:
+            return globals()[name]
+    accepted = ", ".join(repr(n) for n in (*_BOOK, *NAMES))
+    raise ValueError(f"weight_init must be a positive std or one of {accepted}, got {spec!r}")
+
+
+@torch.no_grad()
+def init_linear_(linear: nn.Linear, spec, generator=None) -> nn.Linear:
+    """Fill ``linear.weight`` in place by ``spec`` and zero its bias (the book's start)."""
+    fill = get(spec)
+    weight = fill((linear.in_features, linear.out_features), generator,
+                  dtype=linear.weight.dtype, device=linear.weight.device)
+    linear.weight.copy_(weight.T)
+    if linear.bias is not None:
+        linear.bias.zero_()
+    return linear
