@@ -46,13 +46,22 @@ def fans(shape) -> tuple[int, int]:
 
 
 def std_of(name: str, shape) -> float:
-    """The standard deviation (normal) or bound (uniform) that ``name`` uses for ``shape``."""
+    """The standard deviation (normal) or bound (uniform) that ``name`` uses for ``shape``.
+
+    Evaluated as ``torch.nn.init`` evaluates it — a gain over √fan, a uniform bound as √3 times
+    a std — so that npref and PyTorch agree to the last bit, not just in exact arithmetic.
+    """
     fan_in, fan_out = fans(shape)
-    return {"lecun_normal": math.sqrt(1.0 / fan_in),
-            "glorot_normal": math.sqrt(2.0 / (fan_in + fan_out)),
-            "glorot_uniform": math.sqrt(6.0 / (fan_in + fan_out)),
-            "he_normal": math.sqrt(2.0 / fan_in),
-            "he_uniform": math.sqrt(6.0 / fan_in)}[name]
+    glorot_std = math.sqrt(2.0 / float(fan_in + fan_out))
+    he_std = math.sqrt(2.0) / math.sqrt(fan_in)
+    stds = {"lecun_normal": 1.0 / math.sqrt(fan_in),            # √(1/fan_in)
+            "glorot_normal": glorot_std,                        # √(2/(fan_in + fan_out))
+            "glorot_uniform": math.sqrt(3.0) * glorot_std,      # √(6/(fan_in + fan_out))
+            "he_normal": he_std,                                # √(2/fan_in)
+            "he_uniform": math.sqrt(3.0) * he_std}              # √(6/fan_in)
+    if name not in stds:
+        raise ValueError(f"name must be one of {', '.join(map(repr, stds))}, got {name!r}")
+    return stds[name]
 
 
 def normal(shape, std: float, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:

@@ -15,7 +15,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
-from parity_tests.harness import RECORD
+from parity_tests.harness import KS_RECORD, RECORD
 
 _common = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -41,9 +41,17 @@ def device(request) -> torch.device:
 
 
 def pytest_terminal_summary(terminalreporter):
+    tr = terminalreporter
+    if KS_RECORD:
+        tr.section("distributions: smallest Kolmogorov–Smirnov p-value per law and backend")
+        width = max(len(k) for k in KS_RECORD)
+        tr.write_line(f"{'law, backend':<{width}}  {'tests':>6}  {'min p':>9}  {'alpha':>7}")
+        for key in sorted(KS_RECORD):
+            row = KS_RECORD[key]
+            tr.write_line(f"{key:<{width}}  {row['tests']:>6}  {row['min_p']:>9.2e}  "
+                          f"{row['alpha']:>7.0e}")
     if not RECORD:
         return
-    tr = terminalreporter
     tr.section("parity: worst relative difference per comparison")
     width = max(len(k) for k in RECORD)
     tr.write_line(f"{'comparison':<{width}}  {'cases':>6}  {'max rel':>9}  {'max abs':>9}  "

@@ -18,6 +18,8 @@ from npref.testing import assert_close, tolerance_for
 
 #: what -> {"max_rel_diff", "max_abs_diff", "tolerance", "cases"}; printed by conftest.
 RECORD: dict[str, dict] = {}
+#: what -> {"min_p": the smallest p-value seen, "alpha": the rejection level, "tests": count}.
+KS_RECORD: dict[str, dict] = {}
 _lock = threading.Lock()
 
 
@@ -48,8 +50,32 @@ def check_parity(expected, actual, *, dtype, what: str, names=("expected", "actu
     return result
 
 
+def record_ks(what: str, p: float, alpha: float) -> None:
+    """Keep the smallest Kolmogorov–Smirnov p-value seen under ``what``."""
+    with _lock:
+        row = KS_RECORD.setdefault(what, {"min_p": 1.0, "alpha": alpha, "tests": 0})
+        row["min_p"] = min(row["min_p"], p)
+        row["tests"] += 1
+
+
 def _dtype_name(dtype) -> str:
     return str(dtype).replace("torch.", "") if isinstance(dtype, torch.dtype) else np.dtype(dtype).name
+
+
+def layer_floors(params: Mapping) -> dict:
+    """A floor per parameter: the largest magnitude in its layer — ``W_i`` with ``b_i``, ``gamma_i``
+    with ``beta_i``. A bias that feeds a BatchNorm stays at zero up to rounding (its gradient is
+    zero in exact arithmetic), so it can only be judged on its layer's scale."""
+    groups: dict[str, float] = {}
+
+    def group(key):
+        kind = "bn" if key.startswith(("gamma", "beta")) else "affine"
+        return kind + key.lstrip("Wbgammabet")
+
+    for key, value in params.items():
+        value = np.abs(np.asarray(to_numpy(value), dtype=np.float64))
+        groups[group(key)] = max(groups.get(group(key), 0.0), float(value.max(initial=0.0)))
+    return {key: max(groups[group(key)], 1e-300) for key in params}
 
 
 def torch_dtype(dtype) -> torch.dtype:
