@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 import npref.optim
+from npref import training
 from npref.guard import check_finite
+from npref.nets import MultiLayerNet
 
 
 class NumpyBackend:
@@ -27,3 +29,18 @@ class NumpyBackend:
                 for k, v in params.items():
                     path[k].append(v.item())
         return {k: np.array(v) for k, v in path.items()}
+
+    def train(self, arch, init, optimizer, hyper, data, *, dtype, seed, batch_size,
+              iterations=None, epochs=None, sampling="shuffle", evaluate_every=1,
+              early_stopping=None, label=""):
+        net = MultiLayerNet(**arch, rng=np.random.default_rng(seed), dtype=dtype)
+        net.load_params(init)
+        stopper = training.EarlyStopping(**early_stopping) if early_stopping else None
+        with np.errstate(over="ignore", invalid="ignore"):   # the guard names the iteration
+            history = training.train(
+                net, npref.optim.make(optimizer, **hyper), data.cast(dtype),
+                batch_size=batch_size, rng=np.random.default_rng(seed), iterations=iterations,
+                epochs=epochs, sampling=sampling, early_stopping=stopper,
+                evaluate_every=evaluate_every, label=f"{label} numpy")
+        return history, {k: v.copy() for k, v in net.params.items()}
+

@@ -6,8 +6,10 @@ import numpy as np
 import torch
 
 import torchref.optim
+import torchref.training
 from npref.guard import check_finite
 from torchref.device import resolve
+from torchref.nets import MultiLayerNet
 
 
 class TorchBackend:
@@ -33,3 +35,18 @@ class TorchBackend:
             for k, v in values.items():
                 path[k].append(v)
         return {k: np.array(v) for k, v in path.items()}
+
+    def train(self, arch, init, optimizer, hyper, data, *, dtype, seed, batch_size,
+              iterations=None, epochs=None, sampling="shuffle", evaluate_every=1,
+              early_stopping=None, label=""):
+        torch_dtype = getattr(torch, dtype)
+        net = MultiLayerNet(**arch, dtype=torch_dtype, device=self._device)
+        net.load_params(init)
+        stopper = torchref.training.EarlyStopping(**early_stopping) if early_stopping else None
+        history = torchref.training.train(
+            # The inputs are cast in NumPy first, as the NumPy side casts them.
+            net, torchref.optim.make(optimizer, net.parameters(), **hyper), data.cast(dtype),
+            batch_size=batch_size, rng=np.random.default_rng(seed), iterations=iterations,
+            epochs=epochs, sampling=sampling, early_stopping=stopper,
+            evaluate_every=evaluate_every, label=f"{label} torch")
+        return history, net.numpy_params()

@@ -9,6 +9,15 @@ behind the methods below, implemented once in :mod:`experiments.backend_numpy` (
     :func:`npref.optim.make`; returns ``{name: array of steps + 1 values}``, the path.
     ``objective.value(**params)`` must work on arrays and tensors alike; the NumPy side uses the
     analytic ``objective.grad(**params)``, the PyTorch side autograd on ``value``.
+
+``train(arch, init, optimizer, hyper, data, *, dtype, seed, batch_size, iterations=None,
+epochs=None, sampling="shuffle", evaluate_every=1, early_stopping=None, label="")``
+    Build a ``MultiLayerNet(**arch)`` (``arch`` holds the constructor's keywords but ``rng``,
+    ``dtype``), load the NumPy parameters ``init`` (drawn once by the experiment), train it with
+    the optimizer named by ``optimizer`` (``hyper``: its keywords) on ``data`` (an
+    :class:`npref.training.Data`), batches and dropout masks drawn from
+    ``numpy.random.default_rng(seed)``; ``early_stopping``: ``EarlyStopping`` keywords or None.
+    Returns ``(history, final parameters as NumPy arrays)``.
 """
 
 from __future__ import annotations
@@ -26,6 +35,10 @@ class Backend(Protocol):
 
     def descend(self, objective, start: dict, optimizer: str, hyper: dict, steps: int,
                 dtype: str) -> dict[str, np.ndarray]: ...
+
+    def train(self, arch: dict, init: dict, optimizer: str, hyper: dict, data, *, dtype: str,
+              seed: int, batch_size: int, iterations=None, epochs=None, sampling="shuffle",
+              evaluate_every=1, early_stopping=None, label=""): ...
 
 
 class BackendUnavailable(RuntimeError):

@@ -7,6 +7,8 @@ import sys
 
 from experiments import backends as backend_registry
 from experiments.config import PROFILES, ConfigError
+from experiments.data import DataError
+from npref.guard import NonFiniteError
 
 DESCRIPTION = """\
 Side-by-side experiments of "Deep Learning from Scratch", chapter 6, on NumPy (npref) and
@@ -26,10 +28,13 @@ def main(argv=None) -> int:
         return 2
     try:
         return args.handler(args)
-    except (ConfigError, backend_registry.BackendUnavailable, KeyError) as error:
+    except (ConfigError, DataError, backend_registry.BackendUnavailable, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) else str(error)
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except NonFiniteError as error:
+        print(f"error: training diverged: {error}", file=sys.stderr)
+        return 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run one experiment on one or both backends",
                        description="Run one experiment; write OUT/NAME/metrics.json and its "
-                                   "figures. Exit status 1 when the backends disagree.")
+                                   "figures. Exit status: 0 done, 1 the backends disagree, 2 bad "
+                                   "arguments or data, 3 training diverged (NaN/Inf).")
     p.add_argument("name", help="experiment name (see `list`)")
     p.add_argument("--backend", choices=("numpy", "torch", "both"), default="both",
                    help="which backend(s) to run (default: both, and compare them)")

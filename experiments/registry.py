@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 #: Modules that define experiments, imported on first use (in catalogue order).
-MODULES = ("experiments.optimizer_paths",)
+MODULES = ("experiments.optimizer_paths", "experiments.optimizer_mnist",
+           "experiments.breast_cancer")
 
 
 @dataclass(frozen=True)
@@ -15,9 +16,12 @@ class Experiment:
     """One experiment, written once against :mod:`experiments.backends`.
 
     ``compute(backend, config, seed, data_dir) -> {"series": {name: [float]}, "final": {name:
-    float}}`` runs on one backend; ``plot(results, config, out_dir) -> [file names]`` draws the
-    figures from every backend's results (``{backend name: result}``); ``data(config, data_dir)``
-    says what data it uses (``name, source, n_train, n_test``).
+    float}}`` runs on one backend (an optional ``"arrays"``, e.g. final parameters, is compared
+    between backends but not written out); ``plot(results, config, out_dir) -> [file names]``
+    draws the figures from every backend's results (``{backend name: result}``);
+    ``data(config, data_dir)`` says what data it uses (``name, source, n_train, n_test``).
+    ``tolerance`` maps a dtype name to the parity tolerance of a whole run, where it differs from
+    the per-operation tolerance of SPEC section 5.
     """
 
     name: str
@@ -28,6 +32,7 @@ class Experiment:
     plot: Callable
     data: Callable
     profiles: dict = field(default_factory=dict)
+    tolerance: dict = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, Experiment] = {}

@@ -15,10 +15,11 @@ from experiments import backends as backend_registry
 from experiments import config as config_mod
 from experiments import registry
 from experiments.io import write_json
-from npref.testing import compare, tolerance_for
+from npref.testing import compare, layer_floors, tolerance_for
 
 #: How parity between the backends is judged in every metrics.json: each series against the
-#: largest magnitude it reached (see npref.testing), at the tolerance of its dtype.
+#: largest magnitude it reached (see npref.testing), final parameters against their layer's
+#: largest magnitude, at the tolerance of the dtype (or of the experiment, for whole runs).
 PARITY_FLOOR = "history"
 
 
@@ -44,7 +45,7 @@ def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile
         timings[b] = time.perf_counter() - start
         log(f"{name}: {b} took {timings[b]:.2f} s")
 
-    parity = _parity(results, config)
+    parity = _parity(results, config, experiment)
     figures = experiment.plot(results, config, out_dir)
     metrics = {
         "experiment": name,
@@ -69,15 +70,22 @@ def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile
     return metrics
 
 
-def _parity(results: dict, config: dict) -> dict:
-    tol = tolerance_for(config.get("dtype", "float64"))
+def _parity(results: dict, config: dict, experiment) -> dict:
+    dtype = config.get("dtype", "float64")
+    tol = experiment.tolerance.get(dtype) or tolerance_for(dtype)
     if set(results) != {"numpy", "torch"}:
         return {"max_abs_diff": None, "max_rel_diff": None, "tolerance": tol, "passed": None,
                 "floor": PARITY_FLOOR, "where": "only one backend ran"}
-    strip = ("series", "final")
-    numpy_side = {k: results["numpy"][k] for k in strip}
-    torch_side = {k: results["torch"][k] for k in strip}
-    result = compare(numpy_side, torch_side, tol=tol, floor=PARITY_FLOOR, check_dtype=False,
+    numpy_side = {k: results["numpy"][k] for k in ("series", "final")}
+    torch_side = {k: results["torch"][k] for k in ("series", "final")}
+    floors = {"series": PARITY_FLOOR, "final": PARITY_FLOOR}
+    if "arrays" in results["numpy"]:
+        # Final parameters: each against the largest magnitude in its layer.
+        numpy_side["arrays"] = results["numpy"]["arrays"]
+        torch_side["arrays"] = results["torch"]["arrays"]
+        floors["arrays"] = {name: layer_floors(params)
+                            for name, params in torch_side["arrays"].items()}
+    result = compare(numpy_side, torch_side, tol=tol, floor=floors, check_dtype=False,
                      names=("numpy", "torch"))
     return {**result.as_dict(), "floor": PARITY_FLOOR, "where": result.where,
             "compared": result.count}

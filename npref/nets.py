@@ -122,7 +122,11 @@ class MultiLayerNet:
 
     def gradient(self, x: np.ndarray, t: np.ndarray, masks=None) -> dict[str, np.ndarray]:
         """Backpropagation in training mode: the gradient of :meth:`loss` for every parameter."""
-        self.loss(x, t, train=True, masks=masks)
+        return self.loss_and_gradient(x, t, masks)[1]
+
+    def loss_and_gradient(self, x: np.ndarray, t: np.ndarray, masks=None):
+        """``(loss, gradient)`` from one forward and one backward pass (training mode)."""
+        loss = self.loss(x, t, train=True, masks=masks)
         dout = self.last_layer.backward(1.0)
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
@@ -134,7 +138,7 @@ class MultiLayerNet:
             grads[f"b{i}"] = affine.db
         for i, bn in enumerate(self.batchnorms, 1):
             grads[f"gamma{i}"], grads[f"beta{i}"] = bn.dgamma, bn.dbeta
-        return {key: grads[key] for key in self.params}
+        return loss, {key: grads[key] for key in self.params}
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         """The fraction of correct predictions in evaluation mode."""
@@ -146,6 +150,14 @@ class MultiLayerNet:
         return float(np.mean(scores.argmax(axis=1) == labels))
 
     # -- state besides params -------------------------------------------------------------------
+
+    def inert_params(self) -> list[str]:
+        """Keys of parameters that cannot change the network's output: the bias of each hidden
+        Affine when BatchNorm follows it (normalizing removes any shift). Their gradient is zero
+        in exact arithmetic and rounding noise in practice — noise that an adaptive optimizer
+        scales by lr/eps into a random walk, different in any two implementations, so parity
+        comparisons of trained parameters leave them out."""
+        return [f"b{i}" for i in range(1, len(self.batchnorms) + 1)]
 
     def weights(self) -> list[np.ndarray]:
         """The weight matrices W1, W2, … (what a regularizer penalizes)."""

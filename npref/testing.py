@@ -103,6 +103,21 @@ def assert_close(actual, expected, *, tol: float, floor: float | str = 1.0,
     return result
 
 
+def layer_floors(params: Mapping) -> dict:
+    """A floor per network parameter: the largest magnitude in its layer (``W_i`` with ``b_i``,
+    ``gamma_i`` with ``beta_i``). A bias that feeds a BatchNorm stays at zero up to rounding — its
+    gradient is zero in exact arithmetic — so it can only be judged on its layer's scale."""
+    def group(key):
+        kind = "bn" if key.startswith(("gamma", "beta")) else "affine"
+        return kind + key.lstrip("Wbgammabet")
+
+    groups: dict[str, float] = {}
+    for key, value in params.items():
+        largest = float(np.max(np.abs(np.asarray(value, dtype=np.float64)), initial=0.0))
+        groups[group(key)] = max(groups.get(group(key), 0.0), largest)
+    return {key: max(groups[group(key)], 1e-300) for key in params}
+
+
 def _walk(a, b, path, worst, floor, check_dtype, names):
     if isinstance(b, Mapping):
         if not isinstance(a, Mapping) or set(a) != set(b):

@@ -1,21 +1,26 @@
-r"""Training utilities: early stopping, and minibatch order drawn from a NumPy Generator.
+r"""Training: the minibatch loop, early stopping, and batch order drawn from a NumPy Generator.
 
-Randomness is always an explicit ``numpy.random.Generator``: the index arrays drawn here are what
-both backends consume (:mod:`torchref.training` turns the same arrays into tensors or a PyTorch
-batch sampler), so a NumPy run and a PyTorch run see the same batches in the same order.
+Randomness is always an explicit ``numpy.random.Generator``: the batch indices and dropout masks
+drawn here are what both backends consume (:mod:`torchref.training` runs the very same loop with
+a PyTorch step), so a NumPy run and a PyTorch run see the same batches and masks in the same
+order, and fill a :class:`History` the same way.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import sys
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _validate
-from .guard import NonFiniteError
+from .guard import NonFiniteError, check_finite
 
-__all__ = ["EarlyStopping", "minibatches", "sample_batch"]
+__all__ = ["EarlyStopping", "minibatches", "sample_batch", "dropout_masks", "Data", "History",
+           "train", "fit", "Progress", "SAMPLINGS"]
 
 
 class EarlyStopping:
@@ -112,3 +117,199 @@ def _generator(rng):
                          f"got {type(rng).__name__}")
     return rng
 
+
+
+def dropout_masks(rng: np.random.Generator, batch_size: int, sizes, p: float) -> list:
+    """One boolean keep-mask per dropout layer, ``rng.random((batch_size, h)) >= p`` each — the
+    rule of :class:`npref.layers.Dropout` — or ``[]`` without dropout."""
+    if p <= 0:
+        return []
+    return [_generator(rng).random((batch_size, h)) >= p for h in sizes]
+
+
+@dataclass
+class Data:
+    """Training data and, optionally, test and validation data (NumPy arrays, labels as ints)."""
+
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_test: np.ndarray | None = None
+    t_test: np.ndarray | None = None
+    x_val: np.ndarray | None = None
+    t_val: np.ndarray | None = None
+
+    def cast(self, dtype) -> "Data":
+        """The same data with the inputs in ``dtype`` (labels and targets are kept as they are)."""
+        return Data(**{k: v.astype(dtype, copy=False) if k.startswith("x") and v is not None
+                       else v for k, v in vars(self).items()})
+
+    def __post_init__(self):
+        for part in ("train", "test", "val"):
+            x, t = getattr(self, f"x_{part}"), getattr(self, f"t_{part}")
+            if (x is None) != (t is None) or (x is not None and len(x) != len(t)):
+                raise ValueError(f"x_{part} and t_{part} must both be given, with one target per "
+                                 f"sample")
+
+
+@dataclass
+class History:
+    """What a training run records, filled alike by both backends.
+
+    ``loss`` has one entry per iteration: the minibatch loss of the forward pass that the
+    iteration's update used (the book's ``train_loss_list``). The per-epoch lists have one entry
+    per evaluation, at the end of an epoch: ``epoch_iterations`` (iterations done so far),
+    ``train_acc``, ``test_acc``, ``val_loss``, ``val_acc`` (the last ones when there is such data).
+    """
+
+    loss: list = field(default_factory=list)
+    epoch_iterations: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    test_acc: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_acc: list = field(default_factory=list)
+    stopped_epoch: int | None = None
+    best_epoch: int | None = None
+    seconds: float = 0.0
+
+    def series(self) -> dict:
+        """The non-empty per-iteration and per-epoch lists, by name."""
+        names = ("loss", "train_acc", "test_acc", "val_loss", "val_acc")
+        return {n: [float(v) for v in getattr(self, n)] for n in names if getattr(self, n)}
+
+
+SAMPLINGS = ("shuffle", "replacement")
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn at most every half second (only on a terminal
+    unless asked for)."""
+
+    def __init__(self, total: int, label: str = "", enabled: bool | None = None):
+        self.total, self.label = total, label
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.start = self.last = time.perf_counter()
+
+    def update(self, done: int, note: str = "") -> None:
+        now = time.perf_counter()
+        if not self.enabled or (now - self.last < 0.5 and done < self.total):
+            return
+        self.last = now
+        width = 24
+        filled = int(width * done / max(self.total, 1))
+        bar = "#" * filled + "." * (width - filled)
+        sys.stderr.write(f"\r{self.label} [{bar}] {done}/{self.total} {now - self.start:.1f}s "
+                         f"{note}".ljust(78))
+        if done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def fit(step, evaluate, *, n_train: int, batch_size: int, rng: np.random.Generator,
+        iterations: int | None = None, epochs: int | None = None, sampling: str = "shuffle",
+        dropout_sizes=(), dropout: float = 0.0, early_stopping: EarlyStopping | None = None,
+        params=None, check_params=None, evaluate_every: int = 1, progress: bool | None = None,
+        label: str = "training") -> History:
+    r"""The minibatch loop, written once for both backends.
+
+    ``step(indices, masks) -> float`` runs forward, backward and the optimizer's update on the
+    batch ``indices`` with the given dropout ``masks`` and returns the batch loss;
+    ``evaluate() -> dict`` returns the epoch's ``train_acc``/``test_acc``/``val_loss``/``val_acc``
+    (those it has). Batches come from ``rng``: ``sampling="shuffle"`` goes through a fresh
+    permutation each epoch (:func:`minibatches`), ``"replacement"`` draws each batch with
+    replacement (:func:`sample_batch`, the book's ``np.random.choice``; an epoch is then
+    ⌈n/batch⌉ iterations). Dropout masks (:func:`dropout_masks`) are drawn from ``rng`` after
+    each batch. Give ``iterations`` or ``epochs``.
+
+    After each epoch (every ``evaluate_every`` epochs, and always after the last):
+    ``check_params()`` (a NaN/Inf check), evaluation, and ``early_stopping.step(val_loss,
+    params)``; when it says stop, the loop ends, and with ``restore_best`` the best parameters are
+    copied back into ``params``. A NaN or Inf loss stops the run with
+    :class:`npref.guard.NonFiniteError` naming the iteration.
+    """
+    n_train = _validate.positive_int("n_train", n_train)
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    _validate.choice("sampling", sampling, SAMPLINGS)
+    if (iterations is None) == (epochs is None):
+        raise ValueError("give exactly one of iterations and epochs")
+    evaluate_every = _validate.positive_int("evaluate_every", evaluate_every)
+    if early_stopping is not None and evaluate_every != 1:
+        raise ValueError("early stopping needs an evaluation every epoch (evaluate_every=1)")
+    per_epoch = math.ceil(n_train / batch_size)
+    total = (_validate.positive_int("iterations", iterations) if iterations is not None
+             else _validate.positive_int("epochs", epochs) * per_epoch)
+    history = History()
+    bar = Progress(total, label, progress)
+    start = time.perf_counter()
+    done, epoch = 0, 0
+    while done < total:
+        if sampling == "shuffle":
+            batches = minibatches(n_train, batch_size, rng)
+        else:
+            batches = (sample_batch(n_train, batch_size, rng) for _ in range(per_epoch))
+        for indices in batches:
+            masks = dropout_masks(rng, len(indices), dropout_sizes, dropout)
+            loss = step(indices, masks)
+            done += 1
+            check_finite(f"{label}: training loss", done, loss)
+            history.loss.append(float(loss))
+            bar.update(done, f"loss {loss:.4g}")
+            if done == total:
+                break
+        epoch += 1
+        if epoch % evaluate_every and done < total:
+            continue
+        if check_params is not None:
+            check_params(done)
+        metrics = evaluate()
+        history.epoch_iterations.append(done)
+        for name, value in metrics.items():
+            getattr(history, name).append(float(value))
+        if early_stopping is not None:
+            if "val_loss" not in metrics:
+                raise ValueError("early stopping needs validation data (x_val, t_val)")
+            if early_stopping.step(metrics["val_loss"], params):
+                history.stopped_epoch = epoch - 1
+                break
+    if early_stopping is not None:
+        history.best_epoch = early_stopping.best_epoch
+        last_epoch = len(history.epoch_iterations) - 1
+        if early_stopping.best_params is not None and early_stopping.best_epoch != last_epoch:
+            early_stopping.restore(params)
+    bar.update(total)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def train(net, optimizer, data: Data, *, batch_size: int, rng: np.random.Generator,
+          iterations: int | None = None, epochs: int | None = None, sampling: str = "shuffle",
+          early_stopping: EarlyStopping | None = None, evaluate_every: int = 1,
+          progress: bool | None = None, label: str = "npref") -> History:
+    """Train an npref :class:`~npref.nets.MultiLayerNet` with an npref optimizer (see :func:`fit`).
+
+    Evaluation after each epoch: accuracy on the training and test data, and loss and accuracy on
+    the validation data, all in evaluation mode.
+    """
+
+    def step(indices, masks):
+        loss, grads = net.loss_and_gradient(data.x_train[indices], data.t_train[indices],
+                                            masks=masks)
+        optimizer.update(net.params, grads)
+        return loss
+
+    def evaluate():
+        metrics = {"train_acc": net.accuracy(data.x_train, data.t_train)}
+        if data.x_test is not None:
+            metrics["test_acc"] = net.accuracy(data.x_test, data.t_test)
+        if data.x_val is not None:
+            metrics["val_loss"] = net.loss(data.x_val, data.t_val, train=False)
+            metrics["val_acc"] = net.accuracy(data.x_val, data.t_val)
+        return metrics
+
+    def check_params(done):
+        check_finite(f"{label}: parameters", done, net.params)
+
+    return fit(step, evaluate, n_train=len(data.t_train), batch_size=batch_size, rng=rng,
+               iterations=iterations, epochs=epochs, sampling=sampling,
+               dropout_sizes=net.hidden_sizes if net.dropouts else (), dropout=net.dropout,
+               early_stopping=early_stopping, params=net.params, check_params=check_params,
+               evaluate_every=evaluate_every, progress=progress, label=label)

@@ -62,21 +62,5 @@ def _dtype_name(dtype) -> str:
     return str(dtype).replace("torch.", "") if isinstance(dtype, torch.dtype) else np.dtype(dtype).name
 
 
-def layer_floors(params: Mapping) -> dict:
-    """A floor per parameter: the largest magnitude in its layer — ``W_i`` with ``b_i``, ``gamma_i``
-    with ``beta_i``. A bias that feeds a BatchNorm stays at zero up to rounding (its gradient is
-    zero in exact arithmetic), so it can only be judged on its layer's scale."""
-    groups: dict[str, float] = {}
-
-    def group(key):
-        kind = "bn" if key.startswith(("gamma", "beta")) else "affine"
-        return kind + key.lstrip("Wbgammabet")
-
-    for key, value in params.items():
-        value = np.abs(np.asarray(to_numpy(value), dtype=np.float64))
-        groups[group(key)] = max(groups.get(group(key), 0.0), float(value.max(initial=0.0)))
-    return {key: max(groups[group(key)], 1e-300) for key in params}
-
-
 def torch_dtype(dtype) -> torch.dtype:
     return {np.dtype("float64"): torch.float64, np.dtype("float32"): torch.float32}[np.dtype(dtype)]

@@ -22,7 +22,8 @@ import npref.regularizers as R
 import torchref.regularizers as TR
 from npref.nets import MultiLayerNet
 from parity_tests import strategies as S
-from parity_tests.harness import check_parity, layer_floors, torch_dtype
+from npref.testing import layer_floors
+from parity_tests.harness import check_parity, torch_dtype
 from torchref.nets import MultiLayerNet as TorchNet
 
 #: name -> (npref factory, the formula written with plain torch ops)

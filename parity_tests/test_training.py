@@ -146,3 +146,133 @@ def test_same_seed_same_order_bit_for_bit():
         T.minibatches(10, 2, 7)
     with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
         T.minibatches(10, 0, np.random.default_rng())
+
+
+# -- whole training runs --------------------------------------------------------------------------
+
+import npref.optim  # noqa: E402
+import torchref.optim  # noqa: E402
+from npref.nets import MultiLayerNet  # noqa: E402
+from npref.testing import compare, layer_floors  # noqa: E402
+from parity_tests.harness import check_parity, torch_dtype  # noqa: E402
+from torchref.nets import MultiLayerNet as TorchNet  # noqa: E402
+
+#: Whole runs of several epochs: the issue's figure for float64, and float32's own.
+RUN_TOL = {np.float64: 1e-9, np.float32: 1e-4}
+
+
+def _blobs(rng, n, d, classes, dtype):
+    centers = rng.standard_normal((classes, d)) * 2
+    t = rng.integers(0, classes, n)
+    return (centers[t] + rng.standard_normal((n, d))).astype(dtype), t
+
+
+@st.composite
+def runs(draw):
+    classes = draw(st.sampled_from([1, 3]))
+    return {
+        "arch": {"input_size": draw(st.integers(2, 8)),
+                 "hidden_sizes": draw(st.lists(st.integers(2, 10), min_size=1, max_size=2)),
+                 "output_size": classes,
+                 "activation": draw(st.sampled_from(["relu", "sigmoid", "tanh"])),
+                 "use_batchnorm": draw(st.booleans()),
+                 "dropout": draw(st.sampled_from([0.0, 0.3])),
+                 "convention": draw(st.sampled_from(["torch", "book"]))},
+        "optimizer": draw(st.sampled_from(["sgd", "momentum", "adagrad", "rmsprop", "adam"])),
+        "lr": draw(S.log_uniform(1e-3, 0.05)),
+        # Divisors of the 40 training samples, so that no batch is a lone sample (BatchNorm
+        # refuses one); from 5 up, since BatchNorm on 2 or 3 samples divides by √(σ² + eps) with
+        # σ² near 0 and turns a rounding difference into a 300-fold larger one at every step.
+        "batch_size": draw(st.sampled_from([5, 8, 10, 20])),
+        "epochs": draw(st.integers(1, 4)),
+        "sampling": draw(st.sampled_from(["shuffle", "replacement"])),
+        "early_stopping": draw(st.sampled_from([None, 1, 2])),
+        "dtype": draw(S.dtypes),
+        "seed": draw(S.seeds),
+    }
+
+
+@given(case=runs())
+def test_a_whole_run_walks_the_same_path(device, case):
+    """Same data, start, batches and masks: npref.training.train and torchref.training.train
+    record the same history and end at the same parameters."""
+    arch, dtype, seed = case["arch"], case["dtype"], case["seed"]
+    rng = np.random.default_rng(seed)
+    n = 40
+    x, t = _blobs(rng, n + 20, arch["input_size"], max(arch["output_size"], 2), dtype)
+    data = T.Data(x[:n], t[:n], x[n:n + 10], t[n:n + 10], x[n + 10:], t[n + 10:])
+    ours = MultiLayerNet(**arch, rng=np.random.default_rng(seed), dtype=dtype)
+    theirs = TorchNet(**arch, dtype=torch_dtype(dtype), device=device)
+    theirs.load_params(ours.params)
+    hyper = {"lr": case["lr"]}
+    schedule = {"batch_size": case["batch_size"], "epochs": case["epochs"],
+                "sampling": case["sampling"], "progress": False}
+    patience = case["early_stopping"]
+    h = T.train(ours, npref.optim.make(case["optimizer"], **hyper), data,
+                rng=np.random.default_rng(seed + 1),
+                early_stopping=T.EarlyStopping(patience) if patience else None, **schedule)
+    ht = TT.train(theirs, torchref.optim.make(case["optimizer"], theirs.parameters(), **hyper),
+                  data, rng=np.random.default_rng(seed + 1),
+                  early_stopping=TT.EarlyStopping(patience) if patience else None, **schedule)
+    assert (h.stopped_epoch, h.best_epoch) == (ht.stopped_epoch, ht.best_epoch)
+    assert h.epoch_iterations == ht.epoch_iterations and len(h.loss) == len(ht.loss)
+    tol = RUN_TOL[dtype]
+    history, history_t = h.series(), ht.series()
+    if arch["use_batchnorm"] and case["optimizer"] in ("adagrad", "rmsprop", "adam"):
+        # The biases feeding BatchNorm get rounding noise for a gradient (zero in exact
+        # arithmetic), which an adaptive rule scales by lr/eps — 1e8 for AdaGrad's eps of 1e-10,
+        # enough in float32 to move them by lr at every step — into a random walk of its own in
+        # each backend. Training-mode BatchNorm removes the shift; in evaluation its running mean
+        # trails the walk. So the training losses and the other parameters are compared, the
+        # evaluation-mode metrics are not.
+        history, history_t = {"loss": history["loss"]}, {"loss": history_t["loss"]}
+    check_parity(history_t, history, dtype=dtype, tol=tol, floor="history",
+                 check_dtype=False, what="whole run: history", names=("torchref", "npref"))
+    inert = set(ours.inert_params())            # biases feeding BatchNorm: see inert_params
+    expected = {k: v for k, v in theirs.numpy_params().items() if k not in inert}
+    check_parity(expected, {k: v for k, v in ours.params.items() if k not in inert}, dtype=dtype,
+                 tol=tol, floor=layer_floors(expected), what="whole run: final parameters",
+                 names=("torchref", "npref"))
+
+
+@pytest.mark.parametrize("backend", ["npref", "torchref"])
+def test_a_diverging_run_stops_naming_the_iteration(backend):
+    rng = np.random.default_rng(0)
+    x, t = _blobs(rng, 32, 4, 3, np.float64)
+    data = T.Data(x, t)
+    net = MultiLayerNet(4, [8], 3, rng=np.random.default_rng(0))
+    if backend == "npref":
+        def run():
+            with np.errstate(all="ignore"):
+                T.train(net, npref.optim.SGD(lr=1e6), data, batch_size=8, epochs=50,
+                        rng=np.random.default_rng(1), progress=False)
+    else:
+        twin = TorchNet(4, [8], 3)
+        twin.load_params(net.params)
+
+        def run():
+            TT.train(twin, torchref.optim.SGD(twin.parameters(), lr=1e6), data, batch_size=8,
+                     epochs=50, rng=np.random.default_rng(1), progress=False)
+    with pytest.raises(NonFiniteError, match=r"training loss became non-finite at step \d+"):
+        run()
+
+
+def test_fit_checks_its_arguments():
+    def nothing(*args):
+        return 0.0
+    common = dict(n_train=10, batch_size=2, rng=np.random.default_rng())
+    with pytest.raises(ValueError, match="exactly one of iterations and epochs"):
+        T.fit(nothing, dict, iterations=3, epochs=1, **common)
+    with pytest.raises(ValueError, match="sampling must be one of 'shuffle', 'replacement'"):
+        T.fit(nothing, dict, epochs=1, sampling="random", **common)
+    with pytest.raises(ValueError, match="early stopping needs validation data"):
+        T.fit(nothing, dict, epochs=1, early_stopping=T.EarlyStopping(), **common)
+
+
+def test_evaluation_cadence_and_iteration_runs():
+    seen = []
+    h = T.fit(lambda idx, masks: seen.append(len(idx)) or 1.0, lambda: {"train_acc": 0.5},
+              n_train=10, batch_size=4, rng=np.random.default_rng(0), iterations=7,
+              evaluate_every=2, progress=False)
+    assert seen == [4, 4, 2, 4, 4, 2, 4] and len(h.loss) == 7
+    assert h.epoch_iterations == [6, 7]       # after epoch 2, and after the last iteration

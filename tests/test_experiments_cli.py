@@ -1,6 +1,7 @@
 """The experiments command line: list, run, report, --set, and what they write."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,10 @@ SCHEMA_KEYS = {"experiment", "profile", "seed", "config", "data", "backends", "p
 
 def test_list_names_every_experiment(capsys):
     assert main(["list"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("optimizer-paths  Paths of SGD")
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert names[:3] == ["optimizer-paths", "optimizer-mnist", "breast-cancer-optimizers"]
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)     # each with a description
 
 
 def test_run_both_writes_metrics_with_the_spec_schema(tmp_path):
@@ -74,17 +77,18 @@ def test_config_parsing():
 
 
 def test_non_finite_stops_with_the_step_named(tmp_path, capsys):
-    from npref.guard import NonFiniteError
-    # SGD at lr 1.2 on y: y <- y - 2.4y = -1.4y grows without bound; at 1e3 steps it overflows.
-    with pytest.raises(NonFiniteError, match=r"sgd: .* at step \d+"):
-        main(["run", "optimizer-paths", "--backend", "numpy", "--out", str(tmp_path),
-              "--set", "lr_sgd=1.2", "--set", "steps=3000"])
+    # SGD at lr 1.2 on y: y <- y - 2.4y = -1.4y grows without bound; by 3000 steps it overflows.
+    code = main(["run", "optimizer-paths", "--backend", "numpy", "--out", str(tmp_path),
+                 "--set", "lr_sgd=1.2", "--set", "steps=3000"])
+    assert code == 3
+    assert re.search(r"sgd: .* became non-finite at step \d+", capsys.readouterr().err)
     assert not (tmp_path / "optimizer-paths" / "metrics.json").exists()
 
 
 def test_report_writes_an_index_with_relative_images(tmp_path):
     done = subprocess.run([sys.executable, "-m", "experiments", "report", "--profile", "quick",
-                           "--device", "cpu", "--out", str(tmp_path)], cwd=ROOT,
+                           "--device", "cpu", "--out", str(tmp_path), "--only",
+                           "optimizer-paths"], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     index = tmp_path / "index.html"
@@ -93,3 +97,33 @@ def test_report_writes_an_index_with_relative_images(tmp_path):
     assert str(tmp_path) not in text and "/work/" not in text
     assert '<img src="optimizer-paths/optimizer-paths.png"' in text
     assert (tmp_path / "optimizer-paths" / "optimizer-paths.png").exists()
+
+
+@pytest.mark.parametrize("name,sets", [
+    ("optimizer-mnist", ["iterations=40"]),
+    ("breast-cancer-optimizers", ["epochs=60"]),
+])
+def test_training_experiments_agree_across_backends(tmp_path, name, sets):
+    args = ["run", name, "--backend", "both", "--device", "cpu", "--out", str(tmp_path)]
+    for s in sets:
+        args += ["--set", s]
+    assert main(args) == 0
+    m = json.loads((tmp_path / name / "metrics.json").read_text())
+    assert m["parity"]["passed"] is True and m["parity"]["tolerance"] == 1e-9
+    assert m["parity"]["max_rel_diff"] <= 1e-9
+    assert (tmp_path / name / f"{name}.png").exists()
+    if name == "optimizer-mnist":
+        assert m["data"]["n_train"] >= 1000 and m["data"]["source"].startswith("embedded")
+        assert len(m["backends"]["numpy"]["series"]["Adam.loss"]) == 40
+    else:
+        assert m["data"]["n_train"] == 455 and m["data"]["n_test"] == 114
+
+
+def test_mnist_from_a_data_dir_with_corrupt_files_names_the_file(tmp_path, capsys):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (folder / name).write_bytes(b"\x1f\x8b not really gzip")
+    code = main(["run", "optimizer-mnist", "--data-dir", str(folder), "--out", str(tmp_path)])
+    assert code == 2
+    assert "t10k-images-idx3-ubyte.gz: wrong checksum" in capsys.readouterr().err

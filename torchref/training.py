@@ -14,9 +14,10 @@ from torch import nn
 from torch.utils.data import Sampler
 
 from npref import training as _np_training
+from npref.guard import check_finite
 from torchref.device import resolve
 
-__all__ = ["EarlyStopping", "minibatches", "sample_batch", "IndexBatchSampler"]
+__all__ = ["EarlyStopping", "minibatches", "sample_batch", "IndexBatchSampler", "train"]
 
 
 class EarlyStopping(_np_training.EarlyStopping):
@@ -70,3 +71,54 @@ class IndexBatchSampler(Sampler):
 
     def __len__(self):
         return len(self.batches)
+
+
+def train(net, optimizer, data, *, batch_size: int, rng, iterations=None, epochs=None,
+          sampling: str = "shuffle", early_stopping: EarlyStopping | None = None,
+          evaluate_every: int = 1, progress=None, label: str = "torchref"):
+    """Train a torchref :class:`~torchref.nets.MultiLayerNet` with a ``torch.optim`` optimizer.
+
+    The loop is :func:`npref.training.fit` itself — batch order and dropout masks drawn from the
+    same NumPy ``rng`` in the same order — with a PyTorch step: the data (an
+    :class:`npref.training.Data` of NumPy arrays) moves to the network's device once, and each
+    iteration indexes it there, runs ``loss.backward()`` and ``optimizer.step()``. Returns the same
+    :class:`npref.training.History` as npref's ``train``.
+    """
+    device = net.device
+    tensors = {name: None if value is None else
+               (torch.as_tensor(value, device=device).to(net.dtype) if name.startswith("x")
+                else torch.as_tensor(value, device=device))
+               for name, value in vars(data).items()}
+
+    def step(indices, masks):
+        index = torch.as_tensor(indices, device=device)
+        masks = [torch.as_tensor(m, device=device) for m in masks] or None
+        optimizer.zero_grad(set_to_none=True)
+        loss = net.loss(tensors["x_train"][index], tensors["t_train"][index], train=True,
+                        masks=masks)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    @torch.no_grad()
+    def evaluate():
+        metrics = {"train_acc": net.accuracy(tensors["x_train"], tensors["t_train"])}
+        if tensors["x_test"] is not None:
+            metrics["test_acc"] = net.accuracy(tensors["x_test"], tensors["t_test"])
+        if tensors["x_val"] is not None:
+            metrics["val_loss"] = net.loss(tensors["x_val"], tensors["t_val"], train=False).item()
+            metrics["val_acc"] = net.accuracy(tensors["x_val"], tensors["t_val"])
+        return metrics
+
+    def check_params(done):
+        for key, value in net.params.items():
+            if not bool(torch.isfinite(value).all()):
+                check_finite(f"{label}: parameters", done, value.detach().cpu().numpy())
+
+    params = net.params if early_stopping is not None else None
+    return _np_training.fit(step, evaluate, n_train=len(data.t_train), batch_size=batch_size,
+                            rng=rng, iterations=iterations, epochs=epochs, sampling=sampling,
+                            dropout_sizes=net.hidden_sizes if len(net.dropouts) else (),
+                            dropout=net.dropout, early_stopping=early_stopping, params=params,
+                            check_params=check_params, evaluate_every=evaluate_every,
+                            progress=progress, label=label)
