@@ -88,7 +88,27 @@ def _parity(results: dict, config: dict, experiment) -> dict:
     result = compare(numpy_side, torch_side, tol=tol, floor=floors, check_dtype=False,
                      names=("numpy", "torch"))
     return {**result.as_dict(), "floor": PARITY_FLOOR, "where": result.where,
-            "compared": result.count}
+            "compared": result.count, "by_part": _by_part(numpy_side, torch_side, floors, tol)}
+
+
+def _by_part(numpy_side, torch_side, floors, tol) -> dict:
+    """The largest relative difference per part of the result — the prefix of a series name
+    before its first dot ("Adam" of "Adam.loss"), or an array group's name."""
+    parts = {}
+    for kind in ("series", "final"):
+        for key in torch_side[kind]:
+            parts.setdefault(key.split(".")[0], {"series": {}, "final": {}})[kind][key] = None
+    out = {}
+    for part, keys in parts.items():
+        sub_n = {k: {key: numpy_side[k][key] for key in keys[k]} for k in ("series", "final")}
+        sub_t = {k: {key: torch_side[k][key] for key in keys[k]} for k in ("series", "final")}
+        sub_f = {"series": floors["series"], "final": floors["final"]}
+        if part in torch_side.get("arrays", {}):
+            sub_n["arrays"] = numpy_side["arrays"][part]
+            sub_t["arrays"] = torch_side["arrays"][part]
+            sub_f["arrays"] = floors["arrays"][part]
+        out[part] = compare(sub_n, sub_t, tol=tol, floor=sub_f, check_dtype=False).max_rel_diff
+    return out
 
 
 def _versions() -> dict:
