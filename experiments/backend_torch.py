@@ -38,7 +38,7 @@ class TorchBackend:
 
     def train(self, arch, init, optimizer, hyper, data, *, dtype, seed, batch_size,
               iterations=None, epochs=None, sampling="shuffle", evaluate_every=1,
-              early_stopping=None, label=""):
+              early_stopping=None, watch=(), update_ratios=False, max_loss=None, label=""):
         torch_dtype = getattr(torch, dtype)
         net = MultiLayerNet(**arch, dtype=torch_dtype, device=self._device)
         net.load_params(init)
@@ -48,5 +48,16 @@ class TorchBackend:
             net, torchref.optim.make(optimizer, net.parameters(), **hyper), data.cast(dtype),
             batch_size=batch_size, rng=np.random.default_rng(seed), iterations=iterations,
             epochs=epochs, sampling=sampling, early_stopping=stopper,
-            evaluate_every=evaluate_every, label=f"{label} torch")
+            evaluate_every=evaluate_every, watch=watch, update_ratios=update_ratios,
+            max_loss=max_loss, label=f"{label} torch")
         return history, net.numpy_params()
+
+    @torch.no_grad()
+    def activations(self, x, weights, activation, dtype):
+        dtype = getattr(torch, dtype)
+        act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]
+        a, out = torch.as_tensor(x, device=self._device).to(dtype), []
+        for W in weights:
+            a = act(a @ torch.as_tensor(W, device=self._device).to(dtype))
+            out.append(a.cpu().numpy())
+        return out

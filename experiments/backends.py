@@ -11,13 +11,19 @@ behind the methods below, implemented once in :mod:`experiments.backend_numpy` (
     analytic ``objective.grad(**params)``, the PyTorch side autograd on ``value``.
 
 ``train(arch, init, optimizer, hyper, data, *, dtype, seed, batch_size, iterations=None,
-epochs=None, sampling="shuffle", evaluate_every=1, early_stopping=None, label="")``
+epochs=None, sampling="shuffle", evaluate_every=1, early_stopping=None, watch=(),
+update_ratios=False, max_loss=None, label="")``
     Build a ``MultiLayerNet(**arch)`` (``arch`` holds the constructor's keywords but ``rng``,
     ``dtype``), load the NumPy parameters ``init`` (drawn once by the experiment), train it with
     the optimizer named by ``optimizer`` (``hyper``: its keywords) on ``data`` (an
     :class:`npref.training.Data`), batches and dropout masks drawn from
-    ``numpy.random.default_rng(seed)``; ``early_stopping``: ``EarlyStopping`` keywords or None.
+    ``numpy.random.default_rng(seed)``; ``early_stopping``: ``EarlyStopping`` keywords or None;
+    ``watch``, ``update_ratios``, ``max_loss``: as :func:`npref.training.train`.
     Returns ``(history, final parameters as NumPy arrays)``.
+
+``activations(x, weights, activation, dtype)``
+    The activations after each layer of ``a ← activation(a·W)`` (no biases), as NumPy arrays:
+    the book's weight-initialization histograms.
 """
 
 from __future__ import annotations
@@ -38,7 +44,10 @@ class Backend(Protocol):
 
     def train(self, arch: dict, init: dict, optimizer: str, hyper: dict, data, *, dtype: str,
               seed: int, batch_size: int, iterations=None, epochs=None, sampling="shuffle",
-              evaluate_every=1, early_stopping=None, label=""): ...
+              evaluate_every=1, early_stopping=None, watch=(), update_ratios=False,
+              max_loss=None, label=""): ...
+
+    def activations(self, x, weights, activation: str, dtype: str) -> list[np.ndarray]: ...
 
 
 class BackendUnavailable(RuntimeError):

@@ -24,13 +24,8 @@ DEFAULTS = {
 PROFILES = {"quick": {"iterations": 300, "n_train": 4000, "n_test": 1000}}
 
 
-def dataset(config, data_dir, profile=None):
-    return mnist.load(data_dir, allow_download=config["n_train"] == 0,
-                      n_train=config["n_train"] or None, n_test=config["n_test"] or None)
-
-
 def compute(backend, config, seed, data_dir):
-    data = dataset(config, data_dir).data
+    data = mnist.for_experiment(config, data_dir).data
     arch = {"input_size": 784, "hidden_sizes": config["hidden"], "output_size": 10,
             "activation": "relu", "weight_init": config["weight_init"],
             "convention": config["convention"]}
@@ -66,5 +61,5 @@ register(Experiment(
             "finding: Momentum, AdaGrad and Adam learn faster than plain SGD "
             "(p ← p − lr·∇L). The curves are smoothed as the book smooths them.",
     defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
-    data=lambda config, data_dir: dataset(config, data_dir).describe(),
+    data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
     tolerance={"float64": 1e-9, "float32": 1e-3}))

@@ -8,7 +8,10 @@ from typing import Callable
 
 #: Modules that define experiments, imported on first use (in catalogue order).
 MODULES = ("experiments.optimizer_paths", "experiments.optimizer_mnist",
-           "experiments.breast_cancer")
+           "experiments.init_histograms", "experiments.init_mnist",
+           "experiments.batchnorm_mnist", "experiments.overfit",
+           "experiments.hyperparameter_search", "experiments.deep_mnist_exercises",
+           "experiments.breast_cancer", "experiments.sanity_checks")
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,9 @@ class Experiment:
 
     ``compute(backend, config, seed, data_dir) -> {"series": {name: [float]}, "final": {name:
     float}}`` runs on one backend (an optional ``"arrays"``, e.g. final parameters, is compared
-    between backends but not written out); ``plot(results, config, out_dir) -> [file names]``
+    between backends but not written out; ``"extra"`` is for the figures alone; ``"checks"``,
+    ``{name: {"value", "criterion", "passed"}}``, is written out per backend);
+    ``plot(results, config, out_dir) -> [file names]``
     draws the figures from every backend's results (``{backend name: result}``);
     ``data(config, data_dir)`` says what data it uses (``name, source, n_train, n_test``).
     ``tolerance`` maps a dtype name to the parity tolerance of a whole run, where it differs from

@@ -86,6 +86,9 @@ one experiment with <code>python -m experiments run NAME --backend both</code>.<
 def _verdict(parity: dict) -> str:
     if parity["passed"] is None:
         return "<span>not measured</span>"
+    if parity["passed"] and parity.get("chaotic"):
+        return ('<span class="pass">passed</span> <span class="chaotic">(chaotic: '
+                + html.escape(", ".join(parity["chaotic"])) + ")</span>")
     if parity["passed"]:
         return '<span class="pass">passed</span>'
     return '<span class="fail">FAILED</span>'

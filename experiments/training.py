@@ -1,7 +1,9 @@
-"""Training several optimizers from one starting point, on one backend: the shared core of the
-training experiments (written once, against :mod:`experiments.backends`)."""
+"""Training a set of variants on one backend: the shared core of the training experiments
+(written once, against :mod:`experiments.backends`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,25 +16,59 @@ def initial_params(arch: dict, seed: int, dtype: str) -> dict:
     return {k: v.copy() for k, v in net.params.items()}
 
 
-def run_optimizers(backend, *, arch: dict, optimizers: dict, data, config: dict, seed: int,
-                   schedule: dict, label: str) -> dict:
-    """Train one network per optimizer, all from the same start, on the same batches.
+@dataclass
+class Variant:
+    """One training run of an experiment: the network, its optimizer and its schedule.
 
-    ``optimizers`` maps a display name to ``(npref name, keywords)``; ``schedule`` holds
-    ``batch_size`` and ``iterations`` or ``epochs`` (and optionally ``sampling``,
-    ``evaluate_every``). Returns the experiment result: per optimizer the loss per iteration and
-    the accuracies per evaluation as series, the last values as finals, and the final parameters
-    as arrays (compared between backends, not written to metrics.json).
+    ``schedule``: ``batch_size`` and ``iterations`` or ``epochs`` (and any other keyword of the
+    backends' ``train``: ``sampling``, ``evaluate_every``, ``early_stopping``, ``watch``…).
+    ``data``: this variant's own data, else the experiment's. ``init_seed``: the seed of the
+    starting weights (variants that share it start from the same weights where the architecture
+    allows).
+    """
+
+    arch: dict
+    optimizer: str
+    hyper: dict
+    schedule: dict
+    data: object = None
+    init_seed: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def run_variants(backend, variants: dict, *, data, config: dict, seed: int, label: str) -> dict:
+    """Train every variant; returns the experiment result.
+
+    Series ``NAME.loss`` (per iteration), ``NAME.train_acc``/``test_acc``/``val_loss``… (per
+    evaluation), ``NAME.epoch_iterations``, and any observed series; the last value of each as a
+    final, plus ``NAME.stopped_epoch``/``NAME.exploded_at`` where they apply; the final parameters
+    as arrays, compared between the backends but not written out (biases feeding BatchNorm left
+    out: see :meth:`npref.nets.MultiLayerNet.inert_params`).
     """
     dtype = config["dtype"]
-    init = initial_params(arch, seed, dtype)
     series, final, arrays = {}, {}, {}
-    for i, (name, (optimizer, hyper)) in enumerate(optimizers.items()):
-        history, params = backend.train(arch, init, optimizer, hyper, data, dtype=dtype,
-                                        seed=seed + 1 + i, label=f"{label} {name}", **schedule)
+    for i, (name, v) in enumerate(variants.items()):
+        init = initial_params(v.arch, seed if v.init_seed is None else v.init_seed, dtype)
+        history, params = backend.train(v.arch, init, v.optimizer, v.hyper,
+                                        data if v.data is None else v.data, dtype=dtype,
+                                        seed=seed + 1 + i, label=f"{label} {name}", **v.schedule)
         for key, values in history.series().items():
             series[f"{name}.{key}"] = values
             final[f"{name}.{key}"] = values[-1]
-        series[f"{name}.epoch_iterations"] = [float(v) for v in history.epoch_iterations]
-        arrays[name] = params
+        series[f"{name}.epoch_iterations"] = [float(x) for x in history.epoch_iterations]
+        for key in ("stopped_epoch", "best_epoch", "exploded_at"):
+            if getattr(history, key) is not None:
+                final[f"{name}.{key}"] = float(getattr(history, key))
+        inert = [f"b{j}" for j in range(1, len(v.arch["hidden_sizes"]) + 1)
+                 if v.arch.get("use_batchnorm")]
+        arrays[name] = {k: p for k, p in params.items() if k not in inert}
     return {"series": series, "final": final, "arrays": arrays}
+
+
+def run_optimizers(backend, *, arch: dict, optimizers: dict, data, config: dict, seed: int,
+                   schedule: dict, label: str) -> dict:
+    """One network per optimizer (``{display name: (npref name, keywords)}``), all from the same
+    starting weights and on the same batches."""
+    variants = {name: Variant(arch, optimizer, hyper, schedule, init_seed=seed)
+                for name, (optimizer, hyper) in optimizers.items()}
+    return run_variants(backend, variants, data=data, config=config, seed=seed, label=label)

@@ -20,7 +20,7 @@ from . import _validate
 from .guard import NonFiniteError, check_finite
 
 __all__ = ["EarlyStopping", "minibatches", "sample_batch", "dropout_masks", "Data", "History",
-           "train", "fit", "Progress", "SAMPLINGS"]
+           "train", "fit", "Progress", "SAMPLINGS", "watch_name"]
 
 
 class EarlyStopping:
@@ -156,25 +156,35 @@ class History:
     """What a training run records, filled alike by both backends.
 
     ``loss`` has one entry per iteration: the minibatch loss of the forward pass that the
-    iteration's update used (the book's ``train_loss_list``). The per-epoch lists have one entry
+    iteration's update used (the book's ``train_loss_list``); ``epoch_loss`` one per epoch: the
+    mean of its batch losses, weighted by batch size (the lecture's epoch loss). The per-evaluation
+    lists have one entry
     per evaluation, at the end of an epoch: ``epoch_iterations`` (iterations done so far),
     ``train_acc``, ``test_acc``, ``val_loss``, ``val_acc`` (the last ones when there is such data).
+    ``observed`` holds what an ``observe`` callback reported after each iteration (a watched
+    weight, update/weight ratios); ``exploded_at`` the iteration at which the loss passed
+    ``max_loss``, when it did.
     """
 
     loss: list = field(default_factory=list)
+    epoch_loss: list = field(default_factory=list)
     epoch_iterations: list = field(default_factory=list)
     train_acc: list = field(default_factory=list)
     test_acc: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     val_acc: list = field(default_factory=list)
+    observed: dict = field(default_factory=dict)
     stopped_epoch: int | None = None
     best_epoch: int | None = None
+    exploded_at: int | None = None
     seconds: float = 0.0
 
     def series(self) -> dict:
-        """The non-empty per-iteration and per-epoch lists, by name."""
-        names = ("loss", "train_acc", "test_acc", "val_loss", "val_acc")
-        return {n: [float(v) for v in getattr(self, n)] for n in names if getattr(self, n)}
+        """The non-empty per-iteration and per-epoch lists, by name (``observed`` ones too)."""
+        names = ("loss", "epoch_loss", "train_acc", "test_acc", "val_loss", "val_acc")
+        out = {n: [float(v) for v in getattr(self, n)] for n in names if getattr(self, n)}
+        out.update({n: [float(v) for v in values] for n, values in self.observed.items()})
+        return out
 
 
 SAMPLINGS = ("shuffle", "replacement")
@@ -207,7 +217,8 @@ class Progress:
 def fit(step, evaluate, *, n_train: int, batch_size: int, rng: np.random.Generator,
         iterations: int | None = None, epochs: int | None = None, sampling: str = "shuffle",
         dropout_sizes=(), dropout: float = 0.0, early_stopping: EarlyStopping | None = None,
-        params=None, check_params=None, evaluate_every: int = 1, progress: bool | None = None,
+        params=None, check_params=None, evaluate_every: int = 1, observe=None,
+        max_loss: float | None = None, progress: bool | None = None,
         label: str = "training") -> History:
     r"""The minibatch loop, written once for both backends.
 
@@ -219,6 +230,10 @@ def fit(step, evaluate, *, n_train: int, batch_size: int, rng: np.random.Generat
     replacement (:func:`sample_batch`, the book's ``np.random.choice``; an epoch is then
     ⌈n/batch⌉ iterations). Dropout masks (:func:`dropout_masks`) are drawn from ``rng`` after
     each batch. Give ``iterations`` or ``epochs``.
+
+    After each iteration, ``observe()`` (if given) returns ``{name: float}`` to record in
+    ``history.observed``; once the loss exceeds ``max_loss`` the run stops there — the babysitting
+    rule for a learning rate that explodes — with ``history.exploded_at`` set.
 
     After each epoch (every ``evaluate_every`` epochs, and always after the last):
     ``check_params()`` (a NaN/Inf check), evaluation, and ``early_stopping.step(val_loss,
@@ -246,15 +261,28 @@ def fit(step, evaluate, *, n_train: int, batch_size: int, rng: np.random.Generat
             batches = minibatches(n_train, batch_size, rng)
         else:
             batches = (sample_batch(n_train, batch_size, rng) for _ in range(per_epoch))
+        epoch_sum, epoch_count = 0.0, 0
         for indices in batches:
             masks = dropout_masks(rng, len(indices), dropout_sizes, dropout)
             loss = step(indices, masks)
+            epoch_sum += float(loss) * len(indices)
+            epoch_count += len(indices)
             done += 1
+            if max_loss is not None and not loss <= max_loss:    # NaN counts as past the limit
+                history.loss.append(float(loss))
+                history.exploded_at = done
+                break
             check_finite(f"{label}: training loss", done, loss)
             history.loss.append(float(loss))
+            if observe is not None:
+                for name, value in observe().items():
+                    history.observed.setdefault(name, []).append(float(value))
             bar.update(done, f"loss {loss:.4g}")
             if done == total:
                 break
+        if history.exploded_at is not None:
+            break
+        history.epoch_loss.append(epoch_sum / epoch_count)
         epoch += 1
         if epoch % evaluate_every and done < total:
             continue
@@ -283,18 +311,31 @@ def fit(step, evaluate, *, n_train: int, batch_size: int, rng: np.random.Generat
 def train(net, optimizer, data: Data, *, batch_size: int, rng: np.random.Generator,
           iterations: int | None = None, epochs: int | None = None, sampling: str = "shuffle",
           early_stopping: EarlyStopping | None = None, evaluate_every: int = 1,
+          watch=(), update_ratios: bool = False, max_loss: float | None = None,
           progress: bool | None = None, label: str = "npref") -> History:
     """Train an npref :class:`~npref.nets.MultiLayerNet` with an npref optimizer (see :func:`fit`).
 
     Evaluation after each epoch: accuracy on the training and test data, and loss and accuracy on
-    the validation data, all in evaluation mode.
+    the validation data, all in evaluation mode. ``watch``: ``(key, index)`` pairs of single
+    weights to record after every iteration (as ``"W1[0, 0]"``); ``update_ratios``: record
+    ‖ΔW‖/‖W‖ of every weight matrix after every iteration (as ``"update/W1"``).
     """
+    previous = {}
 
     def step(indices, masks):
         loss, grads = net.loss_and_gradient(data.x_train[indices], data.t_train[indices],
                                             masks=masks)
+        if update_ratios:
+            previous.update({k: net.params[k].copy() for k in net.params if k.startswith("W")})
         optimizer.update(net.params, grads)
         return loss
+
+    def observe():
+        seen = {watch_name(key, index): net.params[key][index] for key, index in watch}
+        for key, before in previous.items():
+            seen[f"update/{key}"] = (np.linalg.norm(net.params[key] - before)
+                                     / np.linalg.norm(before))
+        return seen
 
     def evaluate():
         metrics = {"train_acc": net.accuracy(data.x_train, data.t_train)}
@@ -312,4 +353,10 @@ def train(net, optimizer, data: Data, *, batch_size: int, rng: np.random.Generat
                iterations=iterations, epochs=epochs, sampling=sampling,
                dropout_sizes=net.hidden_sizes if net.dropouts else (), dropout=net.dropout,
                early_stopping=early_stopping, params=net.params, check_params=check_params,
-               evaluate_every=evaluate_every, progress=progress, label=label)
+               evaluate_every=evaluate_every, observe=observe if watch or update_ratios else None,
+               max_loss=max_loss, progress=progress, label=label)
+
+
+def watch_name(key: str, index) -> str:
+    """The series name of a watched weight: ``"W1[0, 0]"``."""
+    return f"{key}[{', '.join(map(str, index))}]"

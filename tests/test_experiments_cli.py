@@ -15,14 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_KEYS = {"experiment", "profile", "seed", "config", "data", "backends", "parity"}
 
 
-def test_list_names_every_experiment(capsys):
-    assert main(["list"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    names = [line.split()[0] for line in lines]
-    assert names[:3] == ["optimizer-paths", "optimizer-mnist", "breast-cancer-optimizers"]
-    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)     # each with a description
-
-
 def test_run_both_writes_metrics_with_the_spec_schema(tmp_path):
     assert main(["run", "optimizer-paths", "--backend", "both", "--device", "cpu",
                  "--out", str(tmp_path)]) == 0

@@ -75,20 +75,24 @@ class IndexBatchSampler(Sampler):
 
 def train(net, optimizer, data, *, batch_size: int, rng, iterations=None, epochs=None,
           sampling: str = "shuffle", early_stopping: EarlyStopping | None = None,
-          evaluate_every: int = 1, progress=None, label: str = "torchref"):
+          evaluate_every: int = 1, watch=(), update_ratios: bool = False, max_loss=None,
+          progress=None, label: str = "torchref"):
     """Train a torchref :class:`~torchref.nets.MultiLayerNet` with a ``torch.optim`` optimizer.
 
     The loop is :func:`npref.training.fit` itself — batch order and dropout masks drawn from the
     same NumPy ``rng`` in the same order — with a PyTorch step: the data (an
     :class:`npref.training.Data` of NumPy arrays) moves to the network's device once, and each
     iteration indexes it there, runs ``loss.backward()`` and ``optimizer.step()``. Returns the same
-    :class:`npref.training.History` as npref's ``train``.
+    :class:`npref.training.History` as npref's ``train`` (``watch``, ``update_ratios`` and
+    ``max_loss`` as there).
     """
     device = net.device
     tensors = {name: None if value is None else
                (torch.as_tensor(value, device=device).to(net.dtype) if name.startswith("x")
                 else torch.as_tensor(value, device=device))
                for name, value in vars(data).items()}
+
+    previous = {}
 
     def step(indices, masks):
         index = torch.as_tensor(indices, device=device)
@@ -97,8 +101,21 @@ def train(net, optimizer, data, *, batch_size: int, rng, iterations=None, epochs
         loss = net.loss(tensors["x_train"][index], tensors["t_train"][index], train=True,
                         masks=masks)
         loss.backward()
+        if update_ratios:
+            previous.update({k: p.detach().clone() for k, p in net.params.items()
+                             if k.startswith("W")})
         optimizer.step()
         return loss.item()
+
+    @torch.no_grad()
+    def observe():
+        params = net.params
+        seen = {_np_training.watch_name(key, index): params[key][index].item()
+                for key, index in watch}
+        for key, before in previous.items():
+            seen[f"update/{key}"] = (torch.linalg.norm(params[key] - before)
+                                     / torch.linalg.norm(before)).item()
+        return seen
 
     @torch.no_grad()
     def evaluate():
@@ -121,4 +138,5 @@ def train(net, optimizer, data, *, batch_size: int, rng, iterations=None, epochs
                             dropout_sizes=net.hidden_sizes if len(net.dropouts) else (),
                             dropout=net.dropout, early_stopping=early_stopping, params=params,
                             check_params=check_params, evaluate_every=evaluate_every,
-                            progress=progress, label=label)
+                            observe=observe if watch or update_ratios else None,
+                            max_loss=max_loss, progress=progress, label=label)

@@ -203,6 +203,13 @@ def embedded() -> Dataset:
     return Dataset("MNIST", source_text, Data(x[train], t[train], x[test], t[test]))
 
 
+def for_experiment(config: dict, data_dir) -> Dataset:
+    """The dataset an MNIST experiment asks for: ``config["n_train"]``/``["n_test"]`` images (0:
+    all the source has). Only runs that want everything (the full profiles) may download."""
+    return load(data_dir, allow_download=config["n_train"] == 0,
+                n_train=config["n_train"] or None, n_test=config["n_test"] or None)
+
+
 def _subset(dataset: Dataset, n_train, n_test) -> Dataset:
     d = dataset.data
     if n_train is None and n_test is None:

@@ -1,0 +1,142 @@
+"""hyperparameter-search: random search of the learning rate and weight decay in log space, then a
+narrowed second stage (book section 6.5, hyperparameter_optimization.py, figure 6-24)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import npref.regularizers
+from experiments.data import mnist
+from experiments.registry import Experiment, register
+from experiments.training import Variant, run_variants
+from npref.training import Data
+
+DEFAULTS = {"n_train": 500, "n_test": 0, "validation": 0.2, "hidden": [100] * 6,
+            "batch_size": 100, "epochs": 50, "trials": 100, "fine_trials": 50, "top": 5,
+            "lr_range": [-6.0, -2.0], "decay_range": [-8.0, -4.0], "dtype": "float64"}
+PROFILES = {"quick": {"epochs": 10, "trials": 12, "fine_trials": 6, "n_test": 100}}
+
+
+def split(data: Data, config, seed) -> Data:
+    """The book's split: shuffle the images, hold out the first 20% for validation."""
+    order = np.random.default_rng(seed).permutation(len(data.t_train))
+    x, t = data.x_train[order], data.t_train[order]
+    n_val = int(len(t) * config["validation"])
+    return Data(x[n_val:], t[n_val:], x_val=x[:n_val], t_val=t[:n_val])
+
+
+def draw(rng, n, lr_range, decay_range):
+    """(lr, weight decay) pairs: 10^U(lr_range), 10^U(decay_range)."""
+    return [(10.0 ** rng.uniform(*lr_range), 10.0 ** rng.uniform(*decay_range)) for _ in range(n)]
+
+
+def narrowed(trials, finals, top):
+    """The second stage's ranges: the log10 span of the best ``top`` trials, widened by 0.25."""
+    best = sorted(range(len(trials)), key=lambda i: -finals[i])[:top]
+    lrs = np.log10([trials[i][0] for i in best])
+    decays = np.log10([trials[i][1] for i in best])
+    return ([lrs.min() - 0.25, lrs.max() + 0.25], [decays.min() - 0.25, decays.max() + 0.25])
+
+
+def compute(backend, config, seed, data_dir):
+    data = split(mnist.for_experiment(config, data_dir).data, config, seed)
+    rng = np.random.default_rng(seed)
+    schedule = {"batch_size": config["batch_size"], "epochs": config["epochs"]}
+
+    def stage(prefix, trials, stage_seed):
+        variants = {}
+        for i, (lr, decay) in enumerate(trials):
+            arch = {"input_size": 784, "hidden_sizes": config["hidden"], "output_size": 10,
+                    "activation": "relu", "weight_init": "he",
+                    "regularizer": npref.regularizers.L2(decay)}
+            variants[f"{prefix}{i:03d}"] = Variant(arch, "sgd", {"lr": lr}, schedule,
+                                                   init_seed=seed + 7 + i)
+        return run_variants(backend, variants, data=data, config=config, seed=stage_seed,
+                            label=f"hyperparameter-search {prefix}")
+
+    coarse_trials = draw(rng, config["trials"], config["lr_range"], config["decay_range"])
+    coarse = stage("coarse", coarse_trials, seed)
+    finals = [coarse["final"][f"coarse{i:03d}.val_acc"] for i in range(len(coarse_trials))]
+    lr_range, decay_range = narrowed(coarse_trials, finals, config["top"])
+    fine_trials = draw(rng, config["fine_trials"], lr_range, decay_range)
+    fine = stage("fine", fine_trials, seed + 10_000)
+
+    result = {key: {**coarse[key], **fine[key]} for key in ("series", "final", "arrays")}
+    table = [(f"coarse{i:03d}", lr, d) for i, (lr, d) in enumerate(coarse_trials)]
+    table += [(f"fine{i:03d}", lr, d) for i, (lr, d) in enumerate(fine_trials)]
+    for name, lr, decay in table:
+        result["final"][f"{name}.lr"] = lr
+        result["final"][f"{name}.weight_decay"] = decay
+    result["final"]["fine.lr_low"], result["final"]["fine.lr_high"] = (10.0 ** lr_range[0],
+                                                                       10.0 ** lr_range[1])
+    ranked = sorted(table, key=lambda row: -result["final"][f"{row[0]}.val_acc"])
+    best_lrs = [lr for _, lr, _ in ranked[:config["top"]]]
+    result["checks"] = {"best learning rates near 1e-3…1e-2": {
+        "value": best_lrs, "criterion": f"the {config['top']} best lie in [3e-4, 3e-2]",
+        "passed": bool(all(3e-4 <= lr <= 3e-2 for lr in best_lrs))}}
+    result["extra"] = {"ranked": ranked}
+    return result
+
+
+def plot(results, config, out_dir):
+    import matplotlib.pyplot as plt
+
+    from experiments.io import save_figure
+    from experiments.plotting import BACKEND_STYLE
+
+    first = next(iter(results.values()))
+    ranked = first["extra"]["ranked"][:20]
+    fig, axes = plt.subplots(4, 5, figsize=(14, 10), sharex=True, sharey=True)
+    for ax, (name, lr, decay) in zip(axes.flat, ranked):
+        for backend, result in results.items():
+            style = BACKEND_STYLE[backend]
+            for kind, color in (("val_acc", "#1f77b4"), ("train_acc", "#7f7f7f")):
+                acc = result["series"][f"{name}.{kind}"]
+                ax.plot(range(1, len(acc) + 1), acc, color=color,
+                        alpha=0.45 if backend == "numpy" else 1.0,
+                        linestyle=style["linestyle"] if kind == "val_acc" else ":",
+                        linewidth=style["linewidth"])
+        ax.set_title(f"{name}\nlr={lr:.1e} wd={decay:.1e} "
+                     f"val={first['final'][name + '.val_acc']:.2f}", fontsize=7)
+        ax.set_ylim(0, 1)
+    fig.suptitle("the 20 best trials: validation accuracy (blue; NumPy wide, PyTorch dashed) "
+                 "and training accuracy (grey, dotted)")
+    save_figure(fig, out_dir / "hyperparameter-search-best.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for stage, marker in (("coarse", "o"), ("fine", "^")):
+        rows = [r for r in first["extra"]["ranked"] if r[0].startswith(stage)]
+        sc = ax.scatter([r[1] for r in rows], [r[2] for r in rows], marker=marker,
+                        c=[first["final"][f"{r[0]}.val_acc"] for r in rows], cmap="viridis",
+                        vmin=0, vmax=1, label=stage, edgecolors="k", linewidths=0.3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("weight decay λ")
+    ax.legend()
+    fig.colorbar(sc, label="final validation accuracy")
+    ax.set_title("random search in log space: coarse stage, then the narrowed fine stage")
+    save_figure(fig, out_dir / "hyperparameter-search-space.png")
+    plt.close(fig)
+    return ["hyperparameter-search-best.png", "hyperparameter-search-space.png"]
+
+
+def _data(config, data_dir):
+    described = mnist.for_experiment(config, data_dir).describe()
+    n_val = int(described["n_train"] * config["validation"])
+    return {**described, "n_train": described["n_train"] - n_val, "n_val": n_val,
+            "source": described["source"] + f"; {n_val} of them held out for validation"}
+
+
+register(Experiment(
+    name="hyperparameter-search",
+    description="Random search of lr = 10^U(−6,−2) and weight decay = 10^U(−8,−4) on 500 "
+                "MNIST images, then a narrowed second stage (book figure 6-24)",
+    concept="500 training images, 20% held out for validation, a 784-[100×6]-10 network trained "
+            "by SGD with L2 weight decay. Each trial draws the learning rate and λ uniformly in "
+            "log space, trains for 50 epochs and is scored by validation accuracy (never the "
+            "test set); a second stage searches the range of the best few. The book's finding: "
+            "the best learning rates sit near 1e-3…1e-2, while λ matters little here.",
+    defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot, data=_data,
+    tolerance={"float64": 1e-9, "float32": 1e-3}))

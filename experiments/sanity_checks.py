@@ -1,0 +1,154 @@
+"""sanity-checks: the slides' babysitting checks before a long training run (seed 003).
+
+1. the initial loss of a softmax classifier with small weights is ln(10) ≈ 2.303;
+2. a strong weight penalty raises it;
+3. a tiny subset (20 images) can be learned perfectly: 100% training accuracy;
+4. a too-small learning rate leaves the loss flat; a too-large one makes it explode (the run
+   stops once the loss passes 3× its initial value);
+5. the update/weight ratio ‖ΔW‖/‖W‖ of a good learning rate sits around 1e-3, layer by layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import npref.regularizers
+from experiments.data import mnist
+from experiments.registry import Experiment, register
+from experiments.training import Variant, run_variants
+from npref.training import Data
+
+DEFAULTS = {"n_train": 4000, "n_test": 1000, "hidden": [50, 50], "batch_size": 100,
+            "strong_decay": 1.0, "subset": 20, "subset_epochs": 200, "subset_lr": 0.1,
+            "small_lr": 1e-6, "large_lr": 1e4, "good_lr": 0.01, "iterations": 100,
+            "fixed_batch": 500, "dtype": "float64"}
+
+
+def compute(backend, config, seed, data_dir):
+    data = mnist.for_experiment(config, data_dir).data
+    base = {"input_size": 784, "hidden_sizes": config["hidden"], "output_size": 10,
+            "activation": "relu"}
+    small = {**base, "weight_init": 0.01}
+    he = {**base, "weight_init": "he"}
+    n = config["subset"]
+    tiny = Data(data.x_train[:n], data.t_train[:n])
+    # The learning-rate checks take full-batch steps on a fixed 500 images, so that a change in
+    # the loss is the step's doing, not a different minibatch's.
+    m = config["fixed_batch"]
+    fixed = Data(data.x_train[:m], data.t_train[:m])
+    steps = {"batch_size": config["batch_size"], "iterations": config["iterations"]}
+    full = {"batch_size": m, "iterations": config["iterations"]}
+    variants = {
+        "small weights": Variant(small, "sgd", {"lr": config["good_lr"]}, {**steps,
+                                                                           "iterations": 1}),
+        "strong penalty": Variant({**small, "regularizer": npref.regularizers.L2(
+            config["strong_decay"])}, "sgd", {"lr": config["good_lr"]}, {**steps,
+                                                                         "iterations": 1}),
+        "20 images": Variant(he, "sgd", {"lr": config["subset_lr"]},
+                             {"batch_size": n, "epochs": config["subset_epochs"],
+                              "evaluate_every": config["subset_epochs"]}, data=tiny),
+        "lr too small": Variant(he, "sgd", {"lr": config["small_lr"]}, full, data=fixed),
+        "lr too large": Variant(he, "sgd", {"lr": config["large_lr"]}, {**full,
+                                                                         "max_loss": None},
+                                data=fixed),
+        "good lr": Variant(he, "sgd", {"lr": config["good_lr"]}, {**steps,
+                                                                   "update_ratios": True}),
+    }
+    # The explosion stops at 3× the loss it starts from: that of "lr too small", same start.
+    first = run_variants(backend, {"lr too small": variants.pop("lr too small")}, data=data,
+                         config=config, seed=seed, label="sanity-checks")
+    start_loss = first["series"]["lr too small.loss"][0]
+    variants["lr too large"].schedule["max_loss"] = 3 * start_loss
+    rest = run_variants(backend, variants, data=data, config=config, seed=seed + 100,
+                        label="sanity-checks")
+    result = {k: {**first[k], **rest[k]} for k in ("series", "final", "arrays")}
+    result["checks"] = checks(result, config)
+    return result
+
+
+def checks(result, config) -> dict:
+    s, f = result["series"], result["final"]
+    initial = s["small weights.loss"][0]
+    penalized = s["strong penalty.loss"][0]
+    small = s["lr too small.loss"]
+    flat = abs(small[-1] - small[0]) / small[0]
+    ratios = {k.replace("good lr.update/", ""): float(np.median(v)) for k, v in s.items()
+              if k.startswith("good lr.update/")}
+    return {
+        "initial loss ≈ ln 10": {"value": initial, "criterion": f"|L − ln 10| < 0.02 "
+                                 f"(ln 10 = {math.log(10):.4f})",
+                                 "passed": bool(abs(initial - math.log(10)) < 0.02)},
+        "strong penalty raises the loss": {"value": penalized,
+                                           "criterion": "L(λ = strong) > L(λ = 0) + 1",
+                                           "passed": bool(penalized > initial + 1)},
+        "20 images overfit to 100%": {"value": f["20 images.train_acc"],
+                                      "criterion": "training accuracy = 1",
+                                      "passed": bool(f["20 images.train_acc"] == 1.0)},
+        "too-small lr leaves the loss flat": {"value": flat,
+                                              "criterion": "relative change < 1%",
+                                              "passed": bool(flat < 0.01)},
+        "too-large lr explodes": {"value": f.get("lr too large.exploded_at"),
+                                  "criterion": "loss > 3× the initial loss (stopped there)",
+                                  "passed": "lr too large.exploded_at" in f},
+        "update/weight ratio ≈ 1e-3": {"value": ratios,
+                                       "criterion": "median per layer within [1e-4, 1e-2]",
+                                       "passed": bool(all(1e-4 <= r <= 1e-2
+                                                          for r in ratios.values()))},
+    }
+
+
+def plot(results, config, out_dir):
+    import matplotlib.pyplot as plt
+
+    from experiments.io import save_figure
+    from experiments.plotting import BACKEND_STYLE, COLORS
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    for backend, result in results.items():
+        style = BACKEND_STYLE[backend]
+        alpha = 0.45 if backend == "numpy" else 1.0
+        for i, name in enumerate(("lr too small", "good lr", "lr too large")):
+            loss = result["series"][f"{name}.loss"]
+            axes[0].plot(range(1, len(loss) + 1), loss, color=COLORS[i], alpha=alpha,
+                         linestyle=style["linestyle"], linewidth=style["linewidth"],
+                         label=f"{name} ({style['label']})")
+        for i, key in enumerate(k for k in result["series"] if k.startswith("good lr.update/")):
+            axes[1].plot(result["series"][key], color=COLORS[i], alpha=alpha,
+                         linestyle=style["linestyle"], linewidth=style["linewidth"],
+                         label=key.replace("good lr.update/", "") if backend == "numpy" else None)
+        loss = result["series"]["20 images.loss"]
+        axes[2].plot(range(1, len(loss) + 1), loss, color=COLORS[0], alpha=alpha,
+                     linestyle=style["linestyle"], linewidth=style["linewidth"])
+    axes[0].axhline(math.log(10), color="0.5", linewidth=0.8, linestyle=":")
+    axes[0].set_yscale("log")
+    axes[0].set_title("learning rates: too small, good, too large (stopped at 3× the start)")
+    axes[0].set_xlabel("iteration")
+    axes[0].legend(fontsize=7)
+    axes[1].set_yscale("log")
+    axes[1].axhspan(1e-4, 1e-2, color="#2ca02c", alpha=0.08)
+    axes[1].set_title("update/weight ratio ‖ΔW‖/‖W‖ per layer (good lr)")
+    axes[1].set_xlabel("iteration")
+    axes[1].legend(fontsize=7)
+    axes[2].set_yscale("log")
+    axes[2].set_title(f"{config['subset']} images: the loss goes to ~0")
+    axes[2].set_xlabel("iteration")
+    fig.suptitle("babysitting the learning process: sanity checks")
+    save_figure(fig, out_dir / "sanity-checks.png")
+    plt.close(fig)
+    return ["sanity-checks.png"]
+
+
+register(Experiment(
+    name="sanity-checks",
+    description="The slides' babysitting checks: initial loss ≈ ln 10, penalty raises it, 20 "
+                "images overfit, lr too small/large, update/weight ratio ≈ 1e-3",
+    concept="Before a long run: with small weights the softmax gives every class 1/10, so the "
+            "initial loss is ln 10; a strong penalty must raise it; the network must be able to "
+            "learn 20 images perfectly; a tiny learning rate barely moves the loss and a huge "
+            "one blows it up (here the run stops at 3× its initial loss); and a good learning "
+            "rate changes each weight matrix by about 1/1000 of its size per step.",
+    defaults=DEFAULTS, compute=compute, plot=plot,
+    data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
+    tolerance={"float64": 1e-9, "float32": 1e-3}))

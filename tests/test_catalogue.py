@@ -1,0 +1,91 @@
+"""The experiment catalogue of SPEC section 7: every name, and every experiment on both backends.
+
+Each experiment runs here on a sliver of its quick profile (a few epochs or iterations, set with
+``--set``) so that the whole catalogue is exercised in CI in about a minute; the quick profiles
+themselves are what ``make report`` runs.
+"""
+
+import json
+
+import pytest
+
+from experiments.cli import main
+from experiments.registry import all_experiments
+
+SPEC_NAMES = [
+    "optimizer-paths", "optimizer-mnist", "init-histograms", "init-mnist", "batchnorm-mnist",
+    "overfit-weight-decay", "overfit-dropout", "hyperparameter-search", "deep-mnist-exercises",
+    "breast-cancer-init", "breast-cancer-regularization", "breast-cancer-learning-rate",
+    "breast-cancer-validation", "breast-cancer-early-stopping", "breast-cancer-minibatch",
+    "breast-cancer-dropout", "breast-cancer-optimizers", "sanity-checks",
+]
+
+#: Enough to run every code path, little enough for CI.
+SLIVERS = {
+    "optimizer-paths": [],
+    "optimizer-mnist": ["iterations=20"],
+    "init-histograms": ["n_inputs=50"],
+    "init-mnist": ["iterations=20"],
+    "batchnorm-mnist": ["epochs=2", "scales=2", "n_test=100"],
+    "overfit-weight-decay": ["epochs=3", "n_test=100"],
+    "overfit-dropout": ["epochs=3", "n_test=100"],
+    "hyperparameter-search": ["epochs=2", "trials=3", "fine_trials=2", "top=2"],
+    "deep-mnist-exercises": ["iterations_3layer=10", "epochs_4layer=1", "iterations_7layer=10",
+                             "n_train=500", "n_test=100"],
+    "breast-cancer-init": ["epochs=30"],
+    "breast-cancer-regularization": ["epochs=30"],
+    "breast-cancer-learning-rate": ["epochs=30"],
+    "breast-cancer-validation": ["epochs=30"],
+    "breast-cancer-early-stopping": ["epochs=30", "patience=3"],
+    "breast-cancer-minibatch": ["epochs=5"],
+    "breast-cancer-dropout": ["epochs=30"],
+    "breast-cancer-optimizers": ["epochs=30"],
+    "sanity-checks": ["iterations=20", "subset_epochs=150"],
+}
+
+
+def test_the_catalogue_is_the_specs(capsys):
+    assert list(all_experiments()) == SPEC_NAMES
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == SPEC_NAMES
+    assert all(len(line.split(maxsplit=1)[1]) > 20 for line in lines)
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name):
+    args = ["run", name, "--backend", "both", "--device", "cpu", "--out", str(tmp_path)]
+    for item in SLIVERS[name]:
+        args += ["--set", item]
+    assert main(args) == 0
+    folder = tmp_path / name
+    m = json.loads((folder / "metrics.json").read_text())
+    assert m["parity"]["passed"] is True, m["parity"]
+    assert m["figures"] and all((folder / f).stat().st_size > 5000 for f in m["figures"])
+    assert set(m["data"]) >= {"name", "source", "n_train", "n_test"}
+
+
+def test_sanity_checks_pass_on_both_backends(tmp_path):
+    assert main(["run", "sanity-checks", "--out", str(tmp_path)]) == 0
+    m = json.loads((tmp_path / "sanity-checks" / "metrics.json").read_text())
+    for backend in ("numpy", "torch"):
+        checks = m["backends"][backend]["checks"]
+        assert len(checks) == 6
+        assert all(c["passed"] for c in checks.values()), checks
+
+
+def test_same_seed_same_results_bit_for_bit(tmp_path):
+    for out in ("a", "b"):
+        main(["run", "breast-cancer-minibatch", "--backend", "numpy", "--seed", "7",
+              "--set", "epochs=3", "--out", str(tmp_path / out)])
+    a, b = (json.loads((tmp_path / o / "breast-cancer-minibatch" / "metrics.json").read_text())
+            for o in ("a", "b"))
+    assert a["backends"]["numpy"]["series"] == b["backends"]["numpy"]["series"]
+
+
+def test_set_rejects_wrong_types_and_lists_keys(tmp_path, capsys):
+    assert main(["run", "batchnorm-mnist", "--set", "scales=many", "--out", str(tmp_path)]) == 2
+    assert "expected a value of type int" in capsys.readouterr().err
+    assert main(["run", "hyperparameter-search", "--set", "lr=0.1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown configuration key 'lr'" in err and "lr_range" in err and "trials" in err
