@@ -61,10 +61,16 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="run the experiments and write a static HTML report",
                        description="Run every experiment (or those named by --only) on both "
-                                   "backends and write OUT/index.html, which opens from disk.")
+                                   "backends and write OUT/index.html — with a page per "
+                                   "experiment and a page measuring the book-vs-PyTorch "
+                                   "conventions — which opens from disk. Results whose "
+                                   "configuration and code are unchanged are reused.")
     _common(p)
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="only these experiments")
+    p.add_argument("--force", action="store_true",
+                   help="rerun every experiment, even those whose configuration and code are "
+                        "unchanged since their last run")
     p.set_defaults(handler=_report)
     return parser
 
@@ -99,6 +105,6 @@ def _run(args) -> int:
 def _report(args) -> int:
     from experiments.report import build
     index, failed = build(out=args.out, profile=args.profile, only=args.only, device=args.device,
-                          seed=args.seed, data_dir=args.data_dir)
+                          seed=args.seed, data_dir=args.data_dir, force=args.force)
     print(index)
     return 1 if failed else 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import platform
 import re
@@ -28,6 +30,35 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def code_version() -> str:
+    """A hash of the project's code (npref, torchref, experiments): results computed by other
+    code are never reused."""
+    digest = hashlib.sha256()
+    root = Path(npref.__file__).resolve().parent.parent
+    for package in ("npref", "torchref", "experiments"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(name, profile, seed, config, backends, device, data_dir) -> str:
+    """What determines an experiment's results: reuse them only when every part is the same."""
+    resolved = device
+    if "torch" in backends:
+        try:
+            from torchref.device import resolve
+            resolved = str(resolve(device))
+        except (ImportError, ValueError):
+            pass
+    key = json.dumps({"name": name, "profile": profile, "seed": seed, "config": config,
+                      "backends": list(backends), "device": resolved,
+                      "data_dir": str(data_dir) if data_dir else None,
+                      "code": code_version(), "versions": _versions()}, sort_keys=True,
+                     default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile: str = "quick",
         seed: int = 0, data_dir=None, out="results", sets=()) -> dict:
     """Run experiment ``name``; write its metrics and figures under ``out/name``; return metrics."""
@@ -38,6 +69,7 @@ def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile
     sides = {b: backend_registry.get(b, device) for b in backends}
     data = experiment.data(config, data_dir)
 
+    run_key = fingerprint(name, profile, seed, config, backends, device, data_dir)
     results, timings = {}, {}
     for b, backend in sides.items():
         log(f"{name}: running on {b} ({backend.device}) ...")
@@ -63,6 +95,7 @@ def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile
         "parity": parity,
         "figures": figures,
         "versions": _versions(),
+        "fingerprint": run_key,
     }
     write_json(out_dir / "metrics.json", _finite_or_null(metrics))
     if parity["passed"] is None:

@@ -1,0 +1,150 @@
+"""The report: valid static HTML that opens from disk, every image present, no machine paths,
+reused when unchanged — and, where Chromium is installed, rendered in a real headless browser."""
+
+import html.parser
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from experiments.report import build
+
+ONLY = ["optimizer-paths", "breast-cancer-validation"]
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    index, failed = build(out=out, profile="quick", only=ONLY, device="cpu")
+    assert failed == []
+    return out
+
+
+def pages(site):
+    return sorted(site.rglob("*.html"))
+
+
+class Checker(html.parser.HTMLParser):
+    """Well-formedness: every element closed in order, ids unique; collects links and images."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.ids, self.links, self.images, self.errors = [], set(), [], [], []
+        self.text = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            if attrs["id"] in self.ids:
+                self.errors.append(f"duplicate id {attrs['id']}")
+            self.ids.add(attrs["id"])
+        if tag == "a" and "href" in attrs:
+            self.links.append(attrs["href"])
+        if tag == "img":
+            self.images.append(attrs.get("src"))
+            if not attrs.get("alt"):
+                self.errors.append(f"image without alt text: {attrs.get('src')}")
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1] if self.stack else 'nothing'}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_every_page_is_well_formed_html_with_working_relative_links(site):
+    assert {p.relative_to(site).as_posix() for p in pages(site)} == {
+        "index.html", "conventions.html", *(f"{n}/index.html" for n in ONLY)}
+    for page in pages(site):
+        text = page.read_text()
+        assert text.startswith("<!DOCTYPE html>") and '<html lang="en">' in text
+        checker = Checker()
+        checker.feed(text)
+        checker.close()
+        assert checker.errors == [] and checker.stack == [], (page, checker.errors)
+        assert "<script" not in text                     # readable without JavaScript
+        for ref in checker.links + checker.images:
+            assert not re.match(r"^(/|[a-z]+:)", ref), f"{page}: {ref} is not relative"
+            target = (page.parent / ref.split("#")[0]).resolve()
+            assert target.exists(), f"{page}: {ref} points nowhere"
+        body = " ".join(checker.text)
+        assert len(body.split()) > 80, f"{page} is nearly empty"
+
+
+def test_no_absolute_path_of_this_machine(site):
+    forbidden = {str(Path.cwd()), str(Path.home()), str(site), "/work/", "/tmp/", "file://"}
+    for page in pages(site):
+        text = page.read_text()
+        assert not [f for f in forbidden if f in text], page
+
+
+def test_index_lists_every_experiment_with_its_parity(site):
+    text = (site / "index.html").read_text()
+    for name in ONLY:
+        assert f'href="{name}/index.html"' in text
+    assert text.count('class="pass">passed<') >= len(ONLY)
+    page = (site / "breast-cancer-validation" / "index.html").read_text()
+    for needed in ("Parity", "Configuration", "python -m experiments run breast-cancer-validation",
+                   "sklearn.datasets.load_breast_cancer", "numpy", "torch"):
+        assert needed in page
+
+
+def test_conventions_page_measures_every_difference(site):
+    text = (site / "conventions.html").read_text()
+    for name in ("Adam", "AdaGrad", "RMSprop", "Momentum", "Nesterov", "BatchNorm", "Dropout"):
+        assert f">{name}</h2>" in text
+    assert text.count("When it matters.") == 7
+
+
+def test_unchanged_results_are_reused_and_force_reruns(site, capfd):
+    metrics = site / "optimizer-paths" / "metrics.json"
+    before = metrics.stat().st_mtime_ns
+    build(out=site, profile="quick", only=["optimizer-paths"], device="cpu")
+    assert metrics.stat().st_mtime_ns == before
+    assert "reusing its results" in capfd.readouterr().err
+    build(out=site, profile="quick", only=["optimizer-paths"], device="cpu", force=True)
+    assert metrics.stat().st_mtime_ns != before
+
+
+def _chromium():
+    for candidate in (os.environ.get("NPREF_CHROMIUM"), "chromium", "chromium-browser",
+                      "google-chrome"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None,
+                    reason="no Chromium on this machine (Debian: apt install chromium; or set "
+                           "NPREF_CHROMIUM to a Chromium executable)")
+def test_every_page_renders_in_a_real_browser(site, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright (a dev dependency) is not installed")
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=flags)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            for path in pages(site):
+                page.goto(path.as_uri())
+                page.wait_for_load_state("load")
+                broken = page.evaluate("[...document.images].filter(i => !(i.complete && "
+                                       "i.naturalWidth > 0)).map(i => i.src)")
+                assert broken == [], f"{path}: images that did not load: {broken}"
+                assert page.evaluate("document.images.length") >= 1, path
+                assert len(page.inner_text("body")) > 500, f"{path} renders nearly blank"
+                shot = tmp_path / (path.parent.name + "-" + path.stem + ".png")
+                page.screenshot(path=str(shot), full_page=True)
+                assert shot.stat().st_size > 20_000, f"{path}: the screenshot is blank"
+        finally:
+            browser.close()
