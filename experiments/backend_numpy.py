@@ -19,6 +19,8 @@ class NumpyBackend:
     #: When set (a seed), ``train`` moves every starting weight by one ulp up or down at random:
     #: the runner measures how sensitive a run is to rounding this way (see runner.sensitivity).
     perturbation = None
+    #: When set, ``train`` is asked only for these parts (see experiments.training.run_variants).
+    only_parts = None
 
     def descend(self, objective, start, optimizer, hyper, steps, dtype):
         params = {k: np.array(v, dtype=dtype) for k, v in start.items()}

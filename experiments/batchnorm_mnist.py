@@ -22,8 +22,10 @@ def scales(config):
 
 def compute(backend, config, seed, data_dir):
     data = mnist.for_experiment(config, data_dir).data
+    # A plain net at the largest scales can blow up (activations ×√n per layer, then an
+    # overflowing softmax): a run whose loss passes 1e3 is stopped and drawn as diverged.
     schedule = {"batch_size": config["batch_size"], "epochs": config["epochs"],
-                "sampling": config["sampling"]}
+                "sampling": config["sampling"], "max_loss": 1e3}
     variants = {}
     for i, std in enumerate(scales(config)):
         for bn in (True, False):
@@ -54,7 +56,10 @@ def plot(results, config, out_dir):
             name = f"{'BatchNorm' if bn else 'plain'} w={std:.2e}"
             for backend, result in results.items():
                 style = BACKEND_STYLE[backend]
-                acc = result["series"][f"{name}.train_acc"]
+                acc = result["series"].get(f"{name}.train_acc", [])
+                if f"{name}.exploded_at" in result["final"]:
+                    ax.text(0.05, 0.9 if bn else 0.8, f"{'BN' if bn else 'plain'}: diverged",
+                            transform=ax.transAxes, fontsize=7, color=color)
                 ax.plot(np.arange(1, len(acc) + 1), acc, color=color,
                         alpha=0.45 if backend == "numpy" else 1.0,
                         linestyle=style["linestyle"], linewidth=style["linewidth"],

@@ -11,7 +11,8 @@ MODULES = ("experiments.optimizer_paths", "experiments.optimizer_mnist",
            "experiments.init_histograms", "experiments.init_mnist",
            "experiments.batchnorm_mnist", "experiments.overfit",
            "experiments.hyperparameter_search", "experiments.deep_mnist_exercises",
-           "experiments.breast_cancer", "experiments.sanity_checks")
+           "experiments.breast_cancer", "experiments.sanity_checks",
+           "experiments.lecture_errata")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class Experiment:
     draws the figures from every backend's results (``{backend name: result}``);
     ``data(config, data_dir)`` says what data it uses (``name, source, n_train, n_test``).
     ``tolerance`` maps a dtype name to the parity tolerance of a whole run, where it differs from
-    the per-operation tolerance of SPEC section 5.
+    the per-operation tolerance of SPEC section 5. ``table(results, config) -> {"columns",
+    "rows"}``, if given, is written to metrics.json and shown on the experiment's page.
     """
 
     name: str
@@ -38,6 +40,7 @@ class Experiment:
     data: Callable
     profiles: dict = field(default_factory=dict)
     tolerance: dict = field(default_factory=dict)
+    table: Callable | None = None
 
 
 _REGISTRY: dict[str, Experiment] = {}

@@ -137,7 +137,7 @@ def _page(title: str, body: str, depth: int = 0) -> str:
 </head>
 <body>
 <nav><a href="{up}index.html">All experiments</a><a href="{up}conventions.html">Book vs PyTorch
-conventions</a></nav>
+conventions</a><a href="{up}lecture-errata/index.html">The lecture as written</a></nav>
 {body}
 </body>
 </html>
@@ -269,11 +269,17 @@ def render_experiment(m: dict, experiment) -> str:
                        "one would change.</p>") if convention else ""
     criterion = p.get("criterion", f"every value within {p['tolerance']:g} relative "
                                    f"(floor: {PARITY_FLOOR})")
+    table = ""
+    if "table" in m:
+        t = m["table"]
+        table = "<h2>Table</h2>\n" + _table(t["columns"], [
+            [_td(_cell(v), num=isinstance(v, (int, float))) for v in row] for row in t["rows"]])
     body = f"""<h1>{html.escape(name)}</h1>
 <p><strong>{html.escape(experiment.description)}</strong></p>
 <p class="concept">{html.escape(experiment.concept)}</p>
 {convention_note}
 {figures}
+{table}
 <h2>Parity</h2>
 <p>{verdict(p)}: the largest relative difference between NumPy and PyTorch is
 {_num(p["max_rel_diff"])} (tolerance {_num(p["tolerance"], "{:.0e}")}; criterion: {html.escape(criterion)}),
@@ -292,6 +298,14 @@ over {p.get("compared", 0)} compared values. Worst value: {html.escape(str(p.get
 <p>{html.escape(", ".join(f"{k} {v}" for k, v in m["versions"].items()))}</p>
 """
     return _page(f"{name} — npref / torchref", body, depth=1)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4f}" if 0.0 < abs(v) < 10 else f"{v:g}"
+    return html.escape(str(v))
 
 
 def _cli_value(v) -> str:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,7 +24,7 @@ class Variant:
     backends' ``train``: ``sampling``, ``evaluate_every``, ``early_stopping``, ``watch``…).
     ``data``: this variant's own data, else the experiment's. ``init_seed``: the seed of the
     starting weights (variants that share it start from the same weights where the architecture
-    allows).
+    allows); ``init``: the starting weights themselves.
     """
 
     arch: dict
@@ -33,7 +33,7 @@ class Variant:
     schedule: dict
     data: object = None
     init_seed: int | None = None
-    extra: dict = field(default_factory=dict)
+    init: dict | None = None          # explicit starting weights (NumPy), instead of init_seed
 
 
 def run_variants(backend, variants: dict, *, data, config: dict, seed: int, label: str) -> dict:
@@ -47,8 +47,15 @@ def run_variants(backend, variants: dict, *, data, config: dict, seed: int, labe
     """
     dtype = config["dtype"]
     series, final, arrays = {}, {}, {}
+    # When the runner measures a run's sensitivity it needs only the parts that disagreed.
+    only = getattr(backend, "only_parts", None)
     for i, (name, v) in enumerate(variants.items()):
-        init = initial_params(v.arch, seed if v.init_seed is None else v.init_seed, dtype)
+        if only is not None and name not in only:
+            continue
+        if v.init is not None:
+            init = {k: np.asarray(a, dtype=dtype) for k, a in v.init.items()}
+        else:
+            init = initial_params(v.arch, seed if v.init_seed is None else v.init_seed, dtype)
         history, params = backend.train(v.arch, init, v.optimizer, v.hyper,
                                         data if v.data is None else v.data, dtype=dtype,
                                         seed=seed + 1 + i, label=f"{label} {name}", **v.schedule)
