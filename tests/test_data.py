@@ -184,3 +184,10 @@ def test_breast_cancer_has_the_lectures_split():
     assert (len(val.t_train), len(val.t_val), len(val.t_test)) == (364, 91, 114)
     x = breast_cancer.load().data.x_train
     assert np.allclose(x.mean(axis=0), 0, atol=1e-12) and np.allclose(x.std(axis=0), 1)
+
+
+def test_every_prefix_of_the_embedded_subset_is_balanced():
+    d = mnist.embedded().data
+    for n in (10, 300, 1000, 4000):
+        assert np.all(np.bincount(d.t_train[:n], minlength=10) == n // 10)
+    assert np.all(np.bincount(d.t_test[:500], minlength=10) == 50)

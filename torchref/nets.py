@@ -103,11 +103,13 @@ class MultiLayerNet(nn.Module):
     def predict(self, x, train: bool = False, masks=None) -> torch.Tensor:
         """Scores in evaluation mode (or training mode with ``train=True``)."""
         was = self.training
-        self.train(train)
+        if was != train:              # train() walks every submodule: only when it changes
+            self.train(train)
         try:
             return self(x, masks if train else None)
         finally:
-            self.train(was)
+            if was != train:
+                self.train(was)
 
     def loss(self, x, t, train: bool = True, masks=None) -> torch.Tensor:
         """Mean cross-entropy plus the regularizer's penalty on the weights (a 0-dim tensor)."""
@@ -130,9 +132,10 @@ class MultiLayerNet(nn.Module):
         scores = self.predict(x, train=False)
         t = torch.as_tensor(t, device=self.device)
         if self.output_size == 1:
-            return float(((scores.reshape(-1) > 0) == (t.reshape(-1) > 0.5)).double().mean())
-        labels = t if t.dim() == 1 else t.argmax(dim=1)
-        return float((scores.argmax(dim=1) == labels).double().mean())
+            correct = (scores.reshape(-1) > 0) == (t.reshape(-1) > 0.5)
+        else:
+            correct = scores.argmax(dim=1) == (t if t.dim() == 1 else t.argmax(dim=1))
+        return correct.sum().item() / correct.numel()
 
     # -- exchange with npref --------------------------------------------------------------------
 

@@ -119,20 +119,27 @@ def train(net, optimizer, data, *, batch_size: int, rng, iterations=None, epochs
 
     @torch.no_grad()
     def evaluate():
-        metrics = {"train_acc": net.accuracy(tensors["x_train"], tensors["t_train"])}
-        if tensors["x_test"] is not None:
-            metrics["test_acc"] = net.accuracy(tensors["x_test"], tensors["t_test"])
-        if tensors["x_val"] is not None:
-            metrics["val_loss"] = net.loss(tensors["x_val"], tensors["t_val"], train=False).item()
-            metrics["val_acc"] = net.accuracy(tensors["x_val"], tensors["t_val"])
+        net.eval()                    # once for the whole evaluation, not once per call
+        try:
+            metrics = {"train_acc": net.accuracy(tensors["x_train"], tensors["t_train"])}
+            if tensors["x_test"] is not None:
+                metrics["test_acc"] = net.accuracy(tensors["x_test"], tensors["t_test"])
+            if tensors["x_val"] is not None:
+                metrics["val_loss"] = net.loss(tensors["x_val"], tensors["t_val"],
+                                               train=False).item()
+                metrics["val_acc"] = net.accuracy(tensors["x_val"], tensors["t_val"])
+        finally:
+            net.train()
         return metrics
 
+    @torch.no_grad()
     def check_params(done):
-        for key, value in net.params.items():
-            if not bool(torch.isfinite(value).all()):
-                check_finite(f"{label}: parameters", done, value.detach().cpu().numpy())
+        flat = torch.cat([p.reshape(-1) for p in net.parameters()])
+        if not bool(torch.isfinite(flat).all()):
+            check_finite(f"{label}: parameters", done, flat.cpu().numpy())
 
     params = net.params if early_stopping is not None else None
+    net.train()
     return _np_training.fit(step, evaluate, n_train=len(data.t_train), batch_size=batch_size,
                             rng=rng, iterations=iterations, epochs=epochs, sampling=sampling,
                             dropout_sizes=net.hidden_sizes if len(net.dropouts) else (),

