@@ -17,6 +17,7 @@ PyTorch (torchref). Each experiment runs on both backends and records how far ap
   python -m experiments list                      the catalogue, one line each
   python -m experiments run optimizer-paths       run one, write OUT/NAME/metrics.json + figures
   python -m experiments report --profile quick    run them all, write OUT/index.html
+  python -m experiments bench                     time a training step, both backends vs PyTorch
 """
 
 
@@ -40,7 +41,7 @@ def main(argv=None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m experiments", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{list,run,report}")
+    sub = parser.add_subparsers(dest="command", metavar="{list,run,report,bench}")
 
     p = sub.add_parser("list", help="list the experiments with a one-line description")
     p.set_defaults(handler=_list)
@@ -72,6 +73,25 @@ def _parser() -> argparse.ArgumentParser:
                    help="rerun every experiment, even those whose configuration and code are "
                         "unchanged since their last run")
     p.set_defaults(handler=_report)
+
+    p = sub.add_parser("bench", help="time one training step: npref, torchref, plain PyTorch",
+                       description="Time one training step (forward, backward, Adam) of the "
+                                   "book's 784-[100×4]-10 MLP at batch 128 and 1024, float32 "
+                                   "and float64, for npref, torchref and a plain PyTorch eager "
+                                   "loop, next to the machine's float32 GEMM throughput; each "
+                                   "configuration in its own process, in rounds. Writes "
+                                   "OUT/bench/bench.json and OUT/bench/index.html.")
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds over every configuration "
+                                                          "(default: 3)")
+    p.add_argument("--blocks", type=int, default=5, help="timed blocks per process (default: 5)")
+    p.add_argument("--steps", type=int, default=20, help="steps per block (default: 20)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed steps first (default: 10)")
+    p.add_argument("--batch", type=int, nargs="+", default=[128, 1024],
+                   help="CPU batch sizes (default: 128 1024)")
+    p.add_argument("--dtype", nargs="+", choices=("float32", "float64"),
+                   default=["float32", "float64"], help="dtypes (default: both)")
+    p.set_defaults(handler=_bench)
     return parser
 
 
@@ -100,6 +120,25 @@ def _run(args) -> int:
     metrics = run(args.name, backends=chosen, device=args.device, profile=args.profile,
                   seed=args.seed, data_dir=args.data_dir, out=args.out, sets=args.sets)
     return 1 if metrics["parity"]["passed"] is False else 0
+
+
+def _bench(args) -> int:
+    from experiments import bench
+    for name in ("rounds", "blocks", "steps"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name} must be an int >= 1, got {getattr(args, name)}")
+    if any(b < 1 for b in args.batch):
+        raise ConfigError(f"--batch must be ints >= 1, got {args.batch}")
+    result = bench.run(out=args.out, rounds=args.rounds, warmup=args.warmup, blocks=args.blocks,
+                       steps=args.steps, batches=args.batch, dtypes=args.dtype,
+                       log=lambda m: print(m, file=sys.stderr, flush=True))
+    page = bench.write_page(result, args.out)
+    print(f"{'configuration':<42} {'ms/step':>8} {'vs pytorch':>10} {'GFLOP/s':>8} {'of GEMM':>8}")
+    for r in result["rows"]:
+        print(f"{r['label']:<42} {r['ms']:>8.2f} {r['vs_pytorch']:>9.2f}× {r['gflops']:>8.1f} "
+              f"{100 * r['of_gemm']:>7.0f}%")
+    print(f"machine float32 GEMM: {result['machine_gflops']:.0f} GFLOP/s; page: {page}")
+    return 0
 
 
 def _report(args) -> int:

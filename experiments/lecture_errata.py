@@ -24,7 +24,11 @@ DEFAULTS = {"epochs": 1000, "long_epochs": 10000, "rmsprop_epochs": 15000,
 #: reproduced in either profile.
 PROFILES = {"quick": {"long_epochs": 1000, "rmsprop_epochs": 1000, "notebook_iterations": 100,
                       "n_test": 1000}}
-LECTURE_EPOCHS = {"momentum": 10000, "adam": 10000, "rmsprop": 15000}
+LECTURE_EPOCHS = {"momentum": 10000, "adam": 10000, "rmsprop": 15000}   # the others: 1000
+
+
+def lecture_epochs(variant):
+    return LECTURE_EPOCHS.get(variant, 1000)
 
 ARCH = {"input_size": 30, "hidden_sizes": [10], "output_size": 1, "activation": "sigmoid"}
 
@@ -64,7 +68,7 @@ def as_written(config, data_dir) -> dict:
     if key not in _AS_WRITTEN:
         out = {}
         for name, variant, kw, epochs, _, _ in rows(config):
-            for label, at in _entries(name, variant, LECTURE_EPOCHS.get(variant, epochs)):
+            for label, at in _entries(name, variant, lecture_epochs(variant)):
                 out[label] = lecture.run(variant, epochs=at, **kw)
         data = mnist.for_experiment(config, data_dir).data
         for deviation in lecture.NOTEBOOK_DEVIATIONS:
@@ -144,12 +148,15 @@ def table(results, config):
     written = first["extra"]["as_written"]
     out = []
     for name, variant, _, epochs, _, _ in rows(config):
-        for label, at in _entries(name, variant, epochs):
+        for label, at in _entries(name, variant, lecture_epochs(variant)):
+            ran = min(at, epochs) if variant == "validation" else epochs
             corrected = {}
             for backend, result in results.items():
                 accuracies = result["series"].get(f"{name}.test_acc", [])
-                corrected[backend] = (accuracies[at // 100 - 1] if variant == "validation"
-                                      else result["final"].get(f"{name}.test_acc"))
+                if variant != "validation":
+                    corrected[backend] = result["final"].get(f"{name}.test_acc")
+                elif at <= epochs and at % 100 == 0 and at // 100 <= len(accuracies):
+                    corrected[backend] = accuracies[at // 100 - 1]
             note = lecture.DEVIATIONS[variant]
             if variant == "early-stop":
                 stop = first["final"].get(f"{name}.stopped_epoch")
@@ -158,8 +165,8 @@ def table(results, config):
                          f"patience 10, stops at epoch {None if stop is None else int(stop)} "
                          "and restores the best weights.")
             printed = lecture.PRINTED.get(label, (None, None))[1]
-            out.append([label, LECTURE_EPOCHS.get(variant, at), printed, written[label]["score"],
-                        at, corrected.get("numpy"), corrected.get("torch"), note])
+            out.append([label, at, printed, written[label]["score"], ran,
+                        corrected.get("numpy"), corrected.get("torch"), note])
     for deviation, sentence in lecture.NOTEBOOK_DEVIATIONS.items():
         name = f"notebook: {deviation}"
         n = config["notebook_iterations"]

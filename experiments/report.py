@@ -75,11 +75,15 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
         metrics[name] = run(name, backends=("numpy", "torch"), device=device, profile=profile,
                             seed=seed, data_dir=data_dir, out=out)
     conventions = _conventions(out, force)
+    for name, m in metrics.items():                     # the pages first, then the links
+        write_text(out / name / "index.html", "")
+    extras = optional_pages(out)
     for name, m in metrics.items():
-        write_text(out / name / "index.html", _sanitize(render_experiment(m, experiments[name])))
-    write_text(out / PAGES["conventions"], _sanitize(render_conventions(conventions)))
+        write_text(out / name / "index.html",
+                   _sanitize(render_experiment(m, experiments[name], extras)))
+    write_text(out / PAGES["conventions"], _sanitize(render_conventions(conventions, extras)))
     index = out / PAGES["index"]
-    write_text(index, _sanitize(render_index(metrics, experiments, profile)))
+    write_text(index, _sanitize(render_index(metrics, experiments, profile, extras)))
     failed = [n for n, m in metrics.items() if m["parity"]["passed"] is False]
     log(f"report: wrote {index} ({len(names)} experiments, {len(failed)} parity failures)")
     return index, failed
@@ -126,8 +130,18 @@ def _sanitize(text: str) -> str:
 
 # -- pieces ---------------------------------------------------------------------------------------
 
-def _page(title: str, body: str, depth: int = 0) -> str:
+#: Pages linked from every page's navigation when they exist.
+OPTIONAL_PAGES = (("lecture-errata/index.html", "The lecture as written"),
+                  ("bench/index.html", "Performance"))
+
+
+def optional_pages(out: Path) -> tuple:
+    return tuple(page for page in OPTIONAL_PAGES if (Path(out) / page[0]).exists())
+
+
+def _page(title: str, body: str, depth: int = 0, extras: tuple = ()) -> str:
     up = "../" * depth
+    more = "".join(f'<a href="{up}{href}">{html.escape(text)}</a>' for href, text in extras)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -137,7 +151,7 @@ def _page(title: str, body: str, depth: int = 0) -> str:
 </head>
 <body>
 <nav><a href="{up}index.html">All experiments</a><a href="{up}conventions.html">Book vs PyTorch
-conventions</a><a href="{up}lecture-errata/index.html">The lecture as written</a></nav>
+conventions</a>{more}</nav>
 {body}
 </body>
 </html>
@@ -186,7 +200,7 @@ def _td(text, num=False) -> str:
 
 # -- pages ----------------------------------------------------------------------------------------
 
-def render_index(metrics: dict, experiments: dict, profile: str) -> str:
+def render_index(metrics: dict, experiments: dict, profile: str, extras: tuple = ()) -> str:
     rows = []
     thumbs = []
     for name, m in metrics.items():
@@ -226,10 +240,10 @@ where the book's rules and PyTorch's differ.</p>
 <p>Rebuild with <code>python -m experiments report --profile {html.escape(profile)}</code>
 (unchanged experiments are reused; <code>--force</code> reruns them).</p>
 """
-    return _page("npref / torchref — teaching comparison report", body)
+    return _page("npref / torchref — teaching comparison report", body, extras=extras)
 
 
-def render_experiment(m: dict, experiment) -> str:
+def render_experiment(m: dict, experiment, extras: tuple = ()) -> str:
     name = m["experiment"]
     p = m["parity"]
     figures = "\n".join(f'<p><img src="{html.escape(f)}" alt="{html.escape(name)}: '
@@ -297,7 +311,7 @@ over {p.get("compared", 0)} compared values. Worst value: {html.escape(str(p.get
 {_table(["key", "value"], config_rows)}
 <p>{html.escape(", ".join(f"{k} {v}" for k, v in m["versions"].items()))}</p>
 """
-    return _page(f"{name} — npref / torchref", body, depth=1)
+    return _page(f"{name} — npref / torchref", body, depth=1, extras=extras)
 
 
 def _cell(v) -> str:
@@ -312,7 +326,7 @@ def _cli_value(v) -> str:
     return ",".join(map(str, v)) if isinstance(v, list) else str(v)
 
 
-def render_conventions(measured: dict) -> str:
+def render_conventions(measured: dict, extras: tuple = ()) -> str:
     sections = []
     for s in measured["sections"]:
         rows = [[_td("final training loss"), _td(f"{s['loss']['book']:.6g}", True),
@@ -345,4 +359,4 @@ with torchref where PyTorch has no equivalent). This page measures how far apart
 a standard task: {html.escape(measured['task'])}; and shows when the difference matters.</p>
 {chr(10).join(sections)}
 """
-    return _page("Book vs PyTorch conventions — npref / torchref", body)
+    return _page("Book vs PyTorch conventions — npref / torchref", body, extras=extras)

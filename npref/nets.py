@@ -128,8 +128,9 @@ class MultiLayerNet:
         """``(loss, gradient)`` from one forward and one backward pass (training mode)."""
         loss = self.loss(x, t, train=True, masks=masks)
         dout = self.last_layer.backward(1.0)
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
+        self.layers[0].backward(dout, need_dx=False)      # ∂L/∂x is nobody's business
         grads = {}
         for i, affine in enumerate(self.affines, 1):
             grads[f"W{i}"] = affine.dW

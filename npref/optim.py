@@ -43,7 +43,8 @@ class Optimizer:
     """Base class: validation, per-parameter state, ``state_dict``.
 
     Subclasses set ``name`` and ``state_names`` (the per-parameter buffers, keyed by convention)
-    and implement ``_step(p, g, state)``, which updates ``p`` and the buffers in ``state`` in place.
+    and implement ``_step(p, g, state, work)``, which updates ``p`` and the buffers in ``state``
+    in place (``work``: two scratch arrays).
     ``state[key]["step"]`` counts the updates each parameter has had.
     """
 
@@ -57,6 +58,7 @@ class Optimizer:
         self.weight_decay = _validate.nonnegative("weight_decay", weight_decay)
         self.convention = _validate.convention(convention)
         self.state: dict[str, dict] = {}
+        self._work: dict[str, tuple] = {}       # scratch arrays, reused from step to step
 
     # -- the public API -------------------------------------------------------------------------
 
@@ -72,7 +74,7 @@ class Optimizer:
             if state is None:
                 state = self.state[key] = self._new_state(p)
             state["step"] += 1
-            self._step(p, grads[key], state)
+            self._step(p, grads[key], state, self._scratch(key, p))
 
     def hyperparameters(self) -> dict:
         """The constructor's keywords, with the values in use (eps resolved)."""
@@ -113,6 +115,7 @@ class Optimizer:
             state[key] = copy.deepcopy(dict(buffers))
         self.__dict__.update(fresh.__dict__)
         self.state = state
+        self._work = {}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
@@ -126,13 +129,25 @@ class Optimizer:
             state[buffer] = np.zeros_like(p)
         return state
 
+    def _scratch(self, key, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two arrays of ``p``'s shape and dtype to compute into, kept from step to step.
+
+        The rules below write every intermediate into these with ``out=`` — the same operations
+        in the same order as the formula, so the same rounding — instead of allocating a new
+        array per operation.
+        """
+        work = self._work.get(key)
+        if work is None or work[0].shape != p.shape or work[0].dtype != p.dtype:
+            work = self._work[key] = (np.empty_like(p), np.empty_like(p))
+        return work
+
     def _decayed(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         """``g + wd·p``: L2 weight decay folded into the gradient (a new array; ``g`` is kept)."""
         if self.weight_decay == 0.0:
             return g
         return g + self.weight_decay * p
 
-    def _step(self, p: np.ndarray, g: np.ndarray, state: dict) -> None:
+    def _step(self, p: np.ndarray, g: np.ndarray, state: dict, work: tuple) -> None:
         raise NotImplementedError
 
     def _check(self, params, grads) -> None:
@@ -179,9 +194,11 @@ class SGD(Optimizer):
     def __init__(self, *, lr: float = 0.01, weight_decay: float = 0.0):
         super().__init__(lr=lr, weight_decay=weight_decay)
 
-    def _step(self, p, g, state):
+    def _step(self, p, g, state, work):
         g = self._decayed(p, g)
-        p -= self.lr * g
+        a = work[0]
+        np.multiply(g, self.lr, out=a)               # lr·g
+        p -= a
 
 
 class Momentum(Optimizer):
@@ -211,17 +228,20 @@ class Momentum(Optimizer):
     def hyperparameters(self):
         return {**super().hyperparameters(), "momentum": self.momentum}
 
-    def _step(self, p, g, state):
+    def _step(self, p, g, state, work):
         g = self._decayed(p, g)
+        a = work[0]
         if self.convention == "torch":
             buf = state["momentum_buffer"]
             buf *= self.momentum
-            buf += g
-            p -= self.lr * buf
+            buf += g                                 # b ← μ·b + g
+            np.multiply(buf, self.lr, out=a)
+            p -= a                                   # p ← p − lr·b
         else:
             v = state["v"]
             v *= self.momentum
-            v -= self.lr * g
+            np.multiply(g, self.lr, out=a)
+            v -= a                                   # v ← μ·v − lr·g
             p += v
 
 
@@ -244,20 +264,26 @@ class Nesterov(Momentum):
 
     name = "nesterov"
 
-    def _step(self, p, g, state):
+    def _step(self, p, g, state, work):
         g = self._decayed(p, g)
-        mu = self.momentum
+        mu, a = self.momentum, work[0]
         if self.convention == "torch":
             buf = state["momentum_buffer"]
             buf *= mu
-            buf += g
-            p -= self.lr * (g + mu * buf)
+            buf += g                                 # b ← μ·b + g
+            np.multiply(buf, mu, out=a)
+            a += g
+            a *= self.lr
+            p -= a                                   # p ← p − lr·(g + μ·b)
         else:
             v = state["v"]
-            p += mu * mu * v
-            p -= (1 + mu) * self.lr * g
+            np.multiply(v, mu * mu, out=a)
+            p += a                                   # p ← p + μ²·v
+            np.multiply(g, (1 + mu) * self.lr, out=a)
+            p -= a                                   #       − (1+μ)·lr·g
             v *= mu
-            v -= self.lr * g
+            np.multiply(g, self.lr, out=a)
+            v -= a                                   # v ← μ·v − lr·g
 
 
 class AdaGrad(Optimizer):
@@ -281,11 +307,13 @@ class AdaGrad(Optimizer):
     def hyperparameters(self):
         return {**super().hyperparameters(), "eps": self.eps}
 
-    def _step(self, p, g, state):
+    def _step(self, p, g, state, work):
         g = self._decayed(p, g)
         h = state[self.state_names[self.convention][0]]
-        h += g * g
-        p -= self.lr * g / (np.sqrt(h) + self.eps)
+        a, b = work
+        np.multiply(g, g, out=a)
+        h += a                                       # h ← h + g²
+        _divided_step(p, g, h, self.lr, self.eps, a, b)
 
 
 class RMSprop(Optimizer):
@@ -311,12 +339,15 @@ class RMSprop(Optimizer):
     def hyperparameters(self):
         return {**super().hyperparameters(), "alpha": self.alpha, "eps": self.eps}
 
-    def _step(self, p, g, state):
+    def _step(self, p, g, state, work):
         g = self._decayed(p, g)
         h = state[self.state_names[self.convention][0]]
+        a, b = work
         h *= self.alpha
-        h += (1 - self.alpha) * g * g
-        p -= self.lr * g / (np.sqrt(h) + self.eps)
+        np.multiply(g, 1 - self.alpha, out=a)
+        a *= g
+        h += a                                       # h ← α·h + (1−α)·g²
+        _divided_step(p, g, h, self.lr, self.eps, a, b)
 
 
 class Adam(Optimizer):
@@ -355,7 +386,7 @@ class Adam(Optimizer):
     def hyperparameters(self):
         return {**super().hyperparameters(), "betas": self.betas, "eps": self.eps}
 
-    def _step(self, p, g, state):
+    def _step(self, p, g, state, work):
         beta1, beta2 = self.betas
         t = state["step"]
         if self._decoupled:
@@ -363,20 +394,35 @@ class Adam(Optimizer):
                 p *= 1 - self.lr * self.weight_decay
         else:
             g = self._decayed(p, g)
+        a, b = work
         if self.convention == "torch":
             m, v = state["exp_avg"], state["exp_avg_sq"]
-            _lerp_(m, g, 1 - beta1)
+            _lerp_(m, g, 1 - beta1, a)                   # m ← β1·m + (1−β1)·g
             v *= beta2
-            v += (1 - beta2) * g * g
-            step_size = self.lr / (1 - beta1 ** t)
-            denom = np.sqrt(v) / (1 - beta2 ** t) ** 0.5 + self.eps
-            p -= step_size * m / denom
+            np.multiply(g, 1 - beta2, out=a)
+            a *= g
+            v += a                                       # v ← β2·v + (1−β2)·g²
+            np.sqrt(v, out=b)
+            b /= (1 - beta2 ** t) ** 0.5
+            b += self.eps                                # √v/√(1−β2ᵗ) + eps
+            np.multiply(m, self.lr / (1 - beta1 ** t), out=a)
+            a /= b
+            p -= a                                       # p ← p − lr/(1−β1ᵗ) · m / (…)
         else:
             m, v = state["m"], state["v"]
             lr_t = self.lr * math.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
-            m += (1 - beta1) * (g - m)
-            v += (1 - beta2) * (g * g - v)
-            p -= lr_t * m / (np.sqrt(v) + self.eps)
+            np.subtract(g, m, out=a)
+            a *= 1 - beta1
+            m += a                                       # m ← m + (1−β1)·(g − m)
+            np.multiply(g, g, out=a)
+            a -= v
+            a *= 1 - beta2
+            v += a                                       # v ← v + (1−β2)·(g² − v)
+            np.sqrt(v, out=b)
+            b += self.eps
+            np.multiply(m, lr_t, out=a)
+            a /= b
+            p -= a                                       # p ← p − lr_t·m / (√v + eps)
 
 
 class AdamW(Adam):
@@ -398,18 +444,30 @@ class AdamW(Adam):
                          convention="torch")
 
 
-def _lerp_(m: np.ndarray, g: np.ndarray, w: float) -> None:
-    """``m ← m + w·(g − m)`` in place, rounded as ``torch.lerp`` rounds it.
+def _lerp_(m: np.ndarray, g: np.ndarray, w: float, a: np.ndarray) -> None:
+    """``m ← m + w·(g − m)`` in place (``a``: scratch), rounded as ``torch.lerp`` rounds it.
 
     PyTorch takes the weight in the tensor's dtype, and for ``w ≥ 0.5`` evaluates
     ``g − (g − m)·(1 − w)`` instead, which is exact at ``w = 1`` (Adam with β1 = 0 keeps m = g);
     the textbook form would leave the rounding of ``g − m`` in m.
     """
     w = m.dtype.type(w)
+    np.subtract(g, m, out=a)
     if w < 0.5:
-        m += w * (g - m)
+        a *= w
+        m += a
     else:
-        np.subtract(g, (g - m) * (1 - w), out=m)
+        a *= 1 - w
+        np.subtract(g, a, out=m)
+
+
+def _divided_step(p, g, h, lr, eps, a, b) -> None:
+    """``p ← p − lr·g / (√h + eps)``, the step AdaGrad and RMSprop share."""
+    np.sqrt(h, out=b)
+    b += eps
+    np.multiply(g, lr, out=a)
+    a /= b
+    p -= a
 
 
 def _resolve_eps(name: str, eps, convention: str) -> float:

@@ -472,3 +472,30 @@ def test_load_state_dict_refuses_a_broken_one():
         with pytest.raises(ValueError, match=words):
             target.load_state_dict(broken)
         assert target.lr == 0.5 and target.state == {}          # nothing half-loaded
+
+
+# -- PyTorch's fast paths: the same rule --------------------------------------------------------
+
+FAST = [(n, c, fast) for n, c in CASES if (n, c) != ("adam", "book")
+        for fast in ("foreach", "fused") if not (fast == "fused" and n == "rmsprop")]
+
+
+@pytest.mark.parametrize("name,convention,fast", FAST,
+                         ids=[f"{n}-{c}-{f}" if c else f"{n}-{f}" for n, c, f in FAST])
+@given(data=st.data())
+def test_fast_paths_match_npref(name, convention, fast, device, data):
+    """torchref with ``foreach=True`` / ``fused=True`` (what the benchmark and fast runs use)
+    against npref, judged as the default path is."""
+    case = data.draw(optimizer_cases(name, convention))
+    hyper, p0, grads, dtype = case["hyper"], case["p0"], case["grads"], case["dtype"]
+    theirs = torch_trajectory(lambda ps: torchref.optim.make(name, ps, **hyper, **{fast: True}),
+                              p0, grads, device)
+    expected = to_numpy(as_npref_state(name, convention, theirs, hyper["lr"]))
+    resync = feeds_back(name, hyper)
+    ours = npref_trajectory(name, hyper, p0, grads, start_from=expected if resync else None)
+    if set(expected) != set(ours):
+        ours, expected = {"p": ours["p"]}, {"p": expected["p"]}
+    label = f"{name}/{convention}" if convention else name
+    compare_trajectories(expected, ours, dtype=dtype, names=(f"torchref {fast}", "npref"),
+                         scale=error_scale(name, hyper, to_numpy(theirs) | expected, grads),
+                         what=f"{label}: npref vs torchref ({fast}=True)" + STEPWISE * resync)

@@ -19,6 +19,8 @@ SPEC_NAMES = [
     "breast-cancer-validation", "breast-cancer-early-stopping", "breast-cancer-minibatch",
     "breast-cancer-dropout", "breast-cancer-optimizers", "sanity-checks",
 ]
+#: And the lecture as written beside the correct rules (SPEC section 8).
+CATALOGUE = SPEC_NAMES + ["lecture-errata"]
 
 #: Enough to run every code path, little enough for CI.
 SLIVERS = {
@@ -41,18 +43,20 @@ SLIVERS = {
     "breast-cancer-dropout": ["epochs=30"],
     "breast-cancer-optimizers": ["epochs=30"],
     "sanity-checks": ["iterations=20", "subset_epochs=150"],
+    "lecture-errata": ["epochs=20", "long_epochs=20", "rmsprop_epochs=20",
+                       "notebook_iterations=5", "n_test=100"],
 }
 
 
 def test_the_catalogue_is_the_specs(capsys):
-    assert list(all_experiments()) == SPEC_NAMES
+    assert list(all_experiments()) == CATALOGUE
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == SPEC_NAMES
+    assert [line.split()[0] for line in lines] == CATALOGUE
     assert all(len(line.split(maxsplit=1)[1]) > 20 for line in lines)
 
 
-@pytest.mark.parametrize("name", SPEC_NAMES)
+@pytest.mark.parametrize("name", CATALOGUE)
 def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name):
     args = ["run", name, "--backend", "both", "--device", "cpu", "--out", str(tmp_path)]
     for item in SLIVERS[name]:
@@ -89,3 +93,20 @@ def test_set_rejects_wrong_types_and_lists_keys(tmp_path, capsys):
     assert main(["run", "hyperparameter-search", "--set", "lr=0.1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown configuration key 'lr'" in err and "lr_range" in err and "trials" in err
+
+
+def test_lecture_errata_writes_its_table(tmp_path):
+    args = ["run", "lecture-errata", "--out", str(tmp_path)]
+    for item in SLIVERS["lecture-errata"]:
+        args += ["--set", item]
+    assert main(args) == 0
+    m = json.loads((tmp_path / "lecture-errata" / "metrics.json").read_text())
+    table = m["table"]
+    assert table["columns"][:4] == ["variant", "epochs (lecture)", "lecture printed", "as written"]
+    by_name = {row[0]: row for row in table["rows"]}
+    # every printed figure sits beside its exact reproduction
+    for name in ("fixed", "L1 0.01", "L2 0.01", "elastic", "learning-rate 0.1", "momentum",
+                 "adam", "early-stop"):
+        assert by_name[name][2] == by_name[name][3], name
+    assert len([r for r in table["rows"] if r[0].startswith("notebook")]) == 3
+    assert all(isinstance(row[-1], str) and len(row[-1]) > 20 for row in table["rows"])

@@ -17,7 +17,9 @@ wherever the rule is PyTorch's:
 ``AdamW``                  ``torch.optim.AdamW``
 =========================  =====================================================================
 
-Update rules, as math, are in the docstrings of :mod:`npref.optim`.
+Update rules, as math, are in the docstrings of :mod:`npref.optim`. ``foreach=True`` /
+``fused=True`` select PyTorch's multi-tensor and single-kernel implementations of the same rule
+(faster; checked against npref by the parity suite like the default path).
 """
 
 from __future__ import annotations
@@ -45,25 +47,40 @@ def _eps(name: str, eps, convention: str) -> float:
     return DEFAULT_EPS[name][convention] if eps is None else _validate.positive("eps", eps)
 
 
-def SGD(params, *, lr: float = 0.01, weight_decay: float = 0.0) -> torch.optim.SGD:
+def _fast(foreach, fused) -> dict:
+    """PyTorch's multi-tensor (``foreach``) and single-kernel (``fused``) implementations: the
+    same rule, faster; ``None`` leaves the choice to PyTorch. The parity suite checks both."""
+    out = {}
+    for name, value in (("foreach", foreach), ("fused", fused)):
+        if value is not None:
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be True, False or None, got {value!r}")
+            out[name] = value
+    return out
+
+
+def SGD(params, *, lr: float = 0.01, weight_decay: float = 0.0, foreach=None,
+        fused=None) -> torch.optim.SGD:
     """``p ← p − lr·g`` as ``torch.optim.SGD``."""
     lr = _validate.positive("lr", lr)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    return torch.optim.SGD(_params(params), lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(_params(params), lr=lr, weight_decay=weight_decay,
+                           **_fast(foreach, fused))
 
 
 def Momentum(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
-             convention: str = "torch") -> torch.optim.SGD:
+             convention: str = "torch", foreach=None, fused=None) -> torch.optim.SGD:
     """Heavy-ball momentum as ``torch.optim.SGD(momentum=μ)``, in either convention."""
     lr = _validate.positive("lr", lr)
     momentum = _validate.fraction("momentum", momentum)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
     _validate.convention(convention)
-    return torch.optim.SGD(_params(params), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return torch.optim.SGD(_params(params), lr=lr, momentum=momentum, weight_decay=weight_decay,
+                           **_fast(foreach, fused))
 
 
 def Nesterov(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
-             convention: str = "torch") -> torch.optim.SGD:
+             convention: str = "torch", foreach=None, fused=None) -> torch.optim.SGD:
     """Nesterov momentum as ``torch.optim.SGD(momentum=μ, nesterov=True)``, in either convention."""
     lr = _validate.positive("lr", lr)
     momentum = _validate.fraction("momentum", momentum)
@@ -71,50 +88,57 @@ def Nesterov(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: f
     _validate.convention(convention)
     # torch refuses nesterov=True with momentum 0, where the rule is plain SGD: g + 0·buf = g.
     return torch.optim.SGD(_params(params), lr=lr, momentum=momentum, weight_decay=weight_decay,
-                           nesterov=momentum > 0)
+                           nesterov=momentum > 0, **_fast(foreach, fused))
 
 
 def AdaGrad(params, *, lr: float = 0.01, eps: float | None = None, weight_decay: float = 0.0,
-            convention: str = "torch") -> torch.optim.Adagrad:
+            convention: str = "torch", foreach=None, fused=None) -> torch.optim.Adagrad:
     """AdaGrad as ``torch.optim.Adagrad``; eps 1e-10 ("torch") or 1e-7 ("book")."""
     lr = _validate.positive("lr", lr)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
     eps = _eps("adagrad", eps, _validate.convention(convention))
-    return torch.optim.Adagrad(_params(params), lr=lr, eps=eps, weight_decay=weight_decay)
+    return torch.optim.Adagrad(_params(params), lr=lr, eps=eps, weight_decay=weight_decay,
+                               **_fast(foreach, fused))
 
 
 def RMSprop(params, *, lr: float = 0.01, alpha: float = 0.99, eps: float | None = None,
-            weight_decay: float = 0.0, convention: str = "torch") -> torch.optim.RMSprop:
+            weight_decay: float = 0.0, convention: str = "torch",
+            foreach=None) -> torch.optim.RMSprop:
     """RMSprop as ``torch.optim.RMSprop``; eps 1e-8 ("torch") or 1e-7 ("book")."""
     lr = _validate.positive("lr", lr)
     alpha = _validate.fraction("alpha", alpha)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
     eps = _eps("rmsprop", eps, _validate.convention(convention))
     return torch.optim.RMSprop(_params(params), lr=lr, alpha=alpha, eps=eps,
-                               weight_decay=weight_decay)
+                               weight_decay=weight_decay, **_fast(foreach, None))
 
 
 def Adam(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
-         eps: float | None = None, weight_decay: float = 0.0,
-         convention: str = "torch") -> torch.optim.Optimizer:
-    """Adam: ``torch.optim.Adam`` ("torch", eps 1e-8) or :class:`BookAdam` ("book", eps 1e-7)."""
+         eps: float | None = None, weight_decay: float = 0.0, convention: str = "torch",
+         foreach=None, fused=None) -> torch.optim.Optimizer:
+    """Adam: ``torch.optim.Adam`` ("torch", eps 1e-8) or :class:`BookAdam` ("book", eps 1e-7;
+    PyTorch's fast paths do not apply to it)."""
     lr = _validate.positive("lr", lr)
     betas = _validate.betas(betas)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
     eps = _eps("adam", eps, _validate.convention(convention))
-    cls = torch.optim.Adam if convention == "torch" else BookAdam
-    return cls(_params(params), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    fast = _fast(foreach, fused)
+    if convention == "book":
+        return BookAdam(_params(params), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    return torch.optim.Adam(_params(params), lr=lr, betas=betas, eps=eps,
+                            weight_decay=weight_decay, **fast)
 
 
 def AdamW(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
-          eps: float = 1e-8, weight_decay: float = 0.01) -> torch.optim.AdamW:
+          eps: float = 1e-8, weight_decay: float = 0.01, foreach=None,
+          fused=None) -> torch.optim.AdamW:
     """AdamW (decoupled weight decay) as ``torch.optim.AdamW``."""
     lr = _validate.positive("lr", lr)
     betas = _validate.betas(betas)
     eps = _validate.positive("eps", eps)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
     return torch.optim.AdamW(_params(params), lr=lr, betas=betas, eps=eps,
-                             weight_decay=weight_decay)
+                             weight_decay=weight_decay, **_fast(foreach, fused))
 
 
 class BookAdam(torch.optim.Optimizer):
