@@ -13,7 +13,7 @@ cross-entropy and Adam (lr 1e-3), at batch 128 and 1024, float32 and float64, fo
 
 on the CPU, and on CUDA where a GPU is present (batch 1024 and 8192 there). Next to them the
 machine's float32 GEMM throughput: the faster of NumPy's and PyTorch's product of two 4096×4096
-matrices. A step counts 6 × parameters × batch floating-point operations (2 forward, 4 backward).
+matrices (the median over the rounds, as the step times are medians). A step counts 6 × parameters × batch floating-point operations (2 forward, 4 backward).
 
 Every configuration runs in a process of its own — so no two BLAS thread pools ever compete —
 and the configurations take turns, round after round (reversed every other round); each process
@@ -154,7 +154,7 @@ def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
 
 # -- the parent: rounds of processes, then the summary --------------------------------------------
 
-def run(*, out="results", rounds=3, warmup=10, blocks=5, steps=20, batches=(128, 1024),
+def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128, 1024),
         dtypes=("float32", "float64"), log=print) -> dict:
     """Measure every configuration; write ``OUT/bench/bench.json``."""
     try:
@@ -190,7 +190,8 @@ def run(*, out="results", rounds=3, warmup=10, blocks=5, steps=20, batches=(128,
 
 def summarize(todo, raw) -> dict:
     gemm = raw[label({"impl": "gemm"})]
-    gemm_by = {k: max(r["gflops"][k] for r in gemm) for k in gemm[0]["gflops"]}
+    # Typical against typical: the median step against the median GEMM of the same rounds.
+    gemm_by = {k: float(np.median([r["gflops"][k] for r in gemm])) for k in gemm[0]["gflops"]}
     machine = max(gemm_by.values())
     rows = []
     for c in todo:

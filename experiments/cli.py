@@ -82,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "configuration in its own process, in rounds. Writes "
                                    "OUT/bench/bench.json and OUT/bench/index.html.")
     p.add_argument("--out", default="results", help="output folder (default: results)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds over every configuration "
-                                                          "(default: 3)")
+    p.add_argument("--rounds", type=int, default=5, help="rounds over every configuration "
+                                                          "(default: 5)")
     p.add_argument("--blocks", type=int, default=5, help="timed blocks per process (default: 5)")
     p.add_argument("--steps", type=int, default=20, help="steps per block (default: 20)")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first (default: 10)")
