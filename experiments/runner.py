@@ -121,7 +121,7 @@ def _parity(results: dict, config: dict, experiment) -> dict:
                 "floor": PARITY_FLOOR, "where": "only one backend ran"}
     numpy_side = {k: results["numpy"][k] for k in ("series", "final")}
     torch_side = {k: results["torch"][k] for k in ("series", "final")}
-    floors = {"series": PARITY_FLOOR, "final": PARITY_FLOOR}
+    floors = {"series": PARITY_FLOOR, "final": _final_floors(torch_side)}
     if "arrays" in results["numpy"]:
         # Final parameters: each against the largest magnitude in its layer.
         numpy_side["arrays"] = results["numpy"]["arrays"]
@@ -194,6 +194,19 @@ def _part(result: dict, part: str) -> dict:
     return keep
 
 
+def _final_floors(side: dict) -> dict:
+    """A final value that ends a series is judged as the series' last point: against the largest
+    magnitude the series reached. (A loss that fell from 0.7 to 4e-10 carries the rounding of
+    its 0.7-sized terms — PyTorch's ``BCEWithLogitsLoss`` computes log(1 + e^−|z|) to an absolute,
+    not a relative, 1e-16 — and judging it against 4e-10 would measure that, not the run.)"""
+    floors = {}
+    for key, value in side["final"].items():
+        series = side["series"].get(key)
+        floors[key] = (float(np.max(np.abs(np.asarray(series, dtype=np.float64))))
+                       if series is not None and len(series) else PARITY_FLOOR)
+    return floors
+
+
 def _array_floors(arrays: dict) -> dict:
     """Network parameters (W1, b1, gamma1, …) against their layer's scale; other arrays (such
     as activations) each against its own largest magnitude."""
@@ -213,7 +226,8 @@ def _by_part(numpy_side, torch_side, floors, tol) -> dict:
     for part, keys in parts.items():
         sub_n = {k: {key: numpy_side[k][key] for key in keys[k]} for k in ("series", "final")}
         sub_t = {k: {key: torch_side[k][key] for key in keys[k]} for k in ("series", "final")}
-        sub_f = {"series": floors["series"], "final": floors["final"]}
+        sub_f = {"series": floors["series"],
+                 "final": {key: floors["final"][key] for key in keys["final"]}}
         if part in torch_side.get("arrays", {}):
             sub_n["arrays"] = numpy_side["arrays"][part]
             sub_t["arrays"] = torch_side["arrays"][part]

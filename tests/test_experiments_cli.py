@@ -105,3 +105,31 @@ def test_mnist_from_a_data_dir_with_corrupt_files_names_the_file(tmp_path, capsy
     code = main(["run", "optimizer-mnist", "--data-dir", str(folder), "--out", str(tmp_path)])
     assert code == 2
     assert "t10k-images-idx3-ubyte.gz: wrong checksum" in capsys.readouterr().err
+
+
+def test_a_final_value_is_judged_as_the_last_point_of_its_series():
+    # A loss that fell from 0.7 to 4e-10 carries its 0.7-sized terms' rounding (PyTorch's
+    # BCEWithLogitsLoss has an absolute 1e-16 error there): 2e-17 apart is agreement ...
+    from experiments import registry
+    from experiments.runner import _parity
+
+    experiment = registry.get("breast-cancer-optimizers")
+    series = [0.7, 1e-3, 3.8193074653435025e-10]
+
+    def result(last, final):
+        return {"series": {"RMSprop.loss": series[:-1] + [last]}, "final": {"RMSprop.loss": final,
+                "RMSprop.test_acc": 0.9}}
+    agree = _parity({"numpy": result(series[-1], series[-1]),
+                     "torch": result(3.819307230950427e-10, 3.819307230950427e-10)},
+                    {"dtype": "float64"}, experiment)
+    assert agree["passed"] and agree["max_rel_diff"] < 1e-16
+    # ... while a difference the size of the tolerance, relative to 0.7, is still caught,
+    # and so is a final without a series (judged against its own magnitude).
+    apart = _parity({"numpy": result(series[-1], series[-1]),
+                     "torch": result(series[-1], series[-1] + 1e-8)},
+                    {"dtype": "float64"}, experiment)
+    assert not apart["passed"] and apart["max_rel_diff"] > 1e-8
+    lone = result(series[-1], series[-1])
+    lone["final"]["RMSprop.test_acc"] = 0.9 * (1 + 1e-8)
+    assert not _parity({"numpy": result(series[-1], series[-1]), "torch": lone},
+                       {"dtype": "float64"}, experiment)["passed"]

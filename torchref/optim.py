@@ -68,27 +68,28 @@ def SGD(params, *, lr: float = 0.01, weight_decay: float = 0.0, foreach=None,
                            **_fast(foreach, fused))
 
 
-def Momentum(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
-             convention: str = "torch", foreach=None, fused=None) -> torch.optim.SGD:
-    """Heavy-ball momentum as ``torch.optim.SGD(momentum=μ)``, in either convention."""
+def _heavy_ball(params, lr, momentum, weight_decay, convention, nesterov, fast):
     lr = _validate.positive("lr", lr)
     momentum = _validate.fraction("momentum", momentum)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    _validate.convention(convention)
+    _validate.convention(convention)  # both conventions are the same update; torch stores buf
+    # torch refuses nesterov=True with momentum 0, where the rule is plain SGD: g + 0·buf = g.
     return torch.optim.SGD(_params(params), lr=lr, momentum=momentum, weight_decay=weight_decay,
-                           **_fast(foreach, fused))
+                           nesterov=nesterov and momentum > 0, **fast)
+
+
+def Momentum(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
+             convention: str = "torch", foreach=None, fused=None) -> torch.optim.SGD:
+    """Heavy-ball momentum as ``torch.optim.SGD(momentum=μ)``, in either convention."""
+    return _heavy_ball(params, lr, momentum, weight_decay, convention, False,
+                       _fast(foreach, fused))
 
 
 def Nesterov(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
              convention: str = "torch", foreach=None, fused=None) -> torch.optim.SGD:
     """Nesterov momentum as ``torch.optim.SGD(momentum=μ, nesterov=True)``, in either convention."""
-    lr = _validate.positive("lr", lr)
-    momentum = _validate.fraction("momentum", momentum)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    _validate.convention(convention)
-    # torch refuses nesterov=True with momentum 0, where the rule is plain SGD: g + 0·buf = g.
-    return torch.optim.SGD(_params(params), lr=lr, momentum=momentum, weight_decay=weight_decay,
-                           nesterov=momentum > 0, **_fast(foreach, fused))
+    return _heavy_ball(params, lr, momentum, weight_decay, convention, True,
+                       _fast(foreach, fused))
 
 
 def AdaGrad(params, *, lr: float = 0.01, eps: float | None = None, weight_decay: float = 0.0,
