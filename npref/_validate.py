@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 CONVENTIONS = ("torch", "book")
 
 
@@ -84,3 +86,17 @@ def choice(name: str, value, choices) -> str:
 def convention(value) -> str:
     """'torch' (PyTorch's documented rule, the default) or 'book' (the textbook's)."""
     return choice("convention", value, CONVENTIONS)
+
+
+def generator(rng, *, optional: bool = False) -> np.random.Generator:
+    """A ``numpy.random.Generator`` — never NumPy's global state. With ``optional=True``,
+    ``None`` gives a fresh Generator seeded by the operating system (pass one, seeded, for
+    repeatable results). The ``np.random`` module and legacy ``RandomState`` are refused."""
+    if rng is None and optional:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        accepted = "a numpy.random.Generator (np.random.default_rng(seed))"
+        if optional:
+            accepted += " or None"
+        raise ValueError(f"rng must be {accepted}, got {type(rng).__name__}")
+    return rng

@@ -67,7 +67,8 @@ def std_of(name: str, shape) -> float:
 def normal(shape, std: float, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
     """N(0, std²): the book's ``weight_init_std * np.random.randn(...)``."""
     std = _validate.positive("std", std)
-    return (std * _generator(rng).standard_normal(_shape(shape))).astype(dtype, copy=False)
+    draw = _validate.generator(rng).standard_normal(_shape(shape))
+    return (std * draw).astype(dtype, copy=False)
 
 
 def lecun_normal(shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
@@ -138,12 +139,6 @@ def _shape(shape) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
-def _generator(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                         f"got {type(rng).__name__}")
-    return rng
-
-
 def _uniform(shape, bound, rng, dtype):
-    return _generator(rng).uniform(-bound, bound, _shape(shape)).astype(dtype, copy=False)
+    draw = _validate.generator(rng).uniform(-bound, bound, _shape(shape))
+    return draw.astype(dtype, copy=False)

@@ -310,9 +310,7 @@ class Dropout(_Layer):
     def __init__(self, p: float = 0.5, convention: str = "torch", rng=None):
         self.p = _validate.fraction("p", p)
         self.convention = _validate.convention(convention)
-        if rng is not None and not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator or None, got {type(rng)}")
-        self.rng = rng if rng is not None else np.random.default_rng()
+        self.rng = _validate.generator(rng, optional=True)
         self.mask = None
 
     def draw_mask(self, shape) -> np.ndarray:

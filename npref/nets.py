@@ -53,9 +53,7 @@ class MultiLayerNet:
                              "like npref.regularizers.L2(0.1)")
         self.regularizer = regularizer
         self.convention = _validate.convention(convention)
-        if rng is not None and not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator or None, got {type(rng)}")
-        self.rng = rng if rng is not None else np.random.default_rng()
+        self.rng = _validate.generator(rng, optional=True)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")

@@ -98,7 +98,7 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator, shuffle: bool
     """
     n = _validate.positive_int("n", n)
     batch_size = _validate.positive_int("batch_size", batch_size)
-    order = _generator(rng).permutation(n) if shuffle else np.arange(n)
+    order = _validate.generator(rng).permutation(n) if shuffle else np.arange(n)
     stop = n - n % batch_size if drop_last else n
     return [order[i:i + batch_size] for i in range(0, stop, batch_size)]
 
@@ -108,15 +108,7 @@ def sample_batch(n: int, batch_size: int, rng: np.random.Generator) -> np.ndarra
     (``np.random.choice(train_size, batch_size)``)."""
     n = _validate.positive_int("n", n)
     batch_size = _validate.positive_int("batch_size", batch_size)
-    return _generator(rng).choice(n, batch_size)
-
-
-def _generator(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                         f"got {type(rng).__name__}")
-    return rng
-
+    return _validate.generator(rng).choice(n, batch_size)
 
 
 def dropout_masks(rng: np.random.Generator, batch_size: int, sizes, p: float) -> list:
@@ -124,7 +116,7 @@ def dropout_masks(rng: np.random.Generator, batch_size: int, sizes, p: float) ->
     rule of :class:`npref.layers.Dropout` — or ``[]`` without dropout."""
     if p <= 0:
         return []
-    return [_generator(rng).random((batch_size, h)) >= p for h in sizes]
+    return [_validate.generator(rng).random((batch_size, h)) >= p for h in sizes]
 
 
 @dataclass

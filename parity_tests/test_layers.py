@@ -307,13 +307,26 @@ def test_dropout_with_a_shared_mask(convention, device, batch, p, train, seed):
                  floor="norm", what=f"Dropout/{convention}", names=("torchref", "npref"))
 
 
-@given(batch=batches(), p=st.floats(0.0, 0.9))
-def test_dropout_matches_f_dropout(device, batch, p):
+@pytest.mark.parametrize("convention", ["torch", "book"])
+@given(batch=batches(), p=st.floats(0.0, 0.9), seed=S.seeds)
+def test_dropout_draws_the_same_mask_from_the_same_seed(convention, device, batch, p, seed):
+    """No mask handed in: both backends draw it from a Generator seeded alike, and agree."""
+    x, _, dtype = batch
+    out = L.Dropout(p, convention, rng=np.random.default_rng(seed)).forward(x, train=True)
+    out_t = TL.Dropout(p, convention, rng=np.random.default_rng(seed))(_tensor(x, device))
+    check_parity(out_t, out, dtype=dtype, floor="norm", what=f"Dropout/{convention} (seeded)",
+                 names=("torchref", "npref"))
+
+
+@given(batch=batches(), p=st.floats(0.0, 0.9), seed=S.seeds)
+def test_dropout_matches_f_dropout(device, batch, p, seed):
     """PyTorch's own dropout, its mask read back from its output, equals ours with that mask."""
     x, _, dtype = batch
     x = np.where(x == 0, 1.0, x).astype(dtype)               # so that a zero means "dropped"
     xt = _tensor(x, device)
-    out_t = F.dropout(xt, p, training=True)
+    with torch.random.fork_rng(devices=[xt.device] if xt.is_cuda else []):
+        torch.manual_seed(seed)                # F.dropout draws from the global generator:
+        out_t = F.dropout(xt, p, training=True)  # seeded here, and put back as it was after
     mask = (out_t != 0).cpu().numpy()
     out = L.Dropout(p).forward(x, train=True, mask=mask)
     check_parity(out_t, out, dtype=dtype, floor="norm", what="Dropout/torch vs F.dropout",

@@ -17,7 +17,6 @@ Backward is autograd's. Training and evaluation follow ``module.train()`` / ``mo
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from npref import _validate
@@ -38,7 +37,9 @@ def Affine(W: torch.Tensor, b: torch.Tensor) -> nn.Linear:
         raise ValueError(f"Affine needs W of shape (fan_in, fan_out) and b of shape (fan_out,) "
                          f"with W's dtype; got W {tuple(W.shape)} {W.dtype}, b "
                          f"{tuple(b.shape)} {b.dtype}")
-    linear = nn.Linear(W.shape[0], W.shape[1], dtype=W.dtype, device=W.device)
+    # skip_init: nn.Linear's own initialization would draw from PyTorch's global generator.
+    linear = nn.utils.skip_init(nn.Linear, W.shape[0], W.shape[1], dtype=W.dtype,
+                                device=W.device)
     with torch.no_grad():
         linear.weight.copy_(W.T)
         linear.bias.copy_(b)
@@ -115,24 +116,27 @@ class Dropout(nn.Module):
     r"""Dropout with drop probability ``p`` that can be handed its keep-mask.
 
     ``forward(x, mask=None)``: in training, with a boolean ``mask`` of x's shape,
-    ``x·mask·(1/(1 − p))`` ("torch") or ``x·mask`` ("book"); without one, PyTorch's own
-    ``F.dropout`` ("torch") or a mask drawn by ``torch.rand(...) >= p`` ("book"). In evaluation,
-    ``x`` ("torch") or ``x·(1 − p)`` ("book").
+    ``x·mask·(1/(1 − p))`` ("torch", as ``F.dropout`` computes it) or ``x·mask`` ("book"). In
+    evaluation, ``x`` ("torch") or ``x·(1 − p)`` ("book").
+
+    Without a mask, one is drawn as :class:`npref.layers.Dropout` draws it,
+    ``rng.random(x.shape) >= p`` from a ``numpy.random.Generator`` (``None``: a fresh one) — so
+    the same seed gives both backends the same mask. ``F.dropout`` itself is not used for the
+    draw: it takes PyTorch's global generator, which no seed of ours controls.
     """
 
-    def __init__(self, p: float = 0.5, convention: str = "torch"):
+    def __init__(self, p: float = 0.5, convention: str = "torch", rng=None):
         super().__init__()
         self.p = _validate.fraction("p", p)
         self.convention = _validate.convention(convention)
+        self.rng = _validate.generator(rng, optional=True)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         keep = 1.0 - self.p
         if not self.training:
             return x if self.convention == "torch" else x * keep
         if mask is None:
-            if self.convention == "torch":
-                return F.dropout(x, self.p, training=True)
-            mask = torch.rand(x.shape, device=x.device) >= self.p
+            mask = torch.as_tensor(self.rng.random(tuple(x.shape)) >= self.p, device=x.device)
         if mask.shape != x.shape or mask.dtype != torch.bool:
             raise ValueError(f"Dropout mask must be a boolean tensor of x's shape "
                              f"{tuple(x.shape)}, got {mask.dtype} {tuple(mask.shape)}")

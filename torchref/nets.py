@@ -41,8 +41,9 @@ def as_torch_dtype(dtype) -> torch.dtype:
 class MultiLayerNet(nn.Module):
     """A fully connected network; the same constructor as :class:`npref.nets.MultiLayerNet`.
 
-    ``rng`` is a ``torch.Generator`` (or an int seed, or ``None``) for the initial weights;
-    ``device`` is ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    ``rng`` is a ``numpy.random.Generator`` (``None``: a fresh one), as npref's: the initial
+    weights come from ``torch.nn.init`` on a ``torch.Generator`` it seeds, and the dropout masks
+    from it directly; ``device`` is ``"auto"``, ``"cpu"`` or ``"cuda"``.
     """
 
     def __init__(self, input_size: int, hidden_sizes, output_size: int, activation: str = "relu",
@@ -63,21 +64,22 @@ class MultiLayerNet(nn.Module):
         self.convention = _validate.convention(convention)
         self.dtype = as_torch_dtype(dtype)
         self.device = resolve(device)
-        if isinstance(rng, numbers.Integral):
-            rng = torch.Generator(device=self.device).manual_seed(int(rng))
+        self.rng = _validate.generator(rng, optional=True)
 
         sizes = [self.input_size, *self.hidden_sizes, self.output_size]
         factory = {"dtype": self.dtype, "device": self.device}
-        self.affines = nn.ModuleList(nn.Linear(sizes[i - 1], sizes[i], **factory)
-                                     for i in range(1, len(sizes)))
+        # Created without nn.Linear's own draw (PyTorch's global generator), then initialized.
+        self.affines = nn.ModuleList(
+            nn.utils.skip_init(nn.Linear, sizes[i - 1], sizes[i], **factory)
+            for i in range(1, len(sizes)))
         for linear in self.affines:
-            init_mod.init_linear_(linear, weight_init, rng)
+            init_mod.init_linear_(linear, weight_init, self.rng)
         self.batchnorms = nn.ModuleList(
             layers.BatchNorm(h, convention=self.convention, **factory) for h in self.hidden_sizes
         ) if self.use_batchnorm else nn.ModuleList()
         self.activations = nn.ModuleList(ACTIVATIONS[self.activation]() for _ in self.hidden_sizes)
         self.dropouts = nn.ModuleList(
-            layers.Dropout(self.dropout, self.convention) for _ in self.hidden_sizes
+            layers.Dropout(self.dropout, self.convention, self.rng) for _ in self.hidden_sizes
         ) if self.dropout > 0 else nn.ModuleList()
         self.last_layer = (layers.SigmoidWithLoss() if self.output_size == 1
                            else layers.SoftmaxWithLoss())
