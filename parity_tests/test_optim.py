@@ -1,11 +1,16 @@
 """Optimizers: npref and torchref against ``torch.optim``, step by step, state included.
 
-For every optimizer × convention, hypothesis draws a shape, a dtype, hyperparameters over their
-valid ranges, a starting parameter and a sequence of gradients (zeros, 1e-6…1e3). The same
-sequence is fed to npref, to torchref and to PyTorch's built-in optimizer — built here with
-PyTorch's own argument names and the SPEC's constants written out, so that a wrong default or a
-wrong mapping in torchref shows — and the parameter and every state buffer are compared after each
-step.
+One table, :data:`RULES`, has a row per optimizer × convention: how to draw its hyperparameters,
+SPEC section 4's defaults for it (eps resolved for the convention), PyTorch's built-in optimizer
+that computes it — built here with PyTorch's own argument names, so that a wrong default or a
+wrong mapping in torchref shows — how PyTorch's state buffers are named in npref, and the size of
+the terms that produce an update. Every test below runs over the table; adding an optimizer is
+adding a row.
+
+For every row, hypothesis draws a shape, a dtype, hyperparameters over their valid ranges, a
+starting parameter and a sequence of gradients (zeros, 1e-6…1e3). The same sequence is fed to
+npref, to torchref and to the built-in, and the parameter and every state buffer are compared
+after each step (:func:`parity_tests.harness.run_update_parity`).
 
 How differences are judged. Two correct implementations of one formula differ by rounding: NumPy
 rounds ``wd·p`` before adding it to ``g``, PyTorch fuses the two into one FMA (and likewise inside
@@ -22,6 +27,8 @@ one step at a time from the same parameter and state.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -32,132 +39,204 @@ from hypothesis import strategies as st
 import npref.optim
 import torchref.optim
 from parity_tests import strategies as S
-from parity_tests.harness import check_parity, to_numpy
+from parity_tests.harness import (check_parity, check_trajectory, npref_trajectory,
+                                  run_update_parity, torch_trajectory)
 
-#: (name, convention) for every rule; SGD and AdamW have a single convention.
-CASES = [("sgd", None), ("momentum", "torch"), ("momentum", "book"), ("nesterov", "torch"),
-         ("nesterov", "book"), ("adagrad", "torch"), ("adagrad", "book"), ("rmsprop", "torch"),
-         ("rmsprop", "book"), ("adam", "torch"), ("adam", "book"), ("adamw", None)]
-CASE_IDS = [f"{n}-{c}" if c else n for n, c in CASES]
 STEPWISE = " (step by step)"
 
-#: SPEC section 3's eps defaults, written out independently of npref.optim.DEFAULT_EPS.
-SPEC_EPS = {("adagrad", "torch"): 1e-10, ("adagrad", "book"): 1e-7,
-            ("rmsprop", "torch"): 1e-8, ("rmsprop", "book"): 1e-7,
-            ("adam", "torch"): 1e-8, ("adam", "book"): 1e-7, ("adamw", None): 1e-8}
+
+# -- the size of the terms behind an update, per rule ---------------------------------------------
+# Each takes the resolved hyperparameters, the reference trajectory in npref's names and, per
+# step, |g| (+ wd·|p| under L2 decay); it returns per step the update had no sum cancelled.
+
+def plain_terms(h, ref, g):
+    return [h["lr"] * gt for gt in g]                                  # lr·|g|
+
+
+def heavy_ball_terms(nesterov: bool):
+    def terms(h, ref, g):
+        mu, carried, out = h["momentum"], 0.0, []
+        for gt in g:
+            carried = mu * carried + gt                                # μ·|b| + |g|
+            out.append(h["lr"] * (gt + mu * carried if nesterov else carried))
+        return out
+    return terms
+
+
+def divided_terms(h_buffer: str):
+    """lr·|g| / (√h + eps), with the reference's own h (AdaGrad, RMSprop)."""
+    def terms(h, ref, g):
+        return [h["lr"] * gt / (np.sqrt(ref[h_buffer][t].astype(np.float64)) + h["eps"])
+                for t, gt in enumerate(g)]
+    return terms
+
+
+def adam_terms(v_buffer: str, book: bool = False):
+    """β1·|m| + (1−β1)·|g| carried, over the reference's own √v, with the convention's eps."""
+    def terms(h, ref, g):
+        (beta1, beta2), lr, eps = h["betas"], h["lr"], h["eps"]
+        carried, out = 0.0, []
+        for t, gt in enumerate(g, start=1):
+            carried = beta1 * carried + (1 - beta1) * gt
+            v = np.sqrt(ref[v_buffer][t - 1].astype(np.float64))
+            if book:
+                out.append(lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) * carried / (v + eps))
+            else:
+                out.append(lr / (1 - beta1 ** t) * carried / (v / math.sqrt(1 - beta2 ** t) + eps))
+        return out
+    return terms
+
+
+# -- PyTorch's built-ins, with PyTorch's own argument names ---------------------------------------
+
+def torch_sgd(nesterov: bool):
+    def build(params, h):
+        # torch refuses nesterov=True at momentum 0, where the rule is plain SGD.
+        return torch.optim.SGD(params, lr=h["lr"], momentum=h["momentum"],
+                               weight_decay=h["weight_decay"],
+                               nesterov=nesterov and h["momentum"] > 0)
+    return build
+
+
+def torch_adagrad(params, h):
+    return torch.optim.Adagrad(params, lr=h["lr"], eps=h["eps"], weight_decay=h["weight_decay"])
+
+
+def torch_rmsprop(params, h):
+    return torch.optim.RMSprop(params, lr=h["lr"], alpha=h["alpha"], eps=h["eps"],
+                               weight_decay=h["weight_decay"])
+
+
+def torch_adam(cls):
+    def build(params, h):
+        return cls(params, lr=h["lr"], betas=h["betas"], eps=h["eps"],
+                   weight_decay=h["weight_decay"])
+    return build
+
+
+# -- the table ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """One optimizer in one convention, as data."""
+
+    name: str
+    convention: str | None           # None: a single rule (SGD: both agree; AdamW: torch only)
+    defaults: dict                   # SPEC section 4, eps resolved for the convention
+    hyper: dict                      # keyword -> hypothesis strategy (None: the default)
+    reference: Callable | None       # (params, resolved hyper) -> built-in; None: there is none
+    state: dict                      # npref buffer -> torch buffer, or (torch buffer, factor(h))
+    terms: Callable                  # the size of the update's terms (see above)
+    decay: str = "L2"                # "L2": g + wd·p; "decoupled": p·(1 − lr·wd) (AdamW)
+    adaptive: bool = False           # divides by a root of squared gradients
+    fast: tuple = ("foreach", "fused")   # PyTorch's fast paths torchref offers for it
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-{self.convention}" if self.convention else self.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}/{self.convention}" if self.convention else self.name
+
+    @property
+    def keywords(self) -> dict:
+        return {"convention": self.convention} if self.convention else {}
+
+
+LR, DECAY = S.learning_rates, S.weight_decays
+HEAVY_BALL = dict(lr=0.01, momentum=0.9, weight_decay=0.0)
+
+
+def velocity(h):
+    return -h["lr"]                     # the book's velocity v is −lr·buf
+
+
+RULES = [
+    Rule("sgd", None, dict(lr=0.01, weight_decay=0.0), dict(lr=LR, weight_decay=DECAY),
+         lambda ps, h: torch.optim.SGD(ps, lr=h["lr"], weight_decay=h["weight_decay"]),
+         state={}, terms=plain_terms),
+    Rule("momentum", "torch", HEAVY_BALL, dict(lr=LR, weight_decay=DECAY, momentum=S.momenta),
+         torch_sgd(nesterov=False), state={"momentum_buffer": "momentum_buffer"},
+         terms=heavy_ball_terms(nesterov=False)),
+    Rule("momentum", "book", HEAVY_BALL, dict(lr=LR, weight_decay=DECAY, momentum=S.momenta),
+         torch_sgd(nesterov=False), state={"v": ("momentum_buffer", velocity)},
+         terms=heavy_ball_terms(nesterov=False)),
+    Rule("nesterov", "torch", HEAVY_BALL, dict(lr=LR, weight_decay=DECAY, momentum=S.momenta),
+         torch_sgd(nesterov=True), state={"momentum_buffer": "momentum_buffer"},
+         terms=heavy_ball_terms(nesterov=True)),
+    Rule("nesterov", "book", HEAVY_BALL, dict(lr=LR, weight_decay=DECAY, momentum=S.momenta),
+         torch_sgd(nesterov=True), state={"v": ("momentum_buffer", velocity)},
+         terms=heavy_ball_terms(nesterov=True)),
+    Rule("adagrad", "torch", dict(lr=0.01, eps=1e-10, weight_decay=0.0),
+         dict(lr=LR, weight_decay=DECAY, eps=S.epsilons), torch_adagrad,
+         state={"sum": "sum"}, terms=divided_terms("sum"), adaptive=True),
+    Rule("adagrad", "book", dict(lr=0.01, eps=1e-7, weight_decay=0.0),
+         dict(lr=LR, weight_decay=DECAY, eps=S.epsilons), torch_adagrad,
+         state={"h": "sum"}, terms=divided_terms("h"), adaptive=True),
+    Rule("rmsprop", "torch", dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0),
+         dict(lr=LR, weight_decay=DECAY, alpha=S.alphas, eps=S.epsilons), torch_rmsprop,
+         state={"square_avg": "square_avg"}, terms=divided_terms("square_avg"), adaptive=True,
+         fast=("foreach",)),
+    Rule("rmsprop", "book", dict(lr=0.01, alpha=0.99, eps=1e-7, weight_decay=0.0),
+         dict(lr=LR, weight_decay=DECAY, alpha=S.alphas, eps=S.epsilons), torch_rmsprop,
+         state={"h": "square_avg"}, terms=divided_terms("h"), adaptive=True,
+         fast=("foreach",)),
+    Rule("adam", "torch", dict(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0),
+         dict(lr=LR, weight_decay=DECAY, betas=S.betas, eps=S.epsilons),
+         torch_adam(torch.optim.Adam), state={"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"},
+         terms=adam_terms("exp_avg_sq"), adaptive=True),
+    # No PyTorch built-in puts eps on the raw √v: npref and torchref.BookAdam witness each other.
+    Rule("adam", "book", dict(lr=0.001, betas=(0.9, 0.999), eps=1e-7, weight_decay=0.0),
+         dict(lr=LR, weight_decay=DECAY, betas=S.betas, eps=S.epsilons), None,
+         state={"m": "m", "v": "v"}, terms=adam_terms("v", book=True), adaptive=True, fast=()),
+    Rule("adamw", None, dict(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
+         dict(lr=LR, weight_decay=S.log_uniform(1e-6, 0.1), betas=S.betas,
+              eps=S.log_uniform(1e-10, 1e-3)),
+         torch_adam(torch.optim.AdamW), state={"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"},
+         terms=adam_terms("exp_avg_sq"), decay="decoupled", adaptive=True),
+]
+BY_ID = {rule.id: rule for rule in RULES}
+over_rules = pytest.mark.parametrize("rule", RULES, ids=[rule.id for rule in RULES])
 
 
 # -- the cases ------------------------------------------------------------------------------------
 
 @st.composite
-def hyperparameters(draw, name, convention):
-    hyper = {"lr": draw(S.learning_rates), "weight_decay": draw(S.weight_decays)}
-    if name in ("momentum", "nesterov"):
-        hyper["momentum"] = draw(S.momenta)
-    if name == "rmsprop":
-        hyper["alpha"] = draw(S.alphas)
-    if name in ("adam", "adamw"):
-        hyper["betas"] = draw(S.betas)
-    if name in ("adagrad", "rmsprop", "adam"):
-        hyper["eps"] = draw(S.epsilons)
-    if name == "adamw":
-        hyper["eps"] = draw(S.log_uniform(1e-10, 1e-3))
-        hyper["weight_decay"] = draw(S.log_uniform(1e-6, 0.1))
-    if convention is not None:
-        hyper["convention"] = convention
-    return hyper
-
-
-@st.composite
-def optimizer_cases(draw, name, convention):
+def optimizer_cases(draw, rule):
+    """(keywords for npref/torchref, starting parameter, gradients, dtype)."""
     dtype = draw(S.dtypes)
     shape = draw(S.shapes())
-    return {"hyper": draw(hyperparameters(name, convention)),
-            "p0": draw(S.parameters(shape, dtype)),
-            "grads": draw(S.gradient_sequences(shape, dtype)),
-            "dtype": dtype}
+    hyper = {**draw(st.fixed_dictionaries(rule.hyper)), **rule.keywords}
+    return hyper, draw(S.parameters(shape, dtype)), draw(S.gradient_sequences(shape, dtype)), dtype
 
 
-def builtin(name, convention, params, hyper):
-    """PyTorch's own optimizer for (name, convention); the book's Adam has none."""
-    h = {k: v for k, v in hyper.items() if k != "convention"}
-    if h.get("eps", 0.0) is None:
-        h["eps"] = SPEC_EPS[(name, convention)]
-    if name in ("sgd", "momentum"):
-        return torch.optim.SGD(params, **h)
-    if name == "nesterov":
-        # torch refuses nesterov=True at momentum 0, where the rule is plain SGD.
-        return torch.optim.SGD(params, nesterov=h["momentum"] > 0, **h)
-    if name == "adagrad":
-        return torch.optim.Adagrad(params, **h)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, **h)
-    if name == "adam" and convention == "torch":
-        return torch.optim.Adam(params, **h)
-    if name == "adamw":
-        return torch.optim.AdamW(params, **h)
-    raise AssertionError(f"no built-in for {name}/{convention}")
+def resolved(rule, hyper) -> dict:
+    """The hyperparameters in use: the drawn ones, the row's defaults for the rest."""
+    given_ = {k: v for k, v in hyper.items() if v is not None and k != "convention"}
+    return {**rule.defaults, **given_}
 
 
-# -- running them ---------------------------------------------------------------------------------
-
-def npref_trajectory(name, hyper, p0, grads, start_from=None):
-    """{"p": the parameter before and after each step, buffer: the state after each step}.
-
-    With ``start_from`` (a reference trajectory in npref's names) every step starts from the
-    reference's parameter and state, so that the step alone is compared.
-    """
-    opt = npref.optim.make(name, **hyper)
-    params = {"p": p0.copy()}
-    steps = []
-    for t, g in enumerate(grads):
-        if start_from is not None and t > 0:
-            params["p"][...] = start_from["p"][t]
-            for buffer, value in opt.state["p"].items():
-                if buffer != "step":
-                    value[...] = start_from[buffer][t - 1]
-        opt.update(params, {"p": g})
-        assert params["p"].dtype == p0.dtype
-        state = {k: v.copy() for k, v in opt.state["p"].items() if k != "step"}
-        steps.append({"p": params["p"].copy(), **state})
-    traj = {k: np.stack([s[k] for s in steps]) for k in steps[0]}
-    traj["p"] = np.concatenate([p0[None], traj["p"]])
-    return traj
+def state_map(rule, hyper) -> dict:
+    h = resolved(rule, hyper)
+    return {ours: (spec[0], spec[1](h)) if isinstance(spec, tuple) else spec
+            for ours, spec in rule.state.items()}
 
 
-def torch_trajectory(make_optimizer, p0, grads, device):
-    """The same for a torch optimizer, on ``device``."""
-    p = torch.tensor(p0, device=device, requires_grad=True)
-    opt = make_optimizer([p])
-    steps = []
-    for g in grads:
-        p.grad = torch.tensor(g, device=device)
-        opt.step()
-        state = {k: v.clone() for k, v in opt.state[p].items()
-                 if isinstance(v, torch.Tensor) and k != "step"}
-        steps.append({"p": p.detach().clone(), **state})
-    traj = {k: torch.stack([s[k] for s in steps]) for k in steps[0]}
-    traj["p"] = torch.cat([torch.tensor(p0, device=device)[None], traj["p"]])
-    return traj
-
-
-def as_npref_state(name, convention, traj, lr):
-    """PyTorch's buffers under npref's names for the book convention (same update, other form)."""
-    if convention != "book" or name == "adam":
-        return dict(traj)
-    out = {"p": traj["p"]}
-    if name in ("momentum", "nesterov") and "momentum_buffer" in traj:
-        out["v"] = -lr * traj["momentum_buffer"]       # the book's velocity is −lr·buf
-    if name == "adagrad":
-        out["h"] = traj["sum"]
-    if name == "rmsprop":
-        out["h"] = traj["square_avg"]
-    return out
+def reference_of(rule, hyper):
+    """(params -> the reference optimizer, its name): the built-in, or torchref without one."""
+    if rule.reference is None:
+        build = lambda ps: torchref.optim.make(rule.name, ps, **hyper)       # noqa: E731
+    else:
+        build = lambda ps: rule.reference(ps, resolved(rule, hyper))          # noqa: E731
+    cls = type(build([torch.zeros(1, requires_grad=True)]))
+    return build, ("torch.optim." if cls.__module__.startswith("torch.optim") else "torchref.") \
+        + cls.__name__
 
 
 # -- judging them ---------------------------------------------------------------------------------
 
-def feeds_back(name, hyper) -> bool:
+def feeds_back(rule, hyper) -> bool:
     """Whether a rounding difference in p can grow from step to step.
 
     With L2 weight decay an adaptive rule sees p again, through ``g + wd·p``, and divides it by a
@@ -168,10 +247,10 @@ def feeds_back(name, hyper) -> bool:
     parameter and state. Without decay the gradients are given and nothing feeds back; the linear
     rules contract (lr·wd ≤ 0.1); AdamW's decoupled decay only scales p by 1 − lr·wd.
     """
-    return name in ("adagrad", "rmsprop", "adam") and hyper["weight_decay"] > 0
+    return rule.adaptive and rule.decay == "L2" and resolved(rule, hyper)["weight_decay"] > 0
 
 
-def error_scale(name, hyper, ref, grads):
+def error_scale(rule, hyper, ref, grads):
     """Per element and step, the size of the terms that produced the parameter.
 
     The largest magnitude the element has held so far, plus the sum of the updates it would
@@ -180,84 +259,65 @@ def error_scale(name, hyper, ref, grads):
     reference's own denominators. Rounding each operation moves a result by a few ulps of these
     terms, never of the (possibly cancelled) result, so this is the scale the tolerance applies to.
     """
-    hyper = npref.optim.make(name, **hyper).hyperparameters()     # defaults resolved
-    lr, wd = hyper["lr"], hyper["weight_decay"]
+    h = resolved(rule, hyper)
+    lr, wd = h["lr"], h["weight_decay"]
     p = np.abs(ref["p"].astype(np.float64))
-    conv = hyper.get("convention", "torch")
-    mom = hyper.get("momentum", 0.0)
-    beta1, beta2 = hyper.get("betas", (0.0, 0.0))
-    eps = hyper.get("eps", 0.0)
-    carried = np.zeros_like(p[0])      # μ·|b| + |g| (momentum) or β1·|m| + (1−β1)·|g| (Adam)
-    updates = [np.zeros_like(p[0])]
-    for t, g in enumerate(grads, start=1):
-        g_abs = np.abs(g.astype(np.float64))
-        if name != "adamw":
-            g_abs = g_abs + wd * p[t - 1]
-        if name == "sgd":
-            u = lr * g_abs
-        elif name in ("momentum", "nesterov"):
-            carried = mom * carried + g_abs
-            u = lr * (carried if name == "momentum" else g_abs + mom * carried)
-        elif name in ("adagrad", "rmsprop"):
-            h = ref["h" if conv == "book" else ("sum" if name == "adagrad" else "square_avg")]
-            u = lr * g_abs / (np.sqrt(h[t - 1].astype(np.float64)) + eps)
-        else:   # adam, adamw
-            carried = beta1 * carried + (1 - beta1) * g_abs
-            v = np.sqrt(ref["v" if conv == "book" else "exp_avg_sq"][t - 1].astype(np.float64))
-            if conv == "book":
-                lr_t = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
-                u = lr_t * carried / (v + eps)
-            else:
-                u = lr / (1 - beta1 ** t) * carried / (v / math.sqrt(1 - beta2 ** t) + eps)
-            if name == "adamw":
-                u = u + lr * wd * p[t - 1]
-        updates.append(u)
-    return np.maximum.accumulate(p, axis=0) + np.cumsum(updates, axis=0)
+    g = [np.abs(gt.astype(np.float64)) for gt in grads]
+    if rule.decay == "L2":
+        g = [gt + wd * p[t] for t, gt in enumerate(g)]
+    updates = rule.terms(h, ref, g)
+    if rule.decay == "decoupled":
+        updates = [u + lr * wd * p[t] for t, u in enumerate(updates)]
+    return np.maximum.accumulate(p, axis=0) + np.cumsum([np.zeros_like(p[0]), *updates], axis=0)
 
 
-def compare_trajectories(expected, actual, *, dtype, what, names, scale):
-    assert set(expected) == set(actual), f"{what}: state {sorted(expected)} vs {sorted(actual)}"
-    check_parity(expected["p"], actual["p"], dtype=dtype, floor=scale, what=what, names=names)
-    buffers = sorted(set(expected) - {"p"})
-    if buffers:
-        check_parity({k: expected[k] for k in buffers}, {k: actual[k] for k in buffers},
-                     dtype=dtype, floor="norm", what=f"{what} (state)", names=names)
+# -- the tests ------------------------------------------------------------------------------------
 
-
-# -- the test -------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name,convention", CASES, ids=CASE_IDS)
+@over_rules
 @given(data=st.data())
-def test_matches_pytorch(name, convention, device, data):
-    case = data.draw(optimizer_cases(name, convention))
-    hyper, p0, grads, dtype = case["hyper"], case["p0"], case["grads"], case["dtype"]
-    label = f"{name}/{convention}" if convention else name
+def test_matches_pytorch(rule, device, data):
+    """npref against the reference, and torchref against it (where torchref is not it)."""
+    hyper, p0, grads, dtype = data.draw(optimizer_cases(rule))
+    reference, ref_name = reference_of(rule, hyper)
+    stepwise = feeds_back(rule, hyper)
+    run = run_update_parity(npref.optim.make(rule.name, **hyper), reference, p0, grads,
+                            device=device, dtype=dtype, state=state_map(rule, hyper),
+                            floor=lambda ref: error_scale(rule, hyper, ref, grads),
+                            stepwise=stepwise, names=(ref_name, "npref"),
+                            what=f"{rule.label}: npref vs {ref_name}" + STEPWISE * stepwise)
+    if rule.reference is not None:
+        mirror = torch_trajectory(lambda ps: torchref.optim.make(rule.name, ps, **hyper), p0,
+                                  grads, device)
+        check_trajectory(run.reference, mirror, dtype=dtype, floor=run.floor,
+                         names=(ref_name, "torchref"), what=f"{rule.label}: torchref vs {ref_name}")
 
-    mirror = torch_trajectory(lambda ps: torchref.optim.make(name, ps, **hyper), p0, grads,
-                              device)
-    if (name, convention) == ("adam", "book"):
-        # No PyTorch built-in: npref and torchref witness each other.
-        expected = to_numpy(mirror)
-        resync = feeds_back(name, hyper)
-        ours = npref_trajectory(name, hyper, p0, grads, start_from=expected if resync else None)
-        compare_trajectories(expected, ours, dtype=dtype, names=("torchref", "npref"),
-                             what=f"{label}: npref vs torchref.BookAdam" + STEPWISE * resync,
-                             scale=error_scale(name, hyper, expected, grads))
-        return
 
-    theirs = torch_trajectory(lambda ps: builtin(name, convention, ps, hyper), p0, grads, device)
-    reference = "torch.optim." + type(builtin(name, convention, [torch.zeros(1)], hyper)).__name__
-    expected = to_numpy(as_npref_state(name, convention, theirs, hyper["lr"]))
-    resync = feeds_back(name, hyper)
-    ours = npref_trajectory(name, hyper, p0, grads, start_from=expected if resync else None)
-    if set(expected) != set(ours):
-        # momentum 0: PyTorch keeps no momentum buffer; compare the parameters alone.
-        ours, expected = {"p": ours["p"]}, {"p": expected["p"]}
-    scale = error_scale(name, hyper, to_numpy(theirs) | expected, grads)
-    compare_trajectories(expected, ours, dtype=dtype, names=(reference, "npref"), scale=scale,
-                         what=f"{label}: npref vs {reference}" + STEPWISE * resync)
-    compare_trajectories(theirs, mirror, dtype=dtype, names=(reference, "torchref"), scale=scale,
-                         what=f"{label}: torchref vs {reference}")
+FAST = [(rule, fast) for rule in RULES for fast in rule.fast]
+
+
+@pytest.mark.parametrize("rule,fast", FAST, ids=[f"{rule.id}-{fast}" for rule, fast in FAST])
+@given(data=st.data())
+def test_fast_paths_match_npref(rule, fast, device, data):
+    """torchref with ``foreach=True`` / ``fused=True`` (what the benchmark and fast runs use)
+    against npref, judged as the default path is."""
+    hyper, p0, grads, dtype = data.draw(optimizer_cases(rule))
+    stepwise = feeds_back(rule, hyper)
+    run_update_parity(npref.optim.make(rule.name, **hyper),
+                      lambda ps: torchref.optim.make(rule.name, ps, **hyper, **{fast: True}),
+                      p0, grads, device=device, dtype=dtype, state=state_map(rule, hyper),
+                      floor=lambda ref: error_scale(rule, hyper, ref, grads), stepwise=stepwise,
+                      names=(f"torchref {fast}", "npref"),
+                      what=f"{rule.label}: npref vs torchref ({fast}=True)" + STEPWISE * stepwise)
+
+
+@over_rules
+def test_defaults_are_the_specs(rule):
+    """Built with no keywords, both backends use SPEC section 4's defaults."""
+    assert npref.optim.make(rule.name, **rule.keywords).hyperparameters() == \
+        {**rule.defaults, **rule.keywords}
+    group = torchref.optim.make(rule.name, [torch.zeros(2, requires_grad=True)],
+                                **rule.keywords).param_groups[0]
+    assert {k: group[k] for k in rule.defaults} == rule.defaults
 
 
 # -- closed forms: a witness that is neither npref nor PyTorch ------------------------------------
@@ -294,37 +354,40 @@ def _fixed_case(dtype=np.float64, shape=(7, 5), steps=4):
 #: Rules that must be told apart from the true one by the comparison the suite makes.
 MUTANTS = [
     ("sgd", {"lr": 0.1}, lambda ps: torch.optim.SGD(ps, lr=0.1 * (1 + 1e-9))),
-    ("momentum", {"lr": 0.1, "momentum": 0.9, "convention": "book"},
+    ("momentum-book", {"lr": 0.1, "momentum": 0.9},
      lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True)),
-    ("nesterov", {"lr": 0.1, "momentum": 0.9}, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
-    ("adagrad", {"lr": 0.1, "convention": "book"}, lambda ps: torch.optim.Adagrad(ps, lr=0.1)),
-    ("rmsprop", {"lr": 0.1, "convention": "book"}, lambda ps: torch.optim.RMSprop(ps, lr=0.1)),
-    ("adam", {"lr": 0.1, "convention": "book"}, lambda ps: torch.optim.Adam(ps, lr=0.1)),
-    ("adam", {"lr": 0.1, "weight_decay": 0.01},
+    ("nesterov-torch", {"lr": 0.1, "momentum": 0.9},
+     lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
+    ("adagrad-book", {"lr": 0.1}, lambda ps: torch.optim.Adagrad(ps, lr=0.1)),
+    ("rmsprop-book", {"lr": 0.1}, lambda ps: torch.optim.RMSprop(ps, lr=0.1)),
+    ("adam-book", {"lr": 0.1}, lambda ps: torch.optim.Adam(ps, lr=0.1)),
+    ("adam-torch", {"lr": 0.1, "weight_decay": 0.01},
      lambda ps: torch.optim.AdamW(ps, lr=0.1, weight_decay=0.01)),
     ("adamw", {"lr": 0.1}, lambda ps: torch.optim.Adam(ps, lr=0.1, weight_decay=0.01)),
 ]
 
 
-@pytest.mark.parametrize("name,hyper,wrong", MUTANTS,
-                         ids=[f"{m[0]}-{i}" for i, m in enumerate(MUTANTS)])
-def test_a_wrong_rule_fails(name, hyper, wrong):
+@pytest.mark.parametrize("rule_id,hyper,wrong", MUTANTS,
+                         ids=[f"{m[0].split('-')[0]}-{i}" for i, m in enumerate(MUTANTS)])
+def test_a_wrong_rule_fails(rule_id, hyper, wrong):
     """Each convention swap (and a learning rate off by 1e-9) is caught by the comparison."""
+    rule = BY_ID[rule_id]
+    hyper = {**hyper, **rule.keywords}
     p0, grads = _fixed_case()
-    ours = npref_trajectory(name, hyper, p0, grads)
-    theirs = to_numpy(torch_trajectory(wrong, p0, grads, "cpu"))
-    scale = error_scale(name, hyper, theirs | ours, grads)
+    ours = npref_trajectory(npref.optim.make(rule.name, **hyper), p0, grads)
+    theirs = torch_trajectory(wrong, p0, grads, "cpu")
+    scale = error_scale(rule, hyper, ours, grads)
     with pytest.raises(AssertionError, match="max relative difference"):
-        check_parity(theirs["p"], ours["p"], dtype=np.float64, floor=scale, what=f"{name} mutant")
+        check_parity(theirs["p"], ours["p"], dtype=np.float64, floor=scale,
+                     what=f"{rule.name} mutant")
 
 
 # -- contract: arguments, mismatches, state, dtypes -----------------------------------------------
 
-HYPER_OF = {"sgd": {"lr"}, "momentum": {"lr", "momentum", "convention"},
-            "nesterov": {"lr", "momentum", "convention"},
-            "adagrad": {"lr", "eps", "convention"},
-            "rmsprop": {"lr", "alpha", "eps", "convention"},
-            "adam": {"lr", "betas", "eps", "convention"}, "adamw": {"lr", "betas", "eps"}}
+NAMES = list(dict.fromkeys(rule.name for rule in RULES))
+#: name -> the keywords it takes: every row's drawn ones, and convention where it has rows for one.
+HYPER_OF = {name: {k for r in RULES if r.name == name for k in (*r.hyper, *r.keywords)}
+            for name in NAMES}
 BAD_VALUES = {
     "lr": ([0.0, -0.1, float("nan"), float("inf"), "0.1", True], "> 0"),
     "momentum": ([-0.1, 1.0, 1.5, float("nan")], "[0, 1)"),
@@ -358,8 +421,10 @@ def test_invalid_argument_names_itself(backend, name, arg, value, accepted):
 
 
 def test_make_knows_every_name():
-    assert npref.optim.NAMES == ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
-                                 "adamw")
+    """SPEC section 4's names, each with a row in the table (and no row without an optimizer)."""
+    assert {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
+            "adamw"} <= set(npref.optim.NAMES)
+    assert tuple(npref.optim.NAMES) == tuple(NAMES) == torchref.optim.NAMES
     for name in npref.optim.NAMES:
         assert npref.optim.make(name).name == name
         assert npref.optim.make(name.upper()).name == name
@@ -369,17 +434,22 @@ def test_make_knows_every_name():
         torchref.optim.make("adamax", [torch.zeros(1)])
 
 
-def test_torchref_returns_pytorchs_own_classes():
+@over_rules
+def test_torchref_returns_pytorchs_own_classes(rule):
+    """PyTorch's own class wherever PyTorch has the rule (the built-in of the row)."""
     ps = [torch.zeros(3, requires_grad=True)]
-    expected = {"sgd": torch.optim.SGD, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD,
-                "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop,
-                "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    for name, cls in expected.items():
-        assert type(torchref.optim.make(name, ps)) is cls
+    ours = torchref.optim.make(rule.name, ps, **rule.keywords)
+    if rule.reference is None:
+        assert isinstance(ours, torch.optim.Optimizer)
+        assert type(ours).__module__ == "torchref.optim"
+    else:
+        assert type(ours) is type(rule.reference(ps, rule.defaults))
+
+
+def test_book_adam_is_torchrefs_own():
+    ps = [torch.zeros(3, requires_grad=True)]
     assert type(torchref.optim.Adam(ps, convention="book")) is torchref.optim.BookAdam
     assert isinstance(torchref.optim.BookAdam(ps), torch.optim.Optimizer)
-    book = torchref.optim.AdaGrad(ps, convention="book")
-    assert book.param_groups[0]["eps"] == 1e-7
 
 
 def _snapshot(params, opt):
@@ -387,10 +457,9 @@ def _snapshot(params, opt):
             {k: {b: np.copy(x) for b, x in s.items()} for k, s in opt.state.items()})
 
 
-@pytest.mark.parametrize("name,convention", CASES, ids=CASE_IDS)
-def test_update_rejects_mismatches_before_touching_anything(name, convention):
-    hyper = {"convention": convention} if convention else {}
-    opt = npref.optim.make(name, **hyper)
+@over_rules
+def test_update_rejects_mismatches_before_touching_anything(rule):
+    opt = npref.optim.make(rule.name, **rule.keywords)
     rng = np.random.default_rng(0)
     params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
     opt.update(params, {k: np.ones_like(v) for k, v in params.items()})   # state exists now
@@ -409,7 +478,7 @@ def test_update_rejects_mismatches_before_touching_anything(name, convention):
          ValueError, "floating"),
         ([params["W"]], [ok["W"]], TypeError, "dicts"),
     ]
-    if name != "sgd":   # a parameter whose shape changed no longer fits its buffers
+    if rule.state:   # a parameter whose shape changed no longer fits its buffers
         bad_calls.append(({"W": params["W"], "b": np.ones(3)}, {**ok, "b": np.ones(3)},
                           ValueError, "buffer"))
     for p, g, error, words in bad_calls:
@@ -422,16 +491,17 @@ def test_update_rejects_mismatches_before_touching_anything(name, convention):
             assert all(np.array_equal(x, state_after[key][b]) for b, x in buffers.items())
 
 
-@pytest.mark.parametrize("name,convention", CASES, ids=CASE_IDS)
-def test_state_dict_round_trip(name, convention):
-    hyper = {"lr": 0.05, "convention": convention} if convention else {"lr": 0.05}
+@over_rules
+def test_state_dict_round_trip(rule):
+    hyper = {"lr": 0.05, **rule.keywords}
     p0, grads = _fixed_case(steps=6)
-    a = npref.optim.make(name, **hyper)
+    a = npref.optim.make(rule.name, **hyper)
     pa = {"p": p0.copy()}
     for g in grads[:3]:
         a.update(pa, {"p": g})
     saved = a.state_dict()
-    b = npref.optim.make(name)                       # other hyperparameters: restored by load
+    assert set(saved["state"]["p"]) == {"step", *rule.state}      # the buffers the table names
+    b = npref.optim.make(rule.name)                  # other hyperparameters: restored by load
     b.load_state_dict(saved)
     assert b.hyperparameters() == a.hyperparameters()
     pb = {"p": pa["p"].copy()}
@@ -440,15 +510,14 @@ def test_state_dict_round_trip(name, convention):
         b.update(pb, {"p": g})
     assert np.array_equal(pa["p"], pb["p"])           # same arithmetic, same bits
     assert saved["state"] != {} and saved["state"]["p"]["step"] == 3   # a deep copy, not a view
-    other = "adam" if name != "adam" else "sgd"
+    other = next(name for name in NAMES if name != rule.name)
     with pytest.raises(ValueError, match="state_dict is for optimizer"):
         npref.optim.make(other).load_state_dict(saved)
 
 
-@pytest.mark.parametrize("name,convention", CASES, ids=CASE_IDS)
-def test_float32_stays_float32(name, convention):
-    hyper = {"convention": convention} if convention else {}
-    opt = npref.optim.make(name, **hyper)
+@over_rules
+def test_float32_stays_float32(rule):
+    opt = npref.optim.make(rule.name, **rule.keywords)
     p0, grads = _fixed_case(dtype=np.float32)
     params = {"p": p0.copy()}
     for g in grads:
@@ -472,30 +541,3 @@ def test_load_state_dict_refuses_a_broken_one():
         with pytest.raises(ValueError, match=words):
             target.load_state_dict(broken)
         assert target.lr == 0.5 and target.state == {}          # nothing half-loaded
-
-
-# -- PyTorch's fast paths: the same rule --------------------------------------------------------
-
-FAST = [(n, c, fast) for n, c in CASES if (n, c) != ("adam", "book")
-        for fast in ("foreach", "fused") if not (fast == "fused" and n == "rmsprop")]
-
-
-@pytest.mark.parametrize("name,convention,fast", FAST,
-                         ids=[f"{n}-{c}-{f}" if c else f"{n}-{f}" for n, c, f in FAST])
-@given(data=st.data())
-def test_fast_paths_match_npref(name, convention, fast, device, data):
-    """torchref with ``foreach=True`` / ``fused=True`` (what the benchmark and fast runs use)
-    against npref, judged as the default path is."""
-    case = data.draw(optimizer_cases(name, convention))
-    hyper, p0, grads, dtype = case["hyper"], case["p0"], case["grads"], case["dtype"]
-    theirs = torch_trajectory(lambda ps: torchref.optim.make(name, ps, **hyper, **{fast: True}),
-                              p0, grads, device)
-    expected = to_numpy(as_npref_state(name, convention, theirs, hyper["lr"]))
-    resync = feeds_back(name, hyper)
-    ours = npref_trajectory(name, hyper, p0, grads, start_from=expected if resync else None)
-    if set(expected) != set(ours):
-        ours, expected = {"p": ours["p"]}, {"p": expected["p"]}
-    label = f"{name}/{convention}" if convention else name
-    compare_trajectories(expected, ours, dtype=dtype, names=(f"torchref {fast}", "npref"),
-                         scale=error_scale(name, hyper, to_numpy(theirs) | expected, grads),
-                         what=f"{label}: npref vs torchref ({fast}=True)" + STEPWISE * resync)
