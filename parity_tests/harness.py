@@ -101,7 +101,8 @@ def run_layer_parity(layer, theirs, x, dout=None, *, device, dtype, what: str, t
 
     Compared under ``what``, as one dict: ``out`` (or ``loss``), ``dx`` and each key of
     ``grads``. ``floor`` is :func:`check_parity`'s, or a function of npref's results returning
-    one. Returns npref's results.
+    one (a loss as npref returned it, a Python float; it is compared in ``dtype``). Returns npref's
+    results.
     """
     grads = dict(grads or {})
     module = theirs if module is None else module
@@ -109,8 +110,7 @@ def run_layer_parity(layer, theirs, x, dout=None, *, device, dtype, what: str, t
     if target is None:
         ours = {"out": layer.forward(x, **kw), "dx": layer.backward(dout)}
     else:
-        loss = layer.forward(x, target, **kw)
-        ours = {"loss": np.asarray(loss, dtype=dtype), "dx": layer.backward()}
+        ours = {"loss": layer.forward(x, target, **kw), "dx": layer.backward()}
     ours.update({key: getattr(layer, key) for key in grads})
 
     if isinstance(module, torch.nn.Module):
@@ -134,7 +134,8 @@ def run_layer_parity(layer, theirs, x, dout=None, *, device, dtype, what: str, t
         results[key] = grad.T if transposed else grad
 
     floor = floor(ours) if callable(floor) else floor
-    check_parity(results, ours, dtype=dtype, floor=floor, tol=tol, what=what, names=names)
+    compared = ours if target is None else {**ours, "loss": np.asarray(ours["loss"], dtype)}
+    check_parity(results, compared, dtype=dtype, floor=floor, tol=tol, what=what, names=names)
     return ours
 
 

@@ -1,8 +1,10 @@
 """Layers: npref's forward and backward against PyTorch's modules and autograd.
 
-Each test draws a batch with hypothesis, runs the npref layer forward and backward, runs the
-torchref layer (PyTorch's own module wherever PyTorch has one) forward and ``backward(dout)``
-through autograd on the same inputs, and compares outputs and every gradient. Results are judged
+Each test draws a batch with hypothesis and hands it to
+:func:`parity_tests.harness.run_layer_parity`, which runs the npref layer forward and backward,
+runs the torchref layer (PyTorch's own module wherever PyTorch has one) forward and
+``backward(dout)`` through autograd on the same inputs, and compares outputs and every gradient
+(the input's and each parameter's). Results are judged
 per array against its largest element (``floor="norm"``): a backward pass sums products of mixed
 signs, and the two libraries sum them in different orders. The losses are judged against the
 size of the terms PyTorch sums (:func:`loss_floor`): it forms the binary cross-entropy as
@@ -22,11 +24,7 @@ from hypothesis import strategies as st
 import npref.layers as L
 import torchref.layers as TL
 from parity_tests import strategies as S
-from parity_tests.harness import check_parity, to_numpy, torch_dtype
-
-
-def _tensor(a, device, grad=False):
-    return torch.tensor(a, device=device, requires_grad=grad)
+from parity_tests.harness import check_parity, run_layer_parity, tensor, torch_dtype
 
 
 @st.composite
@@ -57,22 +55,15 @@ def test_affine_matches_nn_linear(device, data):
         x = x.reshape(n, fan_in // 4, 2, 2)
     dout = rng.standard_normal((n, fan_out)).astype(dtype)
 
-    layer = L.Affine(W.copy(), b.copy())
-    out = layer.forward(x)
-    dx = layer.backward(dout)
-
-    linear = TL.Affine(_tensor(W, device), _tensor(b, device))
+    linear = TL.Affine(tensor(W, device), tensor(b, device))
     assert isinstance(linear, torch.nn.Linear)
-    xt = _tensor(x, device, grad=True)
-    out_t = linear(xt.reshape(n, -1))
-    out_t.backward(_tensor(dout, device))
     # Each result is a sum of products: judge it against the sum of their magnitudes.
     ax, aW, ad = (np.abs(a.astype(np.float64)) for a in (x.reshape(n, -1), W, dout))
     floor = {"out": ax @ aW + np.abs(b), "dx": (ad @ aW.T).reshape(x.shape), "dW": ax.T @ ad,
              "db": ad.sum(axis=0)}
-    check_parity({"out": out_t, "dx": xt.grad, "dW": linear.weight.grad.T, "db": linear.bias.grad},
-                 {"out": out, "dx": dx, "dW": layer.dW, "db": layer.db}, dtype=dtype,
-                 floor=floor, what="Affine vs nn.Linear", names=("torch", "npref"))
+    run_layer_parity(L.Affine(W.copy(), b.copy()), lambda xt: linear(xt.reshape(n, -1)), x, dout,
+                     module=linear, grads={"dW": "weight.T", "db": "bias"}, floor=floor,
+                     device=device, dtype=dtype, what="Affine vs nn.Linear")
 
 
 # -- activations ----------------------------------------------------------------------------------
@@ -91,16 +82,13 @@ ACTIVATIONS = [
 @given(batch=batches())
 def test_activation_matches_pytorch(name, ours, theirs, dx_terms, device, batch):
     x, dout, dtype = batch
-    layer = ours()
-    out = layer.forward(x)
-    dx = layer.backward(dout)
-    xt = _tensor(x, device, grad=True)
-    out_t = theirs()(xt)
-    out_t.backward(_tensor(dout, device))
-    y = out.astype(np.float64)
-    floor = {"out": "norm", "dx": np.maximum(dx_terms(y, dout.astype(np.float64)).max(), 1e-300)}
-    check_parity({"out": out_t, "dx": xt.grad}, {"out": out, "dx": dx}, dtype=dtype,
-                 floor=floor, what=f"{name} vs nn.{name}", names=("torch", "npref"))
+
+    def floor(results):
+        terms = dx_terms(results["out"].astype(np.float64), dout.astype(np.float64))
+        return {"out": "norm", "dx": np.maximum(terms.max(), 1e-300)}
+
+    run_layer_parity(ours(), theirs(), x, dout, floor=floor, device=device, dtype=dtype,
+                     what=f"{name} vs nn.{name}")
 
 
 # -- losses ---------------------------------------------------------------------------------------
@@ -127,20 +115,11 @@ def test_softmax_with_loss_matches_cross_entropy(targets, device, case):
         t = np.eye(c, dtype=dtype)[labels]
     else:
         t = rng.dirichlet(np.ones(c), n).astype(dtype)
-    layer = L.SoftmaxWithLoss()
-    loss = layer.forward(x, t)
-    dx = layer.backward()
-
-    xt = _tensor(x, device, grad=True)
-    tt = torch.tensor(t, device=device)
-    loss_t = F.cross_entropy(xt, tt)
-    loss_t.backward()
-    assert torchref_loss_equals(TL.SoftmaxWithLoss(), xt, tt, loss_t)
     T = np.eye(c)[t] if t.ndim == 1 else t.astype(np.float64)
     terms = np.mean(np.sum(T * np.abs(x - x.max(axis=1, keepdims=True)), axis=1))
-    check_parity({"loss": loss_t, "dx": xt.grad}, {"loss": np.array(loss, dtype), "dx": dx},
-                 dtype=dtype, floor=loss_floor(loss, terms, dx),
-                 what=f"SoftmaxWithLoss ({targets}) vs cross_entropy", names=("torch", "npref"))
+    run_layer_parity(L.SoftmaxWithLoss(), also_torchref(F.cross_entropy, TL.SoftmaxWithLoss()),
+                     x, target=t, floor=lambda results: loss_floor(terms, **results), device=device,
+                     dtype=dtype, what=f"SoftmaxWithLoss ({targets}) vs cross_entropy")
 
 
 @pytest.mark.parametrize("shape", ["(N, 1)", "(N,)"])
@@ -150,26 +129,24 @@ def test_sigmoid_with_loss_matches_bce_with_logits(shape, device, case, hard):
     x = x[:, :1] if shape == "(N, 1)" else x[:, 0]
     n = x.shape[0]
     t = (rng.integers(0, 2, n) if hard else rng.random(n)).astype(dtype)
-    layer = L.SigmoidWithLoss()
-    loss = layer.forward(x, t)
-    dx = layer.backward()
-
-    xt = _tensor(x, device, grad=True)
-    tt = torch.tensor(t, device=device)
-    loss_t = F.binary_cross_entropy_with_logits(xt.reshape(-1), tt)
-    loss_t.backward()
-    assert torchref_loss_equals(TL.SigmoidWithLoss(), xt, tt, loss_t)
-    check_parity({"loss": loss_t, "dx": xt.grad}, {"loss": np.array(loss, dtype), "dx": dx},
-                 dtype=dtype, floor=loss_floor(loss, np.mean(np.abs(x)), dx),
-                 what="SigmoidWithLoss vs BCE with logits", names=("torch", "npref"))
+    bce = also_torchref(lambda xt, tt: F.binary_cross_entropy_with_logits(xt.reshape(-1), tt),
+                        TL.SigmoidWithLoss())
+    run_layer_parity(L.SigmoidWithLoss(), bce, x, target=t,
+                     floor=lambda results: loss_floor(np.mean(np.abs(x)), **results),
+                     device=device, dtype=dtype, what="SigmoidWithLoss vs BCE with logits")
 
 
-def torchref_loss_equals(module, x, t, expected) -> bool:
-    with torch.no_grad():
-        return bool(module(x, t) == expected)
+def also_torchref(builtin, module):
+    """PyTorch's loss function, checking on the way that torchref's module computes exactly it."""
+    def loss(x, t):
+        expected = builtin(x, t)
+        with torch.no_grad():
+            assert bool(module(x, t) == expected), f"{type(module).__name__} differs"
+        return expected
+    return loss
 
 
-def loss_floor(loss, terms, dx):
+def loss_floor(terms, loss, dx):
     """Per-key floors: the loss against the terms summed to form it (mean |x| or |x − max| of
     the target entries), its gradient ``(σ or softmax − t)/N`` against 1/N."""
     n = dx.shape[0]
@@ -209,30 +186,14 @@ def test_batchnorm_training_and_evaluation(convention, device, data):
     scale = 10.0 ** data.draw(st.floats(-2, 2))
     steps = data.draw(st.integers(1, 4))
 
-    ours = L.BatchNorm(d, momentum, eps, convention, dtype=dtype)
-    theirs = TL.BatchNorm(d, momentum, eps, convention, dtype=torch_dtype(dtype), device=device)
-    expected_class = torch.nn.BatchNorm1d if convention == "torch" else TL.BookBatchNorm1d
-    assert type(theirs) is expected_class
-    with torch.no_grad():                                   # the same γ, β to start from
-        gamma = (1 + 0.1 * rng.standard_normal(d)).astype(dtype)
-        beta = (0.1 * rng.standard_normal(d)).astype(dtype)
-        ours.gamma[...], ours.beta[...] = gamma, beta
-        theirs.weight.copy_(torch.tensor(gamma)), theirs.bias.copy_(torch.tensor(beta))
-    theirs.train()
+    ours, theirs = twin_batchnorms(d, momentum, eps, convention, dtype, device, rng)
     for _ in range(steps):
         x = (rng.standard_normal((n, d)) * scale + rng.standard_normal(d)).astype(dtype)
         dout = rng.standard_normal((n, d)).astype(dtype)
-        out = ours.forward(x, train=True)
-        dx = ours.backward(dout)
-        xt = _tensor(x, device, grad=True)
-        theirs.zero_grad()
-        out_t = theirs(xt)
-        out_t.backward(_tensor(dout, device))
-        check_parity({"out": out_t, "dx": xt.grad, "dgamma": theirs.weight.grad,
-                      "dbeta": theirs.bias.grad},
-                     {"out": out, "dx": dx, "dgamma": ours.dgamma, "dbeta": ours.dbeta},
-                     dtype=dtype, floor=batchnorm_floors(ours, x, dout),
-                     what=f"BatchNorm/{convention} training", names=("torch", "npref"))
+        run_layer_parity(ours, theirs, x, dout, train=True,
+                         grads={"dgamma": "weight", "dbeta": "bias"},
+                         floor=lambda _: batchnorm_floors(ours, x, dout),
+                         device=device, dtype=dtype, what=f"BatchNorm/{convention} training")
         stats_floor = {"mean": np.abs(ours.running_mean).max() + np.abs(x).mean(), "var": "norm"}
         check_parity({"mean": theirs.running_mean, "var": theirs.running_var},
                      {"mean": ours.running_mean, "var": ours.running_var}, dtype=dtype,
@@ -241,12 +202,26 @@ def test_batchnorm_training_and_evaluation(convention, device, data):
     theirs.eval()
     x = (rng.standard_normal((n, d)) * scale).astype(dtype)
     with torch.no_grad():
-        out_t = theirs(_tensor(x, device))
+        out_t = theirs(tensor(x, device))
     out = ours.forward(x, train=False)
     terms = (np.abs(ours.gamma) * (np.abs(x) + np.abs(ours.running_mean)) / ours.std
              + np.abs(ours.beta))
     check_parity(out_t, out, dtype=dtype, floor=terms.astype(np.float64),
                  what=f"BatchNorm/{convention} evaluation", names=("torch", "npref"))
+
+
+def twin_batchnorms(d, momentum, eps, convention, dtype, device, rng):
+    """npref's BatchNorm and torchref's (PyTorch's own for "torch"), from the same drawn γ, β."""
+    ours = L.BatchNorm(d, momentum, eps, convention, dtype=dtype)
+    theirs = TL.BatchNorm(d, momentum, eps, convention, dtype=torch_dtype(dtype), device=device)
+    expected_class = torch.nn.BatchNorm1d if convention == "torch" else TL.BookBatchNorm1d
+    assert type(theirs) is expected_class
+    with torch.no_grad():
+        gamma = (1 + 0.1 * rng.standard_normal(d)).astype(dtype)
+        beta = (0.1 * rng.standard_normal(d)).astype(dtype)
+        ours.gamma[...], ours.beta[...] = gamma, beta
+        theirs.weight.copy_(torch.tensor(gamma)), theirs.bias.copy_(torch.tensor(beta))
+    return ours, theirs
 
 
 def batchnorm_floors(bn, x, dout):
@@ -296,15 +271,11 @@ def test_batchnorm_refuses_one_sample_in_training():
 def test_dropout_with_a_shared_mask(convention, device, batch, p, train, seed):
     x, dout, dtype = batch
     ours = L.Dropout(p, convention, rng=np.random.default_rng(seed))
-    out = ours.forward(x, train=train)
-    dx = ours.backward(dout)
-    theirs = TL.Dropout(p, convention).train(train)
-    xt = _tensor(x, device, grad=True)
-    mask = torch.tensor(ours.mask, device=device) if train else None
-    out_t = theirs(xt, mask)
-    out_t.backward(_tensor(dout, device))
-    check_parity({"out": out_t, "dx": xt.grad}, {"out": out, "dx": dx}, dtype=dtype,
-                 floor="norm", what=f"Dropout/{convention}", names=("torchref", "npref"))
+    theirs = TL.Dropout(p, convention)
+    # npref runs first and draws the mask; torchref is handed it.
+    run_layer_parity(ours, lambda xt: theirs(xt, tensor(ours.mask, device) if train else None),
+                     x, dout, module=theirs, train=train, device=device, dtype=dtype,
+                     what=f"Dropout/{convention}", names=("torchref", "npref"))
 
 
 @pytest.mark.parametrize("convention", ["torch", "book"])
@@ -313,7 +284,7 @@ def test_dropout_draws_the_same_mask_from_the_same_seed(convention, device, batc
     """No mask handed in: both backends draw it from a Generator seeded alike, and agree."""
     x, _, dtype = batch
     out = L.Dropout(p, convention, rng=np.random.default_rng(seed)).forward(x, train=True)
-    out_t = TL.Dropout(p, convention, rng=np.random.default_rng(seed))(_tensor(x, device))
+    out_t = TL.Dropout(p, convention, rng=np.random.default_rng(seed))(tensor(x, device))
     check_parity(out_t, out, dtype=dtype, floor="norm", what=f"Dropout/{convention} (seeded)",
                  names=("torchref", "npref"))
 
@@ -323,7 +294,7 @@ def test_dropout_matches_f_dropout(device, batch, p, seed):
     """PyTorch's own dropout, its mask read back from its output, equals ours with that mask."""
     x, _, dtype = batch
     x = np.where(x == 0, 1.0, x).astype(dtype)               # so that a zero means "dropped"
-    xt = _tensor(x, device)
+    xt = tensor(x, device)
     with torch.random.fork_rng(devices=[xt.device] if xt.is_cuda else []):
         torch.manual_seed(seed)                # F.dropout draws from the global generator:
         out_t = F.dropout(xt, p, training=True)  # seeded here, and put back as it was after
