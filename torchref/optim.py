@@ -17,9 +17,12 @@ wherever the rule is PyTorch's:
 ``AdamW``                  ``torch.optim.AdamW``
 =========================  =====================================================================
 
-Update rules, as math, are in the docstrings of :mod:`npref.optim`. ``foreach=True`` /
-``fused=True`` select PyTorch's multi-tensor and single-kernel implementations of the same rule
-(faster; checked against npref by the parity suite like the default path).
+Each function's docstring states its update rule as math, with every hyperparameter, the
+conventions and their defaults (as :mod:`npref.optim` does). Notation: ``p`` a parameter, ``g``
+its gradient, ``t`` the step count (from 1), ``lr`` the learning rate, ``wd`` the weight decay.
+``foreach=True`` / ``fused=True`` select PyTorch's multi-tensor and single-kernel implementations
+of the same rule (faster; checked against npref by the parity suite like the default path);
+``None`` leaves the choice to PyTorch.
 """
 
 from __future__ import annotations
@@ -61,7 +64,14 @@ def _fast(foreach, fused) -> dict:
 
 def SGD(params, *, lr: float = 0.01, weight_decay: float = 0.0, foreach=None,
         fused=None) -> torch.optim.SGD:
-    """``p ← p − lr·g`` as ``torch.optim.SGD``."""
+    r"""Stochastic gradient descent, as ``torch.optim.SGD`` (one rule: the conventions agree)::
+
+        g ← g + wd·p             (only when weight_decay > 0)
+        p ← p − lr·g
+
+    Hyperparameters and defaults: ``lr`` 0.01, ``weight_decay`` (wd, L2 decay folded into the
+    gradient) 0. No state.
+    """
     lr = _validate.positive("lr", lr)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
     return torch.optim.SGD(_params(params), lr=lr, weight_decay=weight_decay,
@@ -80,21 +90,58 @@ def _heavy_ball(params, lr, momentum, weight_decay, convention, nesterov, fast):
 
 def Momentum(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
              convention: str = "torch", foreach=None, fused=None) -> torch.optim.SGD:
-    """Heavy-ball momentum as ``torch.optim.SGD(momentum=μ)``, in either convention."""
+    r"""Heavy-ball momentum μ, as ``torch.optim.SGD(momentum=μ)`` in either convention.
+
+    convention="torch" (PyTorch's rule; state ``momentum_buffer``)::
+
+        g ← g + wd·p             (only when weight_decay > 0)
+        b ← μ·b + g              (b = g on the first step)
+        p ← p − lr·b
+
+    convention="book" is the book's velocity form, ``v ← μ·v − lr·g; p ← p + v``: the same
+    update with ``v = −lr·b`` (while lr stays constant), so PyTorch's class computes it and
+    keeps ``b``.
+
+    Hyperparameters and defaults (both conventions): ``lr`` 0.01, ``momentum`` (μ, in [0, 1))
+    0.9, ``weight_decay`` 0, ``convention`` "torch".
+    """
     return _heavy_ball(params, lr, momentum, weight_decay, convention, False,
                        _fast(foreach, fused))
 
 
 def Nesterov(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
              convention: str = "torch", foreach=None, fused=None) -> torch.optim.SGD:
-    """Nesterov momentum as ``torch.optim.SGD(momentum=μ, nesterov=True)``, in either convention."""
+    r"""Nesterov momentum μ, as ``torch.optim.SGD(momentum=μ, nesterov=True)`` in either convention.
+
+    convention="torch" (PyTorch's rule; state ``momentum_buffer``)::
+
+        g ← g + wd·p             (only when weight_decay > 0)
+        b ← μ·b + g              (b = g on the first step)
+        p ← p − lr·(g + μ·b)
+
+    convention="book" is the book's form, ``p ← p + μ²·v − (1+μ)·lr·g; v ← μ·v − lr·g``: the
+    same update with ``v = −lr·b``, so PyTorch's class computes it. At μ = 0 the rule is plain
+    SGD, and PyTorch is given ``nesterov=False`` (it refuses Nesterov without momentum).
+
+    Hyperparameters and defaults (both conventions): ``lr`` 0.01, ``momentum`` (μ, in [0, 1))
+    0.9, ``weight_decay`` 0, ``convention`` "torch".
+    """
     return _heavy_ball(params, lr, momentum, weight_decay, convention, True,
                        _fast(foreach, fused))
 
 
 def AdaGrad(params, *, lr: float = 0.01, eps: float | None = None, weight_decay: float = 0.0,
             convention: str = "torch", foreach=None, fused=None) -> torch.optim.Adagrad:
-    """AdaGrad as ``torch.optim.Adagrad``; eps 1e-10 ("torch") or 1e-7 ("book")."""
+    r"""AdaGrad, as ``torch.optim.Adagrad`` in either convention (state ``sum``)::
+
+        g ← g + wd·p             (only when weight_decay > 0)
+        h ← h + g²               (h starts at 0)
+        p ← p − lr·g / (√h + eps)
+
+    The conventions share the formula and differ in eps: ``eps=None`` means 1e-10 ("torch",
+    PyTorch's default) or 1e-7 ("book"). Other defaults: ``lr`` 0.01, ``weight_decay`` 0,
+    ``convention`` "torch"; PyTorch's ``lr_decay`` and ``initial_accumulator_value`` stay 0.
+    """
     lr = _validate.positive("lr", lr)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
     eps = _eps("adagrad", eps, _validate.convention(convention))
@@ -105,7 +152,17 @@ def AdaGrad(params, *, lr: float = 0.01, eps: float | None = None, weight_decay:
 def RMSprop(params, *, lr: float = 0.01, alpha: float = 0.99, eps: float | None = None,
             weight_decay: float = 0.0, convention: str = "torch",
             foreach=None) -> torch.optim.RMSprop:
-    """RMSprop as ``torch.optim.RMSprop``; eps 1e-8 ("torch") or 1e-7 ("book")."""
+    r"""RMSprop, as ``torch.optim.RMSprop`` in either convention (state ``square_avg``)::
+
+        g ← g + wd·p             (only when weight_decay > 0)
+        h ← α·h + (1−α)·g²       (h starts at 0)
+        p ← p − lr·g / (√h + eps)
+
+    The conventions share the formula and differ in eps: ``eps=None`` means 1e-8 ("torch",
+    PyTorch's default) or 1e-7 ("book"; the book calls α ``decay_rate``). Other defaults: ``lr``
+    0.01, ``alpha`` (α, in [0, 1)) 0.99, ``weight_decay`` 0, ``convention`` "torch"; PyTorch's
+    ``momentum`` stays 0 and ``centered`` False. Of the fast paths, ``foreach`` only.
+    """
     lr = _validate.positive("lr", lr)
     alpha = _validate.fraction("alpha", alpha)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
@@ -117,8 +174,29 @@ def RMSprop(params, *, lr: float = 0.01, alpha: float = 0.99, eps: float | None 
 def Adam(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
          eps: float | None = None, weight_decay: float = 0.0, convention: str = "torch",
          foreach=None, fused=None) -> torch.optim.Optimizer:
-    """Adam: ``torch.optim.Adam`` ("torch", eps 1e-8) or :class:`BookAdam` ("book", eps 1e-7;
-    PyTorch's fast paths do not apply to it)."""
+    r"""Adam: bias-corrected moving averages of the gradient (m) and of its square (v).
+
+    Both conventions keep the same averages::
+
+        g ← g + wd·p             (only when weight_decay > 0)
+        m ← β1·m + (1−β1)·g
+        v ← β2·v + (1−β2)·g²     (m, v start at 0)
+
+    convention="torch" returns ``torch.optim.Adam`` (state ``exp_avg``, ``exp_avg_sq``)::
+
+        p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)
+
+    convention="book" returns :class:`BookAdam` (state ``m``, ``v``), since PyTorch's class
+    cannot put eps on the raw √v::
+
+        lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ)
+        p ← p − lr_t · m / (√v + eps)
+
+    Defaults: ``lr`` 0.001, ``betas`` (β1, β2, each in [0, 1)) (0.9, 0.999), ``weight_decay`` 0,
+    ``convention`` "torch"; ``eps=None`` means 1e-8 ("torch") or 1e-7 ("book"). PyTorch's
+    ``amsgrad`` stays False. ``foreach`` / ``fused`` are checked, and used by "torch" only:
+    :class:`BookAdam` has no fast paths.
+    """
     lr = _validate.positive("lr", lr)
     betas = _validate.betas(betas)
     weight_decay = _validate.nonnegative("weight_decay", weight_decay)
@@ -133,7 +211,17 @@ def Adam(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999)
 def AdamW(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
           eps: float = 1e-8, weight_decay: float = 0.01, foreach=None,
           fused=None) -> torch.optim.AdamW:
-    """AdamW (decoupled weight decay) as ``torch.optim.AdamW``."""
+    r"""AdamW (Loshchilov & Hutter), as ``torch.optim.AdamW`` — PyTorch's rule only, no
+    convention (state ``exp_avg``, ``exp_avg_sq``)::
+
+        p ← p·(1 − lr·wd)        (decoupled decay: g is left as it is)
+        m ← β1·m + (1−β1)·g
+        v ← β2·v + (1−β2)·g²
+        p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)
+
+    Defaults, PyTorch's: ``lr`` 0.001, ``betas`` (0.9, 0.999), ``eps`` 1e-8, ``weight_decay``
+    0.01. PyTorch's ``amsgrad`` stays False.
+    """
     lr = _validate.positive("lr", lr)
     betas = _validate.betas(betas)
     eps = _validate.positive("eps", eps)
@@ -143,7 +231,8 @@ def AdamW(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999
 
 
 class BookAdam(torch.optim.Optimizer):
-    r"""The book's Adam, with eps added to the raw √v (which ``torch.optim.Adam`` cannot express)::
+    r"""The book's Adam (convention="book"), with eps added to the raw √v, which
+    ``torch.optim.Adam`` cannot express::
 
         g ← g + wd·p                         (only when weight_decay > 0)
         lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ)
