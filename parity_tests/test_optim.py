@@ -47,14 +47,15 @@ STEPWISE = " (step by step)"
 
 # -- the size of the terms behind an update, per rule ---------------------------------------------
 # Each takes the resolved hyperparameters, the reference trajectory in npref's names and, per
-# step, |g| (+ wd·|p| under L2 decay); it returns per step the update had no sum cancelled.
+# step, the terms of the gradient the rule sees, |g| (+ wd·|p| under L2 decay), and that gradient's
+# magnitude |g (+ wd·p)|; it returns per step the update had no sum cancelled.
 
-def plain_terms(h, ref, g):
+def plain_terms(h, ref, g, g_value):
     return [h["lr"] * gt for gt in g]                                  # lr·|g|
 
 
 def heavy_ball_terms(nesterov: bool):
-    def terms(h, ref, g):
+    def terms(h, ref, g, g_value):
         mu, carried, out = h["momentum"], 0.0, []
         for gt in g:
             carried = mu * carried + gt                                # μ·|b| + |g|
@@ -63,28 +64,53 @@ def heavy_ball_terms(nesterov: bool):
     return terms
 
 
-def divided_terms(h_buffer: str):
-    """lr·|g| / (√h + eps), with the reference's own h (AdaGrad, RMSprop)."""
-    def terms(h, ref, g):
-        return [h["lr"] * gt / (np.sqrt(ref[h_buffer][t].astype(np.float64)) + h["eps"])
-                for t, gt in enumerate(g)]
+def divided_terms(h_buffer: str, weight: Callable):
+    """lr·|g| / (√h + eps), with the reference's own h (AdaGrad, RMSprop; ``weight(h)``: the
+    weight of g² in h), and the rounding of a cancelled g under the root."""
+    def terms(h, ref, g, g_value):
+        out = []
+        for t, (gt, gv) in enumerate(zip(g, g_value)):
+            root = np.sqrt(ref[h_buffer][t].astype(np.float64))
+            out.append(h["lr"] * gt / (root + h["eps"])
+                       + root_rounding(ref, t, root, 1.0, weight(h), gt, gv, h["eps"]))
+        return out
     return terms
 
 
 def adam_terms(v_buffer: str, book: bool = False):
-    """β1·|m| + (1−β1)·|g| carried, over the reference's own √v, with the convention's eps."""
-    def terms(h, ref, g):
+    """β1·|m| + (1−β1)·|g| carried, over the reference's own √v, with the convention's eps, and
+    the rounding of a cancelled g under the root."""
+    def terms(h, ref, g, g_value):
         (beta1, beta2), lr, eps = h["betas"], h["lr"], h["eps"]
         carried, out = 0.0, []
-        for t, gt in enumerate(g, start=1):
+        for t, (gt, gv) in enumerate(zip(g, g_value), start=1):
             carried = beta1 * carried + (1 - beta1) * gt
             v = np.sqrt(ref[v_buffer][t - 1].astype(np.float64))
+            k = 1.0 if book else 1 / math.sqrt(1 - beta2 ** t)      # the denominator: k·√v + eps
             if book:
-                out.append(lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) * carried / (v + eps))
+                u = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) * carried / (v + eps)
             else:
-                out.append(lr / (1 - beta1 ** t) * carried / (v / math.sqrt(1 - beta2 ** t) + eps))
+                u = lr / (1 - beta1 ** t) * carried / (v / math.sqrt(1 - beta2 ** t) + eps)
+            out.append(u + root_rounding(ref, t - 1, v, k, 1 - beta2, gt, gv, eps))
         return out
     return terms
+
+
+def root_rounding(ref, t, root, k, weight, g_terms, g_value, eps):
+    """How far the update of step t+1 can move because its root saw a rounded, cancelled g.
+
+    Where ``g + wd·p`` cancels (its value ``g_value`` below its terms ``g_terms``), it carries the
+    rounding of its terms, not of its value — NumPy rounds ``wd·p`` before the sum, PyTorch fuses
+    the two — and it enters the root squared, in the same step: √v moves by
+    ``weight·g_value·(g_terms − g_value)/√v`` ulps beyond the rounding of an uncancelled g, the
+    denominator ``k·√v + eps`` by k times that, and the update (the reference's own step) by its
+    share of the denominator. Zero where nothing cancels (no decay, or g and p of one sign).
+    """
+    step = np.abs(np.diff(ref["p"][t:t + 2].astype(np.float64), axis=0))[0]
+    excess = weight * g_value * (g_terms - g_value)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = np.where(root > 0, k * excess / root, 0.0)
+    return step * moved / (k * root + eps)
 
 
 # -- PyTorch's built-ins, with PyTorch's own argument names ---------------------------------------
@@ -152,6 +178,14 @@ def velocity(h):
     return -h["lr"]                     # the book's velocity v is −lr·buf
 
 
+def adagrad_weight(h):
+    return 1.0                          # h ← h + g²
+
+
+def rmsprop_weight(h):
+    return 1 - h["alpha"]               # h ← α·h + (1−α)·g²
+
+
 RULES = [
     Rule("sgd", None, dict(lr=0.01, weight_decay=0.0), dict(lr=LR, weight_decay=DECAY),
          lambda ps, h: torch.optim.SGD(ps, lr=h["lr"], weight_decay=h["weight_decay"]),
@@ -170,17 +204,18 @@ RULES = [
          terms=heavy_ball_terms(nesterov=True)),
     Rule("adagrad", "torch", dict(lr=0.01, eps=1e-10, weight_decay=0.0),
          dict(lr=LR, weight_decay=DECAY, eps=S.epsilons), torch_adagrad,
-         state={"sum": "sum"}, terms=divided_terms("sum"), adaptive=True),
+         state={"sum": "sum"}, terms=divided_terms("sum", adagrad_weight), adaptive=True),
     Rule("adagrad", "book", dict(lr=0.01, eps=1e-7, weight_decay=0.0),
          dict(lr=LR, weight_decay=DECAY, eps=S.epsilons), torch_adagrad,
-         state={"h": "sum"}, terms=divided_terms("h"), adaptive=True),
+         state={"h": "sum"}, terms=divided_terms("h", adagrad_weight), adaptive=True),
     Rule("rmsprop", "torch", dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0),
          dict(lr=LR, weight_decay=DECAY, alpha=S.alphas, eps=S.epsilons), torch_rmsprop,
-         state={"square_avg": "square_avg"}, terms=divided_terms("square_avg"), adaptive=True,
+         state={"square_avg": "square_avg"}, terms=divided_terms("square_avg", rmsprop_weight),
+         adaptive=True,
          fast=("foreach",)),
     Rule("rmsprop", "book", dict(lr=0.01, alpha=0.99, eps=1e-7, weight_decay=0.0),
          dict(lr=LR, weight_decay=DECAY, alpha=S.alphas, eps=S.epsilons), torch_rmsprop,
-         state={"h": "square_avg"}, terms=divided_terms("h"), adaptive=True,
+         state={"h": "square_avg"}, terms=divided_terms("h", rmsprop_weight), adaptive=True,
          fast=("foreach",)),
     Rule("adam", "torch", dict(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0),
          dict(lr=LR, weight_decay=DECAY, betas=S.betas, eps=S.epsilons),
@@ -258,14 +293,19 @@ def error_scale(rule, hyper, ref, grads):
     (``|g| + wd·|p|`` for ``g + wd·p``, ``μ·|b| + |g|`` for the momentum buffer, and so on), with the
     reference's own denominators. Rounding each operation moves a result by a few ulps of these
     terms, never of the (possibly cancelled) result, so this is the scale the tolerance applies to.
+    A cancelled ``g + wd·p`` that an adaptive rule squares under its root moves the denominator
+    itself; that sensitivity is added where it arises (:func:`root_rounding`).
     """
     h = resolved(rule, hyper)
     lr, wd = h["lr"], h["weight_decay"]
     p = np.abs(ref["p"].astype(np.float64))
     g = [np.abs(gt.astype(np.float64)) for gt in grads]
+    g_value = g
     if rule.decay == "L2":
+        g_value = [np.abs(gt.astype(np.float64) + wd * ref["p"][t].astype(np.float64))
+                   for t, gt in enumerate(grads)]
         g = [gt + wd * p[t] for t, gt in enumerate(g)]
-    updates = rule.terms(h, ref, g)
+    updates = rule.terms(h, ref, g, g_value)
     if rule.decay == "decoupled":
         updates = [u + lr * wd * p[t] for t, u in enumerate(updates)]
     return np.maximum.accumulate(p, axis=0) + np.cumsum([np.zeros_like(p[0]), *updates], axis=0)
