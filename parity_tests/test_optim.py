@@ -422,6 +422,27 @@ def test_a_wrong_rule_fails(rule_id, hyper, wrong):
                      what=f"{rule.name} mutant")
 
 
+#: With L2 decay the adaptive rules are judged one step at a time, on a scale that allows for a
+#: cancelled g + wd·p under the root (:func:`root_rounding`): a learning rate off by 1e-9 shows.
+STEPWISE_MUTANTS = [("adagrad-torch", torch.optim.Adagrad, {}),
+                    ("rmsprop-torch", torch.optim.RMSprop, {}),
+                    ("adam-torch", torch.optim.Adam, {"betas": (0.9, 0.0)})]
+
+
+@pytest.mark.parametrize("rule_id,cls,extra", STEPWISE_MUTANTS,
+                         ids=[m[0] for m in STEPWISE_MUTANTS])
+def test_a_wrong_step_fails_step_by_step(rule_id, cls, extra):
+    rule, hyper = BY_ID[rule_id], {"lr": 0.1, "weight_decay": 0.01, **extra}
+    assert feeds_back(rule, hyper)
+    p0, grads = _fixed_case()
+    theirs = torch_trajectory(lambda ps: cls(ps, **{**hyper, "lr": 0.1 * (1 + 1e-9)}), p0, grads,
+                              "cpu")
+    ours = npref_trajectory(npref.optim.make(rule.name, **hyper), p0, grads, start_from=theirs)
+    with pytest.raises(AssertionError, match="max relative difference"):
+        check_parity(theirs["p"], ours["p"], dtype=np.float64,
+                     floor=error_scale(rule, hyper, theirs, grads), what=f"{rule.id} mutant")
+
+
 # -- contract: arguments, mismatches, state, dtypes -----------------------------------------------
 
 NAMES = list(dict.fromkeys(rule.name for rule in RULES))
