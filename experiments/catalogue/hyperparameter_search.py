@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-import npref.regularizers
+from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
 from experiments.registry import Experiment, register
-from experiments.training import Variant, run_variants
-from npref.training import Data
+from npref.training import Data, Schedule
 
 DEFAULTS = {"n_train": 500, "n_test": 0, "validation": 0.2, "hidden": [100] * 6,
             "batch_size": 100, "epochs": 50, "trials": 100, "fine_trials": 50, "top": 5,
@@ -41,14 +40,14 @@ def narrowed(trials, finals, top):
 def compute(backend, config, seed, data_dir):
     data = split(mnist.for_experiment(config, data_dir).data, config, seed)
     rng = np.random.default_rng(seed)
-    schedule = {"batch_size": config["batch_size"], "epochs": config["epochs"]}
+    schedule = Schedule(batch_size=config["batch_size"], epochs=config["epochs"])
 
     def stage(prefix, trials, stage_seed):
         variants = {}
         for i, (lr, decay) in enumerate(trials):
             arch = {"input_size": 784, "hidden_sizes": config["hidden"], "output_size": 10,
                     "activation": "relu", "weight_init": "he",
-                    "regularizer": npref.regularizers.L2(decay)}
+                    "regularizer": ("l2", {"lam": decay})}
             variants[f"{prefix}{i:03d}"] = Variant(arch, "sgd", {"lr": lr}, schedule,
                                                    init_seed=seed + 7 + i)
         return run_variants(backend, variants, data=data, config=config, seed=stage_seed,
@@ -138,5 +137,4 @@ register(Experiment(
             "log space, trains for 50 epochs and is scored by validation accuracy (never the "
             "test set); a second stage searches the range of the best few. The book's finding: "
             "the best learning rates sit near 1e-3…1e-2, while λ matters little here.",
-    defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot, data=_data,
-    tolerance={"float64": 1e-9, "float32": 1e-3}))
+    defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot, data=_data))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import npref.init
-from experiments.registry import Experiment, register
+from experiments.registry import PER_OPERATION, Experiment, register
 
 INITS = {"std=1": 1.0, "std=0.01": 0.01, "Xavier (book)": "xavier", "He": "he"}
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -91,4 +91,5 @@ register(Experiment(
             "layers, and He (std √(2/n)) does the same for ReLU, which zeroes half its inputs.",
     defaults=DEFAULTS, compute=compute, plot=plot,
     data=lambda config, data_dir: {"name": "standard normal inputs", "source": "drawn from "
-                                   "numpy.random.default_rng(seed)", "n_train": 0, "n_test": 0}))
+                                   "numpy.random.default_rng(seed)", "n_train": 0, "n_test": 0},
+    tolerance=PER_OPERATION))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.registry import Experiment, register
+from experiments.registry import PER_OPERATION, Experiment, register
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
@@ -98,4 +98,4 @@ register(Experiment(
             "RMSprop and Adam scale each coordinate by the root of its squared gradients and "
             "head more directly for the minimum. The NumPy side differentiates f by hand, the "
             "PyTorch side with autograd.",
-    defaults=DEFAULTS, compute=compute, plot=plot, data=data))
+    defaults=DEFAULTS, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION))
