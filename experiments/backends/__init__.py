@@ -7,6 +7,7 @@ behind :class:`Backend`, implemented once in :mod:`.numpy_backend` (npref) and o
 
 from __future__ import annotations
 
+from experiments.backends import protocol
 from experiments.backends.protocol import BACKENDS, Backend, BackendUnavailable, nudge
 
 __all__ = ["BACKENDS", "Backend", "BackendUnavailable", "get", "nudge"]
@@ -19,6 +20,7 @@ def get(name: str, device: str = "auto", *, perturbation: int | None = None,
     ``perturbation`` and ``only_parts`` are the declared hooks of :class:`Backend` (the one-ulp
     sensitivity measurement of :mod:`.parity` uses them).
     """
+    perturbation, only_parts = protocol.hooks(perturbation, only_parts)
     hooks = {"perturbation": perturbation, "only_parts": only_parts}
     if name == "numpy":
         from experiments.backends.numpy_backend import NumpyBackend

@@ -63,7 +63,9 @@ def nudge(params: dict, seed: int | None) -> dict:
     if seed is None:
         return params
     rng = np.random.default_rng(seed)
-    return {k: np.nextafter(v, np.where(rng.random(v.shape) < 0.5, -np.inf, np.inf)).astype(v.dtype)
+    # The direction in the parameter's own dtype: a float64 infinity would make nextafter step
+    # in float64, and the cast back to float32 would round the step away.
+    return {k: np.nextafter(v, np.where(rng.random(v.shape) < 0.5, -np.inf, np.inf).astype(v.dtype))
             for k, v in params.items()}
 
 
