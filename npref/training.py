@@ -13,7 +13,7 @@ import numbers
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
 import numpy as np
@@ -303,8 +303,7 @@ def _watch_pairs(value) -> tuple:
 
 
 #: The keywords of :class:`Schedule`: the older keyword form of ``fit``/``train`` accepts them.
-SCHEDULE_KEYWORDS = ("batch_size", "iterations", "epochs", "sampling", "evaluate_every",
-                     "early_stopping", "watch", "update_ratios", "max_loss")
+SCHEDULE_KEYWORDS = tuple(f.name for f in fields(Schedule))
 
 
 def _resolve_schedule(schedule, keywords: dict, where: str):
