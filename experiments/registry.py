@@ -6,11 +6,13 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-#: Modules that define experiments, imported on first use (in catalogue order).
+#: Modules that define experiments, one each, imported on first use (in catalogue order).
 MODULES = tuple(f"experiments.catalogue.{name}" for name in (
     "optimizer_paths", "optimizer_mnist", "init_histograms", "init_mnist", "batchnorm_mnist",
-    "overfit", "hyperparameter_search", "deep_mnist_exercises", "breast_cancer", "sanity_checks",
-    "lecture_errata"))
+    "overfit.weight_decay", "overfit.dropout", "hyperparameter_search", "deep_mnist_exercises",
+    "breast_cancer.init", "breast_cancer.regularization", "breast_cancer.learning_rate",
+    "breast_cancer.validation", "breast_cancer.early_stopping", "breast_cancer.minibatch",
+    "breast_cancer.dropout", "breast_cancer.optimizers", "sanity_checks", "lecture_errata"))
 
 #: Parity tolerance of a whole training run: thousands of steps compound the rounding of each
 #: (SPEC section 5's per-operation figures are for one computation).

@@ -123,7 +123,7 @@ def plot(result, folder) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
+    from experiments.plotting import save
 
     rows = [r for r in result["rows"] if r["device"] == "cpu"]
     groups = sorted({(r["batch"], r["dtype"]) for r in rows})
@@ -143,9 +143,7 @@ def plot(result, folder) -> str:
     ax.set_title(f"784-[100×4]-10 ReLU + Adam, CPU — machine float32 GEMM "
                  f"{result['machine_gflops']:.0f} GFLOP/s")
     ax.legend()
-    save_figure(fig, folder / "bench.png")
-    plt.close(fig)
-    return "bench.png"
+    return save(fig, folder, "bench.png")
 
 
 def write_page(result, out) -> Path:

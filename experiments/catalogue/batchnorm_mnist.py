@@ -44,8 +44,7 @@ def compute(backend, config, seed, data_dir):
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
-    from experiments.plotting import BACKEND_STYLE
+    from experiments.plotting import label, line, save
 
     stds = scales(config)
     cols = 4
@@ -56,15 +55,12 @@ def plot(results, config, out_dir):
         for bn, color in ((True, "#d62728"), (False, "#1f77b4")):
             name = f"{'BatchNorm' if bn else 'plain'} w={std:.2e}"
             for backend, result in results.items():
-                style = BACKEND_STYLE[backend]
                 acc = result["series"].get(f"{name}.train_acc", [])
                 if f"{name}.exploded_at" in result["final"]:
                     ax.text(0.05, 0.9 if bn else 0.8, f"{'BN' if bn else 'plain'}: diverged",
                             transform=ax.transAxes, fontsize=7, color=color)
-                ax.plot(np.arange(1, len(acc) + 1), acc, color=color,
-                        alpha=0.45 if backend == "numpy" else 1.0,
-                        linestyle=style["linestyle"], linewidth=style["linewidth"],
-                        label=f"{'BatchNorm' if bn else 'without'} ({style['label']})")
+                ax.plot(np.arange(1, len(acc) + 1), acc, **line(
+                    backend, color=color, label=label(backend, "BatchNorm" if bn else "without")))
         ax.set_title(f"W std {std:.3g}", fontsize=9)
         ax.set_ylim(0, 1)
     for ax in axes.flat[len(stds):]:
@@ -74,10 +70,7 @@ def plot(results, config, out_dir):
     fig.supylabel("training accuracy")
     fig.suptitle(f"MNIST ({config['n_train']} images), 784-[100×{len(config['hidden'])}]-10 "
                  f"ReLU, SGD lr {config['lr']}: with and without BatchNorm")
-    name = "batchnorm-mnist.png"
-    save_figure(fig, out_dir / name)
-    plt.close(fig)
-    return [name]
+    return [save(fig, out_dir, "batchnorm-mnist.png")]
 
 
 register(Experiment(

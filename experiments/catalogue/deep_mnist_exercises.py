@@ -65,19 +65,15 @@ def compute(backend, config, seed, data_dir):
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
-    from experiments.plotting import BACKEND_STYLE
+    from experiments.plotting import label, line, save
 
     fig, axes = plt.subplots(2, 3, figsize=(14, 8), sharey=True)
     for ax, name in zip(axes.flat, NAMES):
         for backend, result in results.items():
-            style = BACKEND_STYLE[backend]
             its = result["series"][f"{name}.epoch_iterations"]
             for kind, color in (("train_acc", "#1f77b4"), ("test_acc", "#d62728")):
-                ax.plot(its, result["series"][f"{name}.{kind}"], color=color,
-                        alpha=0.45 if backend == "numpy" else 1.0,
-                        linestyle=style["linestyle"], linewidth=style["linewidth"],
-                        label=f"{kind.replace('_acc', '')} ({style['label']})")
+                ax.plot(its, result["series"][f"{name}.{kind}"], **line(
+                    backend, color=color, label=label(backend, kind.replace("_acc", ""))))
         final = next(iter(results.values()))["final"]
         ax.set_title(f"{name}\ntrain {final[name + '.train_acc']:.3f} / test "
                      f"{final[name + '.test_acc']:.3f}", fontsize=9)
@@ -86,9 +82,7 @@ def plot(results, config, out_dir):
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("the exercise notebook's networks on MNIST: training (blue) and test (red) "
                  "accuracy")
-    save_figure(fig, out_dir / "deep-mnist-exercises.png")
-    plt.close(fig)
-    return ["deep-mnist-exercises.png"]
+    return [save(fig, out_dir, "deep-mnist-exercises.png")]
 
 
 register(Experiment(

@@ -77,31 +77,40 @@ def compute(backend, config, seed, data_dir):
     return result
 
 
+#: Validation accuracy in each backend's line, training accuracy dotted in either.
+KINDS = (("val_acc", {"color": "#1f77b4"}), ("train_acc", {"color": "#7f7f7f", "linestyle": ":"}))
+
+
 def plot(results, config, out_dir):
+    first = next(iter(results.values()))
+    return [_plot_best(results, first, out_dir), _plot_space(first, out_dir)]
+
+
+def _plot_best(results, first, out_dir):
+    """The 20 best trials' curves, one panel each: does the ranking hold over the epochs?"""
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
-    from experiments.plotting import BACKEND_STYLE
+    from experiments.plotting import line, save
 
-    first = next(iter(results.values()))
-    ranked = first["extra"]["ranked"][:20]
     fig, axes = plt.subplots(4, 5, figsize=(14, 10), sharex=True, sharey=True)
-    for ax, (name, lr, decay) in zip(axes.flat, ranked):
+    for ax, (name, lr, decay) in zip(axes.flat, first["extra"]["ranked"][:20]):
         for backend, result in results.items():
-            style = BACKEND_STYLE[backend]
-            for kind, color in (("val_acc", "#1f77b4"), ("train_acc", "#7f7f7f")):
+            for kind, look in KINDS:
                 acc = result["series"][f"{name}.{kind}"]
-                ax.plot(range(1, len(acc) + 1), acc, color=color,
-                        alpha=0.45 if backend == "numpy" else 1.0,
-                        linestyle=style["linestyle"] if kind == "val_acc" else ":",
-                        linewidth=style["linewidth"])
+                ax.plot(range(1, len(acc) + 1), acc, **line(backend, **look))
         ax.set_title(f"{name}\nlr={lr:.1e} wd={decay:.1e} "
                      f"val={first['final'][name + '.val_acc']:.2f}", fontsize=7)
         ax.set_ylim(0, 1)
     fig.suptitle("the 20 best trials: validation accuracy (blue; NumPy wide, PyTorch dashed) "
                  "and training accuracy (grey, dotted)")
-    save_figure(fig, out_dir / "hyperparameter-search-best.png")
-    plt.close(fig)
+    return save(fig, out_dir, "hyperparameter-search-best.png")
+
+
+def _plot_space(first, out_dir):
+    """Every trial in the (lr, λ) plane, coloured by its score: where the fine stage searched."""
+    import matplotlib.pyplot as plt
+
+    from experiments.plotting import save
 
     fig, ax = plt.subplots(figsize=(7, 5))
     for stage, marker in (("coarse", "o"), ("fine", "^")):
@@ -116,9 +125,7 @@ def plot(results, config, out_dir):
     ax.legend()
     fig.colorbar(sc, label="final validation accuracy")
     ax.set_title("random search in log space: coarse stage, then the narrowed fine stage")
-    save_figure(fig, out_dir / "hyperparameter-search-space.png")
-    plt.close(fig)
-    return ["hyperparameter-search-best.png", "hyperparameter-search-space.png"]
+    return save(fig, out_dir, "hyperparameter-search-space.png")
 
 
 def _data(config, data_dir):

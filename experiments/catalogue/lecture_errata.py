@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from experiments.backends import BACKENDS
 from experiments.catalogue import lecture
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import breast_cancer, mnist
@@ -157,13 +158,13 @@ def table(results, config):
                          "and restores the best weights.")
             printed = lecture.PRINTED.get(label, (None, None))[1]
             out.append([label, at, printed, written[label]["score"], ran,
-                        corrected.get("numpy"), corrected.get("torch"), note])
+                        *(corrected.get(b) for b in BACKENDS), note])
     for deviation, sentence in lecture.NOTEBOOK_DEVIATIONS.items():
         name = f"notebook: {deviation}"
         n = config["notebook_iterations"]
         out.append([name, n, None, written[name]["test_acc"], n,
                     *(results[b]["final"].get(f"{name}.test_acc") if b in results else None
-                      for b in ("numpy", "torch")), sentence])
+                      for b in BACKENDS), sentence])
     return {"columns": ["variant", "epochs (lecture)", "lecture printed", "as written",
                         "epochs (corrected)", "corrected (npref)", "corrected (torchref)",
                         "what the listing does"],
@@ -173,7 +174,7 @@ def table(results, config):
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
+    from experiments.plotting import save
 
     t = table(results, config)
     rows_ = [r for r in t["rows"] if not r[0].startswith("notebook")]
@@ -190,9 +191,7 @@ def plot(results, config, out_dir):
     ax.set_ylabel("test accuracy")
     ax.legend(fontsize=8, ncol=4)
     ax.set_title("the breast-cancer lecture: printed, as written, and corrected (npref, torchref)")
-    save_figure(fig, out_dir / "lecture-errata.png")
-    plt.close(fig)
-    return ["lecture-errata.png"]
+    return [save(fig, out_dir, "lecture-errata.png")]
 
 
 register(Experiment(

@@ -100,25 +100,21 @@ def checks(result, config) -> dict:
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
-    from experiments.plotting import BACKEND_STYLE, COLORS
+    from experiments.plotting import COLORS, label, line, save, shared_label
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     for backend, result in results.items():
-        style = BACKEND_STYLE[backend]
-        alpha = 0.45 if backend == "numpy" else 1.0
         for i, name in enumerate(("lr too small", "good lr", "lr too large")):
             loss = result["series"][f"{name}.loss"]
-            axes[0].plot(range(1, len(loss) + 1), loss, color=COLORS[i], alpha=alpha,
-                         linestyle=style["linestyle"], linewidth=style["linewidth"],
-                         label=f"{name} ({style['label']})")
+            axes[0].plot(range(1, len(loss) + 1), loss,
+                         **line(backend, color=COLORS[i], label=label(backend, name)))
+        # One legend entry per layer, not per layer and backend: the ratios are the same.
         for i, key in enumerate(k for k in result["series"] if k.startswith("good lr.update/")):
-            axes[1].plot(result["series"][key], color=COLORS[i], alpha=alpha,
-                         linestyle=style["linestyle"], linewidth=style["linewidth"],
-                         label=key.replace("good lr.update/", "") if backend == "numpy" else None)
+            layer = key.replace("good lr.update/", "")
+            axes[1].plot(result["series"][key], **line(
+                backend, color=COLORS[i], label=shared_label(backend, layer)))
         loss = result["series"]["20 images.loss"]
-        axes[2].plot(range(1, len(loss) + 1), loss, color=COLORS[0], alpha=alpha,
-                     linestyle=style["linestyle"], linewidth=style["linewidth"])
+        axes[2].plot(range(1, len(loss) + 1), loss, **line(backend, color=COLORS[0]))
     axes[0].axhline(math.log(10), color="0.5", linewidth=0.8, linestyle=":")
     axes[0].set_yscale("log")
     axes[0].set_title("learning rates: too small, good, too large (stopped at 3× the start)")
@@ -133,9 +129,7 @@ def plot(results, config, out_dir):
     axes[2].set_title(f"{config['subset']} images: the loss goes to ~0")
     axes[2].set_xlabel("iteration")
     fig.suptitle("babysitting the learning process: sanity checks")
-    save_figure(fig, out_dir / "sanity-checks.png")
-    plt.close(fig)
-    return ["sanity-checks.png"]
+    return [save(fig, out_dir, "sanity-checks.png")]
 
 
 register(Experiment(

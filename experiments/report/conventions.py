@@ -177,7 +177,7 @@ def plot(measured: dict, out_dir) -> dict:
     """One figure per section; returns {section name: file name}."""
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
+    from experiments.plotting import save
 
     files = {}
     for s in measured["sections"]:
@@ -224,7 +224,5 @@ def plot(measured: dict, out_dir) -> dict:
             ax.set_ylabel("max relative parameter difference, book vs torch")
             ax.set_title("the same update until the learning rate changes")
         name = f"convention-{s['name'].split()[0].lower()}.png"
-        save_figure(fig, out_dir / name)
-        plt.close(fig)
-        files[s["name"]] = name
+        files[s["name"]] = save(fig, out_dir, name)
     return files
