@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from experiments import plotting
 from experiments.backends.parity import PARITY_FLOOR
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -135,7 +136,7 @@ def render_experiment(m: dict, experiment, extras: tuple = ()) -> str:
         table = {"columns": m["table"]["columns"],
                  "rows": [[{"value": v, "num": isinstance(v, (int, float))} for v in row]
                           for row in m["table"]["rows"]]}
-    checks = [{"backend": "NumPy" if backend == "numpy" else "PyTorch",
+    checks = [{"backend": plotting.label(backend, short=True),
                "rows": [{"check": c, "value": str(v["value"]), "criterion": v["criterion"],
                          "passed": v["passed"]} for c, v in side["checks"].items()]}
               for backend, side in m["backends"].items() if "checks" in side]
