@@ -9,6 +9,7 @@ numbers: the parity suite proves torchref equal to it in both conventions.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -30,13 +31,14 @@ def _train(arch, optimizer, hyper, convention, data, epochs=EPOCHS, lr_drop=None
     net = MultiLayerNet(**arch, convention=convention, rng=np.random.default_rng(SEED))
     opt = npref.optim.make(optimizer, **hyper)
     if lr_drop is None:
-        history = training.train(net, opt, data, batch_size=BATCH, epochs=epochs,
+        history = training.train(net, opt, data, training.Schedule(batch_size=BATCH, epochs=epochs),
                                  rng=np.random.default_rng(SEED + 1), progress=False)
     else:  # the learning rate halves after half the epochs
-        history = training.train(net, opt, data, batch_size=BATCH, epochs=epochs // 2,
-                                 rng=np.random.default_rng(SEED + 1), progress=False)
+        first = training.Schedule(batch_size=BATCH, epochs=epochs // 2)
+        history = training.train(net, opt, data, first, rng=np.random.default_rng(SEED + 1),
+                                 progress=False)
         opt.lr *= lr_drop
-        later = training.train(net, opt, data, batch_size=BATCH, epochs=epochs - epochs // 2,
+        later = training.train(net, opt, data, replace(first, epochs=epochs - epochs // 2),
                                rng=np.random.default_rng(SEED + 2), progress=False)
         history.test_acc += later.test_acc
         history.epoch_loss += later.epoch_loss
