@@ -1,4 +1,11 @@
-"""How each backend looks in every figure, so that NumPy and PyTorch read the same everywhere."""
+"""How each backend looks in every figure, so that NumPy and PyTorch read the same everywhere.
+
+Experiments never ask which backend they are drawing: they hand its name to :func:`line`,
+:func:`label`, :func:`shared_label`, :func:`path` or :func:`histogram`, and the look comes from
+:data:`BACKEND_STYLE`. Every figure leaves through :func:`save`.
+"""
+
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -6,17 +13,85 @@ import numpy as np
 matplotlib.use("Agg")   # files only, no window; set before pyplot is imported anywhere
 
 #: NumPy is drawn wide and pale underneath, PyTorch thin and dashed on top: where the two agree
-#: (always, when parity passes) the dashed line runs down the middle of the wide one.
+#: (always, when parity passes) the dashed line runs down the middle of the wide one. A histogram
+#: is filled bars for NumPy and a dashed outline for PyTorch, for the same reason.
+#: ``labels_shared``: the backend that names the curves both draw alike, so a legend lists them
+#: once; ``short``: the name in a crowded legend.
 BACKEND_STYLE = {
-    "numpy": {"label": "NumPy (npref)", "color": "#6baed6", "marker": "o", "linestyle": "-",
-              "linewidth": 3.0, "markersize": 5},
-    "torch": {"label": "PyTorch (torchref)", "color": "#b2182b", "marker": "x",
-              "linestyle": "--", "linewidth": 1.0, "markersize": 4},
+    "numpy": {"label": "NumPy (npref)", "short": "NumPy", "color": "#6baed6", "marker": "o",
+              "linestyle": "-", "linewidth": 3.0, "markersize": 5, "alpha": 0.45,
+              "histogram": "bars", "bar_alpha": 0.6, "labels_shared": True},
+    "torch": {"label": "PyTorch (torchref)", "short": "PyTorch", "color": "#b2182b",
+              "marker": "x", "linestyle": "--", "linewidth": 1.0, "markersize": 4, "alpha": 1.0,
+              "histogram": "steps", "labels_shared": False},
 }
 
 #: One colour per optimizer or variant, the same in every figure.
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
           "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def line(backend: str, *, marker: bool = False, **overrides) -> dict:
+    """Matplotlib keywords for a curve whose colour says *what* it is (a variant, a kind) and
+    whose line says *which backend* drew it: the backend's line style, width and opacity, and
+    with ``marker`` its marker and marker size. ``overrides`` (``color=``, ``label=``, …) win."""
+    style = BACKEND_STYLE[backend]
+    keys = ("linestyle", "linewidth", "alpha") + (("marker", "markersize") if marker else ())
+    return {**{k: style[k] for k in keys}, **overrides}
+
+
+def path(backend: str) -> dict:
+    """Matplotlib keywords for a figure where the backend is all that varies (one path per
+    backend): the backend's own colour, marker and line, fully opaque, labelled."""
+    style = BACKEND_STYLE[backend]
+    return {k: style[k] for k in ("label", "color", "marker", "linestyle", "linewidth",
+                                  "markersize")}
+
+
+def label(backend: str, name: str | None = None, *, short: bool = False) -> str:
+    """A legend entry: the backend's name, or ``name (backend)``; ``short`` for crowded
+    legends."""
+    own = BACKEND_STYLE[backend]["short" if short else "label"]
+    return own if name is None else f"{name} ({own})"
+
+
+def shared_label(backend: str, name: str) -> str | None:
+    """``name`` from the one backend that labels the curves both draw alike, ``None`` from the
+    other: the legend then lists each curve once, not once per backend."""
+    return name if BACKEND_STYLE[backend]["labels_shared"] else None
+
+
+def _bars(ax, edges, counts, style):
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=style["color"],
+           alpha=style["bar_alpha"], label=style["label"])
+
+
+def _steps(ax, edges, counts, style):
+    ax.step(edges[:-1], counts, where="post", color=style["color"],
+            linestyle=style["linestyle"], linewidth=style["linewidth"], label=style["label"])
+
+
+_HISTOGRAMS = {"bars": _bars, "steps": _steps}
+
+
+def histogram(ax, backend: str, edges, counts) -> None:
+    """Draw one backend's histogram (``counts`` per bin between ``edges``) in its style: bars
+    underneath for one, an outline on top for the other, so both stay visible where equal."""
+    style = BACKEND_STYLE[backend]
+    _HISTOGRAMS[style["histogram"]](ax, edges, counts, style)
+
+
+def save(fig, out_dir, filename: str) -> str:
+    """Write ``fig`` to ``out_dir/filename`` (atomically, :func:`experiments.io.save_figure`)
+    and close it — pyplot keeps every open figure alive, and a report draws dozens. Returns
+    ``filename``, the name an experiment lists among its figures."""
+    import matplotlib.pyplot as plt
+
+    from experiments.io import save_figure
+
+    save_figure(fig, Path(out_dir) / filename)
+    plt.close(fig)
+    return filename
 
 
 def smooth_curve(values, window: int = 11):
@@ -37,25 +112,18 @@ def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_l
     backend drawn in its style (NumPy wide and pale, PyTorch thin and dashed on top)."""
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
-
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.8))
     for i, name in enumerate(names):
         color = COLORS[i % len(COLORS)]
         for backend, result in results.items():
-            style = {k: v for k, v in BACKEND_STYLE[backend].items()
-                     if k in ("linestyle", "linewidth")}
-            alpha = 0.45 if backend == "numpy" else 1.0
             loss = result["series"][f"{name}.loss"]
             y = smooth_curve(loss) if smooth else loss
-            label = f"{name} ({'NumPy' if backend == 'numpy' else 'PyTorch'})"
-            ax_loss.plot(np.arange(1, len(y) + 1), y, color=color, alpha=alpha, label=label,
-                         **style)
+            ax_loss.plot(np.arange(1, len(y) + 1), y,
+                         **line(backend, color=color, label=label(backend, name, short=True)))
             key = f"{name}.{accuracy}"
             if key in result["series"]:
                 ax_acc.plot(result["series"][f"{name}.epoch_iterations"], result["series"][key],
-                            color=color, alpha=alpha, marker="o" if backend == "numpy" else "x",
-                            markersize=4, **style)
+                            **line(backend, marker=True, color=color, markersize=4))
     ax_loss.set_xlabel(x_label)
     ax_loss.set_ylabel("loss" + (" (smoothed)" if smooth else ""))
     if loss_ylim:
@@ -64,7 +132,4 @@ def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_l
     ax_acc.set_ylabel(accuracy.replace("_acc", " accuracy"))
     ax_loss.legend(fontsize=7, ncol=2)
     fig.suptitle(title)
-    name = f"{filename}.png"
-    save_figure(fig, out_dir / name)
-    plt.close(fig)
-    return [name]
+    return [save(fig, out_dir, f"{filename}.png")]

@@ -6,18 +6,25 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-#: Modules that define experiments, imported on first use (in catalogue order).
-MODULES = ("experiments.optimizer_paths", "experiments.optimizer_mnist",
-           "experiments.init_histograms", "experiments.init_mnist",
-           "experiments.batchnorm_mnist", "experiments.overfit",
-           "experiments.hyperparameter_search", "experiments.deep_mnist_exercises",
-           "experiments.breast_cancer", "experiments.sanity_checks",
-           "experiments.lecture_errata")
+#: Modules that define experiments, one each, imported on first use (in catalogue order).
+MODULES = tuple(f"experiments.catalogue.{name}" for name in (
+    "optimizer_paths", "optimizer_mnist", "init_histograms", "init_mnist", "batchnorm_mnist",
+    "overfit.weight_decay", "overfit.dropout", "hyperparameter_search", "deep_mnist_exercises",
+    "breast_cancer.init", "breast_cancer.regularization", "breast_cancer.learning_rate",
+    "breast_cancer.validation", "breast_cancer.early_stopping", "breast_cancer.minibatch",
+    "breast_cancer.dropout", "breast_cancer.optimizers", "sanity_checks", "lecture_errata"))
+
+#: Parity tolerance of a whole training run: thousands of steps compound the rounding of each
+#: (SPEC section 5's per-operation figures are for one computation).
+WHOLE_RUN = {"float64": 1e-9, "float32": 1e-3}
+#: Parity tolerance of an experiment that makes one computation per value, with no training loop
+#: to compound rounding: SPEC section 5's per-operation figures.
+PER_OPERATION = {"float64": 1e-12, "float32": 1e-5}
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment, written once against :mod:`experiments.backends`.
+    """One experiment, written once against :mod:`experiments.backends.protocol`.
 
     ``compute(backend, config, seed, data_dir) -> {"series": {name: [float]}, "final": {name:
     float}}`` runs on one backend (an optional ``"arrays"``, e.g. final parameters, is compared
@@ -26,8 +33,10 @@ class Experiment:
     ``plot(results, config, out_dir) -> [file names]``
     draws the figures from every backend's results (``{backend name: result}``);
     ``data(config, data_dir)`` says what data it uses (``name, source, n_train, n_test``).
-    ``tolerance`` maps a dtype name to the parity tolerance of a whole run, where it differs from
-    the per-operation tolerance of SPEC section 5. ``table(results, config) -> {"columns",
+    ``tolerance`` maps a dtype name to the parity tolerance (:data:`WHOLE_RUN` unless the
+    experiment says :data:`PER_OPERATION`). ``prepare(config, seed, data_dir)``, if given, is a
+    step computed once for both backends (NumPy-only reference work, say); its result reaches
+    ``compute`` as a fifth argument, ``shared``. ``table(results, config) -> {"columns",
     "rows"}``, if given, is written to metrics.json and shown on the experiment's page.
     """
 
@@ -39,8 +48,9 @@ class Experiment:
     plot: Callable
     data: Callable
     profiles: dict = field(default_factory=dict)
-    tolerance: dict = field(default_factory=dict)
+    tolerance: dict = field(default_factory=lambda: dict(WHOLE_RUN))
     table: Callable | None = None
+    prepare: Callable | None = None
 
 
 _REGISTRY: dict[str, Experiment] = {}

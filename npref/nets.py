@@ -23,8 +23,16 @@ import numpy as np
 
 from . import _validate
 from . import init as init_mod
-from .layers import (Affine, BatchNorm, Dropout, ReLU, Sigmoid, SigmoidWithLoss,
-                     SoftmaxWithLoss, Tanh)
+from .layers import (
+    Affine,
+    BatchNorm,
+    Dropout,
+    ReLU,
+    Sigmoid,
+    SigmoidWithLoss,
+    SoftmaxWithLoss,
+    Tanh,
+)
 
 __all__ = ["MultiLayerNet", "ACTIVATIONS"]
 

@@ -19,11 +19,17 @@ import numpy as np
 
 from . import _validate
 
-__all__ = ["L1", "L2", "ElasticNet"]
+__all__ = ["L1", "L2", "ElasticNet", "make", "REGULARIZERS"]
 
 
 class L1:
     """lam·Σ|W|; gradient lam·sign(W), 0 where W = 0 (as autograd's subgradient)."""
+
+    name = "l1"
+
+    def spec(self) -> tuple[str, dict]:
+        """``(name, keywords)``: what :func:`make` builds this from, in either backend."""
+        return self.name, {"lam": self.lam}
 
     def __init__(self, lam: float):
         self.lam = _validate.nonnegative("lam", lam)
@@ -41,6 +47,12 @@ class L1:
 class L2:
     """½·lam·ΣW²; gradient lam·W."""
 
+    name = "l2"
+
+    def spec(self) -> tuple[str, dict]:
+        """``(name, keywords)``: what :func:`make` builds this from, in either backend."""
+        return self.name, {"lam": self.lam}
+
     def __init__(self, lam: float):
         self.lam = _validate.nonnegative("lam", lam)
 
@@ -57,6 +69,12 @@ class L2:
 class ElasticNet:
     """l1·Σ|W| + ½·l2·ΣW²; gradient l1·sign(W) + l2·W."""
 
+    name = "elastic"
+
+    def spec(self) -> tuple[str, dict]:
+        """``(name, keywords)``: what :func:`make` builds this from, in either backend."""
+        return self.name, {"l1": self.l1, "l2": self.l2}
+
     def __init__(self, l1: float, l2: float):
         self.l1 = _validate.nonnegative("l1", l1)
         self.l2 = _validate.nonnegative("l2", l2)
@@ -71,3 +89,18 @@ class ElasticNet:
 
     def __repr__(self):
         return f"ElasticNet(l1={self.l1!r}, l2={self.l2!r})"
+
+
+#: Regularizers by the name :func:`make` takes (the same names in npref and torchref).
+REGULARIZERS = {"l1": L1, "l2": L2, "elastic": ElasticNet}
+
+
+def make(name: str, **keywords):
+    """A regularizer by lower-case name — ``make("l2", lam=0.1)``, ``make("elastic", l1=0.01,
+    l2=0.01)`` — the same call in npref and torchref, so that a regularizer crosses from one
+    backend to the other by name and keywords (see ``spec()``)."""
+    cls = REGULARIZERS.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"regularizer name must be one of {', '.join(map(repr, REGULARIZERS))}, "
+                         f"got {name!r}")
+    return cls(**keywords)

@@ -12,15 +12,17 @@ import math
 import numbers
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 
 import numpy as np
 
 from . import _validate
 from .guard import NonFiniteError, check_finite
 
-__all__ = ["EarlyStopping", "minibatches", "sample_batch", "dropout_masks", "Data", "History",
-           "train", "fit", "Progress", "SAMPLINGS", "watch_name"]
+__all__ = ["Schedule", "EarlyStopping", "minibatches", "sample_batch", "dropout_masks", "Data",
+           "History", "train", "fit", "Progress", "SAMPLINGS", "watch_name"]
 
 
 class EarlyStopping:
@@ -182,6 +184,148 @@ class History:
 SAMPLINGS = ("shuffle", "replacement")
 
 
+@dataclass(frozen=True)
+class Schedule:
+    r"""How a training run proceeds — validated once, taken by every training loop.
+
+    ``batch_size``
+        samples per iteration (an int >= 1).
+    ``iterations`` | ``epochs``
+        the length of the run: exactly one of them, an int >= 1. An epoch is ⌈n/batch_size⌉
+        iterations whatever the sampling.
+    ``sampling``
+        ``"shuffle"``: each epoch goes through a fresh permutation (:func:`minibatches`);
+        ``"replacement"``: each batch is drawn with replacement (:func:`sample_batch`, the book's
+        ``np.random.choice``).
+    ``evaluate_every``
+        evaluate after every this many epochs (and always after the last).
+    ``early_stopping``
+        ``None``, or the keywords of :class:`EarlyStopping` (``{"patience": 10}``; an
+        ``EarlyStopping`` is read for its settings): stop once the validation loss has not
+        improved for ``patience`` evaluations, and restore the best parameters. Needs
+        ``evaluate_every == 1``.
+    ``watch``
+        ``(key, index)`` pairs of single weights to record after every iteration (as
+        ``"W1[0, 0]"``).
+    ``update_ratios``
+        record ‖ΔW‖/‖W‖ of every weight matrix after every iteration (as ``"update/W1"``).
+    ``max_loss``
+        ``None``, or a finite number > 0: once a batch loss exceeds it (or is NaN) the run stops
+        there and ``History.exploded_at`` names the iteration — the babysitting rule for a
+        learning rate that explodes.
+
+    A ``Schedule`` is frozen: ``dataclasses.replace(schedule, epochs=5)`` makes a validated copy.
+    """
+
+    batch_size: int
+    iterations: int | None = None
+    epochs: int | None = None
+    sampling: str = "shuffle"
+    evaluate_every: int = 1
+    early_stopping: Mapping | None = None
+    watch: tuple = ()
+    update_ratios: bool = False
+    max_loss: float | None = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "batch_size", _validate.positive_int("batch_size", self.batch_size))
+        if (self.iterations is None) == (self.epochs is None):
+            raise ValueError("give exactly one of iterations and epochs (an int >= 1), got "
+                             f"iterations={self.iterations!r}, epochs={self.epochs!r}")
+        if self.iterations is not None:
+            set_(self, "iterations", _validate.positive_int("iterations", self.iterations))
+        else:
+            set_(self, "epochs", _validate.positive_int("epochs", self.epochs))
+        _validate.choice("sampling", self.sampling, SAMPLINGS)
+        set_(self, "evaluate_every",
+             _validate.positive_int("evaluate_every", self.evaluate_every))
+        set_(self, "early_stopping", _stopping_settings(self.early_stopping))
+        if self.early_stopping is not None and self.evaluate_every != 1:
+            raise ValueError("early_stopping needs an evaluation every epoch (evaluate_every=1), "
+                             f"got evaluate_every={self.evaluate_every}")
+        set_(self, "watch", _watch_pairs(self.watch))
+        if not isinstance(self.update_ratios, bool):
+            raise ValueError(f"update_ratios must be True or False, got {self.update_ratios!r}")
+        if self.max_loss is not None:
+            set_(self, "max_loss", _validate.positive("max_loss", self.max_loss))
+
+    def iterations_per_epoch(self, n_train: int) -> int:
+        """⌈n_train / batch_size⌉."""
+        return math.ceil(_validate.positive_int("n_train", n_train) / self.batch_size)
+
+    def total_iterations(self, n_train: int) -> int:
+        """The run's length in iterations for ``n_train`` training samples."""
+        if self.iterations is not None:
+            return self.iterations
+        return self.epochs * self.iterations_per_epoch(n_train)
+
+    def early_stopper(self, kind: type | None = None) -> "EarlyStopping | None":
+        """A fresh :class:`EarlyStopping` (or ``kind``, a subclass) with this schedule's
+        settings, or None."""
+        if self.early_stopping is None:
+            return None
+        return (kind or EarlyStopping)(**self.early_stopping)
+
+
+def _stopping_settings(value):
+    """EarlyStopping's keywords, checked by building one (a frozen mapping), or None."""
+    if value is None:
+        return None
+    if isinstance(value, EarlyStopping):
+        value = {"patience": value.patience, "min_delta": value.min_delta,
+                 "restore_best": value.restore_best}
+    if not isinstance(value, Mapping):
+        raise ValueError("early_stopping must be None, an EarlyStopping or a dict of its keywords "
+                         f"(patience, min_delta, restore_best), got {value!r}")
+    unknown = set(value) - {"patience", "min_delta", "restore_best"}
+    if unknown:
+        raise ValueError(f"early_stopping: unknown keyword(s) {', '.join(sorted(unknown))}; "
+                         "valid: patience, min_delta, restore_best")
+    EarlyStopping(**value)
+    return MappingProxyType(dict(value))
+
+
+def _watch_pairs(value) -> tuple:
+    """``watch`` as a tuple of ``(key, index tuple)`` pairs."""
+    pairs = []
+    for item in value:
+        try:
+            key, index = item
+            index = tuple(int(i) for i in index)
+        except (TypeError, ValueError):
+            raise ValueError(f"watch must hold (key, index) pairs like ('W1', (0, 0)), got "
+                             f"{item!r}") from None
+        if not isinstance(key, str):
+            raise ValueError(f"watch keys must be parameter names like 'W1', got {key!r}")
+        pairs.append((key, index))
+    return tuple(pairs)
+
+
+#: The keywords of :class:`Schedule`: the older keyword form of ``fit``/``train`` accepts them.
+SCHEDULE_KEYWORDS = tuple(f.name for f in fields(Schedule))
+
+
+def _resolve_schedule(schedule, keywords: dict, where: str):
+    """``(schedule, stopper)`` from a Schedule or the older keyword form; ``stopper`` is the
+    EarlyStopping instance the caller handed in (kept, so the caller can inspect it), if any."""
+    unknown = set(keywords) - set(SCHEDULE_KEYWORDS)
+    if unknown:
+        raise TypeError(f"{where}() got unexpected keyword argument(s): "
+                        f"{', '.join(sorted(unknown))}")
+    if schedule is not None:
+        if keywords:
+            raise ValueError(f"{where}: give a Schedule or its keywords "
+                             f"({', '.join(sorted(keywords))}), not both")
+        if not isinstance(schedule, Schedule):
+            raise ValueError(f"schedule must be an npref.training.Schedule, got "
+                             f"{type(schedule).__name__}")
+        return schedule, None
+    stopper = keywords.get("early_stopping")
+    schedule = Schedule(**keywords)
+    return schedule, stopper if isinstance(stopper, EarlyStopping) else None
+
+
 class Progress:
     """A one-line progress bar on stderr, redrawn at most every half second (only on a terminal
     unless asked for)."""
@@ -206,77 +350,49 @@ class Progress:
         sys.stderr.flush()
 
 
-def fit(step, evaluate, *, n_train: int, batch_size: int, rng: np.random.Generator,
-        iterations: int | None = None, epochs: int | None = None, sampling: str = "shuffle",
-        dropout_sizes=(), dropout: float = 0.0, early_stopping: EarlyStopping | None = None,
-        params=None, check_params=None, evaluate_every: int = 1, observe=None,
-        max_loss: float | None = None, progress: bool | None = None,
-        label: str = "training") -> History:
-    r"""The minibatch loop, written once for both backends.
+def fit(step, evaluate, schedule: Schedule | None = None, *, n_train: int,
+        rng: np.random.Generator, dropout_sizes=(), dropout: float = 0.0, params=None,
+        check_params=None, observe=None, progress: bool | None = None, label: str = "training",
+        stopper: EarlyStopping | None = None, stopper_type: type | None = None,
+        **schedule_keywords) -> History:
+    r"""The minibatch loop, written once for both backends, run as ``schedule`` says.
 
     ``step(indices, masks) -> float`` runs forward, backward and the optimizer's update on the
     batch ``indices`` with the given dropout ``masks`` and returns the batch loss;
     ``evaluate() -> dict`` returns the epoch's ``train_acc``/``test_acc``/``val_loss``/``val_acc``
-    (those it has). Batches come from ``rng``: ``sampling="shuffle"`` goes through a fresh
-    permutation each epoch (:func:`minibatches`), ``"replacement"`` draws each batch with
-    replacement (:func:`sample_batch`, the book's ``np.random.choice``; an epoch is then
-    ⌈n/batch⌉ iterations). Dropout masks (:func:`dropout_masks`) are drawn from ``rng`` after
-    each batch. Give ``iterations`` or ``epochs``.
+    (those it has). Batches come from ``rng`` as :class:`Schedule`'s ``sampling`` says; dropout
+    masks (:func:`dropout_masks`, one per size in ``dropout_sizes``) are drawn from ``rng`` after
+    each batch.
 
     After each iteration, ``observe()`` (if given) returns ``{name: float}`` to record in
-    ``history.observed``; once the loss exceeds ``max_loss`` the run stops there — the babysitting
-    rule for a learning rate that explodes — with ``history.exploded_at`` set.
+    ``history.observed``; once the loss exceeds ``schedule.max_loss`` the run stops there, with
+    ``history.exploded_at`` set.
 
     After each epoch (every ``evaluate_every`` epochs, and always after the last):
-    ``check_params()`` (a NaN/Inf check), evaluation, and ``early_stopping.step(val_loss,
-    params)``; when it says stop, the loop ends, and with ``restore_best`` the best parameters are
-    copied back into ``params``. A NaN or Inf loss stops the run with
-    :class:`npref.guard.NonFiniteError` naming the iteration.
+    ``check_params(done)`` (a NaN/Inf check), evaluation, and early stopping on ``val_loss`` —
+    ``stopper`` if given, else a fresh ``schedule.early_stopper(stopper_type)``; when it says
+    stop, the loop ends, and with ``restore_best`` the best parameters are copied back into
+    ``params``. A NaN or Inf loss stops the run with :class:`npref.guard.NonFiniteError` naming
+    the iteration.
+
+    The older keyword form — ``fit(step, evaluate, n_train=…, batch_size=…, epochs=…, rng=…,
+    early_stopping=EarlyStopping(…))`` — builds the Schedule from those keywords.
     """
+    schedule, handed = _resolve_schedule(schedule, schedule_keywords, "fit")
     n_train = _validate.positive_int("n_train", n_train)
-    batch_size = _validate.positive_int("batch_size", batch_size)
-    _validate.choice("sampling", sampling, SAMPLINGS)
-    if (iterations is None) == (epochs is None):
-        raise ValueError("give exactly one of iterations and epochs")
-    evaluate_every = _validate.positive_int("evaluate_every", evaluate_every)
-    if early_stopping is not None and evaluate_every != 1:
-        raise ValueError("early stopping needs an evaluation every epoch (evaluate_every=1)")
-    per_epoch = math.ceil(n_train / batch_size)
-    total = (_validate.positive_int("iterations", iterations) if iterations is not None
-             else _validate.positive_int("epochs", epochs) * per_epoch)
+    stopper = stopper or handed or schedule.early_stopper(stopper_type)
+    total = schedule.total_iterations(n_train)
     history = History()
     bar = Progress(total, label, progress)
     start = time.perf_counter()
     done, epoch = 0, 0
     while done < total:
-        if sampling == "shuffle":
-            batches = minibatches(n_train, batch_size, rng)
-        else:
-            batches = (sample_batch(n_train, batch_size, rng) for _ in range(per_epoch))
-        epoch_sum, epoch_count = 0.0, 0
-        for indices in batches:
-            masks = dropout_masks(rng, len(indices), dropout_sizes, dropout)
-            loss = step(indices, masks)
-            epoch_sum += float(loss) * len(indices)
-            epoch_count += len(indices)
-            done += 1
-            if max_loss is not None and not loss <= max_loss:    # NaN counts as past the limit
-                history.loss.append(float(loss))
-                history.exploded_at = done
-                break
-            check_finite(f"{label}: training loss", done, loss)
-            history.loss.append(float(loss))
-            if observe is not None:
-                for name, value in observe().items():
-                    history.observed.setdefault(name, []).append(float(value))
-            bar.update(done, f"loss {loss:.4g}")
-            if done == total:
-                break
+        done = _epoch(step, schedule, history, n_train, rng, dropout_sizes, dropout, observe,
+                      bar, done, total, label)
         if history.exploded_at is not None:
             break
-        history.epoch_loss.append(epoch_sum / epoch_count)
         epoch += 1
-        if epoch % evaluate_every and done < total:
+        if epoch % schedule.evaluate_every and done < total:
             continue
         if check_params is not None:
             check_params(done)
@@ -284,46 +400,76 @@ def fit(step, evaluate, *, n_train: int, batch_size: int, rng: np.random.Generat
         history.epoch_iterations.append(done)
         for name, value in metrics.items():
             getattr(history, name).append(float(value))
-        if early_stopping is not None:
+        if stopper is not None:
             if "val_loss" not in metrics:
                 raise ValueError("early stopping needs validation data (x_val, t_val)")
-            if early_stopping.step(metrics["val_loss"], params):
+            if stopper.step(metrics["val_loss"], params):
                 history.stopped_epoch = epoch - 1
                 break
-    if early_stopping is not None:
-        history.best_epoch = early_stopping.best_epoch
+    if stopper is not None:
+        history.best_epoch = stopper.best_epoch
         last_epoch = len(history.epoch_iterations) - 1
-        if early_stopping.best_params is not None and early_stopping.best_epoch != last_epoch:
-            early_stopping.restore(params)
+        if stopper.best_params is not None and stopper.best_epoch != last_epoch:
+            stopper.restore(params)
     bar.update(total)
     history.seconds = time.perf_counter() - start
     return history
 
 
-def train(net, optimizer, data: Data, *, batch_size: int, rng: np.random.Generator,
-          iterations: int | None = None, epochs: int | None = None, sampling: str = "shuffle",
-          early_stopping: EarlyStopping | None = None, evaluate_every: int = 1,
-          watch=(), update_ratios: bool = False, max_loss: float | None = None,
-          progress: bool | None = None, label: str = "npref") -> History:
-    """Train an npref :class:`~npref.nets.MultiLayerNet` with an npref optimizer (see :func:`fit`).
+def _epoch(step, schedule, history, n_train, rng, dropout_sizes, dropout, observe, bar, done,
+           total, label) -> int:
+    """One epoch of iterations (fewer when the run ends or explodes); returns iterations done."""
+    if schedule.sampling == "shuffle":
+        batches = minibatches(n_train, schedule.batch_size, rng)
+    else:
+        batches = (sample_batch(n_train, schedule.batch_size, rng)
+                   for _ in range(schedule.iterations_per_epoch(n_train)))
+    epoch_sum, epoch_count = 0.0, 0
+    for indices in batches:
+        masks = dropout_masks(rng, len(indices), dropout_sizes, dropout)
+        loss = step(indices, masks)
+        epoch_sum += float(loss) * len(indices)
+        epoch_count += len(indices)
+        done += 1
+        if schedule.max_loss is not None and not loss <= schedule.max_loss:   # NaN is past it
+            history.loss.append(float(loss))
+            history.exploded_at = done
+            return done
+        check_finite(f"{label}: training loss", done, loss)
+        history.loss.append(float(loss))
+        if observe is not None:
+            for name, value in observe().items():
+                history.observed.setdefault(name, []).append(float(value))
+        bar.update(done, f"loss {loss:.4g}")
+        if done == total:
+            break
+    history.epoch_loss.append(epoch_sum / epoch_count)
+    return done
+
+
+def train(net, optimizer, data: Data, schedule: Schedule | None = None, *,
+          rng: np.random.Generator, progress: bool | None = None, label: str = "npref",
+          **schedule_keywords) -> History:
+    """Train an npref :class:`~npref.nets.MultiLayerNet` with an npref optimizer as ``schedule``
+    says (see :func:`fit`; the older keyword form ``batch_size=…, epochs=…`` still works).
 
     Evaluation after each epoch: accuracy on the training and test data, and loss and accuracy on
-    the validation data, all in evaluation mode. ``watch``: ``(key, index)`` pairs of single
-    weights to record after every iteration (as ``"W1[0, 0]"``); ``update_ratios``: record
-    ‖ΔW‖/‖W‖ of every weight matrix after every iteration (as ``"update/W1"``).
+    the validation data, all in evaluation mode. ``schedule.watch`` and
+    ``schedule.update_ratios`` record single weights and ‖ΔW‖/‖W‖ after every iteration.
     """
+    schedule, stopper = _resolve_schedule(schedule, schedule_keywords, "train")
     previous = {}
 
     def step(indices, masks):
         loss, grads = net.loss_and_gradient(data.x_train[indices], data.t_train[indices],
                                             masks=masks)
-        if update_ratios:
+        if schedule.update_ratios:
             previous.update({k: net.params[k].copy() for k in net.params if k.startswith("W")})
         optimizer.update(net.params, grads)
         return loss
 
     def observe():
-        seen = {watch_name(key, index): net.params[key][index] for key, index in watch}
+        seen = {watch_name(key, index): net.params[key][index] for key, index in schedule.watch}
         for key, before in previous.items():
             seen[f"update/{key}"] = (np.linalg.norm(net.params[key] - before)
                                      / np.linalg.norm(before))
@@ -341,12 +487,11 @@ def train(net, optimizer, data: Data, *, batch_size: int, rng: np.random.Generat
     def check_params(done):
         check_finite(f"{label}: parameters", done, net.params)
 
-    return fit(step, evaluate, n_train=len(data.t_train), batch_size=batch_size, rng=rng,
-               iterations=iterations, epochs=epochs, sampling=sampling,
+    return fit(step, evaluate, schedule, n_train=len(data.t_train), rng=rng,
                dropout_sizes=net.hidden_sizes if net.dropouts else (), dropout=net.dropout,
-               early_stopping=early_stopping, params=net.params, check_params=check_params,
-               evaluate_every=evaluate_every, observe=observe if watch or update_ratios else None,
-               max_loss=max_loss, progress=progress, label=label)
+               params=net.params, check_params=check_params, stopper=stopper,
+               observe=observe if schedule.watch or schedule.update_ratios else None,
+               progress=progress, label=label)
 
 
 def watch_name(key: str, index) -> str:

@@ -111,25 +111,24 @@ def test_a_final_value_is_judged_as_the_last_point_of_its_series():
     # A loss that fell from 0.7 to 4e-10 carries its 0.7-sized terms' rounding (PyTorch's
     # BCEWithLogitsLoss has an absolute 1e-16 error there): 2e-17 apart is agreement ...
     from experiments import registry
-    from experiments.runner import _parity
+    from experiments.backends import parity
 
     experiment = registry.get("breast-cancer-optimizers")
+    tol = parity.tolerance(experiment, {"dtype": "float64"})
     series = [0.7, 1e-3, 3.8193074653435025e-10]
 
     def result(last, final):
         return {"series": {"RMSprop.loss": series[:-1] + [last]}, "final": {"RMSprop.loss": final,
                 "RMSprop.test_acc": 0.9}}
-    agree = _parity({"numpy": result(series[-1], series[-1]),
-                     "torch": result(3.819307230950427e-10, 3.819307230950427e-10)},
-                    {"dtype": "float64"}, experiment)
+    agree = parity.judge({"numpy": result(series[-1], series[-1]),
+                          "torch": result(3.819307230950427e-10, 3.819307230950427e-10)}, tol)
     assert agree["passed"] and agree["max_rel_diff"] < 1e-16
     # ... while a difference the size of the tolerance, relative to 0.7, is still caught,
     # and so is a final without a series (judged against its own magnitude).
-    apart = _parity({"numpy": result(series[-1], series[-1]),
-                     "torch": result(series[-1], series[-1] + 1e-8)},
-                    {"dtype": "float64"}, experiment)
+    apart = parity.judge({"numpy": result(series[-1], series[-1]),
+                          "torch": result(series[-1], series[-1] + 1e-8)}, tol)
     assert not apart["passed"] and apart["max_rel_diff"] > 1e-8
     lone = result(series[-1], series[-1])
     lone["final"]["RMSprop.test_acc"] = 0.9 * (1 + 1e-8)
-    assert not _parity({"numpy": result(series[-1], series[-1]), "torch": lone},
-                       {"dtype": "float64"}, experiment)["passed"]
+    assert not parity.judge({"numpy": result(series[-1], series[-1]), "torch": lone},
+                            tol)["passed"]

@@ -148,3 +148,26 @@ def test_every_page_renders_in_a_real_browser(site, tmp_path):
                 assert shot.stat().st_size > 20_000, f"{path}: the screenshot is blank"
         finally:
             browser.close()
+
+
+def test_pages_come_from_templates_with_escaping_and_strict_data(tmp_path):
+    """Markup lives in the templates: data is escaped text, a missing value is an error, the
+    number filters format as the pages need, and the benchmark page links to itself."""
+    import jinja2
+
+    from experiments.report import render, write_bench_page
+
+    assert (render.sci(1.234e-4), render.tol(1e-9), render.seconds(2.345, 2)) == (
+        "1.23e-04", "1e-09", "2.35 s")
+    assert render.sci(None) == render.cell(None) == "—"
+    row = {"impl": "npref <fast> & co", "device": "cpu", "batch": 128, "dtype": "float32",
+           "ms": 1.0, "ms_low": 0.9, "ms_high": 1.1, "vs_pytorch": 1.5, "gflops": 10.0,
+           "of_gemm": 0.01}
+    result = {"rounds": 5, "warmup": 10, "blocks": 5, "steps": 20, "params": 119_910,
+              "machine_gflops": 900.0, "cpu_count": 2, "torch_threads": 2,
+              "figure": "bench.png", "gemm_gflops": {"torch": 900.0}, "rows": [row]}
+    text = write_bench_page(result, tmp_path).read_text()
+    assert "npref &lt;fast&gt; &amp; co" in text and "<fast>" not in text
+    assert 'href="../bench/index.html">Performance</a>' in text and "119,910" in text
+    with pytest.raises(jinja2.UndefinedError):
+        render.render_bench({**result, "rows": [{"impl": "x"}]})

@@ -10,11 +10,17 @@ import torch
 
 from npref import _validate
 
-__all__ = ["L1", "L2", "ElasticNet", "from_npref"]
+__all__ = ["L1", "L2", "ElasticNet", "make", "from_npref", "REGULARIZERS"]
 
 
 class L1:
     """lam·Σ|W|; gradient lam·sign(W) (0 at 0, autograd's subgradient of abs)."""
+
+    name = "l1"
+
+    def spec(self) -> tuple[str, dict]:
+        """``(name, keywords)``: what :func:`make` builds this from, in either backend."""
+        return self.name, {"lam": self.lam}
 
     def __init__(self, lam: float):
         self.lam = _validate.nonnegative("lam", lam)
@@ -29,6 +35,12 @@ class L1:
 class L2:
     """½·lam·ΣW²; gradient lam·W."""
 
+    name = "l2"
+
+    def spec(self) -> tuple[str, dict]:
+        """``(name, keywords)``: what :func:`make` builds this from, in either backend."""
+        return self.name, {"lam": self.lam}
+
     def __init__(self, lam: float):
         self.lam = _validate.nonnegative("lam", lam)
 
@@ -41,6 +53,12 @@ class L2:
 
 class ElasticNet:
     """l1·Σ|W| + ½·l2·ΣW²; gradient l1·sign(W) + l2·W."""
+
+    name = "elastic"
+
+    def spec(self) -> tuple[str, dict]:
+        """``(name, keywords)``: what :func:`make` builds this from, in either backend."""
+        return self.name, {"l1": self.l1, "l2": self.l2}
 
     def __init__(self, l1: float, l2: float):
         self.l1 = _validate.nonnegative("l1", l1)
@@ -56,14 +74,26 @@ class ElasticNet:
 
 
 def from_npref(regularizer):
-    """The torchref twin of an npref regularizer (or the argument itself if it is one already)."""
+    """The torchref twin of an npref regularizer (or the argument itself if it is one already),
+    built by name from its ``spec()``."""
     if regularizer is None or isinstance(regularizer, (L1, L2, ElasticNet)):
         return regularizer
-    name = type(regularizer).__name__
-    if name == "L1":
-        return L1(regularizer.lam)
-    if name == "L2":
-        return L2(regularizer.lam)
-    if name == "ElasticNet":
-        return ElasticNet(regularizer.l1, regularizer.l2)
-    raise ValueError(f"regularizer must be an L1, L2 or ElasticNet, got {regularizer!r}")
+    if not callable(getattr(regularizer, "spec", None)):
+        raise ValueError(f"regularizer must be an L1, L2 or ElasticNet, got {regularizer!r}")
+    name, keywords = regularizer.spec()
+    return make(name, **keywords)
+
+
+#: Regularizers by the name :func:`make` takes (the same names in npref and torchref).
+REGULARIZERS = {"l1": L1, "l2": L2, "elastic": ElasticNet}
+
+
+def make(name: str, **keywords):
+    """A regularizer by lower-case name — ``make("l2", lam=0.1)``, ``make("elastic", l1=0.01,
+    l2=0.01)`` — the same call in npref and torchref, so that a regularizer crosses from one
+    backend to the other by name and keywords (see ``spec()``)."""
+    cls = REGULARIZERS.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"regularizer name must be one of {', '.join(map(repr, REGULARIZERS))}, "
+                         f"got {name!r}")
+    return cls(**keywords)

@@ -8,16 +8,17 @@ PyTorch run sees exactly the batches a NumPy run sees.
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 from torch.utils.data import Sampler
 
 from npref import training as _np_training
 from npref.guard import check_finite
+from npref.training import Schedule
 from torchref.device import resolve
 
-__all__ = ["EarlyStopping", "minibatches", "sample_batch", "IndexBatchSampler", "train"]
+__all__ = ["Schedule", "EarlyStopping", "minibatches", "sample_batch", "IndexBatchSampler",
+           "train"]
 
 
 class EarlyStopping(_np_training.EarlyStopping):
@@ -73,19 +74,20 @@ class IndexBatchSampler(Sampler):
         return len(self.batches)
 
 
-def train(net, optimizer, data, *, batch_size: int, rng, iterations=None, epochs=None,
-          sampling: str = "shuffle", early_stopping: EarlyStopping | None = None,
-          evaluate_every: int = 1, watch=(), update_ratios: bool = False, max_loss=None,
-          progress=None, label: str = "torchref"):
-    """Train a torchref :class:`~torchref.nets.MultiLayerNet` with a ``torch.optim`` optimizer.
+def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
+          progress=None, label: str = "torchref", **schedule_keywords):
+    """Train a torchref :class:`~torchref.nets.MultiLayerNet` with a ``torch.optim`` optimizer as
+    ``schedule`` (an :class:`npref.training.Schedule`) says; the older keyword form
+    ``batch_size=…, epochs=…`` still works.
 
     The loop is :func:`npref.training.fit` itself — batch order and dropout masks drawn from the
     same NumPy ``rng`` in the same order — with a PyTorch step: the data (an
     :class:`npref.training.Data` of NumPy arrays) moves to the network's device once, and each
     iteration indexes it there, runs ``loss.backward()`` and ``optimizer.step()``. Returns the same
-    :class:`npref.training.History` as npref's ``train`` (``watch``, ``update_ratios`` and
-    ``max_loss`` as there).
+    :class:`npref.training.History` as npref's ``train``.
     """
+    schedule, stopper = _np_training._resolve_schedule(schedule, schedule_keywords, "train")
+    watch, update_ratios = schedule.watch, schedule.update_ratios
     device = net.device
     tensors = {name: None if value is None else
                (torch.as_tensor(value, device=device).to(net.dtype) if name.startswith("x")
@@ -138,12 +140,11 @@ def train(net, optimizer, data, *, batch_size: int, rng, iterations=None, epochs
         if not bool(torch.isfinite(flat).all()):
             check_finite(f"{label}: parameters", done, flat.cpu().numpy())
 
-    params = net.params if early_stopping is not None else None
+    params = net.params if schedule.early_stopping is not None else None
     net.train()
-    return _np_training.fit(step, evaluate, n_train=len(data.t_train), batch_size=batch_size,
-                            rng=rng, iterations=iterations, epochs=epochs, sampling=sampling,
+    return _np_training.fit(step, evaluate, schedule, n_train=len(data.t_train), rng=rng,
                             dropout_sizes=net.hidden_sizes if len(net.dropouts) else (),
-                            dropout=net.dropout, early_stopping=early_stopping, params=params,
-                            check_params=check_params, evaluate_every=evaluate_every,
+                            dropout=net.dropout, params=params, check_params=check_params,
+                            stopper=stopper, stopper_type=EarlyStopping,
                             observe=observe if watch or update_ratios else None,
-                            max_loss=max_loss, progress=progress, label=label)
+                            progress=progress, label=label)

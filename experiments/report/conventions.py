@@ -9,6 +9,7 @@ numbers: the parity suite proves torchref equal to it in both conventions.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -30,13 +31,14 @@ def _train(arch, optimizer, hyper, convention, data, epochs=EPOCHS, lr_drop=None
     net = MultiLayerNet(**arch, convention=convention, rng=np.random.default_rng(SEED))
     opt = npref.optim.make(optimizer, **hyper)
     if lr_drop is None:
-        history = training.train(net, opt, data, batch_size=BATCH, epochs=epochs,
+        history = training.train(net, opt, data, training.Schedule(batch_size=BATCH, epochs=epochs),
                                  rng=np.random.default_rng(SEED + 1), progress=False)
     else:  # the learning rate halves after half the epochs
-        history = training.train(net, opt, data, batch_size=BATCH, epochs=epochs // 2,
-                                 rng=np.random.default_rng(SEED + 1), progress=False)
+        first = training.Schedule(batch_size=BATCH, epochs=epochs // 2)
+        history = training.train(net, opt, data, first, rng=np.random.default_rng(SEED + 1),
+                                 progress=False)
         opt.lr *= lr_drop
-        later = training.train(net, opt, data, batch_size=BATCH, epochs=epochs - epochs // 2,
+        later = training.train(net, opt, data, replace(first, epochs=epochs - epochs // 2),
                                rng=np.random.default_rng(SEED + 2), progress=False)
         history.test_acc += later.test_acc
         history.epoch_loss += later.epoch_loss
@@ -78,9 +80,17 @@ def _step_ratio(rule, magnitudes):
 
 def measure() -> dict:
     """Every section of the conventions page: numbers, curves and the 'when it matters' text."""
-    magnitudes = np.logspace(-12, 0, 49)
-    sections = []
+    sections = [*_adaptive_sections(np.logspace(-12, 0, 49)), *_momentum_sections(),
+                *_layer_sections()]
+    return {"task": f"breast cancer, 30-10-1 sigmoid net (ReLU with BatchNorm), minibatches of "
+                    f"{BATCH}, {EPOCHS} epochs, one start and one batch order per comparison",
+            "sections": sections}
 
+
+def _adaptive_sections(magnitudes) -> list:
+    """Adam, AdaGrad, RMSprop: where eps sits and its default; the first steps' ratio over a
+    sweep of gradient magnitudes."""
+    sections = []
     adam = _pair("Adam", "adam", {"lr": 0.01})
     adam["sweep"] = {"magnitudes": magnitudes.tolist(), "ratio": _step_ratio("adam", magnitudes)}
     adam["rule"] = ("torch: p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps), eps 1e-8;  "
@@ -102,7 +112,12 @@ def measure() -> dict:
                         "accumulated squared gradients, is itself near eps: for gradients of "
                         "about 1e-7 and below the book takes visibly smaller steps.")
         sections.append(s)
+    return sections
 
+
+def _momentum_sections() -> list:
+    """Momentum, Nesterov: velocity vs buffer, equal until the learning rate changes."""
+    sections = []
     for rule, label in (("momentum", "Momentum"), ("nesterov", "Nesterov")):
         s = _pair(label, rule, {"lr": 0.01})
         drop = _pair(label + " (lr halved midway)", rule, {"lr": 0.01}, lr_drop=0.5)
@@ -115,7 +130,11 @@ def measure() -> dict:
                         "gradients and takes the new rate at once, the book's v holds steps "
                         "taken at the old rate and carries them on.")
         sections.append(s)
+    return sections
 
+
+def _layer_sections() -> list:
+    """BatchNorm and dropout: the layers whose conventions differ."""
     bn_arch = {**ARCH, "use_batchnorm": True, "activation": "relu"}
     bn = _pair("BatchNorm", "sgd", {"lr": 0.1}, arch=bn_arch)
     bn["running"] = _running_variance()
@@ -127,7 +146,6 @@ def measure() -> dict:
                      "√(var_r + eps) with var_r still near 0) and, for small batches, by the "
                      "factor N/(N−1) of the unbiased variance: with batches of 4 the book's "
                      "running variance is 25% smaller for good.")
-    sections.append(bn)
 
     drop_arch = {**ARCH, "dropout": 0.5}
     dr = _pair("Dropout", "sgd", {"lr": 0.1}, arch=drop_arch)
@@ -138,10 +156,7 @@ def measure() -> dict:
                      "(1−p) times smaller, so the next layer's weights and their gradients "
                      "scale by 1/(1−p). Inverted dropout leaves evaluation untouched, which is "
                      "why frameworks use it.")
-    sections.append(dr)
-    return {"task": f"breast cancer, 30-10-1 sigmoid net (ReLU with BatchNorm), minibatches of "
-                    f"{BATCH}, {EPOCHS} epochs, one start and one batch order per comparison",
-            "sections": sections}
+    return [bn, dr]
 
 
 def _running_variance(true_var=4.0, steps=60):
@@ -164,7 +179,7 @@ def plot(measured: dict, out_dir) -> dict:
     """One figure per section; returns {section name: file name}."""
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
+    from experiments.plotting import save
 
     files = {}
     for s in measured["sections"]:
@@ -211,7 +226,5 @@ def plot(measured: dict, out_dir) -> dict:
             ax.set_ylabel("max relative parameter difference, book vs torch")
             ax.set_title("the same update until the learning rate changes")
         name = f"convention-{s['name'].split()[0].lower()}.png"
-        save_figure(fig, out_dir / name)
-        plt.close(fig)
-        files[s["name"]] = name
+        files[s["name"]] = save(fig, out_dir, name)
     return files

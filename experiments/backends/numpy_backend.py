@@ -1,10 +1,12 @@
-"""The NumPy side of :mod:`experiments.backends`, built on npref."""
+"""The NumPy side of :mod:`experiments.backends.protocol`, built on npref."""
 
 from __future__ import annotations
 
 import numpy as np
 
 import npref.optim
+import npref.regularizers
+from experiments.backends.protocol import build_arch, hooks, nudge
 from npref import training
 from npref.guard import check_finite
 from npref.layers import ReLU, Sigmoid, Tanh
@@ -16,11 +18,9 @@ _ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU}
 class NumpyBackend:
     name = "numpy"
     device = "cpu"
-    #: When set (a seed), ``train`` moves every starting weight by one ulp up or down at random:
-    #: the runner measures how sensitive a run is to rounding this way (see runner.sensitivity).
-    perturbation = None
-    #: When set, ``train`` is asked only for these parts (see experiments.training.run_variants).
-    only_parts = None
+
+    def __init__(self, *, perturbation: int | None = None, only_parts=None):
+        self.perturbation, self.only_parts = hooks(perturbation, only_parts)
 
     def descend(self, objective, start, optimizer, hyper, steps, dtype):
         params = {k: np.array(v, dtype=dtype) for k, v in start.items()}
@@ -38,21 +38,15 @@ class NumpyBackend:
                     path[k].append(v.item())
         return {k: np.array(v) for k, v in path.items()}
 
-    def train(self, arch, init, optimizer, hyper, data, *, dtype, seed, batch_size,
-              iterations=None, epochs=None, sampling="shuffle", evaluate_every=1,
-              early_stopping=None, watch=(), update_ratios=False, max_loss=None, label=""):
-        net = MultiLayerNet(**arch, rng=np.random.default_rng(seed), dtype=dtype)
-        net.load_params(init if self.perturbation is None else _nudge(init, self.perturbation))
-        stopper = training.EarlyStopping(**early_stopping) if early_stopping else None
+    def train(self, arch, init, optimizer, hyper, data, schedule, *, dtype, seed, label=""):
+        net = MultiLayerNet(**build_arch(arch, npref.regularizers),
+                            rng=np.random.default_rng(seed), dtype=dtype)
+        net.load_params(nudge(init, self.perturbation))
         with np.errstate(over="ignore", invalid="ignore"):   # the guard names the iteration
-            history = training.train(
-                net, npref.optim.make(optimizer, **hyper), data.cast(dtype),
-                batch_size=batch_size, rng=np.random.default_rng(seed), iterations=iterations,
-                epochs=epochs, sampling=sampling, early_stopping=stopper,
-                evaluate_every=evaluate_every, watch=watch, update_ratios=update_ratios,
-                max_loss=max_loss, label=f"{label} numpy")
+            history = training.train(net, npref.optim.make(optimizer, **hyper), data.cast(dtype),
+                                     schedule, rng=np.random.default_rng(seed),
+                                     label=f"{label} numpy")
         return history, {k: v.copy() for k, v in net.params.items()}
-
 
     def activations(self, x, weights, activation, dtype):
         a, out = np.asarray(x, dtype=dtype), []
@@ -61,9 +55,3 @@ class NumpyBackend:
             out.append(a)
         return out
 
-
-def _nudge(params, seed):
-    """Every value moved one ulp, up or down at random."""
-    rng = np.random.default_rng(seed)
-    return {k: np.nextafter(v, np.where(rng.random(v.shape) < 0.5, -np.inf, np.inf)).astype(v.dtype)
-            for k, v in params.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.registry import Experiment, register
+from experiments.registry import PER_OPERATION, Experiment, register
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
@@ -54,8 +54,7 @@ def compute(backend, config, seed, data_dir):
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
-    from experiments.plotting import BACKEND_STYLE
+    from experiments.plotting import path, save
 
     xs, ys = np.meshgrid(np.arange(-10, 10, 0.05), np.arange(-5, 5, 0.05))
     zs = Bowl.value(xs, ys)
@@ -65,8 +64,8 @@ def plot(results, config, out_dir):
         ax.contour(xs, ys, zs, levels=np.geomspace(0.05, 25, 12), colors="0.75", linewidths=0.8)
         ax.plot(0, 0, "+", color="black", markersize=10)
         for backend, result in results.items():
-            style = BACKEND_STYLE[backend]
-            ax.plot(result["series"][f"{label}.x"], result["series"][f"{label}.y"], **style)
+            ax.plot(result["series"][f"{label}.x"], result["series"][f"{label}.y"],
+                    **path(backend))
         ax.set_title(f"{label} (lr={config[f'lr_{name}']})")
         ax.set_xlim(-10, 10)
         ax.set_ylim(-5, 5)
@@ -77,10 +76,7 @@ def plot(results, config, out_dir):
     axes.flat[0].legend(loc="lower right", fontsize=8)
     fig.suptitle(f"f(x, y) = x²/20 + y² from ({config['start_x']:g}, {config['start_y']:g}), "
                  f"{config['steps']} steps, convention={config['convention']!r}")
-    name = "optimizer-paths.png"
-    save_figure(fig, out_dir / name)
-    plt.close(fig)
-    return [name]
+    return [save(fig, out_dir, "optimizer-paths.png")]
 
 
 def data(config, data_dir):
@@ -98,4 +94,4 @@ register(Experiment(
             "RMSprop and Adam scale each coordinate by the root of its squared gradients and "
             "head more directly for the minimum. The NumPy side differentiates f by hand, the "
             "PyTorch side with autograd.",
-    defaults=DEFAULTS, compute=compute, plot=plot, data=data))
+    defaults=DEFAULTS, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION))

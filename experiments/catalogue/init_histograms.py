@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import npref.init
-from experiments.registry import Experiment, register
+from experiments.registry import PER_OPERATION, Experiment, register
 
 INITS = {"std=1": 1.0, "std=0.01": 0.01, "Xavier (book)": "xavier", "He": "he"}
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
@@ -44,8 +44,7 @@ def compute(backend, config, seed, data_dir):
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
-    from experiments.plotting import BACKEND_STYLE
+    from experiments.plotting import histogram, save
 
     names = []
     for activation in ACTIVATIONS:
@@ -57,14 +56,7 @@ def plot(results, config, out_dir):
             for col in range(config["layers"]):
                 ax = axes[row, col]
                 for backend, result in results.items():
-                    counts = result["extra"][key][col]
-                    style = BACKEND_STYLE[backend]
-                    if backend == "numpy":
-                        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge",
-                               color=style["color"], alpha=0.6, label=style["label"])
-                    else:
-                        ax.step(edges[:-1], counts, where="post", color=style["color"],
-                                linestyle="--", linewidth=1.0, label=style["label"])
+                    histogram(ax, backend, edges, result["extra"][key][col])
                 if row == 0:
                     ax.set_title(f"layer {col + 1}")
                 if col == 0:
@@ -73,10 +65,7 @@ def plot(results, config, out_dir):
         axes[0, 0].legend(fontsize=7)
         fig.suptitle(f"{activation}: activation histograms, {config['layers']} layers × "
                      f"{config['units']} units, {config['n_inputs']} inputs")
-        name = f"init-histograms-{activation}.png"
-        save_figure(fig, out_dir / name)
-        plt.close(fig)
-        names.append(name)
+        names.append(save(fig, out_dir, f"init-histograms-{activation}.png"))
     return names
 
 
@@ -91,4 +80,5 @@ register(Experiment(
             "layers, and He (std √(2/n)) does the same for ReLU, which zeroes half its inputs.",
     defaults=DEFAULTS, compute=compute, plot=plot,
     data=lambda config, data_dir: {"name": "standard normal inputs", "source": "drawn from "
-                                   "numpy.random.default_rng(seed)", "n_train": 0, "n_test": 0}))
+                                   "numpy.random.default_rng(seed)", "n_train": 0, "n_test": 0},
+    tolerance=PER_OPERATION))

@@ -1,4 +1,4 @@
-"""The PyTorch side of :mod:`experiments.backends`, built on torchref (CPU or CUDA)."""
+"""The PyTorch side of :mod:`experiments.backends.protocol`, built on torchref (CPU or CUDA)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import numpy as np
 import torch
 
 import torchref.optim
+import torchref.regularizers
 import torchref.training
+from experiments.backends.protocol import build_arch, hooks, nudge
 from npref.guard import check_finite
 from torchref.device import resolve
 from torchref.nets import MultiLayerNet
-
 
 #: Below this many weights a network trains faster on one PyTorch thread than on several.
 SMALL_NET = 10_000
@@ -19,7 +20,8 @@ SMALL_NET = 10_000
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, device="auto"):
+    def __init__(self, device="auto", *, perturbation: int | None = None, only_parts=None):
+        self.perturbation, self.only_parts = hooks(perturbation, only_parts)
         self._device = resolve(device)
         self.device = str(self._device)
         self._threads = torch.get_num_threads()
@@ -52,21 +54,15 @@ class TorchBackend:
                 path[k].append(v)
         return {k: np.array(v) for k, v in path.items()}
 
-    def train(self, arch, init, optimizer, hyper, data, *, dtype, seed, batch_size,
-              iterations=None, epochs=None, sampling="shuffle", evaluate_every=1,
-              early_stopping=None, watch=(), update_ratios=False, max_loss=None, label=""):
+    def train(self, arch, init, optimizer, hyper, data, schedule, *, dtype, seed, label=""):
         self._threads_for(arch)
-        torch_dtype = getattr(torch, dtype)
-        net = MultiLayerNet(**arch, dtype=torch_dtype, device=self._device)
-        net.load_params(init)
-        stopper = torchref.training.EarlyStopping(**early_stopping) if early_stopping else None
+        net = MultiLayerNet(**build_arch(arch, torchref.regularizers),
+                            dtype=getattr(torch, dtype), device=self._device)
+        net.load_params(nudge(init, self.perturbation))
         history = torchref.training.train(
             # The inputs are cast in NumPy first, as the NumPy side casts them.
             net, torchref.optim.make(optimizer, net.parameters(), **hyper), data.cast(dtype),
-            batch_size=batch_size, rng=np.random.default_rng(seed), iterations=iterations,
-            epochs=epochs, sampling=sampling, early_stopping=stopper,
-            evaluate_every=evaluate_every, watch=watch, update_ratios=update_ratios,
-            max_loss=max_loss, label=f"{label} torch")
+            schedule, rng=np.random.default_rng(seed), label=f"{label} torch")
         return history, net.numpy_params()
 
     @torch.no_grad()

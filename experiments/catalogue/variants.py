@@ -1,5 +1,5 @@
-"""Training a set of variants on one backend: the shared core of the training experiments
-(written once, against :mod:`experiments.backends`)."""
+"""Variants: training a set of networks on one backend — the shared core of the training
+experiments (written once, against :mod:`experiments.backends.protocol`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from npref.nets import MultiLayerNet
+from npref.training import Schedule
 
 
 def initial_params(arch: dict, seed: int, dtype: str) -> dict:
     """The starting parameters, drawn once in NumPy from ``seed`` and handed to both backends."""
-    net = MultiLayerNet(**arch, rng=np.random.default_rng(seed), dtype=dtype)
+    # The regularizer (a name and keywords, built by each backend) does not change the draw.
+    net = MultiLayerNet(**{**arch, "regularizer": None}, rng=np.random.default_rng(seed),
+                        dtype=dtype)
     return {k: v.copy() for k, v in net.params.items()}
 
 
@@ -20,8 +23,8 @@ def initial_params(arch: dict, seed: int, dtype: str) -> dict:
 class Variant:
     """One training run of an experiment: the network, its optimizer and its schedule.
 
-    ``schedule``: ``batch_size`` and ``iterations`` or ``epochs`` (and any other keyword of the
-    backends' ``train``: ``sampling``, ``evaluate_every``, ``early_stopping``, ``watch``…).
+    ``arch``: ``MultiLayerNet``'s keywords but ``rng``, ``dtype``; a regularizer as a name and
+    keywords, ``("l2", {"lam": 0.1})``. ``schedule``: an :class:`npref.training.Schedule`.
     ``data``: this variant's own data, else the experiment's. ``init_seed``: the seed of the
     starting weights (variants that share it start from the same weights where the architecture
     allows); ``init``: the starting weights themselves.
@@ -30,10 +33,15 @@ class Variant:
     arch: dict
     optimizer: str
     hyper: dict
-    schedule: dict
+    schedule: Schedule
     data: object = None
     init_seed: int | None = None
     init: dict | None = None          # explicit starting weights (NumPy), instead of init_seed
+
+    def __post_init__(self):
+        if not isinstance(self.schedule, Schedule):
+            raise TypeError(f"schedule must be an npref.training.Schedule, got "
+                            f"{type(self.schedule).__name__}")
 
 
 def run_variants(backend, variants: dict, *, data, config: dict, seed: int, label: str) -> dict:
@@ -48,17 +56,16 @@ def run_variants(backend, variants: dict, *, data, config: dict, seed: int, labe
     dtype = config["dtype"]
     series, final, arrays = {}, {}, {}
     # When the runner measures a run's sensitivity it needs only the parts that disagreed.
-    only = getattr(backend, "only_parts", None)
     for i, (name, v) in enumerate(variants.items()):
-        if only is not None and name not in only:
+        if backend.only_parts is not None and name not in backend.only_parts:
             continue
         if v.init is not None:
             init = {k: np.asarray(a, dtype=dtype) for k, a in v.init.items()}
         else:
             init = initial_params(v.arch, seed if v.init_seed is None else v.init_seed, dtype)
         history, params = backend.train(v.arch, init, v.optimizer, v.hyper,
-                                        data if v.data is None else v.data, dtype=dtype,
-                                        seed=seed + 1 + i, label=f"{label} {name}", **v.schedule)
+                                        data if v.data is None else v.data, v.schedule,
+                                        dtype=dtype, seed=seed + 1 + i, label=f"{label} {name}")
         for key, values in history.series().items():
             series[f"{name}.{key}"] = values
             final[f"{name}.{key}"] = values[-1]
@@ -73,7 +80,7 @@ def run_variants(backend, variants: dict, *, data, config: dict, seed: int, labe
 
 
 def run_optimizers(backend, *, arch: dict, optimizers: dict, data, config: dict, seed: int,
-                   schedule: dict, label: str) -> dict:
+                   schedule: Schedule, label: str) -> dict:
     """One network per optimizer (``{display name: (npref name, keywords)}``), all from the same
     starting weights and on the same batches."""
     variants = {name: Variant(arch, optimizer, hyper, schedule, init_seed=seed)

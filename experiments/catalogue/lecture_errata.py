@@ -1,8 +1,8 @@
 """lecture-errata: the lecture's listings as written, beside the correct rules (SPEC section 8).
 
 For each variant of the breast-cancer lecture: the test accuracy it prints, the accuracy of its
-listing run as written (:mod:`experiments.lecture`), and the accuracy of the correct rule run by
-npref and by torchref from the same data and the same starting weights. For the exercise
+listing run as written (:mod:`experiments.catalogue.lecture`), and the accuracy of the correct
+rule run by npref and by torchref from the same data and the same starting weights. For the exercise
 notebook's three deviations, measured on MNIST: as written vs corrected.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-import npref.regularizers
-from experiments import lecture
+from experiments.backends import BACKENDS
+from experiments.catalogue import lecture
+from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import breast_cancer, mnist
 from experiments.registry import Experiment, register
-from experiments.training import Variant, run_variants
-from npref.training import Data
+from npref.training import Data, Schedule
 
 DEFAULTS = {"epochs": 1000, "long_epochs": 10000, "rmsprop_epochs": 15000,
             "notebook_iterations": 1200, "n_train": 300, "n_test": 0, "dtype": "float64"}
@@ -36,16 +36,15 @@ ARCH = {"input_size": 30, "hidden_sizes": [10], "output_size": 1, "activation": 
 def rows(config):
     """(row name, lecture variant, lecture keywords, epochs, corrected run) per table row."""
     e, long_e = config["epochs"], config["long_epochs"]
-    L1, L2, EN = npref.regularizers.L1, npref.regularizers.L2, npref.regularizers.ElasticNet
     gd = ("sgd", {"lr": 1.0})
     return [
         ("fixed", "fixed", {}, e, {}, gd),
         ("random", "random", {}, e, {}, gd),
         ("xavier", "xavier", {}, e, {}, gd),
-        ("L1 0.01", "regularized", {"l1": 0.01}, e, {"regularizer": L1(0.01)}, gd),
-        ("L2 0.01", "regularized", {"l2": 0.01}, e, {"regularizer": L2(0.01)}, gd),
+        ("L1 0.01", "regularized", {"l1": 0.01}, e, {"regularizer": ("l1", {"lam": 0.01})}, gd),
+        ("L2 0.01", "regularized", {"l2": 0.01}, e, {"regularizer": ("l2", {"lam": 0.01})}, gd),
         ("elastic", "regularized", {"l1": 0.01, "l2": 0.01}, e,
-         {"regularizer": EN(0.01, 0.01)}, gd),
+         {"regularizer": ("elastic", {"l1": 0.01, "l2": 0.01})}, gd),
         ("learning-rate 0.1", "learning-rate", {"learning_rate": 0.1}, e, {},
          ("sgd", {"lr": 0.1})),
         ("learning-rate 0.01", "learning-rate", {"learning_rate": 0.01}, e, {},
@@ -62,23 +61,18 @@ def rows(config):
     ]
 
 
-def as_written(config, data_dir) -> dict:
-    """The listings run as written (NumPy only, the same for either backend: computed once)."""
-    key = (tuple(sorted((k, str(v)) for k, v in config.items())), str(data_dir))
-    if key not in _AS_WRITTEN:
-        out = {}
-        for name, variant, kw, epochs, _, _ in rows(config):
-            for label, at in _entries(name, variant, lecture_epochs(variant)):
-                out[label] = lecture.run(variant, epochs=at, **kw)
-        data = mnist.for_experiment(config, data_dir).data
-        for deviation in lecture.NOTEBOOK_DEVIATIONS:
-            out[f"notebook: {deviation}"] = lecture.notebook(
-                deviation, data, iterations=config["notebook_iterations"])
-        _AS_WRITTEN[key] = out
-    return _AS_WRITTEN[key]
-
-
-_AS_WRITTEN: dict = {}
+def as_written(config, seed, data_dir) -> dict:
+    """The listings run as written: NumPy only and the same for either backend, so this is the
+    experiment's shared step (``Experiment.prepare``), computed once per run."""
+    out = {}
+    for name, variant, kw, epochs, _, _ in rows(config):
+        for label, at in _entries(name, variant, lecture_epochs(variant)):
+            out[label] = lecture.run(variant, epochs=at, **kw)
+    data = mnist.for_experiment(config, data_dir).data
+    for deviation in lecture.NOTEBOOK_DEVIATIONS:
+        out[f"notebook: {deviation}"] = lecture.notebook(
+            deviation, data, iterations=config["notebook_iterations"])
+    return out
 
 
 def _entries(name, variant, epochs):
@@ -99,19 +93,17 @@ def _initial(variant):
     return w
 
 
-def compute(backend, config, seed, data_dir):
-    written = as_written(config, data_dir)
+def compute(backend, config, seed, data_dir, shared):
     variants = {}
     for name, variant, kw, epochs, arch, (optimizer, hyper) in rows(config):
         validation = variant in ("validation", "early-stop")
         data = breast_cancer.load(validation).data
         # Evaluate only where the table reads: after the last epoch, or every 100 epochs for
         # the validation run (read after 500, 600, 700, 1000); early stopping needs every epoch.
-        schedule = {"batch_size": 32 if variant == "minibatch" else len(data.t_train),
-                    "epochs": epochs,
-                    "evaluate_every": {"validation": 100, "early-stop": 1}.get(variant, epochs)}
-        if variant == "early-stop":
-            schedule["early_stopping"] = {"patience": 10}
+        schedule = Schedule(
+            batch_size=32 if variant == "minibatch" else len(data.t_train), epochs=epochs,
+            evaluate_every={"validation": 100, "early-stop": 1}.get(variant, epochs),
+            early_stopping={"patience": 10} if variant == "early-stop" else None)
         variants[name] = Variant({**ARCH, **arch}, optimizer, hyper, schedule, data=data,
                                  init=_initial(variant))
     result = run_variants(backend, variants, data=None, config=config, seed=seed,
@@ -121,7 +113,7 @@ def compute(backend, config, seed, data_dir):
                             config=config, seed=seed, label="lecture-errata notebook")
     for key in ("series", "final", "arrays"):
         result[key].update(notebook[key])
-    result["extra"] = {"as_written": written}
+    result["extra"] = {"as_written": shared}
     return result
 
 
@@ -131,11 +123,11 @@ def notebook_variants(config, data: Data):
              "activation": "relu", "weight_init": 0.01, "use_batchnorm": True,
              "convention": "book"}
     adam = ("adam", {"lr": 0.001, "convention": "book"})
-    schedule = {"batch_size": 100, "iterations": config["notebook_iterations"],
-                "sampling": "replacement", "evaluate_every": 10 ** 6}
+    schedule = Schedule(batch_size=100, iterations=config["notebook_iterations"],
+                        sampling="replacement", evaluate_every=10 ** 6)
     return {
         "notebook: L2 in the loss only": Variant(
-            {**seven, "regularizer": npref.regularizers.L2(0.001)}, *adam, schedule),
+            {**seven, "regularizer": ("l2", {"lam": 0.001})}, *adam, schedule),
         "notebook: γ, β never trained": Variant(seven, *adam, schedule),
         "notebook: accuracy in training mode": Variant({**seven, "dropout": 0.15}, *adam,
                                                         schedule),
@@ -166,13 +158,13 @@ def table(results, config):
                          "and restores the best weights.")
             printed = lecture.PRINTED.get(label, (None, None))[1]
             out.append([label, at, printed, written[label]["score"], ran,
-                        corrected.get("numpy"), corrected.get("torch"), note])
+                        *(corrected.get(b) for b in BACKENDS), note])
     for deviation, sentence in lecture.NOTEBOOK_DEVIATIONS.items():
         name = f"notebook: {deviation}"
         n = config["notebook_iterations"]
         out.append([name, n, None, written[name]["test_acc"], n,
                     *(results[b]["final"].get(f"{name}.test_acc") if b in results else None
-                      for b in ("numpy", "torch")), sentence])
+                      for b in BACKENDS), sentence])
     return {"columns": ["variant", "epochs (lecture)", "lecture printed", "as written",
                         "epochs (corrected)", "corrected (npref)", "corrected (torchref)",
                         "what the listing does"],
@@ -182,7 +174,7 @@ def table(results, config):
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
+    from experiments.plotting import save
 
     t = table(results, config)
     rows_ = [r for r in t["rows"] if not r[0].startswith("notebook")]
@@ -199,9 +191,7 @@ def plot(results, config, out_dir):
     ax.set_ylabel("test accuracy")
     ax.legend(fontsize=8, ncol=4)
     ax.set_title("the breast-cancer lecture: printed, as written, and corrected (npref, torchref)")
-    save_figure(fig, out_dir / "lecture-errata.png")
-    plt.close(fig)
-    return ["lecture-errata.png"]
+    return [save(fig, out_dir, "lecture-errata.png")]
 
 
 register(Experiment(
@@ -214,6 +204,5 @@ register(Experiment(
             "Adam without bias correction, a dropout whose mask never reaches the backward "
             "pass. Each row sets the printed figure, its reproduction and the correct rule (same "
             "data, same starting weights) side by side, with the deviation in one sentence.",
-    defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot, table=table,
-    data=lambda config, data_dir: breast_cancer.load().describe(),
-    tolerance={"float64": 1e-9, "float32": 1e-3}))
+    defaults=DEFAULTS, profiles=PROFILES, prepare=as_written, compute=compute, plot=plot,
+    table=table, data=lambda config, data_dir: breast_cancer.load().describe()))

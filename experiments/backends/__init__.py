@@ -1,0 +1,40 @@
+"""The two backends every experiment runs on, behind one interface, and how they are judged.
+
+An experiment never asks which backend it runs on: what differs between NumPy and PyTorch lives
+behind :class:`Backend`, implemented once in :mod:`.numpy_backend` (npref) and once in
+:mod:`.torch_backend` (torchref). :mod:`.parity` judges how far apart their results land.
+"""
+
+from __future__ import annotations
+
+from experiments.backends import protocol
+from experiments.backends.protocol import BACKENDS, Backend, BackendUnavailable, nudge
+
+__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "get", "nudge"]
+
+
+def get(name: str, device: str = "auto", *, perturbation: int | None = None,
+        only_parts=None) -> Backend:
+    """A backend by name: ``"numpy"`` (npref, always the CPU) or ``"torch"`` (torchref).
+
+    ``perturbation`` and ``only_parts`` are the declared hooks of :class:`Backend` (the one-ulp
+    sensitivity measurement of :mod:`.parity` uses them).
+    """
+    perturbation, only_parts = protocol.hooks(perturbation, only_parts)
+    hooks = {"perturbation": perturbation, "only_parts": only_parts}
+    if name == "numpy":
+        from experiments.backends.numpy_backend import NumpyBackend
+        return NumpyBackend(**hooks)
+    if name == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise BackendUnavailable(
+                "the torch backend needs PyTorch: pip install -e '.[experiments]' "
+                "(or run with --backend numpy)") from None
+        from experiments.backends.torch_backend import TorchBackend
+        try:
+            return TorchBackend(device, **hooks)
+        except ValueError as error:
+            raise BackendUnavailable(str(error)) from None
+    raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")

@@ -1,0 +1,116 @@
+"""The bench's worker: one configuration timed in a process of its own.
+
+``python -m experiments.bench.steps CONFIG WARMUP BLOCKS STEPS`` prints one JSON line; the parent
+(:mod:`experiments.bench`) runs one such process per configuration so that no two BLAS thread
+pools ever compete.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+#: The book's MLP, 784-[100×4]-10.
+SIZES = [784, 100, 100, 100, 100, 10]
+
+
+def _step_npref(batch, dtype):
+    import npref.optim
+    from npref.nets import MultiLayerNet
+
+    net = MultiLayerNet(784, SIZES[1:-1], 10, rng=np.random.default_rng(0), dtype=dtype)
+    opt = npref.optim.Adam(lr=1e-3)
+    rng = np.random.default_rng(1)
+    x, t = rng.random((batch, 784)).astype(dtype), rng.integers(0, 10, batch)
+
+    def step():
+        opt.update(net.params, net.gradient(x, t))
+    return step, lambda: None
+
+
+def _step_torch(impl, batch, dtype, device):
+    import torch
+
+    import torchref.optim
+    from npref.nets import MultiLayerNet as NumpyNet
+    from torchref.nets import MultiLayerNet
+
+    dt = getattr(torch, dtype)
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(batch, 784, dtype=dt, generator=g).to(dev)
+    t = torch.randint(0, 10, (batch,), generator=g).to(dev)
+    if impl == "torchref":
+        net = MultiLayerNet(784, SIZES[1:-1], 10, dtype=dt, device=dev)
+        net.load_params(NumpyNet(784, SIZES[1:-1], 10, rng=np.random.default_rng(0)).params)
+        opt = torchref.optim.Adam(net.parameters(), lr=1e-3, fused=True)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            net.loss(x, t).backward()
+            opt.step()
+        return step, sync
+    layers = []
+    for i in range(len(SIZES) - 1):
+        layers.append(torch.nn.Linear(SIZES[i], SIZES[i + 1], dtype=dt, device=dev))
+        if i < len(SIZES) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3,
+                           **({"fused": True} if impl == "pytorch-fused" else {}))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), t).backward()
+        opt.step()
+    return step, sync
+
+
+def _gemm(n=4096, reps=4):
+    import torch
+
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    best = {}
+    for name, product in (("numpy", lambda: a @ a),
+                          ("torch", lambda ta=torch.from_numpy(a): ta @ ta)):
+        product()
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            product()
+            times.append(time.perf_counter() - start)
+        best[name] = 2 * n ** 3 / min(times) / 1e9
+    return best
+
+
+def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
+    """Time one configuration: seconds per step, one value per block."""
+    if config["impl"] == "gemm":
+        return {"gflops": _gemm()}
+    if config["impl"] == "npref":
+        step, sync = _step_npref(config["batch"], np.dtype(config["dtype"]))
+    else:
+        step, sync = _step_torch(config["impl"], config["batch"], config["dtype"],
+                                 config["device"])
+    for _ in range(warmup):
+        step()
+    sync()
+    per_step = []
+    for _ in range(blocks):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        per_step.append((time.perf_counter() - start) / steps)
+    return {"seconds_per_step": per_step}
+
+
+if __name__ == "__main__":
+    config, warmup, blocks, steps = json.loads(sys.argv[1]), *map(int, sys.argv[2:5])
+    print(json.dumps(worker(config, warmup, blocks, steps)))
+

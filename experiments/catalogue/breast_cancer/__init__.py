@@ -1,0 +1,112 @@
+"""The breast-cancer lecture's experiments: a 30-10-1 sigmoid network on scikit-learn's data.
+
+The lecture (seed 001) trains a two-layer network — 30 inputs, 10 sigmoid units, one sigmoid
+output with binary cross-entropy — by full-batch gradient descent, and varies one thing at a time.
+These experiments run the correct rules of npref and torchref on the lecture's split; the
+lecture's own listings, as written, are reproduced apart, in :mod:`experiments.catalogue.lecture`.
+
+This package holds what they share — the network, the lecture's settings, the figure and
+:func:`experiment`, which registers one from its variants; each experiment is a module of its
+own named after it (``breast-cancer-init`` is :mod:`.init`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from experiments.catalogue.variants import Variant, run_variants
+from experiments.data import breast_cancer
+from experiments.registry import Experiment, register
+from npref.training import Schedule
+
+#: The lecture's network.
+ARCH = {"input_size": 30, "hidden_sizes": [10], "output_size": 1, "activation": "sigmoid"}
+
+#: The lecture's settings: full-batch gradient descent at lr 1 for 1000 epochs, Glorot weights.
+BASE = {"epochs": 1000, "units": 10, "weight_init": "glorot_normal", "convention": "torch",
+        "dtype": "float64", "lr": 1.0, "evaluate_every": 1}
+
+
+def arch(config, **changes):
+    return {**ARCH, "hidden_sizes": [config["units"]], "weight_init": config["weight_init"],
+            "convention": config["convention"], **changes}
+
+
+def describe(config, data_dir, validation=False):
+    return breast_cancer.load(validation).describe()
+
+
+def gd(config, **schedule):
+    """Gradient descent at the configured rate: an (optimizer, hyper, schedule changes) spec."""
+    return ("sgd", {"lr": config["lr"]}, schedule)
+
+
+def variants(config, specs, validation=False):
+    """{name: (arch changes, optimizer, hyper, schedule changes)} → Variants from one start."""
+    data = breast_cancer.load(validation).data
+    base = Schedule(batch_size=len(data.t_train), epochs=config["epochs"],
+                    evaluate_every=config["evaluate_every"])
+    out = {}
+    for name, (changes, optimizer, hyper, schedule) in specs.items():
+        out[name] = Variant(arch(config, **changes), optimizer, hyper, replace(base, **schedule))
+    return out, data
+
+
+def run(backend, config, seed, specs, label, validation=False):
+    made, data = variants(config, specs, validation)
+    for v in made.values():
+        v.init_seed = seed
+    return run_variants(backend, made, data=data, config=config, seed=seed, label=label)
+
+
+def plot(results, names, out_dir, filename, title, accuracy="test_acc", epoch_loss=True,
+         extra_panel=None):
+    """Training loss (left) and an accuracy or validation loss (right) per variant, each backend
+    in its line; ``extra_panel(ax, result, name, look)`` draws a third panel."""
+    import matplotlib.pyplot as plt
+
+    from experiments.plotting import COLORS, label, line, save
+
+    panels = 2 + (extra_panel is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5))
+    for i, name in enumerate(names):
+        for backend, result in results.items():
+            look = line(backend, color=COLORS[i % len(COLORS)])
+            loss = result["series"][f"{name}.{'epoch_loss' if epoch_loss else 'loss'}"]
+            axes[0].plot(range(1, len(loss) + 1), loss, label=label(backend, name), **look)
+            if f"{name}.{accuracy}" in result["series"]:
+                axes[1].plot(result["series"][f"{name}.epoch_iterations"],
+                             result["series"][f"{name}.{accuracy}"], **look)
+            if extra_panel is not None:
+                extra_panel(axes[2], result, name, look)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("training loss")
+    axes[0].set_ylim(0, 0.7)
+    axes[0].legend(fontsize=7)
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel(accuracy.replace("_acc", " accuracy").replace("_", " "))
+    fig.suptitle(title)
+    return [save(fig, out_dir, f"{filename}.png")]
+
+
+def experiment(name, description, concept, specs, names, *, defaults=None, validation=False,
+               extra=None, plot_kwargs=None, quick=None):
+    """Register one experiment of the family: ``specs(config)`` gives its variants (see
+    :func:`variants`), ``names(config)`` the ones drawn; ``extra(result, config)`` adds finals."""
+    defaults = {**BASE, **(defaults or {})}
+
+    def compute(backend, config, seed, data_dir):
+        result = run(backend, config, seed, specs(config), name, validation)
+        if extra is not None:
+            extra(result, config)
+        return result
+
+    def draw(results, config, out_dir):
+        return plot(results, names(config), out_dir, name,
+                    f"breast cancer, 30-{config['units']}-1 sigmoid: {description}",
+                    **(plot_kwargs or {}))
+
+    register(Experiment(name=name, description=f"Breast cancer, 30-10-1 net: {description}",
+                        concept=concept, defaults=defaults,
+                        profiles={"quick": quick or {}}, compute=compute, plot=draw,
+                        data=lambda config, data_dir: describe(config, data_dir, validation)))

@@ -1,0 +1,74 @@
+"""The experiments' backend interface: declared hooks, regularizers by name, shared steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import npref.regularizers
+import torchref.regularizers
+from experiments import backends, registry, runner
+from experiments.backends.protocol import Backend, nudge
+
+
+@pytest.mark.parametrize("name", backends.BACKENDS)
+def test_hooks_are_declared_parameters(name):
+    plain = backends.get(name, "cpu")
+    assert plain.perturbation is None and plain.only_parts is None
+    hooked = backends.get(name, "cpu", perturbation=3, only_parts=["a", "b"])
+    assert hooked.perturbation == 3 and hooked.only_parts == frozenset({"a", "b"})
+    assert set(Backend.__annotations__) <= set(dir(hooked))
+    with pytest.raises(ValueError, match="perturbation must be None or an int seed"):
+        backends.get(name, "cpu", perturbation=0.5)
+
+
+def test_a_nudge_moves_every_value_one_ulp():
+    params = {"W1": np.array([[1.0, -2.0], [0.0, 3e-300]]), "b1": np.ones(2, np.float32)}
+    moved = nudge(params, 7)
+    for key, value in params.items():
+        assert moved[key].dtype == value.dtype
+        up, down = np.nextafter(value, np.inf), np.nextafter(value, -np.inf)
+        assert np.all((moved[key] == up) | (moved[key] == down))
+    assert nudge(params, None) is params
+
+
+@pytest.mark.parametrize("module", [npref.regularizers, torchref.regularizers])
+@pytest.mark.parametrize("name, keywords, cls", [
+    ("l1", {"lam": 0.1}, "L1"), ("L2", {"lam": 0.25}, "L2"),
+    ("elastic", {"l1": 0.01, "l2": 0.02}, "ElasticNet")])
+def test_regularizers_cross_backends_by_name(module, name, keywords, cls):
+    made = module.make(name, **keywords)
+    assert type(made).__name__ == cls and made.spec() == (name.lower(), keywords)
+    twin = torchref.regularizers.from_npref(npref.regularizers.make(name, **keywords))
+    assert twin.spec() == made.spec()
+
+
+@pytest.mark.parametrize("module", [npref.regularizers, torchref.regularizers])
+def test_an_unknown_regularizer_is_refused_by_name(module):
+    with pytest.raises(ValueError, match="regularizer name must be one of 'l1', 'l2', 'elastic', "
+                                         "got 'l3'"):
+        module.make("l3", lam=0.1)
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
+        module.make("l2", lam=-1.0)
+
+
+def test_a_shared_step_is_computed_once_for_both_backends(monkeypatch, tmp_path):
+    calls = []
+
+    def prepare(config, seed, data_dir):
+        calls.append(seed)
+        return {"offset": 0.5}
+
+    def compute(backend, config, seed, data_dir, shared):
+        return {"series": {"x.loss": [1.0, shared["offset"]]}, "final": {"x.loss": 0.5}}
+
+    experiment = registry.Experiment(
+        name="shared-step-probe", description="probe", concept="probe", defaults={"n": 1},
+        compute=compute, plot=lambda results, config, out_dir: [], prepare=prepare,
+        data=lambda config, data_dir: {"name": "none", "source": "none", "n_train": 0,
+                                       "n_test": 0})
+    monkeypatch.setitem(registry._REGISTRY, experiment.name, experiment)
+    monkeypatch.setattr(registry, "all_experiments", lambda: dict(registry._REGISTRY))
+    metrics = runner.run(experiment.name, device="cpu", seed=4, out=tmp_path)
+    assert calls == [4] and metrics["parity"]["passed"] is True
+    assert metrics["backends"]["torch"]["series"]["x.loss"] == [1.0, 0.5]
