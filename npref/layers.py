@@ -7,8 +7,9 @@ the gradient with respect to the input and leaves parameter gradients as attribu
 ``backward`` refuses a ``dout`` whose shape is not ``forward``'s output shape, nothing is modified
 in place that the caller handed in, and the dtype is kept (float32 in, float32 out).
 
-Layers that behave differently in training take ``forward(x, train=True)``. BatchNorm and Dropout
-exist in two conventions (SPEC section 3): ``"torch"`` (PyTorch's) and ``"book"``.
+Layers that behave differently in training take ``forward(x, train=True)``. SoftmaxWithLoss,
+BatchNorm and Dropout exist in two conventions (SPEC section 3): ``"torch"`` (PyTorch's) and
+``"book"``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from . import _validate
 
 __all__ = ["Affine", "ReLU", "Sigmoid", "Tanh", "SoftmaxWithLoss", "SigmoidWithLoss",
-           "BatchNorm", "Dropout", "sigmoid", "BATCHNORM_DEFAULTS"]
+           "BatchNorm", "Dropout", "sigmoid", "BATCHNORM_DEFAULTS", "BOOK_LOG_DELTA"]
 
 
 class _Layer:
@@ -93,10 +94,12 @@ class Affine(_Layer):
 
 
 class ReLU(_Layer):
-    r"""``out = max(x, 0)``; backward passes ``dout`` where ``x > 0`` and 0 elsewhere.
+    r"""``out = max(x, 0)``; backward passes ``dout`` where ``x > 0`` and exactly 0 elsewhere.
 
     ``mask`` is the book's: True where ``x <= 0``. (The book zeroes ``out[mask]``; boolean
-    indexing is ten times slower than ``np.maximum`` and a multiplication by the kept units.)
+    indexing is ten times slower than ``np.maximum``.) Backward *selects* rather than multiplies
+    by the mask, so an inf or NaN in ``dout`` where ``x <= 0`` still gives 0 — as the book's
+    ``dout[mask] = 0`` and PyTorch's ``nn.ReLU`` do (``inf·0`` would be NaN).
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -105,7 +108,8 @@ class ReLU(_Layer):
         return self._forwarded(np.maximum(x, 0))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return self._check_dout(dout) * ~self.mask
+        dout = self._check_dout(dout)
+        return np.where(self.mask, dout.dtype.type(0), dout)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -136,14 +140,32 @@ class Tanh(_Layer):
         return self._check_dout(dout) * (1 - self.out * self.out)
 
 
+#: The book's guard against log(0) in its cross-entropy, ``log(y + 1e-7)``.
+BOOK_LOG_DELTA = 1e-7
+
+
 class SoftmaxWithLoss(_Layer):
     r"""Softmax and mean cross-entropy in one layer, for N × C scores.
 
     ``forward(x, t)`` takes integer labels ``t`` of shape (N,) or one-hot (or probability) rows of
-    shape (N, C), and returns ``L = −(1/N)·Σₙ Σ_c t_nc·log softmax(x)_nc``. The log-softmax is
-    computed as ``(x − max) − log Σ exp(x − max)``, so any finite scores give a finite loss (the
-    book's ``log(y + 1e-7)`` is neither needed nor used). Backward: ``(softmax(x) − t)·dout/N``.
+    shape (N, C), and returns the mean cross-entropy of ``y = softmax(x)``:
+
+    ``convention="torch"`` (``nn.CrossEntropyLoss``): the exact ``L = −(1/N)·Σ t·log softmax(x)``,
+    the log-softmax computed as ``(x − max) − log Σ exp(x − max)``, so any finite scores give a
+    finite loss.
+
+    ``convention="book"`` (the book's ``cross_entropy_error``): ``L = −(1/N)·Σ t·log(y + 1e-7)``
+    with ``y = exp(x − max)/Σ exp(x − max)``. The 1e-7 shows where ``y`` is near 0 or 1: a
+    confident right answer (``y → 1``) gives ``−log(1 + 1e-7) ≈ −1e-7``, below zero; a confident
+    wrong one (``y → 0``) stops at ``−log(1e-7) ≈ 16.1`` per sample. (Probability rows ``t`` enter
+    the formula as written; the book's own code takes their argmax.)
+
+    Backward in both: ``(y − t)·dout/N`` — in the book's convention the derivative of the exact
+    loss, not of the 1e-7 one, as in the book.
     """
+
+    def __init__(self, convention: str = "torch"):
+        self.convention = _validate.convention(convention)
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:
         x = _float_array("x", x)
@@ -152,8 +174,13 @@ class SoftmaxWithLoss(_Layer):
         n, c = x.shape
         self.t = _targets(t, x, labels_ok=True)
         shifted = x - x.max(axis=1, keepdims=True)
-        log_y = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        self.y = np.exp(log_y)
+        if self.convention == "book":
+            e = np.exp(shifted)
+            self.y = e / e.sum(axis=1, keepdims=True)
+            log_y = np.log(self.y + x.dtype.type(BOOK_LOG_DELTA))
+        else:
+            log_y = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            self.y = np.exp(log_y)
         if self.t.ndim == 1:
             loss = -log_y[np.arange(n), self.t].sum() / n
         else:

@@ -91,6 +91,27 @@ def test_activation_matches_pytorch(name, ours, theirs, dx_terms, device, batch)
                      what=f"{name} vs nn.{name}")
 
 
+@given(batch=batches(), data=st.data())
+def test_relu_backward_is_zero_where_x_is_not_positive_whatever_dout_holds(device, batch, data):
+    """inf and NaN in ``dout`` reach dx only where x > 0; elsewhere dx is exactly 0 (the book's
+    ``dout[mask] = 0``, PyTorch's threshold) — never ``inf·0 = NaN``."""
+    x, dout, dtype = batch
+    rng = np.random.default_rng(data.draw(S.seeds))
+    dout = dout.copy()
+    spots = rng.random(dout.shape) < 0.3
+    dout[spots] = rng.choice([np.inf, -np.inf, np.nan], spots.sum())
+    ours = L.ReLU()
+    ours.forward(x)
+    dx = ours.backward(dout)
+    xt = tensor(x, device, grad=True)
+    torch.nn.ReLU()(xt).backward(tensor(dout, device))
+    dx_t = xt.grad.cpu().numpy()
+    assert dx.dtype == dtype
+    assert np.all(dx[x <= 0] == 0) and np.all(dx_t[x <= 0] == 0)
+    np.testing.assert_array_equal(dx[x > 0], dout[x > 0])          # NaN equals NaN here
+    np.testing.assert_array_equal(dx, dx_t)
+
+
 # -- losses ---------------------------------------------------------------------------------------
 
 @st.composite
@@ -115,11 +136,74 @@ def test_softmax_with_loss_matches_cross_entropy(targets, device, case):
         t = np.eye(c, dtype=dtype)[labels]
     else:
         t = rng.dirichlet(np.ones(c), n).astype(dtype)
-    T = np.eye(c)[t] if t.ndim == 1 else t.astype(np.float64)
-    terms = np.mean(np.sum(T * np.abs(x - x.max(axis=1, keepdims=True)), axis=1))
     run_layer_parity(L.SoftmaxWithLoss(), also_torchref(F.cross_entropy, TL.SoftmaxWithLoss()),
-                     x, target=t, floor=lambda results: loss_floor(terms, **results), device=device,
-                     dtype=dtype, what=f"SoftmaxWithLoss ({targets}) vs cross_entropy")
+                     x, target=t, floor=lambda results: loss_floor(softmax_terms(x, t), **results),
+                     device=device, dtype=dtype,
+                     what=f"SoftmaxWithLoss ({targets}) vs cross_entropy")
+
+
+def softmax_terms(x, t, cap=np.inf):
+    """The size of the terms of a softmax cross-entropy: per sample, |x − max| of the target
+    entries (capped at ``cap``: the book's log(y + 1e-7) never goes below log 1e-7) and the log
+    of a sum ≥ 1, whose own rounding is absolute — about one unit per sample."""
+    c = x.shape[1]
+    T = np.eye(c)[t] if t.ndim == 1 else t.astype(np.float64)
+    shifted = np.abs(x.astype(np.float64) - x.max(axis=1, keepdims=True))
+    return np.mean(np.sum(T * np.minimum(shifted, cap), axis=1)) + 1.0
+
+
+def book_softmax_loss(x, t):
+    """The book's ``softmax`` and ``cross_entropy_error``, transcribed from its formulas:
+    y = e^(x − max)/Σ e^(x − max), L = −Σ t·log(y + 1e-7)/N, and its backward (y − t)/N."""
+    x = x.astype(np.float64)
+    n, c = x.shape
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    y = e / e.sum(axis=1, keepdims=True)
+    T = np.eye(c)[t] if t.ndim == 1 else t.astype(np.float64)
+    return -np.sum(T * np.log(y + 1e-7)) / n, (y - T) / n
+
+
+@pytest.mark.parametrize("targets", ["labels", "one-hot", "probabilities"])
+@given(case=logits())
+def test_book_softmax_with_loss(targets, device, case):
+    """convention="book": npref against torchref's BookSoftmaxWithLoss, and both against the
+    book's formula (float64; float32 within its tolerance)."""
+    x, rng, dtype = case
+    n, c = x.shape
+    labels = rng.integers(0, c, n)
+    t = {"labels": labels, "one-hot": np.eye(c, dtype=dtype)[labels],
+         "probabilities": rng.dirichlet(np.ones(c), n).astype(dtype)}[targets]
+    theirs = TL.SoftmaxWithLoss("book")
+    assert isinstance(theirs, TL.BookSoftmaxWithLoss)
+    floor = lambda results: loss_floor(softmax_terms(x, t, cap=16.2), **results)   # noqa: E731
+    ours = run_layer_parity(L.SoftmaxWithLoss("book"), theirs, x, target=t, floor=floor,
+                            device=device, dtype=dtype,
+                            what=f"SoftmaxWithLoss/book ({targets}) vs torchref")
+    loss, dx = book_softmax_loss(x, t)
+    check_parity({"loss": np.asarray(loss, dtype), "dx": dx.astype(dtype)},
+                 {"loss": np.asarray(ours["loss"], dtype), "dx": ours["dx"]}, dtype=dtype,
+                 floor=floor(ours), what=f"SoftmaxWithLoss/book ({targets}) vs the book's formula",
+                 names=("book", "npref"))
+
+
+def test_book_loss_is_below_zero_when_right_and_capped_when_wrong():
+    """The 1e-7 where it shows: a confident right answer gives −log(1 + 1e-7) ≈ −1e-7, a
+    confident wrong one −log(1e-7) ≈ 16.118; the exact loss gives 0 and 1000."""
+    right, wrong = np.array([[1000.0, 0.0]]), np.array([[0.0, 1000.0]])
+    label = np.array([0])
+    for make in (lambda: L.SoftmaxWithLoss("book"),
+                 lambda: _torch_loss(TL.SoftmaxWithLoss("book"))):
+        assert make().forward(right, label) == pytest.approx(-np.log1p(1e-7), rel=1e-9)
+        assert make().forward(wrong, label) == pytest.approx(-np.log(1e-7), rel=1e-12)
+    assert L.SoftmaxWithLoss().forward(right, label) == 0.0
+    assert L.SoftmaxWithLoss().forward(wrong, label) == 1000.0
+
+
+def _torch_loss(module):
+    class Wrapped:
+        def forward(self, x, t):
+            return module(torch.tensor(x), torch.tensor(t)).item()
+    return Wrapped()
 
 
 @pytest.mark.parametrize("shape", ["(N, 1)", "(N,)"])
@@ -166,6 +250,10 @@ def test_losses_stay_finite_at_extreme_logits(data):
     loss = soft.forward(x, labels)
     assert np.isfinite(loss) and loss >= 0
     assert np.all(np.isfinite(soft.backward()))
+    book = L.SoftmaxWithLoss("book")
+    loss = book.forward(x, labels)
+    assert np.isfinite(loss) and -1e-6 <= loss <= 16.2
+    assert np.all(np.isfinite(book.backward()))
     sig = L.SigmoidWithLoss()
     loss = sig.forward(x[:, 0], (labels % 2).astype(dtype))
     assert np.isfinite(loss) and loss >= 0

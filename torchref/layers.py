@@ -5,7 +5,8 @@ r"""The layers of :mod:`npref.layers` as ``nn.Module`` objects, PyTorch's own wh
                        stored transposed as PyTorch does) and ``b``
 ``ReLU``, ``Sigmoid``,  ``nn.ReLU``, ``nn.Sigmoid``, ``nn.Tanh``
 ``Tanh``
-``SoftmaxWithLoss``    ``nn.CrossEntropyLoss`` (integer labels or probability rows)
+``SoftmaxWithLoss``    ``nn.CrossEntropyLoss`` ("torch"); :class:`BookSoftmaxWithLoss` ("book"),
+                       integer labels or probability rows
 ``SigmoidWithLoss``    ``nn.BCEWithLogitsLoss``, taking (N, 1) or (N,) scores and N targets
 ``BatchNorm``          ``nn.BatchNorm1d`` ("torch"); :class:`BookBatchNorm1d` ("book")
 ``Dropout``            :class:`Dropout`: ``nn.functional.dropout`` unless a keep-mask is given
@@ -20,15 +21,65 @@ import torch
 from torch import nn
 
 from npref import _validate
-from npref.layers import BATCHNORM_DEFAULTS
+from npref.layers import BATCHNORM_DEFAULTS, BOOK_LOG_DELTA
 
-__all__ = ["Affine", "ReLU", "Sigmoid", "Tanh", "SoftmaxWithLoss", "SigmoidWithLoss",
-           "BatchNorm", "BookBatchNorm1d", "Dropout"]
+__all__ = ["Affine", "ReLU", "Sigmoid", "Tanh", "SoftmaxWithLoss", "BookSoftmaxWithLoss",
+           "SigmoidWithLoss", "BatchNorm", "BookBatchNorm1d", "Dropout"]
 
 ReLU = nn.ReLU
 Sigmoid = nn.Sigmoid
 Tanh = nn.Tanh
-SoftmaxWithLoss = nn.CrossEntropyLoss
+
+
+def SoftmaxWithLoss(convention: str = "torch") -> nn.Module:
+    """``nn.CrossEntropyLoss`` for the torch convention, :class:`BookSoftmaxWithLoss` for the
+    book's."""
+    convention = _validate.convention(convention)
+    return nn.CrossEntropyLoss() if convention == "torch" else BookSoftmaxWithLoss()
+
+
+class _BookCrossEntropy(torch.autograd.Function):
+    """The book's loss value with the book's backward, ``(y − t)/N`` (not the 1e-7 formula's own
+    derivative, which autograd would take)."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        n = x.shape[0]
+        y = torch.softmax(x, dim=1)
+        log_y = torch.log(y + BOOK_LOG_DELTA)
+        if t.dim() == 1:
+            loss = -log_y[torch.arange(n, device=x.device), t].sum() / n
+        else:
+            loss = -(t * log_y).sum() / n
+        ctx.save_for_backward(y, t)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, t = ctx.saved_tensors
+        n = y.shape[0]
+        dx = y.clone()
+        if t.dim() == 1:
+            dx[torch.arange(n, device=y.device), t] -= 1
+        else:
+            dx -= t
+        return dx * (grad / n), None
+
+
+class BookSoftmaxWithLoss(nn.Module):
+    r"""The book's softmax cross-entropy: ``L = −(1/N)·Σ t·log(y + 1e-7)`` with
+    ``y = softmax(x)``; the gradient is ``(y − t)/N`` as in the book (and as for the exact loss).
+
+    ``forward(scores, target)`` with integer labels of shape (N,) or rows of shape (N, C), as
+    ``nn.CrossEntropyLoss``.
+    """
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if input.dim() != 2 or input.shape[0] < 1:
+            raise ValueError(f"BookSoftmaxWithLoss needs scores of shape (N, C), got "
+                             f"{tuple(input.shape)}")
+        target = target if target.dim() == 1 else target.to(input.dtype)
+        return _BookCrossEntropy.apply(input, target)
 
 
 def Affine(W: torch.Tensor, b: torch.Tensor) -> nn.Linear:
