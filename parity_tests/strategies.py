@@ -1,82 +1,13 @@
 """Hypothesis strategies shared by the parity tests (ranges of SPEC section 5).
 
-Array contents are drawn from a NumPy ``Generator`` seeded by hypothesis, with hypothesis choosing
-the structure — shape, dtype, magnitudes, where the zeros go — so that examples stay cheap while
-still covering zeros, tiny (1e-6) and huge (1e3) values.
+They are the public ones of :mod:`npref.testing.strategies` — the parity suite draws from exactly
+what a user proving their own port is offered.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from hypothesis import strategies as st
-
-DTYPES = (np.float64, np.float32)
-
-dtypes = st.sampled_from(DTYPES)
-seeds = st.integers(0, 2**32 - 1)
-
-
-def log_uniform(lo: float, hi: float):
-    """Floats spread evenly in log10 between ``lo`` and ``hi``."""
-    return st.floats(np.log10(lo), np.log10(hi)).map(lambda e: float(10.0 ** e))
-
-
-learning_rates = log_uniform(1e-5, 1.0)
-momenta = st.floats(0.0, 0.99)
-betas = st.tuples(st.floats(0.0, 0.999), st.floats(0.0, 0.999))
-alphas = st.floats(0.0, 0.999)
-epsilons = st.one_of(st.none(), log_uniform(1e-10, 1e-3))     # None: the convention's default
-weight_decays = st.one_of(st.just(0.0), log_uniform(1e-6, 0.1))
-
-
-@st.composite
-def shapes(draw, max_dims: int = 4, max_side: int = 64, max_size: int = 4096):
-    """1–4 dimensions, sides 1–64, at most ``max_size`` elements in all."""
-    ndim = draw(st.integers(1, max_dims))
-    shape, budget = [], max_size
-    for _ in range(ndim):
-        side = draw(st.integers(1, max(1, min(max_side, budget))))
-        shape.append(side)
-        budget //= side
-    return tuple(shape)
-
-
-GRADIENT_KINDS = ("mixed", "scaled", "zeros", "sparse")
-
-
-def gradient(rng: np.random.Generator, shape, dtype, kind: str, exponent: float) -> np.ndarray:
-    """One gradient of a given kind.
-
-    ``mixed``: every element its own magnitude 10^U(-6, 3), random sign, 10% zeros;
-    ``scaled``: normal values times 10^exponent (exponent in [-6, 3]);
-    ``zeros``: all zero; ``sparse``: mostly zeros, a few elements of magnitude 10^exponent.
-    """
-    if kind == "zeros":
-        return np.zeros(shape, dtype)
-    if kind == "mixed":
-        g = rng.choice([-1.0, 1.0], size=shape) * 10.0 ** rng.uniform(-6, 3, size=shape)
-        g[rng.random(shape) < 0.1] = 0.0
-    elif kind == "scaled":
-        g = rng.standard_normal(shape) * 10.0 ** exponent
-    else:
-        g = np.where(rng.random(shape) < 0.1, rng.standard_normal(shape) * 10.0 ** exponent, 0.0)
-    return g.astype(dtype)
-
-
-@st.composite
-def gradient_sequences(draw, shape, dtype, min_steps: int = 1, max_steps: int = 6):
-    """A list of gradients for several steps; zeros and magnitudes 1e-6…1e3 included."""
-    n = draw(st.integers(min_steps, max_steps))
-    kinds = draw(st.lists(st.sampled_from(GRADIENT_KINDS), min_size=n, max_size=n))
-    exponents = draw(st.lists(st.floats(-6, 3), min_size=n, max_size=n))
-    rng = np.random.default_rng(draw(seeds))
-    return [gradient(rng, shape, dtype, k, e) for k, e in zip(kinds, exponents)]
-
-
-@st.composite
-def parameters(draw, shape, dtype):
-    """A starting parameter: normal values at a scale 10^U(-2, 1), some exact zeros."""
-    rng = np.random.default_rng(draw(seeds))
-    p = rng.standard_normal(shape) * 10.0 ** draw(st.floats(-2, 1))
-    p[rng.random(shape) < 0.05] = 0.0
-    return p.astype(dtype)
+from npref.testing.strategies import (DTYPES, GRADIENT_KINDS, HYPERPARAMETERS, alphas,  # noqa: F401
+                                      arrays, betas, dropout_ps, dtypes, epsilons, gradient,
+                                      gradient_sequences, hyperparameters, learning_rates,
+                                      log_uniform, momenta, parameters, seeds, shapes,
+                                      weight_decays)

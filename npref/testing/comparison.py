@@ -23,6 +23,9 @@ normwise relative error ‖a − b‖∞ / ‖b‖∞ of numerical linear algebr
 matched exactly.
 
 Results may be arrays, Python numbers, or dicts / lists / tuples of them, nested.
+
+``tol=None`` is the dtype's tolerance (SPEC section 5: 1e-12 for float64, 1e-5 for float32); for
+a nested result, the loosest of its floating-point parts (a Python float counts as float64).
 """
 
 from __future__ import annotations
@@ -70,14 +73,17 @@ class Comparison:
                 "tolerance": self.tolerance, "passed": self.passed}
 
 
-def compare(actual, expected, *, tol: float, floor: float | str = 1.0,
+def compare(actual, expected, *, tol: float | None = None, floor: float | str = 1.0,
             check_dtype: bool = True,
             names: tuple[str, str] = ("actual", "expected")) -> Comparison:
     """Compare two (nested) results element by element; see the module docstring.
 
     A difference in structure (keys, lengths, shapes, dtypes when ``check_dtype``) fails with an
     infinite difference and says where. ``names`` label the two sides in the description.
+    ``tol=None``: the tolerance of the results' dtype (:func:`default_tolerance`).
     """
+    if tol is None:
+        tol = default_tolerance(actual, expected)
     floor_ok = (isinstance(floor, (np.ndarray, Mapping)) or floor in ("history", "norm")
                 or (_is_number(floor) and floor > 0))
     if not tol > 0 or not floor_ok:
@@ -91,16 +97,50 @@ def compare(actual, expected, *, tol: float, floor: float | str = 1.0,
     return Comparison(worst["abs"], worst["rel"], tol, passed, worst["where"], worst["count"])
 
 
-def assert_close(actual, expected, *, tol: float, floor: float | str = 1.0,
+def assert_close(actual, expected, *, tol: float | None = None, floor: float | str = 1.0,
                  check_dtype: bool = True,
                  names: tuple[str, str] = ("actual", "expected"), what: str = "") -> Comparison:
     """:func:`compare`, raising ``AssertionError`` with the description when it fails."""
+    if tol is None:
+        tol = default_tolerance(actual, expected)
     result = compare(actual, expected, tol=tol, floor=floor, check_dtype=check_dtype, names=names)
     if not result.passed:
         label = f"{what}: " if what else ""
         raise AssertionError(f"{label}max relative difference {result.max_rel_diff:.3g} > "
                              f"tolerance {tol:.3g} (floor {_floor_name(floor)}) at {result.where}")
     return result
+
+
+def default_tolerance(*results) -> float:
+    """The tolerance ``tol=None`` stands for: the loosest :func:`tolerance_for` among the
+    floating-point parts of ``results`` (Python floats count as float64; integers, booleans and
+    empty containers add nothing; with no floating-point part at all, float64's).
+
+    An array of another floating dtype (float16) raises ``ValueError``: pass ``tol=``.
+    """
+    found = [tolerance_for("float64")]
+    for leaf in _leaves(results):
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None:
+            continue
+        kind = getattr(dtype, "is_floating_point", None)       # a tensor's dtype
+        if kind is not None:
+            if kind:
+                found.append(tolerance_for(dtype))
+        elif np.dtype(dtype).kind == "f":
+            found.append(tolerance_for(dtype))
+    return max(found)
+
+
+def _leaves(x):
+    if isinstance(x, Mapping):
+        for value in x.values():
+            yield from _leaves(value)
+    elif isinstance(x, (list, tuple)):
+        for value in x:
+            yield from _leaves(value)
+    else:
+        yield x
 
 
 def layer_floors(params: Mapping) -> dict:
