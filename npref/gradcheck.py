@@ -47,13 +47,15 @@ def check_gradients(net, x, t, eps: float = 1e-5, **loss_kwargs) -> dict:
     ``net`` has ``params``, ``loss(x, t, **loss_kwargs)`` and ``gradient(x, t, **loss_kwargs)``
     (as :class:`npref.nets.MultiLayerNet`; pass ``masks=`` so that dropout is the same in every
     call). Returns ``{key: (backprop, numerical)}``. Running statistics that the loss calls
-    would change are restored afterwards.
+    would change are restored afterwards. The loss is taken in training mode (``train=True``),
+    the mode ``gradient`` differentiates, whatever the network's default mode.
     """
     saved = net.running_stats() if hasattr(net, "running_stats") else None
     try:
         backprop = net.gradient(x, t, **loss_kwargs)
-        numerical = {key: numerical_gradient(lambda _: net.loss(x, t, **loss_kwargs), p, eps)
-                     for key, p in net.params.items()}
+        def loss(_):
+            return net.loss(x, t, train=True, **loss_kwargs)
+        numerical = {key: numerical_gradient(loss, p, eps) for key, p in net.params.items()}
     finally:
         if saved is not None:
             net.load_running_stats(saved)

@@ -95,7 +95,8 @@ class MultiLayerNet:
                 drop = Dropout(self.dropout, convention=self.convention, rng=self.rng)
                 self.dropouts.append(drop)
                 self.layers.append(drop)
-        self.last_layer = SigmoidWithLoss() if self.output_size == 1 else SoftmaxWithLoss()
+        self.last_layer = (SigmoidWithLoss() if self.output_size == 1
+                           else SoftmaxWithLoss(convention=self.convention))
 
     # -- forward and backward -------------------------------------------------------------------
 
@@ -119,8 +120,15 @@ class MultiLayerNet:
                 x = layer.forward(x)
         return x
 
-    def loss(self, x: np.ndarray, t: np.ndarray, train: bool = True, masks=None) -> float:
-        """Mean cross-entropy of the batch plus the regularizer's penalty on the weights."""
+    def loss(self, x: np.ndarray, t: np.ndarray, train: bool | None = None, masks=None) -> float:
+        """Mean cross-entropy of the batch plus the regularizer's penalty on the weights.
+
+        ``train=None`` is the convention's default mode: training under ``"torch"`` (as an
+        ``nn.Module`` starts), evaluation under ``"book"`` (the book's ``train_flg=False``: no
+        dropout masks drawn, BatchNorm's running statistics used and left alone).
+        """
+        if train is None:
+            train = self.convention == "torch"
         data_loss = self.last_layer.forward(self.predict(x, train, masks), t)
         if self.regularizer is None:
             return data_loss

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import npref.regularizers as R
 from npref.gradcheck import check_gradients, numerical_gradient
-from npref.layers import Affine, BatchNorm, Dropout, ReLU, Sigmoid, Tanh
+from npref.layers import Affine, BatchNorm, Dropout, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
 from npref.nets import MultiLayerNet
 from parity_tests import strategies as S
 from parity_tests.harness import check_parity, to_numpy, torch_dtype
@@ -160,9 +160,15 @@ def test_gradients_match_autograd(device, arch, dtype, n, seed, scale):
     what = "MultiLayerNet gradients vs torchref autograd"
     check_parity(grads_t, grads, dtype=dtype, tol=NET_TOLERANCE[dtype],
                  floor=term_floors(ours, x, t, masks), what=what, names=("torchref", "npref"))
-    loss, loss_t = ours.loss(x, t, masks=masks), theirs.loss(x, t, masks=masks)
+    loss = ours.loss(x, t, train=True, masks=masks)
+    loss_t = theirs.loss(x, t, train=True, masks=masks)
     check_parity(np.array(loss_t.item()), np.array(loss), dtype=dtype, tol=NET_TOLERANCE[dtype],
                  floor="norm", what="MultiLayerNet loss vs torchref", names=("torchref", "npref"))
+    # The default mode: training under "torch", evaluation under "book" (masks unused).
+    loss, loss_t = ours.loss(x, t, masks=masks), theirs.loss(x, t, masks=masks)
+    check_parity(np.array(loss_t.item()), np.array(loss), dtype=dtype, tol=NET_TOLERANCE[dtype],
+                 floor="norm", what="MultiLayerNet loss (default mode) vs torchref",
+                 names=("torchref", "npref"))
 
 
 @given(arch=architectures(), dtype=S.dtypes, n=st.integers(2, 16), seed=S.seeds,
@@ -241,12 +247,16 @@ def test_gradients_match_numerical_differentiation(arch, n, seed):
     assume(all(np.min(np.abs(z)) > 1e-3 for z in _relu_inputs(ours, x, masks)))
     if arch["regularizer"] in ("L1", "elastic"):
         assume(all(np.min(np.abs(W)) > 1e-3 for W in ours.weights()))
+    if arch["convention"] == "book" and arch["output_size"] > 1:
+        # The book's backward is (y − t)/N, the derivative of the exact cross-entropy, not of its
+        # log(y + 1e-7) (they part by 1e-7/y): differentiate the exact loss numerically.
+        ours.last_layer = SoftmaxWithLoss()
     pairs = check_gradients(ours, x, t, eps=eps, masks=masks)
     backprop = {k: b.copy() for k, (b, _) in pairs.items()}
     numerical = {k: m for k, (_, m) in pairs.items()}
     # A central difference carries the rounding of two losses divided by 2·eps, about
     # 1e-11·|L| whatever the gradient's size: below 1e-4·|L| a gradient is checked absolutely.
-    loss = abs(ours.loss(x, t, masks=masks))
+    loss = abs(ours.loss(x, t, train=True, masks=masks))
     floor = {k: np.maximum(v, 1e-4 * max(1.0, loss))
              for k, v in term_floors(ours, x, t, masks).items()}
     check_parity(backprop, numerical, dtype=np.float64, tol=1e-6, floor=floor,
@@ -291,6 +301,48 @@ def test_parameters_travel_both_ways():
     stats = {k: v + 1 for k, v in ours.running_stats().items()}
     theirs.load_running_stats(stats)
     assert all(np.array_equal(v.numpy(), stats[k]) for k, v in theirs.running_stats().items())
+
+
+@pytest.mark.parametrize("convention", ["torch", "book"])
+def test_loss_defaults_to_the_conventions_mode(convention):
+    """``loss(x, t)`` is training mode under "torch" (masks drawn, running statistics moved) and
+    evaluation mode under "book" (the book's ``train_flg=False``: nothing drawn, nothing moved),
+    in both backends; ``predict`` and ``accuracy`` evaluate in both conventions."""
+    arch = {"input_size": 5, "hidden_sizes": [6, 4], "output_size": 3, "use_batchnorm": True,
+            "dropout": 0.3, "convention": convention}
+    ours = MultiLayerNet(**arch, rng=np.random.default_rng(0))
+    theirs = TorchNet(**arch, rng=np.random.default_rng(0))
+    theirs.load_params(ours.params)
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)
+    ours.gradient(x, t, masks=ours.draw_masks(8))              # running statistics away from
+    theirs.load_running_stats(ours.running_stats())           # their starting values
+    check_parity(np.array(theirs.loss(x, t, train=False).item()),
+                 np.array(ours.loss(x, t, train=False)), dtype=np.float64, tol=1e-12,
+                 floor="norm", what="MultiLayerNet loss (evaluation) vs torchref",
+                 names=("torchref", "npref"))
+    book = convention == "book"
+    for net, item in ((ours, float), (theirs, lambda v: v.item())):
+        stats = {k: to_numpy(v) for k, v in net.running_stats().items()}
+        state = net.rng.bit_generator.state
+        default, evaluation = item(net.loss(x, t)), item(net.loss(x, t, train=False))
+        moved = any(not np.array_equal(to_numpy(v), stats[k])
+                    for k, v in net.running_stats().items())
+        drew = net.rng.bit_generator.state != state
+        assert (default == evaluation) == book
+        assert moved != book and drew != book
+
+
+def test_book_network_loss_is_the_books_formula():
+    """A book-convention softmax net: −Σ log(y + 1e-7)/N of its evaluation scores."""
+    net = MultiLayerNet(3, [4], 3, convention="book", rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((6, 3)) * 30
+    t = np.array([0, 1, 2, 0, 1, 2])
+    s = net.predict(x)
+    y = np.exp(s - s.max(axis=1, keepdims=True))
+    y /= y.sum(axis=1, keepdims=True)
+    assert net.loss(x, t) == pytest.approx(-np.log(y[np.arange(6), t] + 1e-7).sum() / 6,
+                                           rel=1e-13)
 
 
 def test_binary_head_uses_sigmoid_cross_entropy():

@@ -82,7 +82,7 @@ class MultiLayerNet(nn.Module):
             layers.Dropout(self.dropout, self.convention, self.rng) for _ in self.hidden_sizes
         ) if self.dropout > 0 else nn.ModuleList()
         self.last_layer = (layers.SigmoidWithLoss() if self.output_size == 1
-                           else layers.SoftmaxWithLoss())
+                           else layers.SoftmaxWithLoss(self.convention))
 
     # -- forward --------------------------------------------------------------------------------
 
@@ -113,8 +113,14 @@ class MultiLayerNet(nn.Module):
             if was != train:
                 self.train(was)
 
-    def loss(self, x, t, train: bool = True, masks=None) -> torch.Tensor:
-        """Mean cross-entropy plus the regularizer's penalty on the weights (a 0-dim tensor)."""
+    def loss(self, x, t, train: bool | None = None, masks=None) -> torch.Tensor:
+        """Mean cross-entropy plus the regularizer's penalty on the weights (a 0-dim tensor).
+
+        ``train=None``: training mode under ``"torch"``, evaluation under ``"book"`` (the book's
+        ``train_flg=False``), as npref's.
+        """
+        if train is None:
+            train = self.convention == "torch"
         scores = self.predict(x, train, masks)
         t = self._targets(t)
         data_loss = self.last_layer(scores, t)
