@@ -327,3 +327,11 @@ def test_hyperparameters_are_valid_for_the_optimizer(name):
     build()
     with pytest.raises(ValueError, match="optimizer must be one of"):
         St.hyperparameters("lbfgs")
+
+
+def test_compare_reads_tensors_as_they_are():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    assert compare({"y": y, "x": x}, {"y": np.array([2.0, 4.0]), "x": np.array([1.0, 2.0])},
+                   check_dtype=False).tolerance == 1e-5                   # x and y are float32
+    assert compare(y, np.array([2.0, 4.0], np.float32)).passed

@@ -22,7 +22,8 @@ floors with the expected result's keys.
 normwise relative error ‖a − b‖∞ / ‖b‖∞ of numerical linear algebra); an all-zero array must be
 matched exactly.
 
-Results may be arrays, Python numbers, or dicts / lists / tuples of them, nested.
+Results may be arrays, Python numbers, tensors (any device, with or without grad), or dicts /
+lists / tuples of them, nested.
 
 ``tol=None`` is the dtype's tolerance (SPEC section 5: 1e-12 for float64, 1e-5 for float32); for
 a nested result, the loosest of its floating-point parts (a Python float counts as float64).
@@ -182,7 +183,15 @@ def _walk(a, b, path, worst, floor, check_dtype, names):
             if problem:
                 return problem
         return None
-    return _leaf(np.asarray(a), np.asarray(b), path, worst, floor, check_dtype, names)
+    return _leaf(as_array(a), as_array(b), path, worst, floor, check_dtype, names)
+
+
+def as_array(x) -> np.ndarray:
+    """A NumPy array of ``x``: an array, a number, or a tensor on any device (read through its
+    own ``.detach().cpu().numpy()``, so that this module never imports torch)."""
+    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
 
 
 def _leaf(a, b, path, worst, floor, check_dtype, names):

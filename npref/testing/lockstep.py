@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from npref.testing.comparison import tolerance_for
+from npref.testing.comparison import as_array, tolerance_for
 
 #: A step where the two runs differ beyond the tolerance is *chaotic* when they differ by no more
 #: than this many times what a one-ulp nudge of A's start does to A itself (the experiments'
@@ -241,10 +241,8 @@ def _array(value, name, label: str, t: int):
     a NumPy scalar; Python numbers stay numbers (they take the other side's dtype)."""
     if isinstance(value, (bool, int, float)):
         return value
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
     try:
-        out = np.array(value, copy=True)
+        out = np.array(as_array(value), copy=True)
     except (TypeError, ValueError) as e:
         raise ValueError(f"step {t}: {label}'s {name!r} is not an array or a tensor "
                          f"({type(value).__name__})") from e
