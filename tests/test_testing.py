@@ -1,11 +1,20 @@
-"""npref.testing.compare: the measure every parity figure uses must be able to fail."""
+"""npref.testing, the public toolkit: compare (the measure every parity figure uses must be able to
+fail), lockstep (a wrong port is found at its first wrong step and array), the strategies."""
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from hypothesis import given, settings
 
-from npref.testing import assert_close, compare, tolerance_for
+import npref.optim
+from npref.testing import (SENSITIVITY_FACTOR, Divergence, assert_close, compare, lockstep, nudge,
+                           tolerance_for)
+from npref.testing import strategies as St
 
 
 def test_identical_results_pass_with_zero_difference():
@@ -73,13 +82,6 @@ def test_tolerance_defaults_to_the_dtypes():
 
 # -- lockstep -------------------------------------------------------------------------------------
 
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
-
-from npref.testing import SENSITIVITY_FACTOR, Divergence, lockstep, nudge  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
@@ -238,7 +240,7 @@ def test_bad_arguments_are_named(kwargs, words):
         lockstep(step, step, **kwargs)
 
 
-# -- chaos: a one-ulp nudge tells a chaotic problem from a bug --------------------------------------
+# -- chaos: a one-ulp nudge tells a chaotic problem from a bug -----------------------------------
 
 def logistic(x0, r=4.0, written="factored"):
     """The logistic map x ← r·x·(1 − x), chaotic at r = 4: two spellings round differently."""
@@ -270,7 +272,8 @@ def test_nudge_moves_every_element_one_ulp_in_its_own_dtype():
         x = np.array([1.0, -2.0, 0.0, 1e-30], dtype)
         moved = nudge({"x": x})["x"]
         assert moved.dtype == dtype and np.all(moved != x)
-        assert np.all(np.abs(moved - x) <= np.spacing(np.abs(x)) + np.finfo(dtype).smallest_subnormal)
+        ulp = np.spacing(np.abs(x)) + np.finfo(dtype).smallest_subnormal
+        assert np.all(np.abs(moved - x) <= ulp)
 
 
 # -- importable without torch; strategies --------------------------------------------------------
@@ -303,12 +306,6 @@ def test_the_parity_suite_draws_from_the_public_strategies():
         assert getattr(S, name) is getattr(public, name), name
 
 
-from hypothesis import given, settings  # noqa: E402
-
-import npref.optim  # noqa: E402
-from npref.testing import strategies as St  # noqa: E402
-
-
 @settings(max_examples=40, deadline=None)
 @given(x=St.arrays(shape=St.shapes(max_dims=2, max_size=64)), y=St.arrays(shape=(2, 3),
                                                                           dtype=np.float32))
@@ -335,3 +332,13 @@ def test_compare_reads_tensors_as_they_are():
     assert compare({"y": y, "x": x}, {"y": np.array([2.0, 4.0]), "x": np.array([1.0, 2.0])},
                    check_dtype=False).tolerance == 1e-5                   # x and y are float32
     assert compare(y, np.array([2.0, 4.0], np.float32)).passed
+
+
+def test_an_array_returned_now_and_then_is_shown_as_last_returned():
+    """A per-epoch metric beside a per-iteration loss: the earlier value is its last one."""
+    def run(slip):
+        return lambda t: {"loss": 1.0 / t,
+                          **({"val": 0.5 + slip * (t == 6)} if t % 3 == 0 else {})}
+    found = lockstep(run(1e-9), run(0.0), steps=9)
+    assert (found.step, found.name, found.previous_step, found.previous_a) == (6, "val", 3, 0.5)
+    assert "when last returned (step 3): a = 0.5, b = 0.5" in str(found)

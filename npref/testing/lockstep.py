@@ -50,7 +50,8 @@ class Divergence:
     ``a`` and ``b`` are the two values there, ``rel_diff`` their relative difference (measured
     against ``floor``, the element's largest magnitude on ``b``'s side so far) and ``tol`` the
     tolerance it exceeds. ``previous_a``, ``previous_b`` and ``previous_rel_diff`` are the same
-    element one step earlier (``None`` at the first step, or where the array was not returned).
+    element one step earlier — or, for an array not returned at every step (a per-epoch metric),
+    when it was last returned, at ``previous_step`` (all ``None`` the first time it is returned).
     ``others``: further arrays beyond the tolerance at the same step (``name`` is the worst, by
     relative difference over tolerance). ``names`` label the two runs in :meth:`__str__`.
 
@@ -72,6 +73,7 @@ class Divergence:
     previous_a: float | None = None
     previous_b: float | None = None
     previous_rel_diff: float | None = None
+    previous_step: int | None = None
     others: tuple = ()
     names: tuple = ("a", "b")
     sensitivity: float | None = None
@@ -91,9 +93,12 @@ class Divergence:
         if self.previous_a is None:
             lines.append("one step earlier: nothing to compare (" + (
                 "this is the first step)" if self.step == 1
-                else f"step {self.step - 1} did not return {self.name!r})"))
+                else f"the first step to return {self.name!r})"))
         else:
-            lines.append(f"one step earlier (step {self.step - 1}): {na} = {self.previous_a!r}, "
+            when = (f"one step earlier (step {self.previous_step})"
+                    if self.previous_step == self.step - 1
+                    else f"when last returned (step {self.previous_step})")
+            lines.append(f"{when}: {na} = {self.previous_a!r}, "
                          f"{nb} = {self.previous_b!r} (relative difference "
                          f"{self.previous_rel_diff:.3g})")
         if self.others:
@@ -157,7 +162,7 @@ def lockstep(step_a: Callable, step_b: Callable, *, steps: int, tol: float | Non
     na, nb = names
 
     floors: dict = {}          # name -> largest |b| so far, per element
-    previous: dict = {}        # name -> (a, b, floor) one step earlier
+    previous: dict = {}        # name -> (a, b, floor, step) when last returned
     sensitivity: dict = {}     # name -> largest relative move of A under a nudge, so far
     first_chaotic = None
     for t in range(1, steps + 1):
@@ -172,7 +177,7 @@ def lockstep(step_a: Callable, step_b: Callable, *, steps: int, tol: float | Non
             rn.append(run)
 
         parted = []            # (rel/tol, name, flat index, rel array, tol)
-        current = {}           # name -> (a, b, floor) at this step
+        current = {}           # name -> (a, b, floor, step) at this step
         for name, b in rb.items():
             a, b, dtype = _typed(ra[name], b, name, t, (na, nb))
             if name in floors and floors[name].shape != b.shape:
@@ -181,7 +186,7 @@ def lockstep(step_a: Callable, step_b: Callable, *, steps: int, tol: float | Non
             a64, b64 = a.astype(np.float64), b.astype(np.float64)
             floor = np.fmax(floors.get(name, np.zeros(b.shape)), np.abs(b64))
             floors[name] = floor
-            current[name] = (a64, b64, floor)
+            current[name] = (a64, b64, floor, t)
             limit = _tolerance(tol, dtype, name, t)
             rel = _relative(a64, b64, floor)
             if rn:
@@ -204,7 +209,7 @@ def lockstep(step_a: Callable, step_b: Callable, *, steps: int, tol: float | Non
             if bugs:
                 return found
             first_chaotic = first_chaotic or found
-        previous = current
+        previous.update(current)
     return first_chaotic
 
 
@@ -307,17 +312,17 @@ def _relative(a64, b64, floor):
 def _divergence(t, chosen, parted, current, previous, names, sensitivity, chaotic,
                 chaotic_since) -> Divergence:
     _, name, i, rel, limit = chosen
-    a64, b64, floor = current[name]
+    a64, b64, floor, _ = current[name]
     index = tuple(int(j) for j in np.unravel_index(i, b64.shape)) if b64.ndim else ()
-    prev_a = prev_b = prev_rel = None
+    prev_a = prev_b = prev_rel = prev_step = None
     if name in previous:
-        pa, pb, pf = previous[name]
+        pa, pb, pf, prev_step = previous[name]
         prev_a, prev_b = float(pa.flat[i]), float(pb.flat[i])
         prev_rel = float(_relative(pa.flat[i], pb.flat[i], pf.flat[i]))
     return Divergence(
         step=t, name=name, index=index, a=float(a64.flat[i]), b=float(b64.flat[i]),
         rel_diff=float(rel.flat[i]), tol=limit, floor=float(floor.flat[i]),
-        previous_a=prev_a, previous_b=prev_b, previous_rel_diff=prev_rel,
+        previous_a=prev_a, previous_b=prev_b, previous_rel_diff=prev_rel, previous_step=prev_step,
         others=tuple(p[1] for p in sorted(parted, key=lambda p: -p[0]) if p[1] != name),
         names=tuple(names),
         sensitivity=None if sensitivity is None else sensitivity[name],
