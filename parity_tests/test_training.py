@@ -153,7 +153,7 @@ def test_same_seed_same_order_bit_for_bit():
 import npref.optim  # noqa: E402
 import torchref.optim  # noqa: E402
 from npref.nets import MultiLayerNet  # noqa: E402
-from npref.testing import compare, layer_floors  # noqa: E402
+from npref.testing import compare, layer_floors, lockstep  # noqa: E402
 from parity_tests.harness import check_parity, torch_dtype  # noqa: E402
 from torchref.nets import MultiLayerNet as TorchNet  # noqa: E402
 
@@ -217,7 +217,7 @@ def test_a_whole_run_walks_the_same_path(device, case):
     assert (h.stopped_epoch, h.best_epoch) == (ht.stopped_epoch, ht.best_epoch)
     assert h.epoch_iterations == ht.epoch_iterations and len(h.loss) == len(ht.loss)
     tol = RUN_TOL[dtype]
-    history, history_t = h.series(), ht.series()
+    compared = None
     if arch["use_batchnorm"] and case["optimizer"] in ("adagrad", "rmsprop", "adam"):
         # The biases feeding BatchNorm get rounding noise for a gradient (zero in exact
         # arithmetic), which an adaptive rule scales by lr/eps — 1e8 for AdaGrad's eps of 1e-10,
@@ -225,14 +225,31 @@ def test_a_whole_run_walks_the_same_path(device, case):
         # each backend. Training-mode BatchNorm removes the shift; in evaluation its running mean
         # trails the walk. So the training losses and the other parameters are compared, the
         # evaluation-mode metrics are not.
-        history, history_t = {"loss": history["loss"]}, {"loss": history_t["loss"]}
-    check_parity(history_t, history, dtype=dtype, tol=tol, floor="history",
-                 check_dtype=False, what="whole run: history", names=("torchref", "npref"))
+        compared = {"loss"}
+    # The two recorded histories, iteration by iteration: the first one where they part is named.
+    parted = lockstep(_replay(h, compared), _replay(ht, compared), steps=len(h.loss), tol=tol,
+                      names=("npref", "torchref"))
+    assert parted is None, f"whole run: history\n{parted}"
     inert = set(ours.inert_params())            # biases feeding BatchNorm: see inert_params
     expected = {k: v for k, v in theirs.numpy_params().items() if k not in inert}
     check_parity(expected, {k: v for k, v in ours.params.items() if k not in inert}, dtype=dtype,
                  tol=tol, floor=layer_floors(expected), what="whole run: final parameters",
                  names=("torchref", "npref"))
+
+
+def _replay(history, names=None):
+    """A recorded :class:`~npref.training.History` as a step function for ``lockstep``: iteration
+    t's loss and, at the end of an evaluated epoch, that epoch's series (those in ``names``)."""
+    series = history.series()
+    evaluated = {done: k for k, done in enumerate(history.epoch_iterations)}
+
+    def step(t):
+        out = {"loss": series["loss"][t - 1]}
+        if t in evaluated:
+            out.update({name: values[evaluated[t]] for name, values in series.items()
+                        if name != "loss" and (names is None or name in names)})
+        return out
+    return step
 
 
 @pytest.mark.parametrize("backend", ["npref", "torchref"])
