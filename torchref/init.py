@@ -11,6 +11,12 @@ convolution layout ``(out, in, *kernel)`` otherwise — and returns a new tensor
 operating system. PyTorch's global default generator is never used: what else ran in the process
 cannot change a result.
 
+``device`` (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``, checked by
+:func:`torchref.device.resolve`) is where the result lives, not where it is drawn: the draw is
+made on the generator's own device — the CPU, unless a CUDA ``torch.Generator`` is handed in —
+and the tensor moved. So a CPU generator serves a CUDA tensor, and the same seed gives the same
+initial weights on every device (CPU and CUDA generators are different algorithms).
+
 :func:`init_linear_` fills an ``nn.Linear``'s weight in place (it is already in PyTorch's layout).
 """
 
@@ -39,10 +45,10 @@ def _torch_layout(shape):
     return (shape[1], shape[0]) if len(shape) == 2 else shape
 
 
-def _generator(rng, device) -> torch.Generator:
+def _generator(rng) -> torch.Generator:
     if isinstance(rng, torch.Generator):
         return rng
-    generator = torch.Generator(device=resolve(device))
+    generator = torch.Generator()                     # on the CPU: see the module's docstring
     if rng is None:
         generator.seed()
     else:
@@ -51,9 +57,11 @@ def _generator(rng, device) -> torch.Generator:
 
 
 def _draw(shape, fill_, rng, dtype, device):
-    t = torch.empty(_torch_layout(shape), dtype=dtype, device=device)
-    fill_(t, _generator(rng, t.device))
-    return t.T.contiguous() if t.dim() == 2 else t
+    device = resolve(device)
+    generator = _generator(rng)
+    t = torch.empty(_torch_layout(shape), dtype=dtype, device=generator.device)
+    fill_(t, generator)
+    return (t.T.contiguous() if t.dim() == 2 else t).to(device)
 
 
 def normal(shape, std, rng=None, *, dtype=torch.float64, device="cpu"):

@@ -22,6 +22,7 @@ from torch import nn
 
 from npref import _validate
 from npref.layers import BATCHNORM_DEFAULTS, BOOK_LOG_DELTA
+from torchref.device import resolve
 
 __all__ = ["Affine", "ReLU", "Sigmoid", "Tanh", "SoftmaxWithLoss", "BookSoftmaxWithLoss",
            "SigmoidWithLoss", "BatchNorm", "BookBatchNorm1d", "Dropout"]
@@ -116,7 +117,7 @@ def BatchNorm(num_features: int, momentum: float | None = None, eps: float | Non
                                        defaults["momentum"] if momentum is None else momentum)
     eps = _validate.positive("eps", defaults["eps"] if eps is None else eps)
     cls = nn.BatchNorm1d if convention == "torch" else BookBatchNorm1d
-    return cls(num_features, eps=eps, momentum=momentum, dtype=dtype, device=device)
+    return cls(num_features, eps=eps, momentum=momentum, dtype=dtype, device=resolve(device))
 
 
 class BookBatchNorm1d(nn.Module):
@@ -132,6 +133,7 @@ class BookBatchNorm1d(nn.Module):
                  dtype=torch.float64, device="cpu"):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        device = resolve(device)
         self.weight = nn.Parameter(torch.ones(num_features, dtype=dtype, device=device))
         self.bias = nn.Parameter(torch.zeros(num_features, dtype=dtype, device=device))
         self.register_buffer("running_mean", torch.zeros(num_features, dtype=dtype,

@@ -43,7 +43,9 @@ class MultiLayerNet(nn.Module):
 
     ``rng`` is a ``numpy.random.Generator`` (``None``: a fresh one), as npref's: the initial
     weights come from ``torch.nn.init`` on a ``torch.Generator`` it seeds, and the dropout masks
-    from it directly; ``device`` is ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    from it directly; ``device`` is ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
+    ``torch.device``. After construction :attr:`device` is the parameters' device: it follows
+    ``.to()`` / ``.cuda()`` / ``.cpu()``, and inputs, masks and targets go there.
     """
 
     def __init__(self, input_size: int, hidden_sizes, output_size: int, activation: str = "relu",
@@ -63,11 +65,11 @@ class MultiLayerNet(nn.Module):
         self.regularizer = from_npref(regularizer)
         self.convention = _validate.convention(convention)
         self.dtype = as_torch_dtype(dtype)
-        self.device = resolve(device)
+        device = resolve(device)
         self.rng = _validate.generator(rng, optional=True)
 
         sizes = [self.input_size, *self.hidden_sizes, self.output_size]
-        factory = {"dtype": self.dtype, "device": self.device}
+        factory = {"dtype": self.dtype, "device": device}
         # Created without nn.Linear's own draw (PyTorch's global generator), then initialized.
         self.affines = nn.ModuleList(
             nn.utils.skip_init(nn.Linear, sizes[i - 1], sizes[i], **factory)
@@ -83,6 +85,11 @@ class MultiLayerNet(nn.Module):
         ) if self.dropout > 0 else nn.ModuleList()
         self.last_layer = (layers.SigmoidWithLoss() if self.output_size == 1
                            else layers.SoftmaxWithLoss(self.convention))
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters are now (read each time: ``.to()`` moves them)."""
+        return self.affines[0].weight.device
 
     # -- forward --------------------------------------------------------------------------------
 
