@@ -194,8 +194,8 @@ def Adam(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999)
 
     Defaults: ``lr`` 0.001, ``betas`` (β1, β2, each in [0, 1)) (0.9, 0.999), ``weight_decay`` 0,
     ``convention`` "torch"; ``eps=None`` means 1e-8 ("torch") or 1e-7 ("book"). PyTorch's
-    ``amsgrad`` stays False. ``foreach`` / ``fused`` are checked, and used by "torch" only:
-    :class:`BookAdam` has no fast paths.
+    ``amsgrad`` stays False. ``foreach`` / ``fused`` select PyTorch's fast paths for "torch";
+    :class:`BookAdam` has none, so "book" refuses ``True`` for either (``None``/``False`` pass).
     """
     lr = _validate.positive("lr", lr)
     betas = _validate.betas(betas)
@@ -203,6 +203,11 @@ def Adam(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999)
     eps = _eps("adam", eps, _validate.convention(convention))
     fast = _fast(foreach, fused)
     if convention == "book":
+        for flag, value in fast.items():
+            if value:
+                raise ValueError(f"{flag}=True is not available with convention='book': "
+                                 "BookAdam has no multi-tensor or fused path (use "
+                                 f"{flag}=None, or convention='torch')")
         return BookAdam(_params(params), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     return torch.optim.Adam(_params(params), lr=lr, betas=betas, eps=eps,
                             weight_decay=weight_decay, **fast)
