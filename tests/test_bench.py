@@ -3,15 +3,21 @@ asserted here: CI machines vary; `python -m experiments bench` is for measuring)
 
 import json
 
+import pytest
+import torch
+
 from experiments.cli import main
 
 
 def test_bench_writes_json_and_a_page(tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), "--rounds", "1", "--blocks", "1",
                  "--steps", "2", "--warmup", "1", "--batch", "128", "--dtype", "float32"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "machine float32 GEMM" in out and "npref cpu batch 128 float32" in out
+    assert "float32 matmul in full float32: TF32 off" in captured.err
     result = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    assert result["float32_matmul"].startswith("full float32: TF32 off")
     impls = {r["impl"] for r in result["rows"]}
     assert impls == {"npref", "torchref", "pytorch", "pytorch-fused"}
     assert result["machine_gflops"] > 0 and result["params"] == 109_810
@@ -25,3 +31,40 @@ def test_bench_writes_json_and_a_page(tmp_path, capsys):
 def test_bench_refuses_bad_arguments(tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), "--rounds", "0"]) == 2
     assert "--rounds must be an int >= 1" in capsys.readouterr().err
+
+
+def test_cuda_rows_sit_beside_the_cpu_rows_each_against_its_own_gemm(tmp_path):
+    """Planned and summarized as on a GPU machine (worker results made up): CUDA rows at batch
+    1024–8192, and a CUDA row's "% of GEMM" is of the GPU's GEMM, not the CPU's."""
+    from experiments.bench import CUDA_BATCHES, configs, label, plot, summarize
+
+    todo = configs(("cpu", "cuda"), (128,), ("float32",))
+    assert {"impl": "gemm", "device": "cuda"} in todo
+    cuda_rows = [c for c in todo if c.get("device") == "cuda" and c["impl"] != "gemm"]
+    assert sorted({c["batch"] for c in cuda_rows}) == list(CUDA_BATCHES) == [1024, 2048, 4096,
+                                                                             8192]
+    assert {c["impl"] for c in cuda_rows} == {"torchref", "pytorch", "pytorch-fused"}
+    raw = {label(c): [{"seconds_per_step": [1e-3]}] for c in todo if c["impl"] != "gemm"}
+    raw[label({"impl": "gemm"})] = [{"gflops": {"numpy": 100.0, "torch": 80.0}}]
+    raw[label({"impl": "gemm", "device": "cuda"})] = [{"gflops": {"torch cuda": 50_000.0}}]
+    result = summarize(todo, raw)
+    assert result["gemm_by_device"] == {"cpu": 100.0, "cuda": 50_000.0}
+    assert result["machine_gflops"] == 100.0
+    for row in result["rows"]:
+        assert row["of_gemm"] == row["gflops"] / (50_000.0 if row["device"] == "cuda" else 100.0)
+    for row in result["rows"]:
+        row["ms_low"] = row["ms_high"] = row["ms"]
+    plot(result, tmp_path)                             # a CPU panel and a CUDA panel
+    assert (tmp_path / "bench.png").stat().st_size > 5000
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_the_gpu_gemm_and_a_cuda_step_are_timed_in_full_float32():
+    from experiments.bench.steps import worker
+
+    gemm = worker({"impl": "gemm", "device": "cuda"}, 0, 1, 1)["gflops"]
+    assert set(gemm) == {"torch cuda"} and gemm["torch cuda"] > 0
+    for impl in ("torchref", "pytorch"):
+        step = worker({"impl": impl, "batch": 1024, "dtype": "float32", "device": "cuda"}, 1, 1, 2)
+        assert step["seconds_per_step"][0] > 0

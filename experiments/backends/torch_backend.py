@@ -1,4 +1,10 @@
-"""The PyTorch side of :mod:`experiments.backends.protocol`, built on torchref (CPU or CUDA)."""
+"""The PyTorch side of :mod:`experiments.backends.protocol`, built on torchref (CPU or CUDA).
+
+Every method runs under :func:`torchref.device.full_float32`: float32 matrix products in true
+float32 (no TF32 on CUDA, no bf16 in oneDNN), whatever the process set, and the process's settings
+restored after — the comparison with NumPy is of float32 against float32. On CUDA the backend's
+``device`` (metrics.json's ``backends.torch.device``, shown on the report page) says so.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ import torchref.regularizers
 import torchref.training
 from experiments.backends.protocol import build_arch, hooks, nudge
 from npref.guard import check_finite
-from torchref.device import resolve
+from torchref.device import describe, full_float32, resolve
 from torchref.nets import MultiLayerNet
 
 #: Below this many weights a network trains faster on one PyTorch thread than on several.
@@ -23,7 +29,7 @@ class TorchBackend:
     def __init__(self, device="auto", *, perturbation: int | None = None, only_parts=None):
         self.perturbation, self.only_parts = hooks(perturbation, only_parts)
         self._device = resolve(device)
-        self.device = str(self._device)
+        self.device = describe(self._device)
         self._threads = torch.get_num_threads()
 
     def _threads_for(self, arch: dict) -> None:
@@ -37,6 +43,7 @@ class TorchBackend:
         weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
         torch.set_num_threads(1 if weights < SMALL_NET else self._threads)
 
+    @full_float32()
     def descend(self, objective, start, optimizer, hyper, steps, dtype):
         dtype = getattr(torch, dtype)
         params = {k: torch.tensor(v, dtype=dtype, device=self._device, requires_grad=True)
@@ -54,6 +61,7 @@ class TorchBackend:
                 path[k].append(v)
         return {k: np.array(v) for k, v in path.items()}
 
+    @full_float32()
     def train(self, arch, init, optimizer, hyper, data, schedule, *, dtype, seed, label=""):
         self._threads_for(arch)
         net = MultiLayerNet(**build_arch(arch, torchref.regularizers),
@@ -65,6 +73,7 @@ class TorchBackend:
             schedule, rng=np.random.default_rng(seed), label=f"{label} torch")
         return history, net.numpy_params()
 
+    @full_float32()
     @torch.no_grad()
     def activations(self, x, weights, activation, dtype):
         dtype = getattr(torch, dtype)

@@ -71,27 +71,48 @@ def _step_torch(impl, batch, dtype, device):
     return step, sync
 
 
-def _gemm(n=4096, reps=4):
+def _gemm(device="cpu", n=4096, reps=4):
+    """float32 GEMM throughput (GFLOP/s) of an n×n product: NumPy's and PyTorch's on the CPU,
+    PyTorch's on CUDA — there synchronised before and after each timed product, and timed over
+    more repetitions (one product takes milliseconds)."""
     import torch
 
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    if device == "cpu":
+        products = {"numpy": (lambda: a @ a, lambda: None),
+                    "torch": (lambda ta=torch.from_numpy(a): ta @ ta, lambda: None)}
+    else:
+        ta = torch.from_numpy(a).to(device)
+        products = {"torch cuda": (lambda: ta @ ta, torch.cuda.synchronize)}
+        reps *= 5
     best = {}
-    for name, product in (("numpy", lambda: a @ a),
-                          ("torch", lambda ta=torch.from_numpy(a): ta @ ta)):
+    for name, (product, sync) in products.items():
         product()
+        sync()
         times = []
         for _ in range(reps):
             start = time.perf_counter()
             product()
+            sync()
             times.append(time.perf_counter() - start)
         best[name] = 2 * n ** 3 / min(times) / 1e9
     return best
 
 
 def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
-    """Time one configuration: seconds per step, one value per block."""
-    if config["impl"] == "gemm":
-        return {"gflops": _gemm()}
+    """Time one configuration: seconds per step, one value per block. PyTorch's float32 matrix
+    products run in true float32 (TF32 off: :func:`torchref.device.full_float32`), as in the
+    parity suite and the experiments."""
+    if config["impl"] == "npref":
+        return _time(config, warmup, blocks, steps)
+    from torchref.device import full_float32
+    with full_float32():
+        if config["impl"] == "gemm":
+            return {"gflops": _gemm(config.get("device", "cpu"))}
+        return _time(config, warmup, blocks, steps)
+
+
+def _time(config: dict, warmup: int, blocks: int, steps: int) -> dict:
     if config["impl"] == "npref":
         step, sync = _step_npref(config["batch"], np.dtype(config["dtype"]))
     else:
