@@ -1,10 +1,16 @@
-"""Hypothesis profiles, the device fixture, and the end-of-run parity table.
+"""Hypothesis profiles, the device fixture, the CUDA guard, and the end-of-run parity table.
 
 Profiles (``HYPOTHESIS_PROFILE=...``; ``ci`` when unset):
 
 * ``ci``       — 100 examples per test, derandomized so CI runs are repeatable;
 * ``dev``      — 20 examples, for a quick loop while editing;
 * ``thorough`` — 1,000 examples, random each run, to hunt for rare disagreements.
+
+CUDA tests carry the marker ``cuda`` and skip without a GPU in a plain run. A run that asks for
+them — a ``-m`` expression that selects ``cuda`` tests and nothing unmarked (``-m cuda``,
+``-m "cuda and not slow"``), or ``NPREF_REQUIRE_CUDA=1`` (``make test-cuda`` sets it) — stops
+before collecting, with one line naming the torch build, when CUDA is absent: skipping every test
+would report a pass that measured nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import torch
 from hypothesis import HealthCheck, settings
 
 from parity_tests.harness import KS_RECORD, RECORD
+from torchref.device import cuda_absent
 
 _common = dict(deadline=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -31,7 +38,32 @@ torch.backends.cudnn.allow_tf32 = False
 _DEVICES = [pytest.param("cpu", id="cpu"),
             pytest.param("cuda", id="cuda", marks=[
                 pytest.mark.cuda,
-                pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")])]
+                pytest.mark.skipif(not torch.cuda.is_available(),
+                                   reason=f"no CUDA device (torch {torch.__version__}, "
+                                          f"torch.version.cuda = {torch.version.cuda})")])]
+
+
+def cuda_asked(markexpr: str | None, environ=os.environ) -> bool:
+    """Whether a run asks for the CUDA tests: ``NPREF_REQUIRE_CUDA=1``, or a ``-m`` expression
+    true for a test marked ``cuda`` alone and false for an unmarked test."""
+    if environ.get("NPREF_REQUIRE_CUDA", "") not in ("", "0"):
+        return True
+    if not markexpr:
+        return False
+    from _pytest.mark.expression import Expression
+    try:
+        expression = Expression.compile(markexpr)
+    except Exception:                 # a malformed expression: pytest reports it itself
+        return False
+    return (expression.evaluate(lambda name, **kw: name == "cuda")
+            and not expression.evaluate(lambda name, **kw: False))
+
+
+def pytest_configure(config):
+    markexpr = config.getoption("markexpr", default="")
+    if cuda_asked(markexpr) and cuda_absent() is not None:
+        asked = f"-m {markexpr!r}" if markexpr else "NPREF_REQUIRE_CUDA=1"
+        raise pytest.UsageError(f"CUDA tests were asked for ({asked}), but {cuda_absent()}")
 
 
 @pytest.fixture(scope="session", params=_DEVICES)
