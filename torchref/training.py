@@ -15,10 +15,11 @@ from torch.utils.data import Sampler
 from npref import training as _np_training
 from npref.guard import check_finite
 from npref.training import Schedule
+from torchref import optim as _optim
 from torchref.device import resolve
 
 __all__ = ["Schedule", "EarlyStopping", "minibatches", "sample_batch", "IndexBatchSampler",
-           "train"]
+           "train", "Trainer"]
 
 
 class EarlyStopping(_np_training.EarlyStopping):
@@ -100,13 +101,16 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
         index = torch.as_tensor(indices, device=device)
         masks = [torch.as_tensor(m, device=device) for m in masks] or None
         optimizer.zero_grad(set_to_none=True)
-        loss = net.loss(tensors["x_train"][index], tensors["t_train"][index], train=True,
-                        masks=masks)
+        xb, tb = tensors["x_train"][index], tensors["t_train"][index]
+        loss = net.loss(xb, tb, train=True, masks=masks)
         loss.backward()
         if update_ratios:
             previous.update({k: p.detach().clone() for k, p in net.params.items()
                              if k.startswith("W")})
         optimizer.step()
+        if schedule.loss_after_update:         # the book's record: this batch, after the update
+            with torch.no_grad():
+                return net.loss(xb, tb, train=False).item()
         return loss.item()
 
     @torch.no_grad()
@@ -148,3 +152,36 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
                             stopper=stopper, stopper_type=EarlyStopping,
                             observe=observe if watch or update_ratios else None,
                             progress=progress, label=label)
+
+
+class Trainer(_np_training.Trainer):
+    """The book's ``Trainer`` for a torchref :class:`~torchref.nets.MultiLayerNet`: the signature,
+    loop, batches and lists of :class:`npref.training.Trainer` (written once, there).
+
+    The data (NumPy arrays or tensors) moves to the network's device once; each step indexes it
+    with the batch drawn from the NumPy ``rng``, hands the dropout masks drawn after it to the
+    network, runs autograd's gradient and ``optimizer.step()`` (``torchref.optim.make(name,
+    convention="book")``), then records the batch's loss after the update in evaluation mode. The
+    lists hold Python floats, as npref's.
+    """
+
+    def _data(self, a):
+        net = self.network
+        a = torch.as_tensor(a, device=net.device)
+        return a.to(net.dtype) if a.is_floating_point() else a
+
+    def _make_optimizer(self, name, keywords):
+        return _optim.make(name, self.network.parameters(), **keywords)
+
+    def _batch(self, indices):
+        index = torch.as_tensor(indices, device=self.network.device)
+        return self.x_train[index], self.t_train[index]
+
+    def _update(self, x, t, masks):
+        masks = [torch.as_tensor(m, device=self.network.device) for m in masks] or None
+        self.network.gradient(x, t, masks=masks)      # sets .grad of every parameter
+        self.optimizer.step()
+
+    @torch.no_grad()
+    def _loss(self, x, t):
+        return self.network.loss(x, t, train=False).item()
