@@ -30,10 +30,11 @@ test: $(VENV)/.installed-dev
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests for '$(PYTEST_ARGS)' (exit 5): nothing to run, counted as success"; rc=0; fi; \
 	exit $$rc
 
-## make test-cuda: only the CUDA parity tests. Without a usable GPU it fails (exit 4) with one
-## line naming the torch build and how to install a CUDA one — it never passes by skipping.
+## make test-cuda: only the CUDA tests (parity suite and bench). Without a usable GPU it fails
+## (exit 4) with one line naming the torch build and how to install a CUDA one — never a pass
+## by skipping.
 test-cuda: $(VENV)/.installed-dev
-	NPREF_REQUIRE_CUDA=1 $(MAKE) test PYTEST_ARGS="parity_tests -m cuda"
+	NPREF_REQUIRE_CUDA=1 $(MAKE) test PYTEST_ARGS="-m cuda"
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis
