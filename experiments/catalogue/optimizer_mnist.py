@@ -14,6 +14,9 @@ OPTIMIZERS = {"SGD": "sgd", "Momentum": "momentum", "Nesterov": "nesterov", "Ada
 DEFAULTS = {
     "iterations": 2000, "batch_size": 128, "hidden": [100, 100, 100, 100], "weight_init": "he",
     "convention": "book", "dtype": "float64", "sampling": "replacement",
+    # The book's script records each batch's loss after the update (evaluation mode), not the
+    # loss of the forward pass the update used: its curve is this one.
+    "loss_after_update": True,
     "n_train": 0, "n_test": 0,             # 0: all the images the source has
     "lr_sgd": 0.01, "lr_momentum": 0.01, "lr_nesterov": 0.01, "lr_adagrad": 0.01,
     # The book's RMSprop class defaults to 0.01, but its first step is then lr/√(1−α) = 0.1 on
@@ -37,7 +40,8 @@ def compute(backend, config, seed, data_dir):
             hyper["convention"] = config["convention"]
         optimizers[label] = (name, hyper)
     schedule = Schedule(batch_size=config["batch_size"], iterations=config["iterations"],
-                        sampling=config["sampling"])
+                        sampling=config["sampling"],
+                        loss_after_update=config["loss_after_update"])
     return run_optimizers(backend, arch=arch, optimizers=optimizers, data=data, config=config,
                           seed=seed, schedule=schedule, label="optimizer-mnist")
 
@@ -60,6 +64,7 @@ register(Experiment(
             "since at 0.01 its first step moves every weight by 0.1 and the run turns "
             "chaotic). The book's "
             "finding: Momentum, AdaGrad and Adam learn faster than plain SGD "
-            "(p ← p − lr·∇L). The curves are smoothed as the book smooths them.",
+            "(p ← p − lr·∇L). As in the book's script, the loss plotted is each minibatch's "
+            "loss just after its update; the curves are smoothed as the book smooths them.",
     defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe()))
