@@ -50,10 +50,11 @@ def cuda_asked(markexpr: str | None, environ=os.environ) -> bool:
         return True
     if not markexpr:
         return False
-    from _pytest.mark.expression import Expression
+    from _pytest.mark import expression as mark_expression
+    malformed = (SyntaxError, getattr(mark_expression, "ParseError", SyntaxError))
     try:
-        expression = Expression.compile(markexpr)
-    except Exception:                 # a malformed expression: pytest reports it itself
+        expression = mark_expression.Expression.compile(markexpr)
+    except malformed:                 # pytest reports a malformed expression itself
         return False
     return (expression.evaluate(lambda name, **kw: name == "cuda")
             and not expression.evaluate(lambda name, **kw: False))

@@ -77,7 +77,8 @@ def _flatten(value):
 
 @pytest.mark.parametrize("markexpr, asked", [
     ("cuda", True), ("cuda and not slow", True), ("cuda or slow", True), ("(cuda)", True),
-    ("not cuda", False), ("slow", False), ("not slow", False), ("", False), (None, False)])
+    ("not cuda", False), ("slow", False), ("not slow", False), ("", False), (None, False),
+    ("cuda and", False)])                  # malformed: pytest itself reports it
 def test_which_runs_ask_for_cuda(markexpr, asked):
     assert cuda_asked(markexpr, environ={}) is asked
     assert cuda_asked(markexpr, environ={"NPREF_REQUIRE_CUDA": "1"}) is True
