@@ -81,7 +81,7 @@ def _step_ratio(rule, magnitudes):
 def measure() -> dict:
     """Every section of the conventions page: numbers, curves and the 'when it matters' text."""
     sections = [*_adaptive_sections(np.logspace(-12, 0, 49)), *_momentum_sections(),
-                *_layer_sections()]
+                *_layer_sections(), _loss_section(), _bookkeeping_section()]
     return {"task": f"breast cancer, 30-10-1 sigmoid net (ReLU with BatchNorm), minibatches of "
                     f"{BATCH}, {EPOCHS} epochs, one start and one batch order per comparison",
             "sections": sections}
@@ -159,6 +159,77 @@ def _layer_sections() -> list:
     return [bn, dr]
 
 
+def _loss_section() -> dict:
+    """Softmax cross-entropy: the book's log(y + 1e-7) against the exact log-softmax."""
+    s = _pair("Softmax cross-entropy", "sgd", {"lr": 0.1}, arch={**ARCH, "output_size": 2})
+    p = np.logspace(-12, 0, 97)
+    s["loss_sweep"] = {"p": p.tolist(), "book": (-np.log(p + 1e-7)).tolist(),
+                       "torch": (-np.log(p)).tolist()}
+    s["rule"] = ("torch: L = −Σ t·log_softmax(x)/N (exact);  book: L = −Σ t·log(y + 1e-7)/N, "
+                 "y = softmax(x);  both: ∂L/∂x = (y − t)/N")
+    s["matters"] = ("The gradient is the same, so training is the same: only the reported loss "
+                    "differs, by about 1e-7/y per sample. It shows at the extremes: a confident "
+                    "right answer (y → 1) gives the book −log(1 + 1e-7) ≈ −1e-7, a loss below "
+                    "zero; a confident wrong one (y → 0) caps at −log(1e-7) ≈ 16.1 per sample "
+                    "in the book, while the exact loss keeps growing with the score gap (1000 "
+                    "for a gap of 1000). A student comparing loss curves near 0 or in a "
+                    "diverging run sees the difference; accuracy and weights do not.")
+    return s
+
+
+def _bookkeeping_section() -> dict:
+    """npref.training.train's History against the book's Trainer on the same batches."""
+    data = breast_cancer.load().data
+    runs = {}
+    for kind in ("book", "torch"):
+        net = MultiLayerNet(**ARCH, convention="book", rng=np.random.default_rng(SEED))
+        rng = np.random.default_rng(SEED + 1)
+        if kind == "book":
+            trainer = training.Trainer(net, data.x_train, data.t_train, data.x_test,
+                                       data.t_test, epochs=EPOCHS, mini_batch_size=BATCH,
+                                       optimizer="sgd", optimizer_param={"lr": 0.1},
+                                       verbose=False, rng=rng)
+            trainer.train()
+            k = trainer.iter_per_epoch
+            evaluated = [i + 1 for i in range(trainer.max_iter) if i % k == 0]
+            runs[kind] = (net, trainer.train_loss_list, evaluated, trainer.test_acc_list)
+        else:
+            schedule = training.Schedule(batch_size=BATCH, epochs=EPOCHS, sampling="replacement")
+            history = training.train(net, npref.optim.make("sgd", lr=0.1), data, schedule,
+                                     rng=rng, progress=False)
+            runs[kind] = (net, history.loss, history.epoch_iterations, history.test_acc)
+    (book_net, book_loss, book_at, book_acc), (torch_net, torch_loss, torch_at, torch_acc) = \
+        runs["book"], runs["torch"]
+    diff = compare(book_net.params, torch_net.params, tol=1.0,
+                   floor=layer_floors(torch_net.params))
+    n = len(data.t_train)
+    return {
+        "name": "Training-loop bookkeeping", "steps": len(book_loss),
+        "max_rel_param_diff": diff.max_rel_diff,
+        "loss": {"book": book_loss[-1], "torch": torch_loss[-1]},
+        "test_acc": {"book": book_acc[-1], "torch": torch_acc[-1]},
+        "curves": {"book": book_loss, "torch": torch_loss}, "x_label": "iteration",
+        "evaluations": {"book": {"at": book_at, "test_acc": book_acc},
+                        "torch": {"at": list(torch_at), "test_acc": torch_acc}},
+        "rule": ("torch column — npref.training.train → History: the loss of the forward pass "
+                 "each update used (before it, training mode); evaluation at each epoch's end; "
+                 "epochs·⌈n/b⌉ iterations;  book column — npref.training.Trainer, the book's: "
+                 "the batch's loss after the update (evaluation mode); evaluation when "
+                 "(iteration − 1) % (n/b) == 0; int(epochs·n/b) iterations"),
+        "matters": (f"Here n = {n}, b = {BATCH}: n/b = {n / BATCH:g}. Both loops draw the same "
+                    f"batches and make the same updates — the Trainer stops after "
+                    f"{int(EPOCHS * n / BATCH)} iterations, History after "
+                    f"{EPOCHS * math.ceil(n / BATCH)}, hence the parameter difference above. "
+                    "History's loss is one update behind the Trainer's and in training mode "
+                    "(with dropout or BatchNorm the two modes differ even at the same "
+                    "weights). And since the book tests a float, the Trainer evaluates only "
+                    "at whole multiples of n/b: with n/b = 14.22 that is "
+                    f"{len(book_at)} evaluations in {EPOCHS} epochs, against History's "
+                    f"{len(torch_at)}. Only when b divides n do the two evaluation grids share "
+                    "their spacing (the Trainer's still starts after update 1)."),
+    }
+
+
 def _running_variance(true_var=4.0, steps=60):
     """running_var of one BatchNorm unit fed batches of N(0, 4), per convention and batch size."""
     out = {"true": true_var, "steps": steps}
@@ -183,7 +254,8 @@ def plot(measured: dict, out_dir) -> dict:
 
     files = {}
     for s in measured["sections"]:
-        panels = 1 + ("sweep" in s or "running" in s or "lr_drop" in s)
+        panels = 1 + any(k in s for k in ("sweep", "running", "lr_drop", "loss_sweep",
+                                           "evaluations"))
         fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4), squeeze=False)
         ax = axes[0, 0]
         for convention, color in (("book", "#1f77b4"), ("torch", "#d62728")):
@@ -193,7 +265,7 @@ def plot(measured: dict, out_dir) -> dict:
                 ax.plot(range(1, len(s["lr_drop"]["curves"][convention]) + 1),
                         s["lr_drop"]["curves"][convention], color=color, linestyle="--",
                         label=f'"{convention}", lr halved at epoch {EPOCHS // 2}')
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(s.get("x_label", "epoch"))
         ax.set_ylabel("training loss")
         ax.set_title(f"{s['name']}: the standard task in both conventions")
         ax.legend(fontsize=8)
@@ -225,6 +297,26 @@ def plot(measured: dict, out_dir) -> dict:
             ax.set_yscale("log")
             ax.set_ylabel("max relative parameter difference, book vs torch")
             ax.set_title("the same update until the learning rate changes")
+        if "loss_sweep" in s:
+            ax = axes[0, 1]
+            sweep = s["loss_sweep"]
+            ax.semilogx(sweep["p"], sweep["torch"], color="#d62728", label="torch: −log y")
+            ax.semilogx(sweep["p"], sweep["book"], color="#1f77b4", linestyle="--",
+                        label="book: −log(y + 1e-7)")
+            ax.set_xlabel("probability y of the right class")
+            ax.set_ylabel("loss of one sample")
+            ax.set_title("when it matters: y near 0 (cap at 16.1) or 1 (−1e-7)")
+            ax.legend(fontsize=8)
+        if "evaluations" in s:
+            ax = axes[0, 1]
+            for convention, color, label in (("torch", "#d62728", "History (epoch ends)"),
+                                             ("book", "#1f77b4", "Trainer (current_iter % k)")):
+                ev = s["evaluations"][convention]
+                ax.plot(ev["at"], ev["test_acc"], "o-", color=color, markersize=3, label=label)
+            ax.set_xlabel("iteration")
+            ax.set_ylabel("test accuracy")
+            ax.set_title("when each loop evaluates")
+            ax.legend(fontsize=8)
         name = f"convention-{s['name'].split()[0].lower()}.png"
         files[s["name"]] = save(fig, out_dir, name)
     return files
