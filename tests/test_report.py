@@ -100,9 +100,10 @@ def test_index_lists_every_experiment_with_its_parity(site):
 
 def test_conventions_page_measures_every_difference(site):
     text = (site / "conventions.html").read_text()
-    for name in ("Adam", "AdaGrad", "RMSprop", "Momentum", "Nesterov", "BatchNorm", "Dropout"):
+    for name in ("Adam", "AdaGrad", "RMSprop", "Momentum", "Nesterov", "BatchNorm", "Dropout",
+                 "Softmax cross-entropy", "Training-loop bookkeeping"):
         assert f">{name}</h2>" in text
-    assert text.count("When it matters.") == 7
+    assert text.count("When it matters.") == 9
 
 
 def test_unchanged_results_are_reused_and_force_reruns(site, capfd):
