@@ -21,26 +21,44 @@ PyTorch (torchref). Each experiment runs on both backends and records how far ap
 """
 
 
+#: Exit status (SPEC 11): what each outcome returns.
+DONE, DISAGREE, BAD_INPUT, DIVERGED, INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one ``error:`` line (and exit 2), not a usage block."""
+
+    def error(self, message):
+        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(BAD_INPUT)
+
+
 def main(argv=None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
+    """The command line; returns the exit status. Bad input is one ``error:`` line and 2, a
+    diverged run 3, Ctrl-C 130 — never a traceback for any of them."""
     try:
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return BAD_INPUT
         return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted: results written so far are whole; the set in progress was not "
+              "kept", file=sys.stderr)
+        return INTERRUPTED
     except (ConfigError, DataError, backend_registry.BackendUnavailable, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) else str(error)
         print(f"error: {message}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     except NonFiniteError as error:
         print(f"error: training diverged: {error}", file=sys.stderr)
-        return 3
+        return DIVERGED
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m experiments", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m experiments", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="{list,run,report,bench}")
 
     p = sub.add_parser("list", help="list the experiments with a one-line description")
@@ -119,16 +137,22 @@ def _run(args) -> int:
     chosen = backend_registry.BACKENDS if args.backend == "both" else (args.backend,)
     metrics = run(args.name, backends=chosen, device=args.device, profile=args.profile,
                   seed=args.seed, data_dir=args.data_dir, out=args.out, sets=args.sets)
-    return 1 if metrics["parity"]["passed"] is False else 0
+    return DISAGREE if metrics["parity"]["passed"] is False else DONE
 
 
 def _bench(args) -> int:
-    from experiments import bench
+    from experiments import bench, io
     for name in ("rounds", "blocks", "steps"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be an int >= 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        raise ConfigError(f"--warmup must be an int >= 0, got {args.warmup}")
     if any(b < 1 for b in args.batch):
         raise ConfigError(f"--batch must be ints >= 1, got {args.batch}")
+    try:
+        io.check_out(args.out)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     result = bench.run(out=args.out, rounds=args.rounds, warmup=args.warmup, blocks=args.blocks,
                        steps=args.steps, batches=args.batch, dtypes=args.dtype,
                        log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -146,4 +170,4 @@ def _report(args) -> int:
     index, failed = build(out=args.out, profile=args.profile, only=args.only, device=args.device,
                           seed=args.seed, data_dir=args.data_dir, force=args.force)
     print(index)
-    return 1 if failed else 0
+    return DISAGREE if failed else DONE

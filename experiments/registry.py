@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from dataclasses import dataclass, field
 from typing import Callable
@@ -36,7 +37,8 @@ class Experiment:
     ``tolerance`` maps a dtype name to the parity tolerance (:data:`WHOLE_RUN` unless the
     experiment says :data:`PER_OPERATION`). ``prepare(config, seed, data_dir)``, if given, is a
     step computed once for both backends (NumPy-only reference work, say); its result reaches
-    ``compute`` as a fifth argument, ``shared``. ``table(results, config) -> {"columns",
+    ``compute`` as a fifth argument, ``shared``. ``constraints``: ``{key: check(name, value)}``
+    for configuration keys the shared table of :mod:`experiments.config` does not cover. ``table(results, config) -> {"columns",
     "rows"}``, if given, is written to metrics.json and shown on the experiment's page.
     """
 
@@ -51,6 +53,7 @@ class Experiment:
     tolerance: dict = field(default_factory=lambda: dict(WHOLE_RUN))
     table: Callable | None = None
     prepare: Callable | None = None
+    constraints: dict = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, Experiment] = {}
@@ -72,5 +75,12 @@ def all_experiments() -> dict[str, Experiment]:
 def get(name: str) -> Experiment:
     experiments = all_experiments()
     if name not in experiments:
-        raise KeyError(f"unknown experiment {name!r}; known: {', '.join(experiments)}")
+        raise KeyError(unknown(name, experiments))
     return experiments[name]
+
+
+def unknown(name: str, experiments) -> str:
+    """The message for a name not in the catalogue: the closest names first, then them all."""
+    close = difflib.get_close_matches(name, list(experiments), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"unknown experiment {name!r}{hint} (known: {', '.join(experiments)})"

@@ -17,7 +17,7 @@ from experiments import backends as backend_registry
 from experiments import config as config_mod
 from experiments import registry
 from experiments.backends import parity as judging
-from experiments.io import write_json
+from experiments import io
 
 
 def log(message: str) -> None:
@@ -55,15 +55,17 @@ def fingerprint(name, profile, seed, config, backends, device, data_dir) -> str:
 
 def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile: str = "quick",
         seed: int = 0, data_dir=None, out="results", sets=()) -> dict:
-    """Run experiment ``name``; write its metrics and figures under ``out/name``; return metrics."""
+    """Run experiment ``name``; write its results as one set under ``out/name`` — metrics.json,
+    figures and page, swapped in together — and return the metrics."""
     experiment = registry.get(name)
-    config = config_mod.resolve(experiment.defaults, experiment.profiles, profile, sets)
-    out_dir = Path(out) / name
     # Everything that can be refused is refused before anything runs.
+    config = config_mod.resolve(experiment.defaults, experiment.profiles, profile, sets,
+                                constraints=experiment.constraints)
+    seed = config_mod.check_seed(seed)
+    out = check_out(out)
     sides = {b: backend_registry.get(b, device) for b in backends}
     data = experiment.data(config, data_dir)
 
-    run_key = fingerprint(name, profile, seed, config, backends, device, data_dir)
     compute = _computer(experiment, config, seed, data_dir)
     results, timings = {}, {}
     for b, backend in sides.items():
@@ -72,7 +74,6 @@ def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile
         results[b] = compute(backend)
         timings[b] = time.perf_counter() - start
         log(f"{name}: {b} took {timings[b]:.2f} s")
-
     parity = _parity(results, judging.tolerance(experiment, config))
     if parity["passed"] is False and "arrays" in results["numpy"]:
         judging.judge_against_sensitivity(
@@ -80,37 +81,58 @@ def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile
             lambda k, parts: compute(backend_registry.get("numpy", perturbation=k,
                                                           only_parts=parts)),
             log=lambda message: log(f"{name}: {message}"))
-    figures = experiment.plot(results, config, out_dir)
     metrics = {
-        "experiment": name,
-        "profile": profile,
-        "seed": seed,
-        "config": config,
-        "data": data,
+        "experiment": name, "profile": profile, "seed": seed, "config": config, "data": data,
         "backends": {b: {"series": r["series"], "final": r["final"], "seconds": timings[b],
                          "device": sides[b].device,
                          **({"checks": r["checks"]} if "checks" in r else {})}
                      for b, r in results.items()},
         "parity": parity,
-        "figures": figures,
         **({"table": experiment.table(results, config)} if experiment.table else {}),
         "versions": _versions(),
-        "fingerprint": run_key,
+        "fingerprint": fingerprint(name, profile, seed, config, backends, device, data_dir),
     }
-    write_json(out_dir / "metrics.json", _finite_or_null(metrics))
+    metrics = _write_set(experiment, results, config, metrics, out)
+    _log_parity(name, parity)
+    log(f"{name}: wrote {out / name} (metrics.json, {len(metrics['figures'])} figures, page)")
+    return metrics
+
+
+def _write_set(experiment, results: dict, config: dict, metrics: dict, out: Path) -> dict:
+    """Figures, metrics.json (with each figure's SHA-256) and the experiment's page, written
+    into a fresh folder and swapped in for ``out/NAME`` together."""
+    from experiments.report import page_for
+
+    with io.result_set(out / experiment.name) as folder:
+        figures = experiment.plot(results, config, folder)
+        metrics = {**metrics, "figures": figures,
+                   "figure_sha256": {f: io.sha256(folder / f) for f in figures}}
+        metrics = _finite_or_null(metrics)
+        io.write_json(folder / "metrics.json", metrics)
+        io.write_text(folder / "index.html", page_for(metrics, experiment, out))
+    return metrics
+
+
+def _log_parity(name: str, parity: dict) -> None:
     if parity["passed"] is None:
         log(f"{name}: parity not measured (one backend ran)")
-    else:
-        verdict = "passed" if parity["passed"] else "FAILED"
-        log(f"{name}: parity {verdict}: max relative difference {parity['max_rel_diff']:.3g} "
-            f"(tolerance {parity['tolerance']:.0e})")
-        if parity.get("chaotic"):
-            log(f"{name}: chaotic parts, within {judging.SENSITIVITY_FACTOR}× their own "
-                "sensitivity: "
-                + ", ".join(f"{p} ({parity['by_part'][p]:.2g} vs {parity['sensitivity'][p]:.2g})"
-                            for p in parity["chaotic"]))
-    log(f"{name}: wrote {out_dir / 'metrics.json'}")
-    return metrics
+        return
+    verdict = "passed" if parity["passed"] else "FAILED"
+    log(f"{name}: parity {verdict}: max relative difference {parity['max_rel_diff']:.3g} "
+        f"(tolerance {parity['tolerance']:.0e})")
+    if parity.get("chaotic"):
+        log(f"{name}: chaotic parts, within {judging.SENSITIVITY_FACTOR}× their own "
+            "sensitivity: "
+            + ", ".join(f"{p} ({parity['by_part'][p]:.2g} vs {parity['sensitivity'][p]:.2g})"
+                        for p in parity["chaotic"]))
+
+
+def check_out(out) -> Path:
+    """The output folder, or a :class:`~experiments.config.ConfigError` before any work."""
+    try:
+        return io.check_out(out)
+    except ValueError as error:
+        raise config_mod.ConfigError(str(error)) from None
 
 
 def _computer(experiment, config: dict, seed: int, data_dir):

@@ -191,3 +191,38 @@ def test_every_prefix_of_the_embedded_subset_is_balanced():
     for n in (10, 300, 1000, 4000):
         assert np.all(np.bincount(d.t_train[:n], minlength=10) == n // 10)
     assert np.all(np.bincount(d.t_test[:500], minlength=10) == 50)
+
+
+def test_raw_idx_files_in_a_folder_are_accepted(tmp_path, monkeypatch):
+    write_pair(tmp_path, "test", 12, compress=False)
+    monkeypatch.delenv(mnist.ENV_DIR, raising=False)
+    dataset = mnist.load(tmp_path, allow_download=False)
+    assert len(dataset.data.t_train) + len(dataset.data.t_test) == 12
+    assert "t10k" in dataset.source
+
+
+def test_a_corrupt_cache_file_is_moved_aside_and_the_run_goes_on(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    paths = [*write_pair(cache, "train", 6)[0], *write_pair(cache, "test", 4)[0]]
+    trust(monkeypatch, *paths)
+    paths[0].write_bytes(paths[0].read_bytes()[:-5])          # truncated after it was trusted
+    monkeypatch.delenv(mnist.ENV_DIR, raising=False)
+    monkeypatch.setattr(mnist, "embedded", lambda: "the embedded subset")
+    assert mnist._load(None, "mnist", False, str(cache)) == "the embedded subset"
+    assert not paths[0].exists() and paths[0].with_name(paths[0].name + ".corrupt").exists()
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True),
+                                             ("0", False), ("false", False), ("no", False),
+                                             ("", False)])
+def test_offline_reads_the_usual_spellings(monkeypatch, value, expected):
+    monkeypatch.setenv(mnist.ENV_OFFLINE, value)
+    assert mnist.offline() is expected
+
+
+def test_offline_refuses_anything_else(monkeypatch, tmp_path):
+    monkeypatch.setenv(mnist.ENV_OFFLINE, "maybe")
+    with pytest.raises(DataError, match="NPREF_OFFLINE must be 1/true/yes or 0/false/no, got "
+                                        "'maybe'"):
+        mnist.load(tmp_path)

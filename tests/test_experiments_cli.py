@@ -54,7 +54,7 @@ def test_set_overrides_and_validates(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown configuration key 'stepz'" in err and "steps" in err and "lr_adam" in err
     assert main(["run", "optimizer-paths", "--set", "steps=many", "--out", str(tmp_path)]) == 2
-    assert "expected a value of type int" in capsys.readouterr().err
+    assert "steps must be an int like 30" in capsys.readouterr().err
 
 
 def test_config_parsing():

@@ -78,6 +78,7 @@ def load(data_dir=None, *, kind: str = "mnist", allow_download: bool = True,
     """
     if kind not in MD5:
         raise ValueError(f"kind must be 'mnist' or 'fashion', got {kind!r}")
+    offline()          # a bad NPREF_OFFLINE is refused whichever source answers
     dataset = _load(str(data_dir) if data_dir else None, kind, allow_download,
                     str(cache) if cache else None)
     return _subset(dataset, n_train, n_test)
@@ -101,10 +102,9 @@ def _load(data_dir, kind, allow_download, cache) -> Dataset:
         if folder.is_dir() and (found := _from_folder(folder, kind, name)) is not None:
             return found
     cached = Path(cache) if cache else cache_dir(kind)
-    if (found := _from_folder(cached, kind, name, need_train=True)) is not None:
+    if (found := _from_cache(cached, kind, name)) is not None:
         return found
-    offline = os.environ.get(ENV_OFFLINE, "") not in ("", "0")
-    if allow_download and not offline:
+    if allow_download and not offline():
         try:
             download(kind, cached)
             return _from_folder(cached, kind, name, need_train=True)
@@ -115,9 +115,44 @@ def _load(data_dir, kind, allow_download, cache) -> Dataset:
     raise DataError(f"{name}: no files found (use --data-dir or {ENV_DIR}, or allow a download)")
 
 
+def offline() -> bool:
+    """``NPREF_OFFLINE``: 1/true/yes/on (no download) or 0/false/no/off/unset; anything else is
+    refused rather than guessed."""
+    value = os.environ.get(ENV_OFFLINE, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise DataError(f"{ENV_OFFLINE} must be 1/true/yes or 0/false/no, got "
+                    f"{os.environ[ENV_OFFLINE]!r}")
+
+
+def _from_cache(folder: Path, kind: str, name: str):
+    """The cached dataset; a corrupt cached file is named, moved aside (``NAME.corrupt``) and
+    the search goes on to the next source, instead of blocking every run until deleted."""
+    try:
+        return _from_folder(folder, kind, name, need_train=True)
+    except DataError as error:
+        bad = Path(str(error).split(": ", 1)[0])
+        if bad.parent != folder or not bad.exists():
+            raise
+        aside = bad.with_name(bad.name + ".corrupt")
+        os.replace(bad, aside)
+        log(f"{name}: {error}; moved it aside to {aside} and looking further")
+        return _from_cache(folder, kind, name)
+
+
+def _find(folder: Path, filename: str) -> Path:
+    """``filename`` (gzip) in ``folder``, else its raw, uncompressed twin (no ``.gz``)."""
+    gz = folder / filename
+    raw = folder / filename.removesuffix(".gz")
+    return gz if gz.exists() or not raw.exists() else raw
+
+
 def _from_folder(folder: Path, kind: str, name: str, need_train: bool = False):
-    """The dataset in ``folder``, or None when its files are not there (corrupt files raise)."""
-    paths = {part: [folder / f for f in files] for part, files in FILES.items()}
+    """The dataset in ``folder``, or None when its files are not there (corrupt files raise).
+    Files may be gzip-compressed (checked against the published MD5s) or raw."""
+    paths = {part: [_find(folder, f) for f in files] for part, files in FILES.items()}
     have = {part: all(p.exists() for p in ps) for part, ps in paths.items()}
     if not have["test"] or (need_train and not have["train"]):
         return None

@@ -6,14 +6,11 @@ PyTorch figures overlaid, the parity table, its checks, timings, data and exact 
 ``OUT/conventions.html`` measures every place where the book's conventions and PyTorch's differ.
 Images are referenced by relative paths; no page needs JavaScript or a server.
 
-The package: ``build`` runs or reuses the experiments and writes the pages; ``render`` turns
+The package: ``building`` runs or reuses the experiments and writes the pages; ``render`` turns
 results into plain data for the Jinja2 templates in ``templates/``; ``conventions`` measures the
 book-vs-PyTorch differences.
-
-Note: the function ``build`` shadows the submodule of the same name as an attribute of this
-package; reach the module as ``sys.modules["experiments.report.build"]`` if ever needed.
 """
 
-from experiments.report.build import PAGES, build, write_bench_page
+from experiments.report.building import PAGES, build, page_for, write_bench_page
 
-__all__ = ["PAGES", "build", "write_bench_page"]
+__all__ = ["PAGES", "build", "page_for", "write_bench_page"]

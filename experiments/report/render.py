@@ -72,8 +72,11 @@ def _render(template: str, *, depth: int, extras: tuple, **data) -> str:
 
 # -- pieces of data -------------------------------------------------------------------------------
 
-def optional_pages(out) -> tuple:
-    return tuple(page for page in OPTIONAL_PAGES if (Path(out) / page[0]).exists())
+def optional_pages(out, coming=()) -> tuple:
+    """The optional pages to link: those on disk under ``out``, and those about to be written
+    (``coming``: their paths, such as ``"lecture-errata/index.html"``)."""
+    return tuple(page for page in OPTIONAL_PAGES
+                 if page[0] in coming or (Path(out) / page[0]).exists())
 
 
 def verdict(parity: dict) -> str:

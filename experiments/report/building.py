@@ -8,15 +8,13 @@ data folder and the hash of the project's code — matches the one recorded in i
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from experiments import config as config_mod
-from experiments import registry
-from experiments.io import write_json, write_text
+from experiments import io, registry
 from experiments.report import render
-from experiments.runner import code_version, fingerprint, log, run
+from experiments.runner import check_out, code_version, fingerprint, log, run
 
 #: The pages at the report's root.
 PAGES = {"index": "index.html", "conventions": "conventions.html"}
@@ -28,12 +26,13 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
 
     Returns (the index's path, the names whose parity failed).
     """
-    out = Path(out)
     experiments = registry.all_experiments()
     names = list(experiments) if not only else list(only)
     for name in names:
         if name not in experiments:
-            raise KeyError(f"unknown experiment {name!r}; known: {', '.join(experiments)}")
+            raise KeyError(registry.unknown(name, experiments))
+    seed = config_mod.check_seed(seed)
+    out = check_out(out)
     metrics = {}
     for i, name in enumerate(names, 1):
         experiment = experiments[name]
@@ -55,49 +54,70 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
 
 def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
                  profile: str) -> Path:
-    """Every page; the experiments' pages exist (empty) before any page links to them."""
-    for name in metrics:
-        write_text(out / name / "index.html", "")
-    extras = render.optional_pages(out)
+    """Every page, each rendered in full and written atomically (never blanked first)."""
+    extras = render.optional_pages(out, coming=[f"{name}/index.html" for name in metrics])
     for name, m in metrics.items():
-        write_text(out / name / "index.html",
-                   _sanitize(render.render_experiment(m, experiments[name], extras)))
-    write_text(out / PAGES["conventions"],
-               _sanitize(render.render_conventions(conventions, extras)))
+        io.write_text(out / name / "index.html",
+                      _sanitize(render.render_experiment(m, experiments[name], extras)))
+    io.write_text(out / PAGES["conventions"],
+                  _sanitize(render.render_conventions(conventions, extras)))
     index = out / PAGES["index"]
-    write_text(index, _sanitize(render.render_index(metrics, experiments, profile, extras)))
+    io.write_text(index, _sanitize(render.render_index(metrics, experiments, profile, extras)))
     return index
 
 
+def page_for(metrics: dict, experiment, out) -> str:
+    """One experiment's page, as ``run`` writes it into the experiment's result set."""
+    extras = render.optional_pages(out, coming=[f"{experiment.name}/index.html"])
+    return _sanitize(render.render_experiment(metrics, experiment, extras))
+
+
 def _saved(folder: Path, key: str):
-    path = folder / "metrics.json"
-    try:
-        m = json.loads(path.read_text())
-    except (OSError, ValueError):
+    """The saved metrics of an experiment, when they are whole and still stand for ``key``: a
+    parseable object with that fingerprint, and every figure present with the SHA-256 it had
+    when written. Anything else (truncated, ``[]``, ``null``, a figure of another run) is None:
+    run it again."""
+    io.tidy(folder)
+    m = io.read_json_object(folder / "metrics.json")
+    if m is None or m.get("fingerprint") != key or not isinstance(m.get("figures"), list):
         return None
-    if m.get("fingerprint") != key or not all((folder / f).exists() for f in m["figures"]):
-        return None
-    return m
+    return m if _figures_intact(folder, m["figures"], m.get("figure_sha256")) else None
+
+
+def _figures_intact(folder: Path, names, hashes) -> bool:
+    """Every figure present, with the SHA-256 recorded beside it."""
+    if not isinstance(hashes, dict):
+        return False
+    return all((folder / str(name)).is_file() and hashes.get(name) == io.sha256(folder / str(name))
+               for name in names)
 
 
 def _conventions(out: Path, force: bool) -> dict:
     from experiments.report import conventions
 
     folder = out / "conventions"
-    path = folder / "conventions.json"
     version = code_version()
-    if not force and path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("code") == version and all((folder / f).exists()
-                                                for f in saved["figures"].values()):
-            log("conventions: unchanged, reusing the measurements")
-            return saved
+    saved = None if force else _saved_conventions(folder, version)
+    if saved is not None:
+        log("conventions: unchanged, reusing the measurements")
+        return saved
     log("conventions: measuring each book-vs-torch difference on the standard task ...")
     measured = conventions.measure()
-    measured["figures"] = conventions.plot(measured, folder)
-    measured["code"] = version
-    write_json(path, measured)
+    with io.result_set(folder) as new:
+        measured["figures"] = conventions.plot(measured, new)
+        measured["figure_sha256"] = {f: io.sha256(new / f) for f in measured["figures"].values()}
+        measured["code"] = version
+        io.write_json(new / "conventions.json", measured)
     return measured
+
+
+def _saved_conventions(folder: Path, version: str):
+    io.tidy(folder)
+    saved = io.read_json_object(folder / "conventions.json")
+    if saved is None or saved.get("code") != version or not isinstance(saved.get("figures"), dict):
+        return None
+    return saved if _figures_intact(folder, saved["figures"].values(),
+                                    saved.get("figure_sha256")) else None
 
 
 def _sanitize(text: str) -> str:
@@ -112,6 +132,6 @@ def write_bench_page(result, out) -> Path:
     """The benchmark's page, ``OUT/bench/index.html`` (it exists before its navigation is made,
     so it links to itself)."""
     path = Path(out) / "bench" / "index.html"
-    write_text(path, "")
-    write_text(path, render.render_bench(result, render.optional_pages(out)))
+    io.write_text(path, render.render_bench(
+        result, render.optional_pages(out, coming=["bench/index.html"])))
     return path

@@ -1,0 +1,148 @@
+"""Results on disk (SPEC 11): one set per experiment, swapped in whole; the user's umask; saved
+results reused only when intact; and a run killed at any moment never leaves a mixed or empty
+page behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments import io
+from experiments.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_files_and_folders_get_the_users_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        io.write_text(tmp_path / "a.txt", "x")
+        with io.result_set(tmp_path / "set") as folder:
+            io.write_text(folder / "b.txt", "y")
+        os.umask(0o077)
+        io.write_text(tmp_path / "c.txt", "z")
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)            # noqa: E731
+    assert mode(tmp_path / "a.txt") == 0o644 and mode(tmp_path / "set" / "b.txt") == 0o644
+    assert mode(tmp_path / "set") == 0o755 and mode(tmp_path / "c.txt") == 0o600
+
+
+def test_a_set_is_swapped_in_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "exp"
+    with io.result_set(target) as folder:
+        io.write_text(folder / "metrics.json", "1")
+        io.write_text(folder / "figure.png", "1")
+    with pytest.raises(KeyboardInterrupt):
+        with io.result_set(target) as folder:
+            io.write_text(folder / "figure.png", "2")
+            raise KeyboardInterrupt                            # between figure and metrics
+    assert {p.name: p.read_text() for p in target.iterdir()} == {"metrics.json": "1",
+                                                                 "figure.png": "1"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".exp.new")] == []
+
+
+def test_recover_puts_back_the_old_set_after_a_kill_between_the_renames(tmp_path):
+    target = tmp_path / "exp"
+    aside = tmp_path / ".exp.old-999999999-x"                    # a process that is gone
+    aside.mkdir()
+    (aside / "metrics.json").write_text("old")
+    (tmp_path / ".exp.new-999999999-y").mkdir()
+    io.recover(target)
+    assert (target / "metrics.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp"]
+
+
+def test_a_corrupt_metrics_file_is_recomputed(tmp_path, capsys):
+    assert main(["report", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 0
+    for content in ["", "{\"experiment\": \"optimizer-paths\", \"prof", "[]", "null", "42"]:
+        (tmp_path / "optimizer-paths" / "metrics.json").write_text(content)
+        capsys.readouterr()
+        assert main(["report", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 0
+        assert "reusing its results" not in capsys.readouterr().err, content
+        assert json.loads((tmp_path / "optimizer-paths" / "metrics.json").read_text())["figures"]
+
+
+def test_a_figure_that_is_not_the_one_recorded_is_recomputed(tmp_path, capsys):
+    assert main(["report", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 0
+    m = json.loads((tmp_path / "optimizer-paths" / "metrics.json").read_text())
+    assert set(m["figure_sha256"]) == set(m["figures"])
+    capsys.readouterr()
+    assert main(["report", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 0
+    assert "reusing its results" in capsys.readouterr().err
+    figure = tmp_path / "optimizer-paths" / m["figures"][0]
+    figure.write_bytes(figure.read_bytes()[:-10])                  # another run's, or torn
+    assert main(["report", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 0
+    assert "reusing its results" not in capsys.readouterr().err
+
+
+def test_a_corrupt_conventions_file_is_remeasured(tmp_path, monkeypatch):
+    from experiments.report import building, conventions
+
+    calls = []
+
+    def plot(measured, folder):
+        io.write_text(Path(folder) / "rule.png", "a figure")
+        return {"rule": "rule.png"}
+    monkeypatch.setattr(conventions, "measure", lambda: calls.append(1) or {"sections": []})
+    monkeypatch.setattr(conventions, "plot", plot)
+    building._conventions(tmp_path, force=False)
+    assert building._conventions(tmp_path, force=False)["figures"] and len(calls) == 1
+    for content in ["", "[]", "null", "{\"code\": 1"]:
+        (tmp_path / "conventions" / "conventions.json").write_text(content)
+        assert building._conventions(tmp_path, force=False)["figures"]
+    assert len(calls) == 5
+    (tmp_path / "conventions" / "rule.png").write_text("another figure")
+    building._conventions(tmp_path, force=False)
+    assert len(calls) == 6
+
+
+def _consistent(folder: Path) -> None:
+    """A result folder that is one whole set: metrics.json parses, every figure is there with
+    its recorded hash, and the page is not empty and shows the seed the metrics record."""
+    m = json.loads((folder / "metrics.json").read_text())
+    for name in m["figures"]:
+        assert io.sha256(folder / name) == m["figure_sha256"][name], name
+    page = (folder / "index.html").read_text()
+    assert page.strip() and f"seed {m['seed']}" in page
+
+
+@pytest.mark.slow
+def test_killed_at_random_moments_never_leaves_a_mixed_or_empty_page(tmp_path):
+    """SIGKILL ``run`` (over an existing set) and ``report`` at random moments, then check every
+    page that exists is whole and true to its metrics, and that ``report`` still finishes."""
+    out = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "experiments"]
+    subprocess.run([*command, "run", "optimizer-paths", "--out", str(out)], env=env, cwd=ROOT,
+                   check=True, capture_output=True)
+    rng = random.Random(0)
+    for attempt in range(8):
+        what = (["run", "optimizer-paths", "--seed", str(attempt + 1)] if attempt % 2 == 0
+                else ["report", "--only", "optimizer-paths", "breast-cancer-init"])
+        process = subprocess.Popen([*command, *what, "--out", str(out)], env=env, cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 6.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        for name in ("optimizer-paths", "breast-cancer-init"):
+            if (out / name).exists():
+                _consistent(out / name)
+        for page in out.glob("*.html"):
+            assert page.read_text().strip(), f"{page.name} is empty after a kill"
+    done = subprocess.run([*command, "report", "--only", "optimizer-paths", "breast-cancer-init",
+                           "--out", str(out)], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    for name in ("optimizer-paths", "breast-cancer-init"):
+        _consistent(out / name)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".") and "lock" not in
+                  p.name) == []
