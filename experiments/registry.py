@@ -38,8 +38,9 @@ class Experiment:
     experiment says :data:`PER_OPERATION`). ``prepare(config, seed, data_dir)``, if given, is a
     step computed once for both backends (NumPy-only reference work, say); its result reaches
     ``compute`` as a fifth argument, ``shared``. ``constraints``: ``{key: check(name, value)}``
-    for configuration keys the shared table of :mod:`experiments.config` does not cover. ``table(results, config) -> {"columns",
-    "rows"}``, if given, is written to metrics.json and shown on the experiment's page.
+    for configuration keys the shared table of :mod:`experiments.config` does not cover.
+    ``table(results, config) -> {"columns", "rows"}``, if given, is written to metrics.json and
+    shown on the experiment's page.
     """
 
     name: str

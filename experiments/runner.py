@@ -15,9 +15,8 @@ import numpy as np
 import npref
 from experiments import backends as backend_registry
 from experiments import config as config_mod
-from experiments import registry
+from experiments import io, registry
 from experiments.backends import parity as judging
-from experiments import io
 
 
 def log(message: str) -> None:
