@@ -111,7 +111,7 @@ def _final_floors(side: dict) -> dict:
     floors = {}
     for key, value in side["final"].items():
         series = side["series"].get(key)
-        floors[key] = (float(np.max(np.abs(np.asarray(series, dtype=np.float64))))
+        floors[key] = (float(np.fmax.reduce(np.abs(np.asarray(series, dtype=np.float64))))
                        if series is not None and len(series) else PARITY_FLOOR)
     return floors
 

@@ -211,10 +211,12 @@ def _leaf(a, b, path, worst, floor, check_dtype, names):
         abs_diff = np.where(np.isnan(abs_diff), np.inf, abs_diff)
         if isinstance(floor, np.ndarray):
             scale = floor.astype(np.float64)
+        # fmax skips NaN: a run that ends in NaN on both sides (agreed) keeps the scale of the
+        # values it had before, rather than making every other difference infinite.
         elif floor == "history":
-            scale = np.max(np.abs(b64), axis=0, keepdims=True) if b64.ndim else np.abs(b64)
+            scale = np.fmax.reduce(np.abs(b64), axis=0, keepdims=True) if b64.ndim else np.abs(b64)
         elif floor == "norm":
-            scale = np.max(np.abs(b64))
+            scale = np.fmax.reduce(np.abs(b64), axis=None)
         else:
             scale = floor
         rel = np.where(abs_diff == 0, 0.0, abs_diff / np.maximum(np.abs(b64), scale))
