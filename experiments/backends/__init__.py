@@ -7,10 +7,20 @@ behind :class:`Backend`, implemented once in :mod:`.numpy_backend` (npref) and o
 
 from __future__ import annotations
 
+import sys
+
 from experiments.backends import protocol
 from experiments.backends.protocol import BACKENDS, Backend, BackendUnavailable, nudge
 
 __all__ = ["BACKENDS", "Backend", "BackendUnavailable", "get", "nudge"]
+
+# Whoever meets this has almost always run the system Python instead of the project's venv: point
+# there first, and to a venv for a fresh install — never to pip in the system Python.
+_NO_TORCH = ("the torch backend needs PyTorch, which {python} does not have: use the project's "
+             "environment (`. .venv/bin/activate`, or `.venv/bin/python -m experiments ...`); "
+             "`make report` creates .venv with everything in it, or without make: "
+             "`python3 -m venv .venv && .venv/bin/pip install -e '.[experiments]'`. "
+             "Or run with --backend numpy")
 
 
 def get(name: str, device: str = "auto", *, perturbation: int | None = None,
@@ -29,9 +39,7 @@ def get(name: str, device: str = "auto", *, perturbation: int | None = None,
         try:
             import torch  # noqa: F401
         except ImportError:
-            raise BackendUnavailable(
-                "the torch backend needs PyTorch: pip install -e '.[experiments]' "
-                "(or run with --backend numpy)") from None
+            raise BackendUnavailable(_NO_TORCH.format(python=sys.executable)) from None
         from experiments.backends.torch_backend import TorchBackend
         try:
             return TorchBackend(device, **hooks)
