@@ -4,6 +4,15 @@ The minibatch order is drawn once, by :func:`npref.training.minibatches` /
 :func:`npref.training.sample_batch` from a ``numpy.random.Generator``; here the same arrays become
 index tensors on a device, or a ``torch.utils.data`` batch sampler for a ``DataLoader`` — so a
 PyTorch run sees exactly the batches a NumPy run sees.
+
+Every public name of :mod:`npref.training` is here too. What needs no torch is npref's own
+object, re-exported: :class:`~npref.training.Schedule`, :class:`~npref.training.Data` (NumPy
+arrays; :func:`train` moves them to the network's device), :class:`~npref.training.History`, the
+loop :func:`~npref.training.fit` (it calls a ``step`` closure, whatever that runs on),
+:func:`~npref.training.dropout_masks` (NumPy masks, which torchref's networks take),
+``Progress``, ``watch_name`` and the constants. :class:`EarlyStopping`, :func:`minibatches`,
+:func:`sample_batch`, :func:`train` and :class:`Trainer` are torch versions;
+:class:`IndexBatchSampler` is torch's alone.
 """
 
 from __future__ import annotations
@@ -14,12 +23,14 @@ from torch.utils.data import Sampler
 
 from npref import training as _np_training
 from npref.guard import check_finite
-from npref.training import Schedule
+from npref.training import (BOOK_OPTIMIZERS, SAMPLINGS, Data, History, Progress, Schedule,
+                            dropout_masks, fit, watch_name)
 from torchref import optim as _optim
 from torchref.device import resolve
 
-__all__ = ["Schedule", "EarlyStopping", "minibatches", "sample_batch", "IndexBatchSampler",
-           "train", "Trainer"]
+__all__ = ["Schedule", "EarlyStopping", "minibatches", "sample_batch", "dropout_masks", "Data",
+           "History", "train", "fit", "Progress", "SAMPLINGS", "watch_name", "Trainer",
+           "BOOK_OPTIMIZERS", "IndexBatchSampler"]
 
 
 class EarlyStopping(_np_training.EarlyStopping):
@@ -116,7 +127,7 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
     @torch.no_grad()
     def observe():
         params = net.params
-        seen = {_np_training.watch_name(key, index): params[key][index].item()
+        seen = {watch_name(key, index): params[key][index].item()
                 for key, index in watch}
         for key, before in previous.items():
             seen[f"update/{key}"] = (torch.linalg.norm(params[key] - before)
