@@ -68,6 +68,31 @@ def positive_int(name: str, value) -> int:
     return int(value)
 
 
+def flag(name: str, value) -> bool:
+    """True or False — not a string such as ``"no"``, which Python would read as true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def float_dtype(name: str, value) -> np.dtype:
+    """float32 or float64: the dtypes every rule is tested in (float16 is not)."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise ValueError(f"{name} must be float32 or float64, got {value!r}") from None
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"{name} must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def finite_array(name: str, x) -> None:
+    """No NaN or Inf in a floating array."""
+    x = np.asarray(x)
+    if x.dtype.kind in "fc" and x.size and not np.isfinite(x).all():
+        raise ValueError(f"{name} holds NaN or Inf")
+
+
 def betas(value) -> tuple[float, float]:
     """Adam's (beta1, beta2), each in [0, 1)."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:

@@ -67,6 +67,7 @@ def std_of(name: str, shape) -> float:
 def normal(shape, std: float, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
     """N(0, std²): the book's ``weight_init_std * np.random.randn(...)``."""
     std = _validate.positive("std", std)
+    dtype = _validate.float_dtype("dtype", dtype)            # refused before the draw
     draw = _validate.generator(rng).standard_normal(_shape(shape))
     return (std * draw).astype(dtype, copy=False)
 
@@ -100,7 +101,7 @@ def constant(shape, value: float, dtype=np.float64) -> np.ndarray:
     """Every element ``value``: ``zeros``/``ones`` show why weights must not start equal."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"value must be a finite number, got {value!r}")
-    return np.full(_shape(shape), value, dtype=dtype)
+    return np.full(_shape(shape), value, dtype=_validate.float_dtype("dtype", dtype))
 
 
 #: Names :func:`get` accepts besides a float std and the book's spellings.
@@ -140,5 +141,6 @@ def _shape(shape) -> tuple[int, ...]:
 
 
 def _uniform(shape, bound, rng, dtype):
+    dtype = _validate.float_dtype("dtype", dtype)            # refused before the draw
     draw = _validate.generator(rng).uniform(-bound, bound, _shape(shape))
     return draw.astype(dtype, copy=False)

@@ -47,6 +47,9 @@ def _float_array(name: str, x, dtype=None) -> np.ndarray:
         return x.astype(dtype, copy=False)
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"{name} must be a floating-point array, got dtype {x.dtype}")
+    if x.dtype == np.float16:
+        raise ValueError(f"{name} is float16, which npref does not support: use float32 or "
+                         "float64")
     return x
 
 
@@ -169,6 +172,8 @@ class SoftmaxWithLoss(_Layer):
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:
         x = _float_array("x", x)
+        if x.ndim == 2 and x.shape[0] == 0:
+            raise ValueError("empty batch: the loss of no samples is undefined")
         if x.ndim != 2 or x.shape[0] < 1:
             raise ValueError(f"SoftmaxWithLoss needs scores of shape (N, C), got {x.shape}")
         n, c = x.shape
@@ -211,14 +216,16 @@ class SigmoidWithLoss(_Layer):
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:
         x = _float_array("x", x)
+        if x.shape[:1] == (0,):
+            raise ValueError("empty batch: the loss of no samples is undefined")
         if x.ndim not in (1, 2) or (x.ndim == 2 and x.shape[1] != 1) or x.shape[0] < 1:
             raise ValueError(f"SigmoidWithLoss needs scores of shape (N, 1) or (N,), "
                              f"got {x.shape}")
         t = np.asarray(t, dtype=x.dtype).reshape(-1)
         if t.shape[0] != x.shape[0]:
             raise ValueError(f"SigmoidWithLoss: {t.shape[0]} targets for {x.shape[0]} scores")
-        if np.any((t < 0) | (t > 1)):
-            raise ValueError("SigmoidWithLoss: targets must lie in [0, 1]")
+        if not np.all((t >= 0) & (t <= 1)):                  # NaN fails this too
+            raise ValueError("SigmoidWithLoss: targets must lie in [0, 1] (no NaN)")
         self.t = t.reshape(x.shape)
         self.y = sigmoid(x)
         loss = np.maximum(x, 0) - x * self.t + np.log1p(np.exp(-np.abs(x)))
@@ -371,8 +378,12 @@ class Dropout(_Layer):
 
 
 def _targets(t, x, labels_ok: bool) -> np.ndarray:
+    """Targets checked against scores ``x`` (N, C): integer labels in [0, C) or rows of
+    non-negative, finite weights (one-hot or probabilities)."""
     t = np.asarray(t)
     n, c = x.shape
+    if n == 0:
+        raise ValueError("empty batch: the loss of no samples is undefined")
     if t.ndim == 1 and labels_ok:
         if not np.issubdtype(t.dtype, np.integer):
             raise ValueError(f"integer class labels expected, got dtype {t.dtype}")
@@ -384,4 +395,11 @@ def _targets(t, x, labels_ok: bool) -> np.ndarray:
     if t.shape != x.shape:
         raise ValueError(f"targets must be labels of shape ({n},) or rows of shape {x.shape}, "
                          f"got {t.shape}")
+    if not np.issubdtype(t.dtype, np.number) or np.iscomplexobj(t):
+        raise ValueError(f"targets must be real numbers, got dtype {t.dtype}")
+    if np.isnan(t).any():
+        raise ValueError("targets hold NaN")
+    if not np.isfinite(t).all() or (t < 0).any():
+        raise ValueError("target rows must be non-negative and finite (one-hot rows or "
+                         "probabilities)")
     return t.astype(x.dtype, copy=False)

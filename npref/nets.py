@@ -32,6 +32,7 @@ from .layers import (
     SigmoidWithLoss,
     SoftmaxWithLoss,
     Tanh,
+    _targets,
 )
 
 __all__ = ["MultiLayerNet", "ACTIVATIONS"]
@@ -53,7 +54,7 @@ class MultiLayerNet:
         self.activation = _validate.choice("activation", activation, tuple(ACTIVATIONS))
         initializer = init_mod.get(weight_init)
         self.weight_init = weight_init
-        self.use_batchnorm = bool(use_batchnorm)
+        self.use_batchnorm = _validate.flag("use_batchnorm", use_batchnorm)
         self.dropout = _validate.fraction("dropout", dropout)
         if regularizer is not None and not (hasattr(regularizer, "penalty")
                                             and hasattr(regularizer, "grad")):
@@ -62,9 +63,7 @@ class MultiLayerNet:
         self.regularizer = regularizer
         self.convention = _validate.convention(convention)
         self.rng = _validate.generator(rng, optional=True)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.dtype = _validate.float_dtype("dtype", dtype)
 
         sizes = [self.input_size, *self.hidden_sizes, self.output_size]
         self.params: dict[str, np.ndarray] = {}
@@ -108,6 +107,9 @@ class MultiLayerNet:
     def predict(self, x: np.ndarray, train: bool = False, masks=None) -> np.ndarray:
         """The scores (before softmax/sigmoid) for a batch ``x`` of shape (N, input_size)."""
         x = np.asarray(x, dtype=self.dtype)
+        if x.ndim < 2 or x.shape[0] == 0:
+            raise ValueError(f"x must be a non-empty batch of shape (N, {self.input_size}), got "
+                             f"shape {x.shape}" + (" (an empty batch)" if x.size == 0 else ""))
         masks = self._masks(masks, train)
         drops = iter(range(len(self.dropouts)))
         for layer in self.layers:
@@ -157,10 +159,15 @@ class MultiLayerNet:
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         """The fraction of correct predictions in evaluation mode."""
+        _validate.finite_array("x", x)
         scores = self.predict(x, train=False)
-        t = np.asarray(t)
         if self.output_size == 1:
-            return float(np.mean((scores.reshape(-1) > 0) == (t.reshape(-1) > 0.5)))
+            t = np.asarray(t, dtype=scores.dtype).reshape(-1)
+            if t.shape[0] != scores.shape[0] or not np.all((t >= 0) & (t <= 1)):
+                raise ValueError(f"binary targets must be {scores.shape[0]} values in [0, 1], "
+                                 f"got shape {t.shape}")
+            return float(np.mean((scores.reshape(-1) > 0) == (t > 0.5)))
+        t = _targets(t, scores, labels_ok=True)
         labels = t if t.ndim == 1 else t.argmax(axis=1)
         return float(np.mean(scores.argmax(axis=1) == labels))
 

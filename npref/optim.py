@@ -16,6 +16,12 @@ parameter directly. The arithmetic follows the order of operations of its source
 or the book's listing), so float64 results agree to the last few bits.
 
 The arrays keep their dtype: float32 in, float32 state and float32 out.
+
+Non-finite gradients: ``update`` checks keys, shapes, dtypes and that no array appears under two
+keys, but not the gradient's values. A NaN or Inf in a gradient does to the parameter and the state
+exactly what it does in ``torch.optim``'s ``step``: it flows through the formula (an Inf gradient
+makes the Adam step NaN, a NaN gradient makes the parameter NaN) and stays there. The training
+loops (:func:`npref.training.fit`) stop on a non-finite loss or parameter and name the step.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ class Optimizer:
 
     name = ""
     state_names: Mapping[str, tuple[str, ...]] = {"torch": (), "book": ()}
+    #: Buffers that hold sums or averages of squares: never negative.
+    nonnegative: tuple[str, ...] = ()
     #: False where the rule exists in one convention only (SGD: both agree; AdamW: torch only).
     has_conventions = True
 
@@ -109,9 +117,7 @@ class Optimizer:
             if isinstance(step, bool) or not isinstance(step, int) or step < 0:
                 raise ValueError(f"{where}['step'] must be an int >= 0, got {step!r}")
             for name in expected - {"step"}:
-                value = buffers[name]
-                if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
-                    raise ValueError(f"{where}[{name!r}] must be a floating NumPy array")
+                fresh._check_buffer(f"{where}[{name!r}]", name, buffers[name])
             state[key] = copy.deepcopy(dict(buffers))
         self.__dict__.update(fresh.__dict__)
         self.state = state
@@ -150,6 +156,17 @@ class Optimizer:
     def _step(self, p: np.ndarray, g: np.ndarray, state: dict, work: tuple) -> None:
         raise NotImplementedError
 
+    def _check_buffer(self, where: str, name: str, value) -> None:
+        """A state buffer from outside: a floating NumPy array, finite, and non-negative where
+        the rule keeps squares."""
+        if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
+            raise ValueError(f"{where} must be a floating NumPy array, got "
+                             f"{type(value).__name__}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{where} holds NaN or Inf")
+        if name in self.nonnegative and (value < 0).any():
+            raise ValueError(f"{where} holds negative values; it is a running sum of squares")
+
     def _check(self, params, grads) -> None:
         if not isinstance(params, Mapping) or not isinstance(grads, Mapping):
             raise TypeError("update(params, grads) takes two dicts of NumPy arrays, got "
@@ -159,6 +176,7 @@ class Optimizer:
             extra = sorted(set(grads) - set(params), key=str)
             raise ValueError("params and grads must have the same keys; "
                              f"missing from grads: {missing}, not in params: {extra}")
+        _distinct(params)
         for key, p in params.items():
             g = grads[key]
             if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray):
@@ -298,6 +316,7 @@ class AdaGrad(Optimizer):
 
     name = "adagrad"
     state_names = {"torch": ("sum",), "book": ("h",)}
+    nonnegative = ("sum", "h")
 
     def __init__(self, *, lr: float = 0.01, eps: float | None = None, weight_decay: float = 0.0,
                  convention: str = "torch"):
@@ -329,6 +348,7 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     state_names = {"torch": ("square_avg",), "book": ("h",)}
+    nonnegative = ("square_avg", "h")
 
     def __init__(self, *, lr: float = 0.01, alpha: float = 0.99, eps: float | None = None,
                  weight_decay: float = 0.0, convention: str = "torch"):
@@ -375,6 +395,7 @@ class Adam(Optimizer):
 
     name = "adam"
     state_names = {"torch": ("exp_avg", "exp_avg_sq"), "book": ("m", "v")}
+    nonnegative = ("exp_avg_sq", "v")
     _decoupled = False
 
     def __init__(self, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
@@ -442,6 +463,19 @@ class AdamW(Adam):
                  eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          convention="torch")
+
+
+def _distinct(params) -> None:
+    """One array under two keys would be updated twice per step (and its state kept twice):
+    refused, before anything changes. (Identity only: cheap enough for every step.)"""
+    if len({id(p) for p in params.values()}) == len(params):
+        return
+    seen: dict[int, str] = {}
+    for key, p in params.items():
+        if id(p) in seen:
+            raise ValueError(f"params[{seen[id(p)]!r}] and params[{key!r}] are the same array "
+                             "under two keys; each parameter must appear once")
+        seen[id(p)] = key
 
 
 def _lerp_(m: np.ndarray, g: np.ndarray, w: float, a: np.ndarray) -> None:

@@ -490,6 +490,12 @@ def train(net, optimizer, data: Data, schedule: Schedule | None = None, *,
     ``schedule.update_ratios`` record single weights and ‖ΔW‖/‖W‖ after every iteration.
     """
     schedule, stopper = _resolve_schedule(schedule, schedule_keywords, "train")
+    if not callable(getattr(optimizer, "update", None)):
+        raise ValueError("optimizer must be an npref optimizer with update(params, grads) "
+                         f"(npref.optim.make(...)), got {type(optimizer).__module__}."
+                         f"{type(optimizer).__name__}; a torch.optim optimizer goes with "
+                         "torchref.training.train")
+    check_watch(schedule.watch, {k: np.shape(v) for k, v in net.params.items()})
     previous = {}
 
     def step(indices, masks):
@@ -526,6 +532,19 @@ def train(net, optimizer, data: Data, schedule: Schedule | None = None, *,
                params=net.params, check_params=check_params, stopper=stopper,
                observe=observe if schedule.watch or schedule.update_ratios else None,
                progress=progress, label=label)
+
+
+def check_watch(watch, shapes: dict) -> None:
+    """Every watched ``(key, index)`` names a parameter and an element inside it — checked
+    before training starts, not at the first iteration's lookup."""
+    for key, index in watch:
+        if key not in shapes:
+            raise ValueError(f"watch: no parameter {key!r}; the network has "
+                             f"{', '.join(shapes)}")
+        shape = shapes[key]
+        if len(index) != len(shape) or any(not -s <= i < s for i, s in zip(index, shape)):
+            raise ValueError(f"watch: index {tuple(index)} is outside {key} of shape "
+                             f"{tuple(shape)}")
 
 
 def watch_name(key: str, index) -> str:
@@ -650,7 +669,7 @@ class Trainer:
     def _batch(self, indices):
         return self.x_train[indices], self.t_train[indices]
 
-    # -- the book's loop ----------------------------------------------------------------------------
+    # -- the book's loop -------------------------------------------------------------------------
 
     def train_step(self) -> None:
         """One iteration: a batch, an update, the loss after it, maybe an evaluation."""

@@ -6,13 +6,26 @@ the step — and never a traceback.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
+import npref.init
+import npref.layers as L
+import npref.optim
+import npref.training as T
+import torchref.init
+import torchref.layers as TL
+import torchref.nets
+import torchref.optim
+import torchref.training as TT
 from experiments.cli import main
+from npref.nets import MultiLayerNet
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,3 +145,144 @@ def test_ctrl_c_prints_one_line_and_exits_130(monkeypatch, capsys, tmp_path):
     assert main(["run", "optimizer-paths", "--out", str(tmp_path)]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("interrupted")
+
+
+# -- the library ----------------------------------------------------------------------------------
+
+
+X = np.ones((4, 3))
+RNG = np.random.default_rng
+
+
+def _net(**kw):
+    return MultiLayerNet(3, [5], 2, rng=RNG(0), **kw)
+
+
+def _twin(**kw):
+    return torchref.nets.MultiLayerNet(3, [5], 2, dtype=torch.float64, **kw)
+
+
+def _data():
+    return T.Data(np.ones((6, 3)), np.zeros(6, dtype=np.int64))
+
+
+def _update_twice_the_same_array():
+    shared = np.ones(3)
+    npref.optim.SGD(lr=0.1).update({"a": shared, "b": shared}, {"a": np.ones(3), "b": np.ones(3)})
+
+
+def _load_state(state):
+    npref.optim.Adam().load_state_dict(state)
+
+
+def _adam_state(**changes):
+    opt = npref.optim.Adam()
+    params = {"w": np.ones(3)}
+    opt.update(params, {"w": np.ones(3)})
+    state = opt.state_dict()
+    state["state"]["w"].update(changes)
+    return state
+
+
+LIBRARY = [
+    ("integer input to a layer", lambda: L.ReLU().forward(np.ones((2, 3), dtype=np.int64)),
+     ValueError, "x must be a floating-point array"),
+    ("complex input to a layer", lambda: L.Sigmoid().forward(np.ones(3, dtype=complex)),
+     ValueError, "x must be a floating-point array"),
+    ("string input to a layer", lambda: L.Tanh().forward(np.array(["a", "b"])),
+     ValueError, "x must be a floating-point array"),
+    ("integer weights for Affine", lambda: L.Affine(np.ones((3, 2), dtype=int), np.zeros(2)),
+     ValueError, "W must be a floating-point array"),
+    ("float16 input", lambda: L.ReLU().forward(np.ones(3, dtype=np.float16)),
+     ValueError, "float16"),
+    ("integer dtype to an initializer", lambda: npref.init.he_normal((3, 2), RNG(0), np.int64),
+     ValueError, "dtype must be float32 or float64"),
+    ("float16 to an initializer", lambda: npref.init.glorot_uniform((3, 2), RNG(0), np.float16),
+     ValueError, "dtype must be float32 or float64"),
+    ("integer dtype to torchref.init", lambda: torchref.init.he_normal(
+        (3, 2), RNG(0), dtype=torch.int64), ValueError, "dtype must be float32 or float64"),
+    ("float16 net", lambda: MultiLayerNet(3, [5], 2, dtype=np.float16),
+     ValueError, "dtype must be float32 or float64"),
+    ("empty batch to a loss", lambda: L.SoftmaxWithLoss().forward(np.ones((0, 3)),
+                                                                  np.zeros(0, int)),
+     ValueError, "empty batch"),
+    ("empty batch to a net", lambda: _net().loss(np.ones((0, 3)), np.zeros(0, int)),
+     ValueError, "empty batch"),
+    ("NaN targets", lambda: L.SoftmaxWithLoss().forward(X[:, :2], np.full((4, 2), np.nan)),
+     ValueError, "targets hold NaN"),
+    ("negative target rows", lambda: L.SoftmaxWithLoss().forward(
+        X[:, :2], np.array([[1.5, -0.5]] * 4)), ValueError, "target rows must be"),
+    ("label out of range", lambda: L.SoftmaxWithLoss().forward(X[:, :2], np.array([0, 1, 2, 0])),
+     ValueError, "labels must lie in [0, 2)"),
+    ("labels of the wrong length", lambda: L.SoftmaxWithLoss().forward(X[:, :2],
+                                                                       np.array([0, 1])),
+     ValueError, "2 labels for 4 samples"),
+    ("NaN binary targets", lambda: L.SigmoidWithLoss().forward(X[:, :1], np.full(4, np.nan)),
+     ValueError, "targets"),
+    ("accuracy: labels out of range", lambda: _net().accuracy(X, np.array([0, 1, 5, 0])),
+     ValueError, "labels must lie in [0, 2)"),
+    ("accuracy: wrong length", lambda: _net().accuracy(X, np.array([0, 1])),
+     ValueError, "2 labels for 4 samples"),
+    ("accuracy: NaN inputs", lambda: _net().accuracy(np.full((4, 3), np.nan), np.zeros(4, int)),
+     ValueError, "x holds NaN"),
+    ("torchref accuracy: float labels", lambda: _twin().accuracy(
+        torch.ones(4, 3, dtype=torch.float64), torch.zeros(4)), ValueError,
+     "integer class labels"),
+    ("torchref loss: float labels", lambda: _twin().loss(
+        torch.ones(4, 3, dtype=torch.float64), torch.tensor([0.0, 1.0, 0.0, 1.0])), ValueError,
+     "integer class labels"),
+    ("torchref loss: label out of range", lambda: _twin().loss(
+        torch.ones(4, 3, dtype=torch.float64), torch.tensor([0, 1, 2, 0])), ValueError,
+     "labels must lie in [0, 2)"),
+    ("string flag use_batchnorm", lambda: MultiLayerNet(3, [5], 2, use_batchnorm="no"),
+     ValueError, "use_batchnorm must be True or False"),
+    ("string flag in torchref", lambda: torchref.nets.MultiLayerNet(3, [5], 2, use_batchnorm="no"),
+     ValueError, "use_batchnorm must be True or False"),
+    ("one array under two keys", _update_twice_the_same_array, ValueError,
+     "the same array under two keys"),
+    ("state: wrong type", lambda: _load_state(_adam_state(exp_avg="zeros")), ValueError,
+     "exp_avg"),
+    ("state: NaN buffer", lambda: _load_state(_adam_state(exp_avg_sq=np.full(3, np.nan))),
+     ValueError, "NaN"),
+    ("state: negative second moment",
+     lambda: _load_state(_adam_state(exp_avg_sq=-np.ones(3))), ValueError, "negative"),
+    ("watch: unknown key", lambda: T.train(_net(), npref.optim.SGD(), _data(),
+                                           T.Schedule(batch_size=2, epochs=1,
+                                                      watch=[("W9", (0, 0))]), rng=RNG(0)),
+     ValueError, "watch: no parameter 'W9'"),
+    ("watch: index out of range", lambda: T.train(_net(), npref.optim.SGD(), _data(),
+                                                  T.Schedule(batch_size=2, epochs=1,
+                                                             watch=[("W1", (7, 0))]),
+                                                  rng=RNG(0)),
+     ValueError, "watch: index (7, 0) is outside W1"),
+    ("a PyTorch optimizer to npref", lambda: T.train(
+        _net(), torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), _data(),
+        T.Schedule(batch_size=2, epochs=1), rng=RNG(0)), ValueError,
+     "optimizer must be an npref optimizer"),
+    ("an npref optimizer to torchref", lambda: TT.train(
+        _twin(), npref.optim.SGD(), _data(), T.Schedule(batch_size=2, epochs=1), rng=RNG(0)),
+     ValueError, "optimizer must be a torch.optim.Optimizer"),
+    ("max_loss NaN", lambda: T.Schedule(batch_size=2, epochs=1, max_loss=float("nan")),
+     ValueError, "max_loss must be a finite number > 0"),
+    ("max_loss 0", lambda: T.Schedule(batch_size=2, epochs=1, max_loss=0),
+     ValueError, "max_loss must be a finite number > 0"),
+    ("NaN in the data", lambda: T.Data(np.full((2, 3), np.nan), np.zeros(2, int)),
+     ValueError, "bad data"),
+    ("torchref layer: device auto", lambda: TL.BatchNorm(3, device="cuda:7"), ValueError,
+     "cuda"),
+]
+
+
+@pytest.mark.parametrize("build, error, message", [row[1:] for row in LIBRARY],
+                         ids=[row[0] for row in LIBRARY])
+def test_the_library_refuses_bad_input_naming_it(build, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        build()
+
+
+def test_a_refused_update_leaves_every_parameter_as_it_was():
+    shared = np.ones(3)
+    params = {"a": shared, "b": shared, "c": np.ones(2)}
+    with pytest.raises(ValueError):
+        npref.optim.Adam().update(params, {k: np.ones_like(v) for k, v in params.items()})
+    assert all(np.array_equal(v, np.ones_like(v)) for v in params.values())

@@ -57,6 +57,8 @@ def _generator(rng) -> torch.Generator:
 
 
 def _draw(shape, fill_, rng, dtype, device):
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     device = resolve(device)
     generator = _generator(rng)
     t = torch.empty(_torch_layout(shape), dtype=dtype, device=generator.device)

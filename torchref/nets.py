@@ -60,7 +60,7 @@ class MultiLayerNet(nn.Module):
         self.output_size = _validate.positive_int("output_size", output_size)
         self.activation = _validate.choice("activation", activation, tuple(ACTIVATIONS))
         init_mod.get(weight_init)                                  # validates the spec
-        self.use_batchnorm = bool(use_batchnorm)
+        self.use_batchnorm = _validate.flag("use_batchnorm", use_batchnorm)
         self.dropout = _validate.fraction("dropout", dropout)
         self.regularizer = from_npref(regularizer)
         self.convention = _validate.convention(convention)
@@ -129,7 +129,7 @@ class MultiLayerNet(nn.Module):
         if train is None:
             train = self.convention == "torch"
         scores = self.predict(x, train, masks)
-        t = self._targets(t)
+        t = self._targets(t, scores.shape[0])
         data_loss = self.last_layer(scores, t)
         if self.regularizer is None:
             return data_loss
@@ -144,8 +144,12 @@ class MultiLayerNet(nn.Module):
 
     @torch.no_grad()
     def accuracy(self, x, t) -> float:
+        x = torch.as_tensor(x, device=self.device)
+        if (x.is_floating_point() and x.device.type != "meta"
+                and not bool(torch.isfinite(x).all())):
+            raise ValueError("x holds NaN or Inf")
         scores = self.predict(x, train=False)
-        t = torch.as_tensor(t, device=self.device)
+        t = self._targets(t, scores.shape[0])
         if self.output_size == 1:
             correct = (scores.reshape(-1) > 0) == (t.reshape(-1) > 0.5)
         else:
@@ -215,10 +219,35 @@ class MultiLayerNet(nn.Module):
     def _mask(self, mask) -> torch.Tensor:
         return torch.as_tensor(mask, dtype=torch.bool, device=self.device)
 
-    def _targets(self, t) -> torch.Tensor:
+    def _targets(self, t, n: int) -> torch.Tensor:
+        """Targets for ``n`` scores, checked as npref checks them: integer labels in [0, C),
+        rows of non-negative finite weights, or binary targets in [0, 1]."""
         t = torch.as_tensor(t, device=self.device)
-        if self.output_size == 1 or t.dim() == 2:
-            return t.to(self.dtype)
+        values = t.device.type != "meta"           # a meta tensor has a shape but no values
+        if self.output_size == 1:
+            t = t.to(self.dtype)
+            if t.numel() != n or (values and not bool(((t >= 0) & (t <= 1)).all())):
+                raise ValueError(f"binary targets must be {n} values in [0, 1] (no NaN), got "
+                                 f"shape {tuple(t.shape)}")
+            return t
+        if t.dim() == 2:
+            if tuple(t.shape) != (n, self.output_size):
+                raise ValueError(f"targets must be labels of shape ({n},) or rows of shape "
+                                 f"({n}, {self.output_size}), got {tuple(t.shape)}")
+            t = t.to(self.dtype)
+            if values and bool(torch.isnan(t).any()):
+                raise ValueError("targets hold NaN")
+            if values and not bool((torch.isfinite(t) & (t >= 0)).all()):
+                raise ValueError("target rows must be non-negative and finite (one-hot rows or "
+                                 "probabilities)")
+            return t
+        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+            raise ValueError(f"integer class labels expected, got dtype {t.dtype}")
+        if t.dim() != 1 or t.shape[0] != n:
+            raise ValueError(f"{t.shape[0] if t.dim() else t.numel()} labels for {n} samples")
+        if values and n and (bool(t.min() < 0) or bool(t.max() >= self.output_size)):
+            raise ValueError(f"labels must lie in [0, {self.output_size}), got "
+                             f"{t.min().item()}…{t.max().item()}")
         return t.long()
 
 

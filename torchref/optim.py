@@ -23,6 +23,11 @@ its gradient, ``t`` the step count (from 1), ``lr`` the learning rate, ``wd`` th
 ``foreach=True`` / ``fused=True`` select PyTorch's multi-tensor and single-kernel implementations
 of the same rule (faster; checked against npref by the parity suite like the default path);
 ``None`` leaves the choice to PyTorch.
+
+Non-finite gradients are not checked: a NaN or Inf in ``p.grad`` flows into the parameter and the
+state as ``torch.optim``'s ``step`` lets it (the same as :mod:`npref.optim`'s ``update``); the
+training loop (:func:`torchref.training.train`) stops on a non-finite loss or parameter and names
+the step.
 """
 
 from __future__ import annotations

@@ -23,8 +23,17 @@ from torch.utils.data import Sampler
 
 from npref import training as _np_training
 from npref.guard import check_finite
-from npref.training import (BOOK_OPTIMIZERS, SAMPLINGS, Data, History, Progress, Schedule,
-                            dropout_masks, fit, watch_name)
+from npref.training import (
+    BOOK_OPTIMIZERS,
+    SAMPLINGS,
+    Data,
+    History,
+    Progress,
+    Schedule,
+    dropout_masks,
+    fit,
+    watch_name,
+)
 from torchref import optim as _optim
 from torchref.device import resolve
 
@@ -99,6 +108,13 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
     :class:`npref.training.History` as npref's ``train``.
     """
     schedule, stopper = _np_training._resolve_schedule(schedule, schedule_keywords, "train")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError("optimizer must be a torch.optim.Optimizer over net.parameters() "
+                         f"(torchref.optim.make(...)), got {type(optimizer).__module__}."
+                         f"{type(optimizer).__name__}; an npref optimizer goes with "
+                         "npref.training.train")
+    _np_training.check_watch(schedule.watch,
+                             {k: tuple(v.shape) for k, v in net.params.items()})
     watch, update_ratios = schedule.watch, schedule.update_ratios
     device = net.device
     tensors = {name: None if value is None else
