@@ -230,6 +230,12 @@ def test_a_whole_run_walks_the_same_path(device, case):
     parted = lockstep(_replay(h, compared), _replay(ht, compared), steps=len(h.loss), tol=tol,
                       names=("npref", "torchref"))
     assert parted is None, f"whole run: history\n{parted}"
+    # The same histories as a whole, for the end-of-run table's figure (lockstep says only where
+    # two runs part, not how closely they agreed).
+    def keep(series):
+        return {k: v for k, v in series.items() if compared is None or k in compared}
+    check_parity(keep(ht.series()), keep(h.series()), dtype=dtype, tol=tol, floor="history",
+                 check_dtype=False, what="whole run: history", names=("torchref", "npref"))
     inert = set(ours.inert_params())            # biases feeding BatchNorm: see inert_params
     expected = {k: v for k, v in theirs.numpy_params().items() if k not in inert}
     check_parity(expected, {k: v for k, v in ours.params.items() if k not in inert}, dtype=dtype,
