@@ -86,11 +86,15 @@ class Affine(_Layer):
         out += self.b                 # in place: no second (N, fan_out) array
         return self._forwarded(out)
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        """``need_dx=False`` skips dx (the network's first layer: nobody needs ∂L/∂input)."""
+    def backward(self, dout: np.ndarray, need_dx: bool = True,
+                 out: tuple | None = None) -> np.ndarray | None:
+        """``need_dx=False`` skips dx (the network's first layer: nobody needs ∂L/∂input).
+        ``out=(dW, db)``: arrays to write the parameter gradients into (either may be None),
+        e.g. views of a network's gradient buffer; then ``self.dW is dW``."""
         dout = self._check_dout(dout)
-        self.dW = self.x.T @ dout
-        self.db = dout.sum(axis=0)
+        dW, db = (None, None) if out is None else out
+        self.dW = np.matmul(self.x.T, dout, out=dW)          # xᵀ·dout
+        self.db = np.sum(dout, axis=0, out=db)               # Σₙ dout
         if not need_dx:
             return None
         return (dout @ self.W.T).reshape(self.original_x_shape)
@@ -202,7 +206,8 @@ class SoftmaxWithLoss(_Layer):
             dx[np.arange(n), self.t] -= 1
         else:
             dx -= self.t
-        return dx * (dout / n)
+        dx *= dout / n                # in place: dx is our own copy
+        return dx
 
 
 class SigmoidWithLoss(_Layer):

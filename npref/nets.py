@@ -17,11 +17,12 @@ drive npref and torchref with the very same masks.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-from . import _validate
+from . import _flat, _validate
 from . import init as init_mod
 from .layers import (
     Affine,
@@ -66,11 +67,19 @@ class MultiLayerNet:
         self.dtype = _validate.float_dtype("dtype", dtype)
 
         sizes = [self.input_size, *self.hidden_sizes, self.output_size]
-        self.params: dict[str, np.ndarray] = {}
+        self._shapes = {}
         for i in range(1, len(sizes)):
-            self.params[f"W{i}"] = initializer((sizes[i - 1], sizes[i]), self.rng,
-                                               dtype=self.dtype)
-            self.params[f"b{i}"] = np.zeros(sizes[i], dtype=self.dtype)
+            self._shapes[f"W{i}"], self._shapes[f"b{i}"] = (sizes[i - 1], sizes[i]), (sizes[i],)
+        if self.use_batchnorm:
+            for i, h in enumerate(self.hidden_sizes, 1):
+                self._shapes[f"gamma{i}"], self._shapes[f"beta{i}"] = (h,), (h,)
+        # Every parameter is a view of one buffer (and every gradient of another, see
+        # loss_and_gradient): an optimizer then updates them all in one pass (npref._flat).
+        self._buffer = np.zeros(sum(math.prod(s) for s in self._shapes.values()), self.dtype)
+        self.params: dict[str, np.ndarray] = _flat.views(self._buffer, self._shapes)
+        for i in range(1, len(sizes)):
+            self.params[f"W{i}"][...] = initializer((sizes[i - 1], sizes[i]), self.rng,
+                                                    dtype=self.dtype)
         self._build_layers()
 
     def _build_layers(self):
@@ -86,7 +95,8 @@ class MultiLayerNet:
             if self.use_batchnorm:
                 bn = BatchNorm(self.hidden_sizes[i - 1], convention=self.convention,
                                dtype=self.dtype)
-                self.params[f"gamma{i}"], self.params[f"beta{i}"] = bn.gamma, bn.beta
+                self.params[f"gamma{i}"][...], self.params[f"beta{i}"][...] = bn.gamma, bn.beta
+                bn.gamma, bn.beta = self.params[f"gamma{i}"], self.params[f"beta{i}"]
                 self.batchnorms.append(bn)
                 self.layers.append(bn)
             self.layers.append(ACTIVATIONS[self.activation]())
@@ -143,19 +153,25 @@ class MultiLayerNet:
     def loss_and_gradient(self, x: np.ndarray, t: np.ndarray, masks=None):
         """``(loss, gradient)`` from one forward and one backward pass (training mode)."""
         loss = self.loss(x, t, train=True, masks=masks)
+        # A new buffer per call, laid out as the parameters' (so the returned arrays are never
+        # overwritten by a later call); each Affine writes dW and db straight into its views.
+        grads = _flat.views(np.empty_like(self._buffer), self._shapes)
+        into = {affine: (None if self.regularizer is not None else grads[f"W{i}"], grads[f"b{i}"])
+                for i, affine in enumerate(self.affines, 1)}
         dout = self.last_layer.backward(1.0)
         for layer in reversed(self.layers[1:]):
-            dout = layer.backward(dout)
-        self.layers[0].backward(dout, need_dx=False)      # ∂L/∂x is nobody's business
-        grads = {}
-        for i, affine in enumerate(self.affines, 1):
-            grads[f"W{i}"] = affine.dW
-            if self.regularizer is not None:
-                grads[f"W{i}"] = affine.dW + self.regularizer.grad(affine.W)
-            grads[f"b{i}"] = affine.db
+            if isinstance(layer, Affine):
+                dout = layer.backward(dout, out=into[layer])
+            else:
+                dout = layer.backward(dout)
+        self.layers[0].backward(dout, need_dx=False,      # ∂L/∂x is nobody's business
+                                out=into[self.layers[0]])
+        if self.regularizer is not None:
+            for i, affine in enumerate(self.affines, 1):
+                np.add(affine.dW, self.regularizer.grad(affine.W), out=grads[f"W{i}"])
         for i, bn in enumerate(self.batchnorms, 1):
-            grads[f"gamma{i}"], grads[f"beta{i}"] = bn.dgamma, bn.dbeta
-        return loss, {key: grads[key] for key in self.params}
+            grads[f"gamma{i}"][...], grads[f"beta{i}"][...] = bn.dgamma, bn.dbeta
+        return loss, grads
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         """The fraction of correct predictions in evaluation mode."""

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _validate
+from . import _flat, _validate
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW",
            "make", "NAMES", "DEFAULT_EPS"]
@@ -67,6 +67,7 @@ class Optimizer:
         self.convention = _validate.convention(convention)
         self.state: dict[str, dict] = {}
         self._work: dict[str, tuple] = {}       # scratch arrays, reused from step to step
+        self._layout: _flat.Layout | None = None  # the flat buffer last seen (see _flat_update)
 
     # -- the public API -------------------------------------------------------------------------
 
@@ -77,6 +78,8 @@ class Optimizer:
         shape and dtype. Everything is checked before any parameter or buffer changes.
         """
         self._check(params, grads)
+        if self._flat_update(params, grads):
+            return
         for key, p in params.items():
             state = self.state.get(key)
             if state is None:
@@ -128,6 +131,30 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
     # -- for subclasses -------------------------------------------------------------------------
+
+    def _flat_update(self, params, grads) -> bool:
+        """The same step as the loop in :meth:`update`, taken once over whole buffers when every
+        parameter is a view of one buffer (as :class:`npref.nets.MultiLayerNet` keeps them), every
+        gradient a view of another at the same place, and all have taken the same number of
+        steps. The rules are element-wise, so each element meets the same operations in the same
+        order — the same rounding — as in the loop. False (nothing done) otherwise."""
+        layout = self._layout
+        if layout is None or not layout.holds(params):
+            layout = self._layout = _flat.Layout.of(params)
+            if layout is None:
+                return False
+        flat_g = layout.grads_base(grads)
+        if flat_g is None:
+            return False
+        names = self.state_names[self.convention]
+        step = layout.adopt_state(self.state, names)
+        if step is None:
+            return False
+        for key in layout.keys:
+            self.state[key]["step"] = step + 1
+        state = {"step": step + 1, **{name: layout.state_flat[name] for name in names}}
+        self._step(layout.base, flat_g, state, layout.scratch())
+        return True
 
     def _new_state(self, p: np.ndarray) -> dict:
         state = {"step": 0}
