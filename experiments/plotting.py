@@ -89,9 +89,61 @@ def save(fig, out_dir, filename: str) -> str:
 
     from experiments.io import save_figure
 
-    save_figure(fig, Path(out_dir) / filename)
-    plt.close(fig)
+    try:
+        check_figure(fig, filename)
+        # Constrained layout keeps titles and labels apart; a figure that made its own colour
+        # bar without it has already laid itself out.
+        if fig.get_layout_engine() is None and not any(
+                getattr(ax, "_colorbar", None) is not None for ax in fig.axes):
+            fig.set_layout_engine("constrained")
+        save_figure(fig, Path(out_dir) / filename)
+    finally:
+        plt.close(fig)
     return filename
+
+
+class FigureError(ValueError):
+    """A figure that would mislead: an empty panel, or an axis without a label."""
+
+
+def check_figure(fig, filename: str = "figure") -> None:
+    """Every visible panel of ``fig`` draws something and labels both axes (its own label, or
+    the figure's ``supxlabel``/``supylabel``); a colour bar is labelled along its length.
+    Raises :class:`FigureError` naming the panel otherwise."""
+    sup_x = getattr(fig, "_supxlabel", None) is not None
+    sup_y = getattr(fig, "_supylabel", None) is not None
+    for i, ax in enumerate(fig.axes):
+        if not (ax.get_visible() and ax.axison):
+            continue
+        where = f"{filename}: panel {i + 1} ({ax.get_title() or 'untitled'})"
+        if getattr(ax, "_colorbar", None) is not None:
+            if not (ax.get_ylabel() or ax.get_xlabel()):
+                raise FigureError(f"{where}: the colour bar has no label")
+            continue
+        if not _has_data(ax):
+            raise FigureError(f"{where} draws nothing")
+        if not (sup_x or _labelled(ax, "x")) or not (sup_y or _labelled(ax, "y")):
+            raise FigureError(f"{where}: an axis without a label")
+        _check_drawn(ax, where)
+
+
+def _labelled(ax, which: str) -> bool:
+    """The axis has a label, its own or (shared axes label only the outer panels) a label of a
+    panel it shares that axis with."""
+    group = getattr(ax, f"get_shared_{which}_axes")().get_siblings(ax)
+    return any(getattr(other, f"get_{which}label")() for other in group)
+
+
+def _has_data(ax) -> bool:
+    lines = any(len(line.get_xdata()) for line in ax.get_lines())
+    return bool(lines or ax.collections or ax.patches or ax.images)
+
+
+def _check_drawn(ax, where: str) -> None:
+    """A line of a single point is invisible unless it has a marker."""
+    for artist in ax.get_lines():
+        if len(artist.get_xdata()) == 1 and artist.get_marker() in (None, "", "None", " "):
+            raise FigureError(f"{where}: a single point drawn as a line, without a marker")
 
 
 def smooth_curve(values, window: int = 11):

@@ -41,11 +41,18 @@ class Experiment:
     for configuration keys the shared table of :mod:`experiments.config` does not cover.
     ``table(results, config) -> {"columns", "rows"}``, if given, is written to metrics.json and
     shown on the experiment's page.
+
+    ``findings(result, config) -> [finding(...)]``: the claims of the source (book, lecture,
+    slides) this experiment demonstrates, each judged on one backend's result; the runner
+    evaluates it per backend and writes ``metrics["findings"]``. ``concept`` is the page's
+    prose: a string, or ``concept(config) -> str`` when it quotes numbers of the configuration
+    (so that the page never states the full profile's numbers beside a quick run). ``rule``:
+    ``(formula, npref object, torch object)`` triples whose source the page shows side by side.
     """
 
     name: str
     description: str
-    concept: str
+    concept: str | Callable
     defaults: dict
     compute: Callable
     plot: Callable
@@ -55,6 +62,22 @@ class Experiment:
     table: Callable | None = None
     prepare: Callable | None = None
     constraints: dict = field(default_factory=dict)
+    findings: Callable | None = None
+    rule: tuple = ()
+
+    def concept_for(self, config: dict) -> str:
+        """The concept's prose for the configuration that ran: ``concept(config)``, or the
+        string with its ``{key}`` fields filled from the configuration."""
+        if callable(self.concept):
+            return self.concept(config)
+        return self.concept.format(**config)
+
+
+def finding(claim: str, measured: str, holds: bool, needs: str = "quick") -> dict:
+    """One claim of the source, as judged on one backend's result: ``measured`` says the
+    numbers in words, ``holds`` whether they bear the claim out; ``needs`` is the profile in
+    which the claim is expected to hold (``"full"`` where the quick run is too short)."""
+    return {"claim": claim, "measured": measured, "holds": bool(holds), "needs": needs}
 
 
 _REGISTRY: dict[str, Experiment] = {}

@@ -88,11 +88,14 @@ def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile
                      for b, r in results.items()},
         "parity": parity,
         **({"table": experiment.table(results, config)} if experiment.table else {}),
+        "findings": findings(experiment, results, config),
         "versions": _versions(),
         "fingerprint": fingerprint(name, profile, seed, config, backends, device, data_dir),
     }
     metrics = _write_set(experiment, results, config, metrics, out)
+    _refresh_index(out)
     _log_parity(name, parity)
+    _log_findings(name, metrics["findings"])
     log(f"{name}: wrote {out / name} (metrics.json, {len(metrics['figures'])} figures, page)")
     return metrics
 
@@ -110,6 +113,34 @@ def _write_set(experiment, results: dict, config: dict, metrics: dict, out: Path
         io.write_json(folder / "metrics.json", metrics)
         io.write_text(folder / "index.html", page_for(metrics, experiment, out))
     return metrics
+
+
+def findings(experiment, results: dict, config: dict) -> list:
+    """The source's claims, each judged on every backend's result: ``[{claim, measured,
+    reproduced: {backend: bool}, needs}]`` (``measured`` from the first backend; parity keeps
+    the others' numbers the same to many digits)."""
+    if experiment.findings is None:
+        return []
+    judged = {b: experiment.findings(r, config) for b, r in results.items()}
+    first = next(iter(judged.values()))
+    return [{"claim": f["claim"], "measured": f["measured"],
+             "reproduced": {b: judged[b][i]["holds"] for b in judged}, "needs": f["needs"]}
+            for i, f in enumerate(first)]
+
+
+def _log_findings(name: str, found: list) -> None:
+    for f in found:
+        marks = ", ".join(f"{b} {'yes' if ok else 'NO'}" for b, ok in f["reproduced"].items())
+        log(f"{name}: finding: {f['claim']} — {f['measured']} ({marks})")
+
+
+def _refresh_index(out: Path) -> None:
+    """A report's index, where one exists under ``out``, rewritten from the results now on
+    disk, so that the experiment just run shows its new row."""
+    from experiments.report import refresh_index
+
+    if (out / "index.html").exists():
+        refresh_index(out)
 
 
 def _log_parity(name: str, parity: dict) -> None:

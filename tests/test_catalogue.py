@@ -6,6 +6,7 @@ themselves are what ``make report`` runs.
 """
 
 import json
+import re
 
 import pytest
 
@@ -71,6 +72,14 @@ def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monke
     assert m["parity"]["passed"] is True, m["parity"]
     assert m["figures"] and all((folder / f).stat().st_size > 5000 for f in m["figures"])
     assert set(m["data"]) >= {"name", "source", "n_train", "n_test"}
+    # At least one claim of the source, judged on each backend (SPEC 11); every figure passed
+    # experiments.plotting.check_figure (data on every panel, both axes labelled) on its way out.
+    assert m["findings"], f"{name} states no finding of its source"
+    for f in m["findings"]:
+        assert set(f) == {"claim", "measured", "reproduced", "needs"}
+        assert set(f["reproduced"]) == {"numpy", "torch"} and f["needs"] in ("quick", "full")
+        # numbers for reading: no raw dicts, no 17-digit floats
+        assert "{" not in f["measured"] and not re.search(r"\d\.\d{8,}", f["measured"])
 
 
 def _record_reads(monkeypatch) -> set:

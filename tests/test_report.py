@@ -116,6 +116,97 @@ def test_unchanged_results_are_reused_and_force_reruns(site, capfd):
     assert metrics.stat().st_mtime_ns != before
 
 
+#: The elements (outside scrolling blocks) whose right edge passes the viewport's.
+OVERFLOW = """[...document.querySelectorAll('body *')]
+  .filter(e => !e.closest('pre') && e.getBoundingClientRect().right >
+               document.documentElement.clientWidth + 1)
+  .map(e => e.tagName + (e.className ? '.' + e.className : ''))"""
+
+
+def test_pages_state_the_findings_and_the_index_groups_by_topic(site):
+    """Each experiment's findings are in its metrics.json and on its page; the index has the
+    chapter's sections, a thumbnail and the findings per experiment, and no pages say SPEC or
+    show a raw key path or a 17-digit float."""
+    import json
+
+    index = (site / "index.html").read_text()
+    assert index.index(">Optimizers") < index.index(">The breast-cancer lecture")
+    for name in ONLY:
+        m = json.loads((site / name / "metrics.json").read_text())
+        assert m["findings"] and all(set(f["reproduced"]) == {"numpy", "torch"}
+                                     for f in m["findings"])
+        page = (site / name / "index.html").read_text()
+        assert f'src="{name}/{m["figures"][0]}"' in index
+        for f in m["findings"]:
+            escaped = f["claim"].replace("'", "&#39;")
+            assert escaped in page and escaped in index
+        assert "The rule, side by side" in page and "def " in page   # source, read at build
+    for path in pages(site):
+        text = path.read_text()
+        assert "SPEC" not in text, path
+        assert not re.search(r"\d\.\d{12,}", text), path
+
+
+def test_run_refreshes_its_page_and_index_row_and_marks_overrides(site):
+    from experiments.cli import main
+
+    name = "breast-cancer-validation"
+    assert main(["run", name, "--out", str(site), "--device", "cpu", "--set", "epochs=700"]) == 0
+    page = (site / name / "index.html").read_text()
+    assert "--set epochs=700" in page and "changed on the command line: epochs" in page
+    assert "the training part split again, for 700 epochs".lower() in page.lower()
+    assert "at epoch 700" in (site / "index.html").read_text()
+    build(out=site, profile="quick", only=[name], device="cpu")   # back to the quick profile
+
+
+def test_prose_numbers_come_from_the_configuration_that_ran():
+    """Where the quick profile changes a number, the quick page never states the full one."""
+    from experiments import config as config_mod
+    from experiments.registry import all_experiments
+
+    for name, e in all_experiments().items():
+        quick = config_mod.resolve(e.defaults, e.profiles, "quick")
+        full = config_mod.resolve(e.defaults, e.profiles, "full")
+        text = e.concept_for(quick)
+        numbers = set(re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w.])", text))
+        for key, value in full.items():
+            if value == quick[key] or isinstance(value, (bool, list, str)):
+                continue
+            stale = {f"{value:g}", f"{value:,}"} & numbers
+            assert not stale - {f"{v:g}" for v in quick.values()
+                                if isinstance(v, (int, float)) and not isinstance(v, bool)}, (
+                f"{name}: the quick page states {key} = {value} (full profile)")
+
+
+def test_figures_with_an_empty_panel_or_an_unlabelled_axis_are_refused(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from experiments.plotting import FigureError, save
+
+    fig, (a, b) = plt.subplots(1, 2)
+    a.plot([1, 2], [3, 4])
+    a.set_xlabel("x")
+    a.set_ylabel("y")
+    with pytest.raises(FigureError, match="panel 2.*draws nothing"):
+        save(fig, tmp_path, "empty.png")
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    with pytest.raises(FigureError, match="without a label"):
+        save(fig, tmp_path, "unlabelled.png")
+    fig, ax = plt.subplots()
+    ax.plot([1], [3])
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    with pytest.raises(FigureError, match="single point"):
+        save(fig, tmp_path, "point.png")
+    assert not list(tmp_path.iterdir())
+    fig, ax = plt.subplots()
+    ax.plot([1], [3], marker="o")
+    fig.supxlabel("x")
+    fig.supylabel("y")
+    assert save(fig, tmp_path, "fine.png") == "fine.png"
+
+
 def _chromium():
     for candidate in (os.environ.get("NPREF_CHROMIUM"), "chromium", "chromium-browser",
                       "google-chrome"):
@@ -136,6 +227,9 @@ def test_every_page_renders_in_a_real_browser(site, tmp_path):
         browser = p.chromium.launch(executable_path=_chromium(), args=flags)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            shown = [site / "index.html", site / "conventions.html",
+                     *(site / name / "index.html" for name in ONLY)]
+            assert len(shown) >= 4 and all(p.exists() for p in shown)
             for path in pages(site):
                 page.goto(path.as_uri())
                 page.wait_for_load_state("load")
@@ -144,6 +238,9 @@ def test_every_page_renders_in_a_real_browser(site, tmp_path):
                 assert broken == [], f"{path}: images that did not load: {broken}"
                 assert page.evaluate("document.images.length") >= 1, path
                 assert len(page.inner_text("body")) > 500, f"{path} renders nearly blank"
+                # Nothing wider than the page: a wide table or code block scrolls inside itself.
+                wider = page.evaluate(OVERFLOW)
+                assert wider == [], f"{path}: elements overflow the page width: {wider}"
                 shot = tmp_path / (path.parent.name + "-" + path.stem + ".png")
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 20_000, f"{path}: the screenshot is blank"

@@ -62,6 +62,30 @@ def compute(backend, config, seed, data_dir):
                         seed=seed, label="deep-mnist-exercises")
 
 
+def findings(result, config):
+    from experiments.catalogue.claims import finding, pct, tail_mean
+
+    s, f = result["series"], result["final"]
+    loss = {n: tail_mean(s[f"{n}.loss"]) for n in ("3-layer Xavier", "3-layer He")}
+    gap = {n: f[f"{n}.train_acc"] - f[f"{n}.test_acc"] for n in NAMES[3:]}
+    plain, decay, dropout = NAMES[3:]
+    n = config["small_train"]
+    return [
+        finding("He weights train the ReLU net faster than the book's Xavier",
+                f"mean loss over the last third: Xavier {loss['3-layer Xavier']:.3f}, "
+                f"He {loss['3-layer He']:.3f}", loss["3-layer He"] < loss["3-layer Xavier"]),
+        finding(f"the 7-layer net overfits its {n} images",
+                f"train {pct(f[plain + '.train_acc'])}, test {pct(f[plain + '.test_acc'])}",
+                f[plain + ".train_acc"] >= 0.98 and gap[plain] > 0.15),
+        finding(f"dropout {config['dropout']:g} narrows the train − test gap",
+                f"gap: plain {100 * gap[plain]:.1f} points, dropout {100 * gap[dropout]:.1f}",
+                gap[dropout] < gap[plain]),
+        finding(f"weight decay {config['weight_decay']:g} narrows the train − test gap",
+                f"gap: plain {100 * gap[plain]:.1f} points, weight decay "
+                f"{100 * gap[decay]:.1f}", gap[decay] < gap[plain], needs="full"),
+    ]
+
+
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
@@ -73,12 +97,15 @@ def plot(results, config, out_dir):
             its = result["series"][f"{name}.epoch_iterations"]
             for kind, color in (("train_acc", "#1f77b4"), ("test_acc", "#d62728")):
                 ax.plot(its, result["series"][f"{name}.{kind}"], **line(
-                    backend, color=color, label=label(backend, kind.replace("_acc", ""))))
+                    backend, marker=True, color=color,
+                    label=label(backend, kind.replace("_acc", ""))))
         final = next(iter(results.values()))["final"]
         ax.set_title(f"{name}\ntrain {final[name + '.train_acc']:.3f} / test "
                      f"{final[name + '.test_acc']:.3f}", fontsize=9)
         ax.set_xlabel("iteration")
         ax.set_ylim(0, 1.02)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("the exercise notebook's networks on MNIST: training (blue) and test (red) "
                  "accuracy")
@@ -90,9 +117,12 @@ register(Experiment(
     description="The exercise notebook's 3-, 4- and 7-layer MNIST nets: Xavier/He, BatchNorm + "
                 "Adam, weight decay, dropout 0.15",
     concept="The exercise notebook builds deeper networks step by step: a 784-50-100-10 net "
-            "with the book's Xavier (std √(1/n)) or He (√(2/n)) weights trained by SGD; a "
-            "4-layer net with BatchNorm and Adam from std 0.01 weights; and a 7-layer net with "
-            "BatchNorm and Adam on 300 images — which overfits — plain, with L2 weight decay "
-            "0.001 and with dropout 0.15.",
+            "with the book's Xavier (std √(1/n)) or He (√(2/n)) weights trained by SGD (lr "
+            "{sgd_lr:g}, {iterations_3layer} iterations); a 4-layer net with BatchNorm and Adam "
+            "(lr {adam_lr:g}) from std 0.01 weights for {epochs_4layer} epochs; and a 7-layer "
+            "net with BatchNorm and Adam on {small_train} images for {iterations_7layer} "
+            "iterations — which overfits — plain, with L2 weight decay {weight_decay:g} and "
+            "with dropout {dropout:g}.",
     defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
-    data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe()))
+    data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
+    findings=findings))

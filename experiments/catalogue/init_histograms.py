@@ -41,6 +41,28 @@ def compute(backend, config, seed, data_dir):
     return {"series": series, "final": final, "arrays": arrays, "extra": extra}
 
 
+def findings(result, config):
+    from experiments.catalogue.claims import finding, num
+
+    std = {k[:-len(".std")]: v for k, v in result["series"].items() if k.endswith(".std")}
+    last = config["layers"]
+    return [
+        finding("std 1 pushes sigmoid activations to 0 and 1 (where the gradient vanishes)",
+                f"std of layer-{last} sigmoid activations: {num(std['std=1/sigmoid'][-1])} "
+                "(0.5 is every value at 0 or 1)", std["std=1/sigmoid"][-1] > 0.4),
+        finding("std 0.01 crowds sigmoid activations near 0.5",
+                f"std of layer-{last} sigmoid activations: {num(std['std=0.01/sigmoid'][-1])}",
+                std["std=0.01/sigmoid"][-1] < 0.05),
+        finding("He keeps ReLU activations spread through every layer while std 0.01 collapses "
+                "them",
+                f"std of ReLU activations, layer 1 → {last}: He {num(std['He/relu'][0])} → "
+                f"{num(std['He/relu'][-1])}, std 0.01 {num(std['std=0.01/relu'][0])} → "
+                f"{num(std['std=0.01/relu'][-1])}",
+                std["He/relu"][-1] > 0.5 * std["He/relu"][0]
+                and std["std=0.01/relu"][-1] < 1e-3 * std["std=0.01/relu"][0]),
+    ]
+
+
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
@@ -61,8 +83,11 @@ def plot(results, config, out_dir):
                     ax.set_title(f"layer {col + 1}")
                 if col == 0:
                     ax.set_ylabel(init_name)
+                if row == len(INITS) - 1:
+                    ax.set_xlabel(f"{activation}(a·W)")
                 ax.tick_params(labelsize=7)
         axes[0, 0].legend(fontsize=7)
+        fig.supylabel("activations per bin (rows: initial weights)")
         fig.suptitle(f"{activation}: activation histograms, {config['layers']} layers × "
                      f"{config['units']} units, {config['n_inputs']} inputs")
         names.append(save(fig, out_dir, f"init-histograms-{activation}.png"))
@@ -73,7 +98,7 @@ register(Experiment(
     name="init-histograms",
     description="Activation histograms of a 5×100 net for std 1, std 0.01, Xavier and He "
                 "(sigmoid, tanh, ReLU; book figures 6-10…6-14)",
-    concept="1,000 random inputs pass through five layers a ← f(a·W) of 100 units. With std 1 "
+    concept="{n_inputs:,} random inputs pass through {layers} layers a ← f(a·W) of {units} units. With std 1 "
             "the sigmoid saturates at 0 and 1, where its gradient vanishes; with std 0.01 "
             "every activation crowds near 0.5 and the units lose their individuality; the "
             "book's Xavier (std √(1/n)) keeps sigmoid and tanh activations spread through the "
@@ -81,4 +106,8 @@ register(Experiment(
     defaults=DEFAULTS, compute=compute, plot=plot,
     data=lambda config, data_dir: {"name": "standard normal inputs", "source": "drawn from "
                                    "numpy.random.default_rng(seed)", "n_train": 0, "n_test": 0},
-    tolerance=PER_OPERATION))
+    tolerance=PER_OPERATION, findings=findings, rule=(
+        {"formula": "He: W ~ N(0, 2/n), n the fan-in (Xavier, the book's: N(0, 1/n))",
+         "npref": "npref.init:he_normal", "torch": "torchref.init:he_normal",
+         "book": "the book calls N(0, 1/n) “Xavier”; Glorot's own Xavier is "
+                 "N(0, 2/(fan_in + fan_out))"},)))

@@ -34,13 +34,34 @@ def plot(results, config, out_dir):
                          x_label="iteration", accuracy="test_acc")
 
 
+def findings(result, config):
+    import math
+
+    from experiments.catalogue.claims import finding, listing, tail_mean
+
+    loss = {name: tail_mean(result["series"][f"{name}.loss"]) for name in INITS}
+    n = config["iterations"]
+    return [
+        finding("from std 0.01 the network does not learn: its loss stays at ln 10 ≈ 2.30",
+                f"mean loss over the last third of {n} iterations: std 0.01 "
+                f"{loss['std=0.01']:.3f}", abs(loss["std=0.01"] - math.log(10)) < 0.05),
+        finding("He trains fastest, the book's Xavier behind it, std 0.01 not at all",
+                f"mean loss over the last third: {listing(loss.items())}",
+                loss["He"] < loss["Xavier (book)"] < loss["std=0.01"]),
+    ]
+
+
 register(Experiment(
     name="init-mnist",
     description="std 0.01 vs Xavier vs He initial weights training a 784-[100×4]-10 ReLU net "
                 "on MNIST (book figure 6-15)",
-    concept="The same ReLU network and minibatches, trained by SGD (lr 0.01) from three "
+    concept="The same ReLU network and minibatches, trained by SGD (lr {lr:g}) for "
+            "{iterations} iterations from three "
             "initializations: N(0, 0.01²), the book's Xavier N(0, 1/n) and He N(0, 2/n), n the "
             "fan-in. The book's finding: from std 0.01 the signal dies out layer by layer and "
             "the loss stays at ln 10 ≈ 2.3; He trains fastest, Xavier close behind.",
     defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
-    data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe()))
+    data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
+    findings=findings, rule=(
+        {"formula": "He: W ~ N(0, 2/n), n the fan-in",
+         "npref": "npref.init:he_normal", "torch": "torchref.init:he_normal"},)))

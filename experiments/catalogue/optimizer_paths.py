@@ -79,6 +79,24 @@ def plot(results, config, out_dir):
     return [save(fig, out_dir, "optimizer-paths.png")]
 
 
+def findings(result, config):
+    from experiments.catalogue.claims import finding, listing
+
+    s, f = result["series"], result["final"]
+    flips = {label: int(np.sum(np.diff(np.sign(s[f"{label}.y"])) != 0))
+             for label in ("SGD", "AdaGrad", "Adam")}
+    closest = min(f, key=f.get).split(".")[0]
+    return [
+        finding("SGD zigzags across the steep y direction; the adaptive rules do not",
+                f"sign changes of y in {config['steps']} steps: {listing(flips.items(), str)}",
+                flips["SGD"] >= config["steps"] // 2 and flips["AdaGrad"] < flips["SGD"]),
+        finding("AdaGrad, scaling each coordinate by its squared gradients, ends nearest the "
+                "minimum",
+                f"f at the last step: {listing((k.split('.')[0], v) for k, v in f.items())}",
+                closest == "AdaGrad"),
+    ]
+
+
 def data(config, data_dir):
     return {"name": "f(x, y) = x^2/20 + y^2", "source": "analytic function", "n_train": 0,
             "n_test": 0}
@@ -89,9 +107,16 @@ register(Experiment(
     description="Paths of SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on x²/20 + y² "
                 "from (−7, 2) (book figure 6-8)",
     concept="Each optimizer minimizes f(x, y) = x²/20 + y², a bowl twenty times steeper in y "
-            "than in x, for 30 steps from (−7, 2). SGD (p ← p − lr·∇f) zigzags along y; "
+            "than in x, for {steps} steps from ({start_x:g}, {start_y:g}). SGD (p ← p − lr·∇f) zigzags along y; "
             "Momentum and Nesterov accumulate velocity along the shallow x direction; AdaGrad, "
             "RMSprop and Adam scale each coordinate by the root of its squared gradients and "
             "head more directly for the minimum. The NumPy side differentiates f by hand, the "
             "PyTorch side with autograd.",
-    defaults=DEFAULTS, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION))
+    defaults=DEFAULTS, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION,
+    findings=findings, rule=(
+        {"formula": "Momentum: v ← μ·v − lr·∇f;  p ← p + v",
+         "npref": "npref.optim:Momentum._step", "torch": "torchref.optim:_heavy_ball",
+         "book": "the book's Momentum is this rule; PyTorch's SGD(momentum) keeps v ← μ·v + ∇f "
+                 "and steps p ← p − lr·v (the same path when lr is constant)"},
+        {"formula": "AdaGrad: h ← h + ∇f²;  p ← p − lr·∇f/(√h + eps)",
+         "npref": "npref.optim:AdaGrad._step", "torch": "torchref.optim:AdaGrad"})))

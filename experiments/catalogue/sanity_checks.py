@@ -97,6 +97,44 @@ def checks(result, config) -> dict:
     }
 
 
+#: The slides' claim each check demonstrates.
+CLAIMS = {
+    "initial loss ≈ ln 10": "with small weights the initial loss is ln 10 ≈ 2.303",
+    "strong penalty raises the loss": "a strong weight penalty raises the initial loss",
+    "20 images overfit to 100%": "the network can learn a tiny subset perfectly",
+    "too-small lr leaves the loss flat": "a too-small learning rate leaves the loss flat",
+    "too-large lr explodes": "a too-large learning rate makes the loss explode",
+    "update/weight ratio ≈ 1e-3": "a good learning rate changes each weight matrix by about "
+                                  "1/1000 of its size per step",
+}
+
+
+def findings(result, config):
+    """The slides' checks, in words: each check's value formatted for reading."""
+    from experiments.catalogue.claims import finding, num, pct
+
+    c = result["checks"]
+    ratios = c["update/weight ratio ≈ 1e-3"]["value"]
+    exploded = c["too-large lr explodes"]["value"]
+    measured = {
+        "initial loss ≈ ln 10": f"initial loss {c['initial loss ≈ ln 10']['value']:.4f}",
+        "strong penalty raises the loss": f"λ = {config['strong_decay']:g}: initial loss "
+                                          f"{c['strong penalty raises the loss']['value']:.3f}",
+        "20 images overfit to 100%": f"{config['subset']} images, {config['subset_epochs']} "
+                                     f"epochs: training accuracy "
+                                     f"{pct(c['20 images overfit to 100%']['value'])}",
+        "too-small lr leaves the loss flat": f"lr {config['small_lr']:g}: loss changed by "
+                                             f"{100 * c['too-small lr leaves the loss flat']['value']:.2f}% "
+                                             f"in {config['iterations']} steps",
+        "too-large lr explodes": f"lr {config['large_lr']:g}: " + (
+            f"past 3× the initial loss at step {exploded:.0f}" if exploded is not None
+            else "never exploded"),
+        "update/weight ratio ≈ 1e-3": f"lr {config['good_lr']:g}: median ‖ΔW‖/‖W‖ "
+                                      + ", ".join(f"{k} {num(v)}" for k, v in ratios.items()),
+    }
+    return [finding(CLAIMS[k], measured[k], c[k]["passed"]) for k in CLAIMS]
+
+
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
@@ -115,31 +153,53 @@ def plot(results, config, out_dir):
                 backend, color=COLORS[i], label=shared_label(backend, layer)))
         loss = result["series"]["20 images.loss"]
         axes[2].plot(range(1, len(loss) + 1), loss, **line(backend, color=COLORS[0]))
+    _clip_explosion(axes[0], next(iter(results.values())))
     axes[0].axhline(math.log(10), color="0.5", linewidth=0.8, linestyle=":")
-    axes[0].set_yscale("log")
-    axes[0].set_title("learning rates: too small, good, too large (stopped at 3× the start)")
+    axes[0].set_title("learning rate: too small, good, too large")
     axes[0].set_xlabel("iteration")
+    axes[0].set_ylabel("training loss")
     axes[0].legend(fontsize=7)
     axes[1].set_yscale("log")
     axes[1].axhspan(1e-4, 1e-2, color="#2ca02c", alpha=0.08)
-    axes[1].set_title("update/weight ratio ‖ΔW‖/‖W‖ per layer (good lr)")
+    axes[1].set_title("update/weight ratio per layer (good lr)")
     axes[1].set_xlabel("iteration")
+    axes[1].set_ylabel("‖ΔW‖ / ‖W‖")
     axes[1].legend(fontsize=7)
     axes[2].set_yscale("log")
-    axes[2].set_title(f"{config['subset']} images: the loss goes to ~0")
+    axes[2].set_title(f"{config['subset']} images learned by heart")
     axes[2].set_xlabel("iteration")
+    axes[2].set_ylabel("training loss")
     fig.suptitle("babysitting the learning process: sanity checks")
     return [save(fig, out_dir, "sanity-checks.png")]
 
 
+def _clip_explosion(ax, result) -> None:
+    """The exploding run's last loss (stopped at 3× the start) can reach 1e10: keep the axis
+    where the other curves are readable, and say in words where that curve went."""
+    s = result["series"]
+    start = s["lr too small.loss"][0]
+    ax.set_ylim(0, 4 * start)
+    last = s["lr too large.loss"][-1]
+    if last > 4 * start:
+        ax.annotate(f"too large: {last:.2g} at step {len(s['lr too large.loss'])} (off the "
+                    "scale)", xy=(0.02, 0.94), xycoords="axes fraction", fontsize=8,
+                    color="#2ca02c")
+
+
 register(Experiment(
     name="sanity-checks",
-    description="The slides' babysitting checks: initial loss ≈ ln 10, penalty raises it, 20 "
-                "images overfit, lr too small/large, update/weight ratio ≈ 1e-3",
+    description="The slides' babysitting checks: initial loss ≈ ln 10, penalty raises it, a tiny "
+                "subset overfits, lr too small/large, update/weight ratio ≈ 1e-3",
     concept="Before a long run: with small weights the softmax gives every class 1/10, so the "
             "initial loss is ln 10; a strong penalty must raise it; the network must be able to "
-            "learn 20 images perfectly; a tiny learning rate barely moves the loss and a huge "
+            "learn {subset} images perfectly; a tiny learning rate barely moves the loss and a huge "
             "one blows it up (here the run stops at 3× its initial loss); and a good learning "
             "rate changes each weight matrix by about 1/1000 of its size per step.",
     defaults=DEFAULTS, compute=compute, plot=plot,
-    data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe()))
+    data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
+    findings=findings, rule=(
+        {"formula": "softmax cross-entropy: L = −(1/N)·Σ log softmax(a)_t; with all a equal, "
+                    "L = ln 10",
+         "npref": "npref.layers:SoftmaxWithLoss.forward",
+         "torch": "torchref.layers:SoftmaxWithLoss",
+         "book": "the book adds 1e-7 inside the log (see the conventions page)"},)))

@@ -66,6 +66,23 @@ def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
     return index
 
 
+def refresh_index(out) -> Path:
+    """Rewrite ``out/index.html`` from the result sets on disk (after ``run`` replaced one)."""
+    out = Path(out)
+    experiments = registry.all_experiments()
+    metrics = {}
+    for name in experiments:
+        m = io.read_json_object(out / name / "metrics.json")
+        if m is not None and isinstance(m.get("figures"), list):
+            metrics[name] = m
+    profiles = sorted({m["profile"] for m in metrics.values()})
+    extras = render.optional_pages(out)
+    index = out / PAGES["index"]
+    io.write_text(index, _sanitize(render.render_index(metrics, experiments,
+                                                       " / ".join(profiles), extras)))
+    return index
+
+
 def page_for(metrics: dict, experiment, out) -> str:
     """One experiment's page, as ``run`` writes it into the experiment's result set."""
     extras = render.optional_pages(out, coming=[f"{experiment.name}/index.html"])

@@ -9,6 +9,9 @@ the data lacks is an error (``StrictUndefined``), not a silently empty cell.
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
+import textwrap
 from pathlib import Path
 
 import jinja2
@@ -23,6 +26,22 @@ OPTIONAL_PAGES = (("lecture-errata/index.html", "The lecture as written"),
                   ("bench/index.html", "Performance"))
 
 DASH = "—"
+
+#: The index's sections, in the order of the book's chapter 6, then the lecture and the slides:
+#: (title, source, experiment names).
+SECTIONS = (
+    ("Optimizers", "book §6.1", ("optimizer-paths", "optimizer-mnist")),
+    ("Initial weights", "book §6.2", ("init-histograms", "init-mnist")),
+    ("Batch Normalization", "book §6.3", ("batchnorm-mnist",)),
+    ("Overfitting and regularization", "book §6.4 and the exercise notebook",
+     ("overfit-weight-decay", "overfit-dropout", "deep-mnist-exercises")),
+    ("Hyperparameter search", "book §6.5", ("hyperparameter-search",)),
+    ("The breast-cancer lecture", "the lecture",
+     ("breast-cancer-init", "breast-cancer-regularization", "breast-cancer-learning-rate",
+      "breast-cancer-validation", "breast-cancer-early-stopping", "breast-cancer-minibatch",
+      "breast-cancer-dropout", "breast-cancer-optimizers", "lecture-errata")),
+    ("Babysitting the learning process", "the slides", ("sanity-checks",)),
+)
 
 
 # -- filters --------------------------------------------------------------------------------------
@@ -112,18 +131,62 @@ def _cli_value(v) -> str:
 # -- pages ----------------------------------------------------------------------------------------
 
 def render_index(metrics: dict, experiments: dict, profile: str, extras: tuple = ()) -> str:
-    rows = []
-    for name, m in metrics.items():
-        p = m["parity"]
-        rows.append({"name": name, "description": experiments[name].description,
-                     "verdict": verdict(p), "max_rel_diff": p["max_rel_diff"],
-                     "tolerance": p["tolerance"], "numpy": _timing(m, "numpy"),
-                     "torch": _timing(m, "torch"), "data": _data_text(m["data"]),
-                     "figure": m["figures"][0] if m["figures"] else None})
+    """The index: a section per topic in the chapter's order, a card per experiment (thumbnail,
+    title, findings with their verdicts), parity and timings beside; each data source once."""
+    rows = {name: _index_row(name, m, experiments[name]) for name, m in metrics.items()}
+    sections = []
+    placed = set()
+    for title, source, names in SECTIONS + (("Other experiments", "", tuple(rows)),):
+        members = [rows[n] for n in names if n in rows and n not in placed]
+        placed.update(r["name"] for r in members)
+        if members:
+            sections.append({"title": title, "source": source, "rows": members,
+                             "id": title.split()[0].lower()})
     versions = next(iter(metrics.values()))["versions"] if metrics else {}
     passed = sum(m["parity"]["passed"] is True for m in metrics.values())
-    return _render("index.html", depth=0, extras=extras, rows=rows, profile=profile,
-                   passed=passed, total=len(metrics), versions=_versions(versions))
+    taught = sum(r["all_reproduced"] for r in rows.values())
+    return _render("index.html", depth=0, extras=extras, sections=sections, profile=profile,
+                   passed=passed, taught=taught, total=len(metrics),
+                   sources=_sources(metrics), versions=_versions(versions))
+
+
+def _index_row(name: str, m: dict, experiment) -> dict:
+    p = m["parity"]
+    found = findings(m)
+    return {"name": name, "title": experiment.description, "findings": found,
+            "all_reproduced": bool(found) and all(f["all"] for f in found),
+            "verdict": verdict(p), "max_rel_diff": p["max_rel_diff"],
+            "numpy": _timing(m, "numpy"), "torch": _timing(m, "torch"),
+            "data": _data_short(m["data"]), "profile": m["profile"],
+            "figure": m["figures"][0] if m["figures"] else None}
+
+
+def findings(m: dict) -> list:
+    """The findings of one result set as the pages show them: the claim, the numbers, a mark
+    per backend, and whether the quick profile is expected to show it."""
+    out = []
+    for f in m.get("findings", []):
+        marks = [{"backend": plotting.label(b, short=True), "ok": ok}
+                 for b, ok in f["reproduced"].items()]
+        out.append({"claim": f["claim"], "measured": f["measured"], "marks": marks,
+                    "all": all(f["reproduced"].values()), "needs": f.get("needs", "quick")})
+    return out
+
+
+def _sources(metrics: dict) -> list:
+    """Each data source once: its name and where it comes from (the part before any ';', which
+    says how many images one experiment took)."""
+    seen = {}
+    for m in metrics.values():
+        seen.setdefault(m["data"]["name"], m["data"]["source"].split(";")[0])
+    return [{"name": k, "source": v} for k, v in seen.items()]
+
+
+def _data_short(data: dict) -> str:
+    counts = [f"{data[k]:,} {label}" for k, label in (("n_train", "train"),
+                                                      ("n_val", "validation"),
+                                                      ("n_test", "test")) if data.get(k)]
+    return data["name"] + (f" ({' / '.join(counts)})" if counts else "")
 
 
 def render_experiment(m: dict, experiment, extras: tuple = ()) -> str:
@@ -132,26 +195,74 @@ def render_experiment(m: dict, experiment, extras: tuple = ()) -> str:
                                    f"(floor: {PARITY_FLOOR})")
     parity = {"verdict": verdict(p), "max_rel_diff": p["max_rel_diff"],
               "tolerance": p["tolerance"], "criterion": criterion,
-              "compared": p.get("compared", 0), "where": str(p.get("where", "")),
-              "parts": _parts(p)}
+              "compared": p.get("compared", 0), "where": _where(p.get("where", "")),
+              "chaotic": _chaotic_sentence(p), "parts": _parts(p)}
     table = None
     if "table" in m:
         table = {"columns": m["table"]["columns"],
                  "rows": [[{"value": v, "num": isinstance(v, (int, float))} for v in row]
                           for row in m["table"]["rows"]]}
-    checks = [{"backend": plotting.label(backend, short=True),
-               "rows": [{"check": c, "value": str(v["value"]), "criterion": v["criterion"],
-                         "passed": v["passed"]} for c, v in side["checks"].items()]}
-              for backend, side in m["backends"].items() if "checks" in side]
-    runs = [{"backend": b, "seconds": s["seconds"], "device": s["device"]}
+    runs = [{"backend": plotting.label(b), "seconds": s["seconds"], "device": s["device"]}
             for b, s in m["backends"].items()]
+    overrides = _overrides(m, experiment)
     return _render("experiment.html", depth=1, extras=extras, name=m["experiment"],
-                   description=experiment.description, concept=experiment.concept,
+                   description=experiment.description,
+                   concept=experiment.concept_for(m["config"]), rules=rules(experiment),
                    convention=m["config"].get("convention"), figures=m["figures"], table=table,
-                   parity=parity, checks=checks, runs=runs, data=_data_text(m["data"]),
+                   findings=findings(m), parity=parity, runs=runs, data=_data_text(m["data"]),
                    profile=m["profile"], seed=m["seed"], command=_command(m, experiment),
-                   config=[(k, repr(v)) for k, v in m["config"].items()],
+                   overrides=sorted(overrides),
+                   config=[(k, _cli_value(v), k in overrides) for k, v in m["config"].items()],
                    versions=_versions(m["versions"]))
+
+
+def rules(experiment) -> list:
+    """The rule side by side: its formula, then the npref code and the torchref/PyTorch code that
+    compute it, read from the source now (``inspect.getsource``), never copied."""
+    return [{"formula": r["formula"], "book": r.get("book"),
+             "npref": _source(r["npref"]), "torch": _source(r["torch"])}
+            for r in experiment.rule]
+
+
+def _source(dotted: str) -> dict:
+    """``"package.module:Name.attr"`` → its name and source code (dedented)."""
+    module, _, attrs = dotted.partition(":")
+    obj = importlib.import_module(module)
+    for attr in attrs.split("."):
+        obj = getattr(obj, attr)
+    try:
+        code = textwrap.dedent(inspect.getsource(obj))
+    except (OSError, TypeError):
+        code = f"{dotted} (source not available)"
+    return {"name": f"{module}.{attrs}", "code": code.rstrip()}
+
+
+def _where(where) -> str:
+    """The worst value's place, in words: ``Adam.loss[17]`` → ``Adam, loss, index 17``."""
+    text = str(where)
+    if "[" in text and text.endswith("]"):
+        head, _, index = text[:-1].partition("[")
+        text = f"{head.replace('.', ', ')} (index {index})"
+    return text
+
+
+def _chaotic_sentence(p: dict) -> str | None:
+    """One sentence for a chaotic verdict, with its numbers."""
+    if not p.get("chaotic"):
+        return None
+    parts = ", ".join(f"{part} differs by {fmt(p['by_part'][part], '.1e')} where a one-ulp "
+                      f"nudge of its own start moves it by {fmt(p['sensitivity'][part], '.1e')}"
+                      for part in p["chaotic"])
+    return (f"Chaotic: {parts} — the backends differ no more than rounding alone moves one "
+            "backend, so they agree as closely as this run allows.")
+
+
+def _overrides(m: dict, experiment) -> set:
+    """The configuration keys set on the command line (``--set``): neither the default nor the
+    profile's value."""
+    profile = experiment.profiles.get(m["profile"], {})
+    return {k for k, v in m["config"].items()
+            if profile.get(k, experiment.defaults.get(k)) != v}
 
 
 def _parts(p: dict) -> list:
@@ -168,9 +279,8 @@ def _parts(p: dict) -> list:
 
 def _command(m: dict, experiment) -> str:
     """The command that reruns this experiment as it ran here."""
-    changed = [f"--set {k}={_cli_value(v)}" for k, v in m["config"].items()
-               if experiment.defaults.get(k) != v
-               and k not in experiment.profiles.get(m["profile"], {})]
+    changed = [f"--set {k}={_cli_value(m['config'][k])}"
+               for k in sorted(_overrides(m, experiment))]
     return (f"python -m experiments run {m['experiment']} --backend both "
             f"--profile {m['profile']} --seed {m['seed']}" + "".join(" " + c for c in changed))
 

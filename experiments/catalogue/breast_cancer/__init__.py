@@ -27,6 +27,28 @@ BASE = {"epochs": 1000, "units": 10, "weight_init": "glorot_normal", "convention
         "dtype": "float64", "lr": 1.0, "evaluate_every": 1}
 
 
+#: The rule each experiment of the family turns on, shown side by side on its page.
+RULES = {
+    "breast-cancer-init": ({"formula": "Glorot: W ~ N(0, 2/(fan_in + fan_out))",
+                            "npref": "npref.init:glorot_normal",
+                            "torch": "torchref.init:glorot_normal",
+                            "book": "the lecture's “Xavier” uses std 2/√(fan_in + fan_out), "
+                                    "not √(2/(fan_in + fan_out))"},),
+    "breast-cancer-regularization": ({"formula": "L1: L ← L + λ·Σ|W|;  ∇W ← ∇W + λ·sign W",
+                                      "npref": "npref.regularizers:L1",
+                                      "torch": "torchref.regularizers:L1",
+                                      "book": "the lecture adds the penalty's gradient to the "
+                                              "step directly, without the learning rate"},),
+    "breast-cancer-dropout": ({"formula": "inverted dropout: training y = x·mask/(1 − p); "
+                                          "evaluation y = x",
+                               "npref": "npref.layers:Dropout.forward",
+                               "torch": "torchref.layers:Dropout"},),
+    "breast-cancer-learning-rate": ({"formula": "gradient descent: p ← p − lr·∇L",
+                                     "npref": "npref.optim:SGD._step",
+                                     "torch": "torchref.optim:SGD"},),
+}
+
+
 def arch(config, **changes):
     return {**ARCH, "hidden_sizes": [config["units"]], "weight_init": config["weight_init"],
             "convention": config["convention"], **changes}
@@ -90,9 +112,11 @@ def plot(results, names, out_dir, filename, title, accuracy="test_acc", epoch_lo
 
 
 def experiment(name, description, concept, specs, names, *, defaults=None, validation=False,
-               extra=None, plot_kwargs=None, quick=None):
+               extra=None, plot_kwargs=None, quick=None, findings=None):
     """Register one experiment of the family: ``specs(config)`` gives its variants (see
-    :func:`variants`), ``names(config)`` the ones drawn; ``extra(result, config)`` adds finals."""
+    :func:`variants`), ``names(config)`` the ones drawn; ``extra(result, config)`` adds finals;
+    ``findings(result, config)`` judges the lecture's claims (``concept``'s ``{key}`` fields are
+    filled from the configuration)."""
     defaults = {**BASE, **(defaults or {})}
 
     def compute(backend, config, seed, data_dir):
@@ -109,4 +133,5 @@ def experiment(name, description, concept, specs, names, *, defaults=None, valid
     register(Experiment(name=name, description=f"Breast cancer, 30-10-1 net: {description}",
                         concept=concept, defaults=defaults,
                         profiles={"quick": quick or {}}, compute=compute, plot=draw,
-                        data=lambda config, data_dir: describe(config, data_dir, validation)))
+                        data=lambda config, data_dir: describe(config, data_dir, validation),
+                        findings=findings, rule=RULES.get(name, ())))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from experiments.catalogue.breast_cancer import experiment
+from experiments.catalogue.claims import finding, listing, pct
 
 
 def rates(config) -> list[float]:
@@ -17,12 +20,31 @@ def weight_panel(ax, result, name, look):
     ax.set_ylabel("W1[0, 0]")
 
 
+def findings(result, config):
+    s, f = result["series"], result["final"]
+    names = [f"lr {lr:g}" for lr in rates(config)]
+    loss = {n: f[f"{n}.loss"] for n in names}
+    acc = {n: f[f"{n}.test_acc"] for n in names}
+    travel = {n: float(np.abs(np.diff(s[f"{n}.W1[0, 0]"])).sum()) for n in names}
+    return [
+        finding("the smaller the rate, the further from the minimum after the same epochs",
+                f"final loss {listing(loss.items())}; test accuracy "
+                f"{listing(acc.items(), pct)}",
+                loss[names[0]] < loss[names[1]] < loss[names[2]]
+                and acc[names[0]] >= acc[names[2]]),
+        finding("with a small rate the weight creeps",
+                f"distance W1[0, 0] travels: {listing(travel.items())}",
+                travel[names[2]] < travel[names[1]]),
+    ]
+
+
 experiment(
     "breast-cancer-learning-rate",
-    "learning rate 1 vs 0.1 vs 0.01, and the path of one weight, 1000 epochs",
+    "three learning rates, and the path of one weight",
     "Gradient descent p ← p − lr·∇L at three learning rates, watching the first weight "
     "W1[0, 0] move. The lecture's finding: with a small rate the weight creeps, and after the "
-    "same 1000 epochs the network is further from the minimum and its accuracy lower.",
+    "same {epochs} epochs the network is further from the minimum and its accuracy lower.",
     lambda c: {f"lr {lr:g}": ({}, "sgd", {"lr": lr}, {"watch": [("W1", (0, 0))]})
                for lr in rates(c)},
-    lambda c: [f"lr {lr:g}" for lr in rates(c)], plot_kwargs={"extra_panel": weight_panel})
+    lambda c: [f"lr {lr:g}" for lr in rates(c)], plot_kwargs={"extra_panel": weight_panel},
+    findings=findings)

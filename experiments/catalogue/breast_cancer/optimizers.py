@@ -45,14 +45,30 @@ def plot(results, config, out_dir):
                          x_label="epoch", accuracy="test_acc", loss_ylim=(0, 0.7))
 
 
+def findings(result, config):
+    from experiments.catalogue.claims import finding, listing
+
+    loss = {n: result["final"][f"{n}.loss"] for n in OPTIMIZERS}
+    return [finding("the adaptive rules, RMSprop and Adam, reach a lower training loss than "
+                    "plain gradient descent in the same epochs",
+                    f"final training loss after {config['epochs']:,} epochs: "
+                    f"{listing(loss.items())}",
+                    max(loss["RMSprop"], loss["Adam"]) < loss["GD"])]
+
+
 register(Experiment(
     name="breast-cancer-optimizers",
     description="Full-batch GD, Momentum, RMSprop and Adam on the lecture's 30-10-1 sigmoid "
                 "net (breast cancer)",
-    concept="The lecture's network trained from the same Glorot-initialized weights by plain "
-            "gradient descent at its implicit learning rate 1, and by Momentum (lr 0.01, "
-            "μ 0.9), RMSprop (lr 0.1, α 0.99) and Adam (lr 0.01) — the correct rules, where the "
+    concept="The lecture's network trained for {epochs:,} epochs from the same "
+            "Glorot-initialized weights by plain gradient descent at its implicit learning "
+            "rate {lr_gd:g}, and by Momentum (lr {lr_momentum:g}, μ {momentum:g}), RMSprop "
+            "(lr {lr_rmsprop:g}, α {alpha:g}) and Adam (lr {lr_adam:g}) — the correct rules, where the "
             "lecture's listings deviate (see the lecture-as-written section). Every epoch is "
             "one full-batch step: loss = mean binary cross-entropy.",
     defaults=DEFAULTS, profiles={"quick": {"epochs": 1000, "evaluate_every": 10}},
-    compute=compute, plot=plot, data=describe))
+    compute=compute, plot=plot, data=describe, findings=findings, rule=(
+        {"formula": "RMSprop: h ← α·h + (1−α)·g²;  p ← p − lr·g/(√h + eps)",
+         "npref": "npref.optim:RMSprop._step", "torch": "torchref.optim:RMSprop",
+         "book": "the book's eps is 1e-7 added to √h; PyTorch's default is 1e-8 (see the "
+                 "conventions page)"},)))

@@ -3,7 +3,10 @@ after 500, 600, 700 and 1000 epochs."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from experiments.catalogue.breast_cancer import experiment, gd
+from experiments.catalogue.claims import finding
 
 
 def validation_finals(result, config):
@@ -13,12 +16,23 @@ def validation_finals(result, config):
             result["final"][f"GD.test_acc@{epochs}"] = result["series"]["GD.test_acc"][epochs - 1]
 
 
+def findings(result, config):
+    s = result["series"]
+    val, train = np.asarray(s["GD.val_loss"]), np.asarray(s["GD.epoch_loss"])
+    best = int(val.argmin())
+    return [finding("the validation loss turns up while the training loss keeps falling",
+                    f"validation loss lowest at epoch {best + 1} ({val[best]:.4f}), "
+                    f"{val[-1]:.4f} at epoch {len(val)}; training loss {train[best]:.4f} → "
+                    f"{train[-1]:.4f}",
+                    best + 1 < len(val) and val[-1] > val[best] and train[-1] < train[best])]
+
+
 experiment(
     "breast-cancer-validation",
     "training vs validation loss, and test accuracy after 500/600/700/1000 epochs",
-    "The training part split again (364 train / 91 validation). The validation loss follows "
+    "The training part split again, for {epochs} epochs. The validation loss follows "
     "the training loss down, then turns up while the training loss keeps falling: the network "
     "starts to fit noise. The lecture reads the test accuracy after 500, 600, 700 and 1000 "
     "epochs (one run here: full-batch GD from a fixed start is deterministic).",
     lambda c: {"GD": ({}, *gd(c))}, lambda c: ["GD"], validation=True,
-    extra=validation_finals, plot_kwargs={"accuracy": "val_loss"})
+    extra=validation_finals, plot_kwargs={"accuracy": "val_loss"}, findings=findings)

@@ -26,9 +26,16 @@ register(Experiment(
     name="overfit-dropout",
     description="The same overfitting setting without and with dropout 0.2 (book figures "
                 "6-22, 6-23)",
-    concept="The same 300 images and network; dropout switches each hidden unit off with "
-            "probability p = 0.2 at every training step (the book's convention: x·mask in "
+    concept="The same {n_train} images and network, {epochs} epochs; dropout switches each "
+            "hidden unit off with probability p = {dropout:g} at every training step (the book's convention: x·mask in "
             "training, x·(1 − p) in evaluation). The book's finding: the train/test gap "
             "narrows, at the price of slower training.",
     defaults={**overfit.DEFAULTS, "epochs": 301, "dropout": 0.2},
-    profiles=overfit.PROFILES, compute=compute, plot=plot, data=overfit.describe))
+    profiles=overfit.PROFILES, compute=compute, plot=plot, data=overfit.describe,
+    findings=lambda result, config: overfit.findings(
+        result, config, ["dropout 0", f"dropout {config['dropout']:g}"], "dropout"),
+    rule=({"formula": "Dropout: training y = x·mask, mask ~ Bernoulli(1 − p); evaluation "
+                      "y = x·(1 − p)",
+           "npref": "npref.layers:Dropout.forward", "torch": "torchref.layers:Dropout",
+           "book": "the book scales at evaluation (x·(1 − p)); PyTorch's inverted dropout "
+                   "scales in training (x·mask/(1 − p)) and passes x unchanged at evaluation"},)))

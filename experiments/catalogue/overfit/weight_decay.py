@@ -25,10 +25,15 @@ def plot(results, config, out_dir):
 register(Experiment(
     name="overfit-weight-decay",
     description="300 MNIST images, 784-[100×6]-10: train vs test accuracy without and with L2 "
-                "weight decay λ = 0.1 (book figures 6-20, 6-21)",
-    concept="A seven-layer network trained on only 300 images learns them by heart: training "
+                "weight decay (book figures 6-20, 6-21)",
+    concept="A seven-layer network trained on only {n_train} images for {epochs} epochs learns "
+            "them by heart: training "
             "accuracy reaches 100% while test accuracy stalls far below. Weight decay adds "
-            "½·λ·ΣW² to the loss (λ·W to each weight's gradient), keeping the weights small; "
+            "½·λ·ΣW² (here λ = {weight_decay:g}) to the loss (λ·W to each weight's gradient), keeping the weights small; "
             "the book's finding is that the train/test gap narrows.",
     defaults={**overfit.DEFAULTS, "epochs": 201, "weight_decay": 0.1},
-    profiles=overfit.PROFILES, compute=compute, plot=plot, data=overfit.describe))
+    profiles=overfit.PROFILES, compute=compute, plot=plot, data=overfit.describe,
+    findings=lambda result, config: overfit.findings(
+        result, config, ["λ=0", f"λ={config['weight_decay']:g}"], "weight decay"),
+    rule=({"formula": "L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W",
+           "npref": "npref.regularizers:L2", "torch": "torchref.regularizers:L2"},)))
