@@ -183,7 +183,7 @@ def test_figures_with_an_empty_panel_or_an_unlabelled_axis_are_refused(tmp_path)
 
     from experiments.plotting import FigureError, save
 
-    fig, (a, b) = plt.subplots(1, 2)
+    fig, (a, _) = plt.subplots(1, 2)
     a.plot([1, 2], [3, 4])
     a.set_xlabel("x")
     a.set_ylabel("y")

@@ -6,13 +6,13 @@ import numpy as np
 
 from experiments.registry import finding
 
-__all__ = ["finding", "tail_mean", "pct", "num", "listing"]
+__all__ = ["finding", "listing", "num", "pct", "tail_mean"]
 
 
 def tail_mean(values, fraction: float = 1 / 3) -> float:
     """The mean of a curve's last ``fraction`` (at least one value): where it has settled."""
     x = np.asarray(values, dtype=np.float64)
-    return float(x[-max(1, int(round(len(x) * fraction))):].mean())
+    return float(x[-max(1, round(len(x) * fraction)):].mean())
 
 
 def pct(value) -> str:

@@ -203,7 +203,7 @@ def findings(result, config):
     rows_ = [(label, lecture.PRINTED[label][1]) for label in lecture.PRINTED
              if label in written and label != "dropout"]
     same = [label for label, printed in rows_ if abs(written[label]["score"] - printed) < 1e-9]
-    missed = sorted(set(label for label, _ in rows_) - set(same))
+    missed = sorted({label for label, _ in rows_} - set(same))
     return [finding("the lecture's listings, run as written, reproduce the accuracies it prints",
                     f"{len(same)} of {len(rows_)} printed accuracies reproduced exactly"
                     + (f" (not: {', '.join(missed)})" if missed else "")

@@ -11,6 +11,12 @@ results into plain data for the Jinja2 templates in ``templates/``; ``convention
 book-vs-PyTorch differences.
 """
 
-from experiments.report.building import PAGES, build, page_for, refresh_index, write_bench_page
+from experiments.report.building import (
+    PAGES,
+    build,
+    page_for,
+    refresh_index,
+    write_bench_page,
+)
 
 __all__ = ["PAGES", "build", "page_for", "refresh_index", "write_bench_page"]

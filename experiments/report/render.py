@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import re
 import textwrap
 from pathlib import Path
 
@@ -238,12 +239,14 @@ def _source(dotted: str) -> dict:
 
 
 def _where(where) -> str:
-    """The worst value's place, in words: ``Adam.loss[17]`` → ``Adam, loss, index 17``."""
-    text = str(where)
-    if "[" in text and text.endswith("]"):
-        head, _, index = text[:-1].partition("[")
-        text = f"{head.replace('.', ', ')} (index {index})"
-    return text
+    """The worst value's place, in words, its numbers for reading:
+    ``['series']['Adam.loss'][17]: numpy=0.0123456789012, …`` →
+    ``Adam.loss (series), index 17: numpy=0.0123457, …``."""
+    text = re.sub(r"\['(series|final|arrays)'\]\['([^']+)'\]",
+                  lambda m: f"{m.group(2)} ({m.group(1)})", str(where))
+    text = re.sub(r"\[(\d+)\]", r", index \1", text)
+    return re.sub(r"-?\d+\.\d{7,}(?:e[+-]?\d+)?",
+                  lambda m: f"{float(m.group()):.6g}", text)
 
 
 def _chaotic_sentence(p: dict) -> str | None:
