@@ -8,6 +8,7 @@ import sys
 from experiments import backends as backend_registry
 from experiments.config import PROFILES, ConfigError
 from experiments.data import DataError
+from experiments.parallel import ExecutorError
 from npref.guard import NonFiniteError
 
 DESCRIPTION = """\
@@ -47,7 +48,8 @@ def main(argv=None) -> int:
         print("interrupted: results written so far are whole; the set in progress was not "
               "kept", file=sys.stderr)
         return INTERRUPTED
-    except (ConfigError, DataError, backend_registry.BackendUnavailable, KeyError) as error:
+    except (ConfigError, DataError, ExecutorError, backend_registry.BackendUnavailable,
+            KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) else str(error)
         print(f"error: {message}", file=sys.stderr)
         return BAD_INPUT
@@ -97,12 +99,14 @@ def _parser() -> argparse.ArgumentParser:
                                    "book's 784-[100×4]-10 MLP at batch 128 and 1024, float32 "
                                    "and float64, for npref, torchref and a plain PyTorch eager "
                                    "loop, next to the machine's float32 GEMM throughput; each "
-                                   "configuration in its own process, in rounds. Writes "
+                                   "implementation in its own process, in rounds; about a "
+                                   "minute on 2 idle cores, said at the start. Writes "
                                    "OUT/bench/bench.json and OUT/bench/index.html.")
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--rounds", type=int, default=5, help="rounds over every configuration "
-                                                          "(default: 5)")
-    p.add_argument("--blocks", type=int, default=5, help="timed blocks per process (default: 5)")
+                                                          "(default: 5; under 3, no spread: "
+                                                          "every figure is flagged)")
+    p.add_argument("--blocks", type=int, default=5, help="timed blocks per turn (default: 5)")
     p.add_argument("--steps", type=int, default=20, help="steps per block (default: 20)")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first (default: 10)")
     p.add_argument("--batch", type=int, nargs="+", default=[128, 1024],
@@ -121,6 +125,19 @@ def _common(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--data-dir", default=None,
                    help="folder with data files (MNIST IDX files) instead of the built-in sources")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="run seeds SEED … SEED+N−1, each on both backends; findings say in how "
+                        "many seeds they held, figures show the median and the spread "
+                        "(default: 1)")
+    p.add_argument("--jobs", default="1", metavar="J|auto",
+                   help="worker processes for the seeds (and, for report, the experiments); "
+                        "auto = this machine's cores; the results do not depend on it "
+                        "(default: 1)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local: this machine; dask: Dask distributed — a LocalCluster of --jobs "
+                        "workers, or the cluster at --scheduler (default: local)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR",
+                   help="a running Dask scheduler, tcp://host:8786 (with --executor dask)")
 
 
 def _list(args) -> int:
@@ -136,7 +153,9 @@ def _run(args) -> int:
     from experiments.runner import run
     chosen = backend_registry.BACKENDS if args.backend == "both" else (args.backend,)
     metrics = run(args.name, backends=chosen, device=args.device, profile=args.profile,
-                  seed=args.seed, data_dir=args.data_dir, out=args.out, sets=args.sets)
+                  seed=args.seed, data_dir=args.data_dir, out=args.out, sets=args.sets,
+                  seeds=args.seeds, jobs=args.jobs, executor=args.executor,
+                  scheduler=args.scheduler)
     return DISAGREE if metrics["parity"]["passed"] is False else DONE
 
 
@@ -157,17 +176,18 @@ def _bench(args) -> int:
                        steps=args.steps, batches=args.batch, dtypes=args.dtype,
                        log=lambda m: print(m, file=sys.stderr, flush=True))
     page = bench.write_page(result, args.out)
-    print(f"{'configuration':<42} {'ms/step':>8} {'vs pytorch':>10} {'GFLOP/s':>8} {'of GEMM':>8}")
-    for r in result["rows"]:
-        print(f"{r['label']:<42} {r['ms']:>8.2f} {r['vs_pytorch']:>9.2f}× {r['gflops']:>8.1f} "
-              f"{100 * r['of_gemm']:>7.0f}%")
-    print(f"machine float32 GEMM: {result['machine_gflops']:.0f} GFLOP/s; page: {page}")
+    print("\n".join(bench.table(result)))
+    print(f"machine float32 GEMM: {result['machine_gflops']:.0f} GFLOP/s; load average "
+          f"{result['load_average']['before']:.1f} before, {result['load_average']['after']:.1f} "
+          f"after ({result['cpu_count']} CPUs); {result['seconds']:.0f} s; page: {page}")
     return 0
 
 
 def _report(args) -> int:
     from experiments.report import build
     index, failed = build(out=args.out, profile=args.profile, only=args.only, device=args.device,
-                          seed=args.seed, data_dir=args.data_dir, force=args.force)
+                          seed=args.seed, data_dir=args.data_dir, force=args.force,
+                          seeds=args.seeds, jobs=args.jobs, executor=args.executor,
+                          scheduler=args.scheduler)
     print(index)
     return DISAGREE if failed else DONE

@@ -16,6 +16,8 @@ def test_bench_writes_json_and_a_page(tmp_path, capsys):
     out = captured.out
     assert "machine float32 GEMM" in out and "npref cpu batch 128 float32" in out
     assert "float32 matmul in full float32: TF32 off" in captured.err
+    assert "the rounds will take about" in captured.err       # said before the rounds
+    assert "1 round(s): no spread to judge by" in out         # one round: every figure flagged
     result = json.loads((tmp_path / "bench" / "bench.json").read_text())
     assert result["float32_matmul"].startswith("full float32: TF32 off")
     impls = {r["impl"] for r in result["rows"]}
@@ -68,3 +70,29 @@ def test_the_gpu_gemm_and_a_cuda_step_are_timed_in_full_float32():
     for impl in ("torchref", "pytorch"):
         step = worker({"impl": impl, "batch": 1024, "dtype": "float32", "device": "cuda"}, 1, 1, 2)
         assert step["seconds_per_step"][0] > 0
+
+
+def test_figures_the_spread_or_the_gemm_limit_make_meaningless_are_flagged_not_printed_plainly():
+    """Worker results made up: one round gives no spread; noisy rounds flag a row and every
+    ratio against it; a share above the GEMM limit is called impossible."""
+    from experiments.bench import PARAMS, configs, label, summarize, table
+
+    todo = configs(("cpu",), (128,), ("float32",))
+    flops = 6 * PARAMS * 128
+    steady = [{"seconds_per_step": [1e-3] * 3}] * 3
+    raw = {label(c): steady for c in todo if c["impl"] != "gemm"}
+    raw[label({"impl": "gemm"})] = [{"gflops": {"numpy": 100.0, "torch": 90.0}}] * 3
+    noisy = "pytorch cpu batch 128 float32"
+    raw[noisy] = [{"seconds_per_step": [s] * 3} for s in (1e-3, 1.5e-3, 1e-3)]
+    fast = "npref cpu batch 128 float32"
+    raw[fast] = [{"seconds_per_step": [flops / 150e9] * 3}] * 3          # 150% of the GEMM
+    rows = {r["label"]: r for r in summarize(todo, raw)["rows"]}
+    assert rows["torchref cpu batch 128 float32"]["flags"] == {
+        "vs_pytorch": "the pytorch baseline: round medians spread over 50% of the median"}
+    assert set(rows[noisy]["flags"]) == {"ms", "vs_pytorch", "of_gemm"}
+    assert "above the GEMM limit" in rows[fast]["flags"]["of_gemm"]
+    printed = "\n".join(table({"rows": list(rows.values())}))
+    assert "150%?" in printed and "figures marked ? are not to be taken at face value" in printed
+
+    one = summarize(todo, {k: v[:1] for k, v in raw.items()})["rows"]
+    assert all("no spread to judge by" in r["flags"]["ms"] for r in one)

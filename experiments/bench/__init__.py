@@ -22,10 +22,18 @@ PyTorch's float32 matrix products run in true float32 in every worker — TF32 o
 off in oneDNN (:func:`torchref.device.full_float32`) — as in the parity suite; ``bench.json``
 records it (``float32_matmul``) and the run says so.
 
-Every configuration runs in a process of its own — so no two BLAS thread pools ever compete —
-and the configurations take turns, round after round (reversed every other round); each process
-warms up, then times blocks of steps. Reported: the median over all blocks of all rounds, and the
-spread of the per-round medians. Inputs are random (the time of a step does not depend on them).
+Each implementation runs in a worker process of its own that stays up for the whole run (npref's
+never imports torch; the GEMM is timed in plain PyTorch's), so no two BLAS thread pools ever
+compete and no round pays for starting Python again. The configurations take turns, round after
+round (reversed every other round), with a short pause between turns for the last worker's
+threads to go idle; each turn warms up, then times blocks of steps. Before the rounds, one short
+turn per configuration (not counted) tells how long the run will take, and the run says so.
+Reported: the median over all blocks of all rounds, and the spread of the per-round medians. A
+figure is flagged — printed with a ``?`` and a reason, never plainly — when fewer than three
+rounds give no spread to judge it by, when that spread exceeds :data:`NOISY` of the median, or
+when it claims more than the GEMM limit (the machine was busier while the GEMM ran). The load
+average before and after is recorded: on a busy machine every figure is noisy. Inputs are random
+(the time of a step does not depend on them).
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +78,50 @@ def label(c: dict) -> str:
     return f"{c['impl']} {c['device']} batch {c['batch']} {c['dtype']}"
 
 
-# -- the parent: rounds of processes, then the summary --------------------------------------------
+# -- the parent: rounds over long-lived workers, then the summary ------------------------------
+
+#: A figure whose round medians spread over more than this fraction of the median is flagged.
+NOISY = 0.2
+#: Seconds between two turns: the last worker's BLAS/OpenMP threads stop spinning meanwhile.
+SETTLE = 0.1
+
+
+def worker_of(c: dict) -> str:
+    """The worker process a configuration runs in: one per implementation; the GEMM in plain
+    PyTorch's (it times NumPy's product and PyTorch's)."""
+    return "pytorch" if c["impl"] == "gemm" else c["impl"]
+
+
+class _Worker:
+    def __init__(self, name: str, root: Path):
+        self.name = name
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "experiments.bench.steps"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.stderr, text=True, cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)})
+
+    def ask(self, config: dict, warmup: int, blocks: int, steps: int) -> dict:
+        request = {"config": config, "warmup": warmup, "blocks": blocks, "steps": steps}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            self.stderr.seek(0)
+            raise RuntimeError(f"bench worker {self.name} for {label(config)} failed:\n"
+                               f"{self.stderr.read()}")
+        return json.loads(line)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.stderr.close()
+
 
 def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128, 1024),
         dtypes=("float32", "float64"), log=print) -> dict:
@@ -79,26 +132,48 @@ def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128,
         threads = torch.get_num_threads()
     except ImportError:
         cuda, threads = False, None
+    started = time.perf_counter()
+    load_before = _load()
     todo = configs(("cpu", "cuda") if cuda else ("cpu",), tuple(batches), tuple(dtypes))
     log(f"bench: PyTorch float32 matmul in {FLOAT32_MATMUL}; devices: "
         + ("cpu, cuda" if cuda else "cpu (no CUDA device)"))
-    raw = {label(c): [] for c in todo}
+    log(f"bench: {rounds} round(s) of {len(todo)} configurations; starting the workers "
+        f"(load average {load_before:.1f} on {os.cpu_count()} CPUs"
+        + (": a busy machine, the figures will be noisy)" if _busy(load_before) else ")"))
     root = Path(__file__).resolve().parents[2]
-    for r in range(rounds):
-        order = todo if r % 2 == 0 else todo[::-1]
-        for i, c in enumerate(order, 1):
-            log(f"bench: round {r + 1}/{rounds}, {i}/{len(order)}: {label(c)}")
-            done = subprocess.run(
-                [sys.executable, "-m", "experiments.bench.steps", json.dumps(c), str(warmup),
-                 str(blocks), str(steps)], capture_output=True, text=True, cwd=root,
-                env={**os.environ, "PYTHONPATH": str(root)})
-            if done.returncode != 0:
-                raise RuntimeError(f"bench worker for {label(c)} failed:\n{done.stderr}")
-            raw[label(c)].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    workers = {name: _Worker(name, root) for name in dict.fromkeys(map(worker_of, todo))}
+    try:
+        # One short turn each, not counted: builds every network, and tells the time to come.
+        per_turn = {}
+        for c in todo:
+            begin = time.perf_counter()
+            workers[worker_of(c)].ask(c, warmup, 1, min(steps, 5))
+            took = time.perf_counter() - begin
+            per_turn[label(c)] = (took if c["impl"] == "gemm"
+                                  else took * (warmup + blocks * steps) / (warmup + min(steps, 5)))
+            time.sleep(SETTLE)
+        estimate = rounds * (sum(per_turn.values()) + SETTLE * len(todo))
+        log(f"bench: ready after {time.perf_counter() - started:.0f} s; the rounds will take "
+            f"about {estimate:.0f} s more")
+        raw = {label(c): [] for c in todo}
+        for r in range(rounds):
+            order = todo if r % 2 == 0 else todo[::-1]
+            log(f"bench: round {r + 1}/{rounds}")
+            for c in order:
+                raw[label(c)].append(workers[worker_of(c)].ask(c, warmup, blocks, steps))
+                time.sleep(SETTLE)
+    finally:
+        for w in workers.values():
+            w.close()
+    load_after = _load()
     result = summarize(todo, raw)
+    seconds = time.perf_counter() - started
+    log(f"bench: done in {seconds:.0f} s")
     result.update({"rounds": rounds, "warmup": warmup, "blocks": blocks, "steps": steps,
                    "params": PARAMS, "torch_threads": threads, "cpu_count": os.cpu_count(),
-                   "float32_matmul": FLOAT32_MATMUL, "raw": raw})
+                   "float32_matmul": FLOAT32_MATMUL, "seconds": seconds,
+                   "estimated_seconds": estimate, "noisy_above": NOISY,
+                   "load_average": {"before": load_before, "after": load_after}, "raw": raw})
     folder = Path(out) / "bench"
     write_json(folder / "bench.json", result)
     result["figure"] = plot(result, folder)
@@ -106,17 +181,33 @@ def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128,
     return result
 
 
+def _load() -> float:
+    """The one-minute load average (NaN where the system does not tell)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float("nan")
+
+
+def _busy(load: float) -> bool:
+    return load > 0.5 * (os.cpu_count() or 1)
+
+
 def summarize(todo, raw) -> dict:
     # Typical against typical: the median step against the median GEMM of the same rounds, each
     # device's rows against that device's GEMM.
-    gemm_by, by_device = {}, {}
+    gemm_by, by_device, gemm_spread = {}, {}, {}
     for c in todo:
         if c["impl"] != "gemm":
             continue
         runs = raw[label(c)]
         medians = {k: float(np.median([r["gflops"][k] for r in runs])) for k in runs[0]["gflops"]}
         gemm_by.update(medians)
-        by_device[c.get("device", "cpu")] = max(medians.values())
+        device = c.get("device", "cpu")
+        best = max(medians, key=medians.get)
+        by_device[device] = medians[best]
+        values = [r["gflops"][best] for r in runs]
+        gemm_spread[device] = (max(values) - min(values)) / medians[best]
     machine = by_device["cpu"]
     rows = []
     for c in todo:
@@ -129,13 +220,58 @@ def summarize(todo, raw) -> dict:
         gflops = 6 * PARAMS * c["batch"] / seconds / 1e9
         rows.append({**c, "label": label(c), "ms": seconds * 1e3,
                      "ms_low": min(medians) * 1e3, "ms_high": max(medians) * 1e3,
+                     "spread": (max(medians) - min(medians)) / seconds, "rounds": len(runs),
                      "gflops": gflops, "of_gemm": gflops / by_device[c["device"]]})
     for row in rows:
         base = next(r for r in rows if r["impl"] == "pytorch" and r["batch"] == row["batch"]
                     and r["dtype"] == row["dtype"] and r["device"] == row["device"])
         row["vs_pytorch"] = row["ms"] / base["ms"]
+        row["flags"] = flags(row, base, gemm_spread.get(row["device"], 0.0))
     return {"gemm_gflops": gemm_by, "machine_gflops": machine, "gemm_by_device": by_device,
-            "rows": rows}
+            "gemm_spread": gemm_spread, "rows": rows}
+
+
+def flags(row: dict, base: dict, gemm_spread: float) -> dict:
+    """Why a row's figures cannot be taken at face value: ``{figure: reason}`` for the figures
+    ``ms``, ``vs_pytorch`` and ``of_gemm`` (empty when all stand)."""
+    def doubt(r):
+        if r["rounds"] < 3:
+            return f"{r['rounds']} round(s): no spread to judge by (use --rounds 3 or more)"
+        if r["spread"] > NOISY:
+            return f"round medians spread over {100 * r['spread']:.0f}% of the median"
+        return None
+    out = {}
+    own, theirs = doubt(row), doubt(base)
+    if own:
+        out["ms"] = own
+    if own or theirs:
+        out["vs_pytorch"] = own or f"the pytorch baseline: {theirs}"
+    if row["of_gemm"] > 1:
+        out["of_gemm"] = (f"{100 * row['of_gemm']:.0f}% is above the GEMM limit: impossible, "
+                          "the machine was busier while the GEMM ran")
+    elif own:
+        out["of_gemm"] = own
+    elif gemm_spread > NOISY:
+        out["of_gemm"] = f"the GEMM's rounds spread over {100 * gemm_spread:.0f}% of its median"
+    return out
+
+
+def table(result) -> list[str]:
+    """The summary as printed: flagged figures carry a ``?`` and their reasons follow below."""
+    lines = [f"{'configuration':<42} {'ms/step':>9} {'±':>5} {'vs pytorch':>11} "
+             f"{'GFLOP/s':>8} {'of GEMM':>8}"]
+    notes = []
+    for r in result["rows"]:
+        mark = {key: "?" if key in r["flags"] else " " for key in ("ms", "vs_pytorch", "of_gemm")}
+        ms = f"{r['ms']:.2f}{mark['ms']}"
+        vs = f"{r['vs_pytorch']:.2f}×{mark['vs_pytorch']}"
+        of = f"{100 * r['of_gemm']:.0f}%{mark['of_gemm']}"
+        lines.append(f"{r['label']:<42} {ms:>9} {50 * r['spread']:>4.0f}% {vs:>11} "
+                     f"{r['gflops']:>8.1f} {of:>8}")
+        notes += [f"  ? {r['label']}, {key}: {why}" for key, why in r["flags"].items()]
+    if notes:
+        lines += ["figures marked ? are not to be taken at face value:", *notes]
+    return lines
 
 
 def plot(result, folder) -> str:
@@ -164,6 +300,7 @@ def plot(result, folder) -> str:
                    yerr=[[v["ms"] - v["ms_low"] for v in values],
                          [v["ms_high"] - v["ms"] for v in values]], capsize=2)
         ax.set_xticks(np.arange(len(groups)), [f"batch {b}, {d}" for b, d in groups])
+        ax.set_xlabel("configuration (batch size, dtype)")
         ax.set_ylabel("ms per training step (median; bars: spread of round medians)")
         ax.set_title(f"784-[100×4]-10 ReLU + Adam, {device.upper()} — float32 GEMM "
                      f"{gemm[device]:.0f} GFLOP/s")

@@ -1,8 +1,11 @@
-"""The bench's worker: one configuration timed in a process of its own.
+"""The bench's worker: configurations timed in a process that stays up for the whole run.
 
-``python -m experiments.bench.steps CONFIG WARMUP BLOCKS STEPS`` prints one JSON line; the parent
-(:mod:`experiments.bench`) runs one such process per configuration so that no two BLAS thread
-pools ever compete.
+``python -m experiments.bench.steps`` reads one request a line on stdin — ``{"config": {...},
+"warmup": W, "blocks": B, "steps": S}`` — and answers each with one JSON line on stdout. The parent
+(:mod:`experiments.bench`) keeps one such process per implementation (npref's never imports torch)
+and asks them in turn, so no two BLAS thread pools ever compete and no round pays for starting
+Python and importing torch again. A configuration's network is built once per process and
+reused from round to round; each request warms it up again before timing.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ def _step_torch(impl, batch, dtype, device):
     return step, sync
 
 
-def _gemm(device="cpu", n=4096, reps=4):
+def _gemm(device="cpu", n=4096, reps=3):
     """float32 GEMM throughput (GFLOP/s) of an n×n product: NumPy's and PyTorch's on the CPU,
     PyTorch's on CUDA — there synchronised before and after each timed product, and timed over
     more repetitions (one product takes milliseconds)."""
@@ -112,12 +115,18 @@ def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
         return _time(config, warmup, blocks, steps)
 
 
+_BUILT: dict = {}       # a configuration's (step, sync), built once per process
+
+
 def _time(config: dict, warmup: int, blocks: int, steps: int) -> dict:
-    if config["impl"] == "npref":
-        step, sync = _step_npref(config["batch"], np.dtype(config["dtype"]))
-    else:
-        step, sync = _step_torch(config["impl"], config["batch"], config["dtype"],
-                                 config["device"])
+    key = json.dumps(config, sort_keys=True)
+    if key not in _BUILT:
+        if config["impl"] == "npref":
+            _BUILT[key] = _step_npref(config["batch"], np.dtype(config["dtype"]))
+        else:
+            _BUILT[key] = _step_torch(config["impl"], config["batch"], config["dtype"],
+                                      config["device"])
+    step, sync = _BUILT[key]
     for _ in range(warmup):
         step()
     sync()
@@ -131,7 +140,17 @@ def _time(config: dict, warmup: int, blocks: int, steps: int) -> dict:
     return {"seconds_per_step": per_step}
 
 
+def serve(requests=sys.stdin, answers=sys.stdout) -> None:
+    """Answer timing requests, one JSON line each, until stdin closes."""
+    for line in requests:
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        answers.write(json.dumps(worker(r["config"], r["warmup"], r["blocks"], r["steps"]))
+                      + "\n")
+        answers.flush()
+
+
 if __name__ == "__main__":
-    config, warmup, blocks, steps = json.loads(sys.argv[1]), *map(int, sys.argv[2:5])
-    print(json.dumps(worker(config, warmup, blocks, steps)))
+    serve()
 
