@@ -1,31 +1,32 @@
-"""The README's code runs as written.
+"""The README's code runs as written — every ```python block of it.
 
 :func:`python_blocks` finds the fenced ```python blocks under one heading of the README (up to the
 next heading of the same or a higher level); :func:`run_blocks` executes them in order, in one
-namespace — a section's blocks may build on each other — in an empty working folder. To check
-another section, add its heading to :data:`SECTIONS`.
+namespace — a section's blocks may build on each other — in an empty working folder, with
+matplotlib drawing off screen. :data:`SECTIONS` is every ``##`` section that has a python block,
+found in the README itself, and a test checks that together they hold every python block of the
+file: a new block runs without anyone adding it here. Shell blocks are not run, but each
+``python -m experiments ...`` line in them must parse with the real command line, name an
+experiment that exists, and each ``make`` target must be one the Makefile has.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-
-#: Headings whose Python blocks must run as written.
-SECTIONS = ["Prove your own port"]
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(```+|~~~+)\s*(\w*)")
 
 
-def sections(text: str) -> dict[str, str]:
-    """``{heading: its text}`` for every heading of a Markdown document (fenced code skipped when
-    looking for headings; a section runs to the next heading of the same or a higher level)."""
-    lines = text.splitlines(keepends=True)
+def _headings(lines: list[str]) -> list[tuple[int, int, str]]:
+    """``(line index, level, title)`` of each heading, fenced code skipped."""
     heads, fence = [], None
     for i, line in enumerate(lines):
         opened = _FENCE.match(line)
@@ -39,6 +40,14 @@ def sections(text: str) -> dict[str, str]:
         head = _HEADING.match(line)
         if head:
             heads.append((i, len(head.group(1)), head.group(2)))
+    return heads
+
+
+def sections(text: str) -> dict[str, str]:
+    """``{heading: its text}`` for every heading of a Markdown document (fenced code skipped when
+    looking for headings; a section runs to the next heading of the same or a higher level)."""
+    lines = text.splitlines(keepends=True)
+    heads = _headings(lines)
     out = {}
     for k, (i, level, title) in enumerate(heads):
         end = next((j for j, lvl, _ in heads[k + 1:] if lvl <= level), len(lines))
@@ -51,13 +60,18 @@ def python_blocks(text: str, heading: str) -> list[str]:
     found = sections(text)
     if heading not in found:
         raise KeyError(f"README has no heading {heading!r}; it has {sorted(found)}")
+    return code_blocks(found[heading])
+
+
+def code_blocks(text: str, languages=("python", "py")) -> list[str]:
+    """The code of each fenced block of ``text`` in one of ``languages``, in order."""
     blocks, current, fence = [], None, None
-    for line in found[heading].splitlines(keepends=True):
+    for line in text.splitlines(keepends=True):
         opened = _FENCE.match(line)
         if fence is None:
             if opened:
                 fence = opened.group(1)
-                current = [] if opened.group(2) in ("python", "py") else None
+                current = [] if opened.group(2) in languages else None
         elif opened and opened.group(1).startswith(fence) and not opened.group(2):
             if current is not None:
                 blocks.append("".join(current))
@@ -65,6 +79,17 @@ def python_blocks(text: str, heading: str) -> list[str]:
         elif current is not None:
             current.append(line)
     return blocks
+
+
+def runnable_sections(text: str) -> list[str]:
+    """The ``##`` headings (each with its ``###`` subsections) that hold a python block."""
+    lines = text.splitlines(keepends=True)
+    return [title for _, level, title in _headings(lines)
+            if level == 2 and python_blocks(text, title)]
+
+
+#: The sections whose python blocks run as written: all that have one.
+SECTIONS = runnable_sections(README.read_text(encoding="utf-8"))
 
 
 def run_blocks(heading: str, text: str | None = None) -> dict:
@@ -78,17 +103,143 @@ def run_blocks(heading: str, text: str | None = None) -> dict:
     return namespace
 
 
+class Ran:
+    """One section's run: its namespace, what it printed, the folder it ran in."""
+
+    def __init__(self, namespace: dict, printed: str, folder: Path):
+        self.namespace, self.printed, self.folder = namespace, printed, folder
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    """``ran(heading)``: the section's blocks run once per test module (the worked example trains
+    two networks; the tests that look at its results share that run), each section in an empty
+    folder of its own, with matplotlib drawing into files only."""
+    import contextlib
+    import io
+    import os
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    done = {}
+
+    def run(heading: str) -> Ran:
+        if heading not in done:
+            folder = tmp_path_factory.mktemp("readme")
+            here, backend = Path.cwd(), matplotlib.get_backend()
+            saved_env = os.environ.get("MPLBACKEND")
+            os.environ["MPLBACKEND"] = "Agg"
+            matplotlib.use("Agg")
+            out = io.StringIO()
+            try:
+                os.chdir(folder)
+                with contextlib.redirect_stdout(out):
+                    namespace = run_blocks(heading)
+            finally:
+                os.chdir(here)
+                plt.close("all")
+                matplotlib.use(backend)
+                if saved_env is None:
+                    os.environ.pop("MPLBACKEND", None)
+                else:
+                    os.environ["MPLBACKEND"] = saved_env
+            done[heading] = Ran(namespace, out.getvalue(), folder)
+        return done[heading]
+
+    return run
+
+
 @pytest.mark.parametrize("heading", SECTIONS)
-def test_readme_section_runs_as_written(heading, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    run_blocks(heading)
+def test_readme_section_runs_as_written(heading, ran):
+    ran(heading)
 
 
-def test_the_port_example_finds_the_slip_at_step_two(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    found = run_blocks("Prove your own port")["divergence"]
+def test_every_python_block_of_the_readme_is_run():
+    text = README.read_text(encoding="utf-8")
+    covered = [block for heading in SECTIONS for block in python_blocks(text, heading)]
+    assert covered == code_blocks(text), (
+        "a python block lies outside every '## ' section (before the first one?): it would not "
+        "run")
+    assert {"Using it", "Train the lecture's net on both backends",
+            "Prove your own port"} <= set(SECTIONS)
+
+
+def test_the_worked_example_trains_both_backends_alike_and_plots(ran):
+    run = ran("Train the lecture's net on both backends")
+    ours, theirs = run.namespace["ours"], run.namespace["theirs"]
+    assert len(ours.loss) == len(theirs.loss) == 20 * 12          # 364 samples, batch 32
+    assert run.namespace["result"].passed and ours.test_acc[-1] > 0.9
+    assert "numbers agree" in run.printed
+    figure = run.folder / "breast-cancer-both.png"
+    assert figure.stat().st_size > 10_000
+
+
+def _shell_commands(text: str):
+    """Each command of the README's sh blocks: a list of words, comments dropped, ``&&`` split."""
+    for block in code_blocks(text, languages=("sh", "bash", "shell", "console")):
+        for line in block.splitlines():
+            words = shlex.split(line, comments=True)
+            while words:
+                cut = words.index("&&") if "&&" in words else len(words)
+                yield words[:cut]
+                words = words[cut + 1:]
+
+
+def test_the_readmes_experiments_commands_parse():
+    from experiments.cli import _parser
+    from experiments.registry import all_experiments
+
+    commands = [words for words in _shell_commands(README.read_text(encoding="utf-8"))
+                if words[1:3] == ["-m", "experiments"] and words[0].endswith(("python",
+                                                                              "python3"))]
+    assert len(commands) >= 5
+    known = all_experiments()
+    for words in commands:
+        args = _parser().parse_args(words[3:])          # exits 2 with an error line if invalid
+        if args.command == "run":
+            assert args.name in known, words
+        for name in getattr(args, "only", None) or ():
+            assert name in known, words
+
+
+def test_the_readmes_make_targets_exist():
+    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    used = {words[1] for words in _shell_commands(README.read_text(encoding="utf-8"))
+            if words[0] == "make" and len(words) > 1 and "=" not in words[1]}
+    assert used and used <= targets, used - targets
+
+
+def test_the_readmes_links_to_its_own_sections_resolve():
+    text = README.read_text(encoding="utf-8")
+
+    def slug(title):                                   # GitHub's anchor for a heading
+        return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+    anchors = {slug(title) for _, _, title in _headings(text.splitlines())}
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links and links <= anchors, links - anchors
+
+
+def test_without_torch_the_torch_backend_points_to_the_venv(monkeypatch):
+    """The First steps section's promise: the system Python is steered to .venv, not to pip."""
+    import sys
+
+    from experiments import backends
+
+    monkeypatch.setitem(sys.modules, "torch", None)       # import torch -> ImportError
+    with pytest.raises(backends.BackendUnavailable) as raised:
+        backends.get("torch")
+    message = str(raised.value)
+    assert ". .venv/bin/activate" in message and ".venv/bin/python" in message
+    assert "make report" in message and ".venv/bin/pip install -e '.[experiments]'" in message
+
+
+def test_the_port_example_finds_the_slip_at_step_two(ran):
+    run = ran("Prove your own port")
+    found = run.namespace["divergence"]
     assert (found.step, found.name, found.others) == (2, "p", ())
-    printed = capsys.readouterr().out
+    printed = run.printed
     # The output shown in the README, to 10 digits (the last bits may differ between CPUs).
     assert printed.startswith("step 2, 'p'[") and _digits(printed.strip()) in _digits(
         README.read_text(encoding="utf-8"))
