@@ -140,7 +140,8 @@ def test_pages_state_the_findings_and_the_index_groups_by_topic(site):
         for f in m["findings"]:
             escaped = f["claim"].replace("'", "&#39;")
             assert escaped in page and escaped in index
-        assert "The rule, side by side" in page and "def " in page   # source, read at build
+    paths = (site / "optimizer-paths" / "index.html").read_text()
+    assert "The rule, side by side" in paths and "def _step" in paths   # read at build time
     for path in pages(site):
         text = path.read_text()
         assert "SPEC" not in text, path
@@ -148,10 +149,10 @@ def test_pages_state_the_findings_and_the_index_groups_by_topic(site):
 
 
 def test_run_refreshes_its_page_and_index_row_and_marks_overrides(site):
-    from experiments.cli import main
+    from experiments.runner import run
 
     name = "breast-cancer-validation"
-    assert main(["run", name, "--out", str(site), "--device", "cpu", "--set", "epochs=700"]) == 0
+    run(name, out=site, device="cpu", sets=["epochs=700"])
     page = (site / name / "index.html").read_text()
     assert "--set epochs=700" in page and "changed on the command line: epochs" in page
     assert "the training part split again, for 700 epochs".lower() in page.lower()

@@ -46,6 +46,10 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
         log(f"[{i}/{len(names)}] {name}")
         metrics[name] = run(name, backends=("numpy", "torch"), device=device, profile=profile,
                             seed=seed, data_dir=data_dir, out=out)
+    # The index lists every result set on disk, not only the ones this build ran.
+    on_disk = _on_disk(out, experiments)
+    metrics = {n: metrics.get(n, on_disk.get(n)) for n in experiments
+               if n in metrics or n in on_disk}
     index = _write_pages(out, metrics, experiments, _conventions(out, force), profile)
     failed = [n for n, m in metrics.items() if m["parity"]["passed"] is False]
     log(f"report: wrote {index} ({len(names)} experiments, {len(failed)} parity failures)")
@@ -70,17 +74,23 @@ def refresh_index(out) -> Path:
     """Rewrite ``out/index.html`` from the result sets on disk (after ``run`` replaced one)."""
     out = Path(out)
     experiments = registry.all_experiments()
-    metrics = {}
-    for name in experiments:
-        m = io.read_json_object(out / name / "metrics.json")
-        if m is not None and isinstance(m.get("figures"), list):
-            metrics[name] = m
+    metrics = _on_disk(out, experiments)
     profiles = sorted({m["profile"] for m in metrics.values()})
     extras = render.optional_pages(out)
     index = out / PAGES["index"]
     io.write_text(index, _sanitize(render.render_index(metrics, experiments,
                                                        " / ".join(profiles), extras)))
     return index
+
+
+def _on_disk(out: Path, experiments: dict) -> dict:
+    """The metrics of every experiment with a result set under ``out``, in catalogue order."""
+    found = {}
+    for name in experiments:
+        m = io.read_json_object(out / name / "metrics.json")
+        if m is not None and isinstance(m.get("figures"), list):
+            found[name] = m
+    return found
 
 
 def page_for(metrics: dict, experiment, out) -> str:

@@ -142,7 +142,7 @@ def render_index(metrics: dict, experiments: dict, profile: str, extras: tuple =
         placed.update(r["name"] for r in members)
         if members:
             sections.append({"title": title, "source": source, "rows": members,
-                             "id": title.split()[0].lower()})
+                             "id": re.sub(r"[^a-z]+", "-", title.lower()).strip("-")})
     versions = next(iter(metrics.values()))["versions"] if metrics else {}
     passed = sum(m["parity"]["passed"] is True for m in metrics.values())
     taught = sum(r["all_reproduced"] for r in rows.values())
