@@ -187,5 +187,12 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
+def check_seeds(seeds) -> int:
+    """``--seeds``: how many seeds, an int >= 1."""
+    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1:
+        raise ConfigError(f"--seeds must be an int >= 1, got {seeds!r}")
+    return int(seeds)
+
+
 def _cli(value) -> str:
     return ",".join(map(str, value)) if isinstance(value, list) else str(value)

@@ -15,8 +15,9 @@ import numpy as np
 import npref
 from experiments import backends as backend_registry
 from experiments import config as config_mod
-from experiments import io, registry
+from experiments import io, parallel, registry
 from experiments.backends import parity as judging
+from experiments.parallel import seeds as seeds_mod
 
 
 def log(message: str) -> None:
@@ -53,60 +54,125 @@ def fingerprint(name, profile, seed, config, backends, device, data_dir) -> str:
 
 
 def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile: str = "quick",
-        seed: int = 0, data_dir=None, out="results", sets=()) -> dict:
-    """Run experiment ``name``; write its results as one set under ``out/name`` — metrics.json,
-    figures and page, swapped in together — and return the metrics."""
+        seed: int = 0, data_dir=None, out="results", sets=(), seeds: int = 1, jobs=1,
+        executor: str = "local", scheduler=None) -> dict:
+    """Run experiment ``name`` for ``seeds`` seeds (``seed … seed+seeds−1``), each on every
+    backend, on the executor given (:mod:`experiments.parallel`); write its results as one set
+    under ``out/name`` — metrics.json, figures and page, swapped in together — and return the
+    metrics. The results do not depend on ``jobs`` or the executor."""
+    job = plan(name, backends=backends, device=device, profile=profile, seed=seed,
+               data_dir=data_dir, out=out, sets=sets, seeds=seeds)
+    parallel.check(executor, jobs, scheduler)
+    outcomes = parallel.run_all(compute_seed, job["tasks"], executor=executor, jobs=jobs,
+                                scheduler=scheduler, labels=job["labels"], log=log)
+    return finish(job, outcomes)
+
+
+def seed_key(seeds: list):
+    """What the fingerprint records of the seeds: the seed itself for one (as before seeds
+    existed, so such results stay reusable), the list for several."""
+    return seeds[0] if len(seeds) == 1 else list(seeds)
+
+
+def plan(name: str, *, backends=("numpy", "torch"), device="auto", profile="quick", seed=0,
+         data_dir=None, out="results", sets=(), seeds=1) -> dict:
+    """Everything that can be refused, refused before anything runs; then the tasks: one per
+    seed, each ``compute_seed``'s arguments."""
     experiment = registry.get(name)
-    # Everything that can be refused is refused before anything runs.
     config = config_mod.resolve(experiment.defaults, experiment.profiles, profile, sets,
                                 constraints=experiment.constraints)
     seed = config_mod.check_seed(seed)
+    seeds = config_mod.check_seeds(seeds)
     out = check_out(out)
-    sides = {b: backend_registry.get(b, device) for b in backends}
+    for b in backends:
+        backend_registry.get(b, device)
     data = experiment.data(config, data_dir)
+    chosen = list(range(seed, seed + seeds))
+    return {"experiment": experiment, "config": config, "data": data, "out": out,
+            "profile": profile, "seeds": chosen, "backends": tuple(backends), "device": device,
+            "data_dir": data_dir,
+            "tasks": [(name, profile, s, tuple(sets), device, data_dir, tuple(backends))
+                      for s in chosen],
+            "labels": [f"{name} seed {s}" for s in chosen]}
 
+
+def compute_seed(name, profile, seed, sets, device, data_dir, backends) -> dict:
+    """One seed of one experiment on every backend: results, timings, devices, parity (a chaotic
+    part judged against the run's own sensitivity) and findings — all but the files. A
+    module-level function of plain arguments, so that a worker process or a Dask worker runs it
+    as this process would."""
+    experiment = registry.get(name)
+    config = config_mod.resolve(experiment.defaults, experiment.profiles, profile, sets,
+                                constraints=experiment.constraints)
+    sides = {b: backend_registry.get(b, device) for b in backends}
     compute = _computer(experiment, config, seed, data_dir)
     results, timings = {}, {}
     for b, backend in sides.items():
-        log(f"{name}: running on {b} ({backend.device}) ...")
+        log(f"{name}: seed {seed}: running on {b} ({backend.device}) ...")
         start = time.perf_counter()
         results[b] = compute(backend)
         timings[b] = time.perf_counter() - start
-        log(f"{name}: {b} took {timings[b]:.2f} s")
+        log(f"{name}: seed {seed}: {b} took {timings[b]:.2f} s")
     parity = _parity(results, judging.tolerance(experiment, config))
     if parity["passed"] is False and "arrays" in results["numpy"]:
         judging.judge_against_sensitivity(
             parity, results,
             lambda k, parts: compute(backend_registry.get("numpy", perturbation=k,
                                                           only_parts=parts)),
-            log=lambda message: log(f"{name}: {message}"))
+            log=lambda message: log(f"{name}: seed {seed}: {message}"))
+    return {"seed": seed, "results": results, "timings": timings,
+            "devices": {b: side.device for b, side in sides.items()}, "parity": parity,
+            "findings": findings(experiment, results, config)}
+
+
+def finish(job: dict, outcomes: list) -> dict:
+    """The metrics of a planned run from its seeds' outcomes (in seed order), written as one
+    set; a single seed's metrics are that seed's, several seeds' are combined
+    (:mod:`experiments.parallel.seeds`)."""
+    experiment, config, out = job["experiment"], job["config"], job["out"]
+    name = experiment.name
+    per_seed = [o["results"] for o in outcomes]
+    results = per_seed[0] if len(outcomes) == 1 else seeds_mod.median_results(per_seed)
+    first = outcomes[0]
     metrics = {
-        "experiment": name, "profile": profile, "seed": seed, "config": config, "data": data,
-        "backends": {b: {"series": r["series"], "final": r["final"], "seconds": timings[b],
-                         "device": sides[b].device,
+        "experiment": name, "profile": job["profile"], "seed": job["seeds"][0],
+        **({"seeds": job["seeds"]} if len(outcomes) > 1 else {}),
+        "config": config, "data": job["data"],
+        "backends": {b: {"series": r["series"], "final": r["final"],
+                         "seconds": sum(o["timings"][b] for o in outcomes),
+                         "device": first["devices"][b],
                          **({"checks": r["checks"]} if "checks" in r else {})}
                      for b, r in results.items()},
-        "parity": parity,
+        "parity": (first["parity"] if len(outcomes) == 1 else
+                   seeds_mod.parity([o["parity"] for o in outcomes], job["seeds"])),
         **({"table": experiment.table(results, config)} if experiment.table else {}),
-        "findings": findings(experiment, results, config),
+        "findings": (first["findings"] if len(outcomes) == 1 else
+                     seeds_mod.findings([o["findings"] for o in outcomes])),
         "versions": _versions(),
-        "fingerprint": fingerprint(name, profile, seed, config, backends, device, data_dir),
+        "fingerprint": fingerprint(name, job["profile"], seed_key(job["seeds"]), config,
+                                   job["backends"], job["device"], job["data_dir"]),
     }
-    metrics = _write_set(experiment, results, config, metrics, out)
+    metrics = _write_set(experiment, results, config, metrics, out,
+                         per_seed if len(outcomes) > 1 else None)
     _refresh_index(out)
-    _log_parity(name, parity)
+    _log_parity(name, metrics["parity"])
     _log_findings(name, metrics["findings"])
     log(f"{name}: wrote {out / name} (metrics.json, {len(metrics['figures'])} figures, page)")
     return metrics
 
 
-def _write_set(experiment, results: dict, config: dict, metrics: dict, out: Path) -> dict:
+def _write_set(experiment, results: dict, config: dict, metrics: dict, out: Path,
+               per_seed=None) -> dict:
     """Figures, metrics.json (with each figure's SHA-256) and the experiment's page, written
-    into a fresh folder and swapped in for ``out/NAME`` together."""
+    into a fresh folder and swapped in for ``out/NAME`` together. With several seeds, the
+    figures draw the medians, and one more shows the spread across seeds."""
     from experiments.report import page_for
 
     with io.result_set(out / experiment.name) as folder:
-        figures = experiment.plot(results, config, folder)
+        figures = list(experiment.plot(results, config, folder))
+        if per_seed is not None:
+            figures += seeds_mod.plot_spread(per_seed, folder, f"{experiment.name}-seeds",
+                                             experiment.name)
         metrics = {**metrics, "figures": figures,
                    "figure_sha256": {f: io.sha256(folder / f) for f in figures}}
         metrics = _finite_or_null(metrics)

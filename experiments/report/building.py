@@ -12,17 +12,28 @@ import os
 from pathlib import Path
 
 from experiments import config as config_mod
-from experiments import io, registry
+from experiments import io, parallel, registry
 from experiments.report import render
-from experiments.runner import check_out, code_version, fingerprint, log, run
+from experiments.runner import (
+    check_out,
+    code_version,
+    compute_seed,
+    fingerprint,
+    finish,
+    log,
+    plan,
+    seed_key,
+)
 
 #: The pages at the report's root.
 PAGES = {"index": "index.html", "conventions": "conventions.html"}
 
 
 def build(*, out="results", profile="quick", only=None, device="auto", seed=0, data_dir=None,
-          force=False):
-    """Run (or reuse) the experiments, measure the conventions, write every page.
+          force=False, seeds=1, jobs=1, executor="local", scheduler=None):
+    """Run (or reuse) the experiments, measure the conventions, write every page. The runs —
+    every experiment that needs one, ``seeds`` seeds each — are tasks for the executor
+    (:mod:`experiments.parallel`); the results do not depend on ``jobs`` or the executor.
 
     Returns (the index's path, the names whose parity failed).
     """
@@ -32,20 +43,23 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
         if name not in experiments:
             raise KeyError(registry.unknown(name, experiments))
     seed = config_mod.check_seed(seed)
+    seeds = config_mod.check_seeds(seeds)
+    parallel.check(executor, jobs, scheduler)
     out = check_out(out)
-    metrics = {}
+    metrics, planned = {}, []
     for i, name in enumerate(names, 1):
         experiment = experiments[name]
         config = config_mod.resolve(experiment.defaults, experiment.profiles, profile)
-        key = fingerprint(name, profile, seed, config, ("numpy", "torch"), device, data_dir)
+        key = fingerprint(name, profile, seed_key(list(range(seed, seed + seeds))), config,
+                          ("numpy", "torch"), device, data_dir)
         saved = _saved(out / name, key)
         if saved is not None and not force:
             log(f"[{i}/{len(names)}] {name}: unchanged since its last run, reusing its results")
             metrics[name] = saved
             continue
-        log(f"[{i}/{len(names)}] {name}")
-        metrics[name] = run(name, backends=("numpy", "torch"), device=device, profile=profile,
-                            seed=seed, data_dir=data_dir, out=out)
+        planned.append(plan(name, device=device, profile=profile, seed=seed,
+                            data_dir=data_dir, out=out, seeds=seeds))
+    metrics.update(_run_planned(planned, executor, jobs, scheduler))
     # The index lists every result set on disk, not only the ones this build ran.
     on_disk = _on_disk(out, experiments)
     metrics = {n: metrics.get(n, on_disk.get(n)) for n in experiments
@@ -54,6 +68,24 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
     failed = [n for n, m in metrics.items() if m["parity"]["passed"] is False]
     log(f"report: wrote {index} ({len(names)} experiments, {len(failed)} parity failures)")
     return index, failed
+
+
+def _run_planned(planned: list, executor, jobs, scheduler) -> dict:
+    """Every planned experiment's seeds as one list of tasks for the executor (so that J
+    workers share the whole report), then each experiment's set written from its seeds."""
+    tasks = [task for job in planned for task in job["tasks"]]
+    labels = [label for job in planned for label in job["labels"]]
+    if tasks:
+        log(f"report: {len(tasks)} runs to make ({len(planned)} experiments), on "
+            f"{executor} with --jobs {jobs}")
+    outcomes = parallel.run_all(compute_seed, tasks, executor=executor, jobs=jobs,
+                                scheduler=scheduler, labels=labels, log=log)
+    metrics, start = {}, 0
+    for job in planned:
+        count = len(job["tasks"])
+        metrics[job["experiment"].name] = finish(job, outcomes[start:start + count])
+        start += count
+    return metrics
 
 
 def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,

@@ -1,0 +1,184 @@
+"""Where tasks run: in this process, in J worker processes, or on a Dask cluster — with the same
+results whichever (SPEC 11: byte-identical metrics.json apart from timings).
+
+An executor maps a module-level function over a list of arguments and returns the results in the
+order of the list, whatever order they finish in, reporting progress as they do. A task's result
+depends only on its arguments (every random draw comes from a seed in them), so where it ran
+cannot change it.
+
+* ``local`` with ``jobs=1``: one after the other, in this process.
+* ``local`` with ``jobs=J`` (``"auto"``: the machine's cores): J worker processes (started with
+  ``spawn``, so that no thread pool of a parent BLAS or PyTorch is inherited half-initialized).
+* ``dask``: ``dask.distributed`` — a ``LocalCluster`` of worker processes without ``scheduler``,
+  or the cluster at ``scheduler`` (``tcp://host:8786``). Workers load their data themselves:
+  the embedded sources ship with the installed packages; a ``--data-dir`` must be reachable at
+  the same path on every worker.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import sys
+import time
+
+EXECUTORS = ("local", "dask")
+DASK_INSTALL = "pip install 'dask[distributed]' (or the project's extra: pip install -e '.[dask]')"
+
+
+class ExecutorError(ValueError):
+    """An executor that cannot be had: a bad ``--jobs``, Dask missing, a scheduler that does
+    not answer."""
+
+
+def jobs_from(value) -> int:
+    """``--jobs``: an int >= 1, or ``"auto"`` for the machine's cores."""
+    if value in (None, ""):
+        return 1
+    if str(value).lower() == "auto":
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else os.cpu_count() or 1)
+    try:
+        jobs = int(value)
+    except (TypeError, ValueError):
+        jobs = 0
+    if isinstance(value, bool) or jobs < 1 or str(jobs) != str(value).strip():
+        raise ExecutorError(f"--jobs must be an int >= 1 or 'auto', got {value!r}")
+    return jobs
+
+
+def check(executor: str, jobs, scheduler) -> tuple[str, int, str | None]:
+    """The executor's settings, refused before any work: a known kind, a valid ``--jobs``, a
+    scheduler only with Dask and of the form ``tcp://host:port``, Dask installed."""
+    if executor not in EXECUTORS:
+        raise ExecutorError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    jobs = jobs_from(jobs)
+    if scheduler is not None:
+        if executor != "dask":
+            raise ExecutorError("--scheduler needs --executor dask")
+        if "://" not in scheduler or not scheduler.rsplit(":", 1)[-1].isdigit():
+            raise ExecutorError(f"--scheduler must be an address like tcp://host:8786, got "
+                                f"{scheduler!r}")
+    if executor == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ExecutorError(f"--executor dask needs Dask distributed: {DASK_INSTALL}") from None
+    return executor, jobs, scheduler
+
+
+def run_all(fn, tasks: list, *, executor: str = "local", jobs=1, scheduler=None,
+            labels=None, log=None) -> list:
+    """``[fn(*task) for task in tasks]``, run by the executor; results in the order of
+    ``tasks``. ``labels`` name the tasks in the progress lines written to ``log``."""
+    executor, jobs, scheduler = check(executor, jobs, scheduler)
+    labels = list(labels) if labels is not None else [f"task {i + 1}" for i in range(len(tasks))]
+    progress = _Progress(labels, log)
+    if executor == "dask":
+        return _dask(fn, tasks, jobs, scheduler, progress)
+    if jobs == 1 or len(tasks) <= 1:
+        out = []
+        for i, task in enumerate(tasks):
+            progress.started([i])
+            out.append(fn(*task))
+            progress.finished(i)
+        return out
+    return _processes(fn, tasks, min(jobs, len(tasks)), progress)
+
+
+def _processes(fn, tasks, jobs, progress) -> list:
+    context = multiprocessing.get_context("spawn")
+    out = [None] * len(tasks)
+    threads = max(1, jobs_from("auto") // jobs)
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=limit_threads,
+                                                initargs=(threads,)) as pool:
+        futures = {pool.submit(fn, *task): i for i, task in enumerate(tasks)}
+        progress.started(list(futures.values())[:jobs])
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                i = futures[future]
+                out[i] = future.result()
+                progress.finished(i)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return out
+
+
+def _dask(fn, tasks, jobs, scheduler, progress) -> list:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    try:
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout="10s")
+    except OSError as error:
+        raise ExecutorError(f"--scheduler {scheduler}: no Dask scheduler answers there "
+                            f"({error})") from None
+    try:
+        # pure=False: every task runs, even two with equal arguments (timings are per run).
+        futures = [client.submit(fn, *task, pure=False, key=f"{progress.labels[i]}-{i}")
+                   for i, task in enumerate(tasks)]
+        progress.started(list(range(len(tasks))))
+        index = {future.key: i for i, future in enumerate(futures)}
+        out = [None] * len(tasks)
+        for future in as_completed(futures):
+            i = index[future.key]
+            out[i] = future.result()
+            progress.finished(i)
+        return out
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+class _Progress:
+    """One line per task that finishes: what it was, how many are left, the time so far."""
+
+    def __init__(self, labels, log):
+        self.labels, self.log = labels, log or (lambda message: print(message, file=sys.stderr,
+                                                                      flush=True))
+        self.left, self.start = set(range(len(labels))), time.perf_counter()
+
+    def started(self, indices) -> None:
+        if len(self.labels) > 1:
+            self.log(f"running {', '.join(self.labels[i] for i in indices)} "
+                     f"({len(self.labels)} tasks)")
+
+    def finished(self, i: int) -> None:
+        self.left.discard(i)
+        if len(self.labels) > 1:
+            self.log(f"done {self.labels[i]}; {len(self.left)} of {len(self.labels)} left "
+                     f"({time.perf_counter() - self.start:.1f} s)")
+
+
+def limit_threads(threads: int) -> None:
+    """A worker's share of the cores: J workers on C cores each use C // J threads in BLAS and
+    PyTorch, instead of every worker starting a pool as wide as the machine (which makes J
+    workers slower than one). Thread counts change speed, never results: every reduction here
+    runs in a fixed order whatever the count (the bit-for-bit test runs with both)."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(threads)
+    except ImportError:
+        pass
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+def probe(value, delay: float = 0.0) -> dict:
+    """A task that sleeps ``delay`` seconds and says where it ran: for checking an executor
+    (``run_all(probe, [(1, 0.2), (2, 0.0)], executor="dask")`` returns in the tasks' order)."""
+    time.sleep(delay)
+    return {"value": value, "pid": os.getpid()}
