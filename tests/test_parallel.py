@@ -53,3 +53,42 @@ def test_without_dask_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_dask)
     with pytest.raises(parallel.ExecutorError, match=r"pip install 'dask\[distributed\]'"):
         parallel.check("dask", 1, None)
+
+
+def _without_timings(path) -> dict:
+    """metrics.json without what may differ between equal runs: seconds and figure bytes'
+    hashes are kept (figures are drawn from the same numbers), timings dropped."""
+    import json
+    m = json.loads(path.read_text())
+    for side in m["backends"].values():
+        side.pop("seconds")
+    return m
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("other", [["--jobs", "2"], ["--executor", "dask", "--jobs", "2"]],
+                         ids=["jobs-2", "dask-local-cluster"])
+def test_seeds_give_the_same_metrics_whatever_runs_them(tmp_path, other):
+    from experiments.cli import main
+
+    if "dask" in other:
+        pytest.importorskip("distributed")
+    common = ["run", "breast-cancer-init", "--seeds", "2", "--set", "epochs=40", "--device", "cpu"]
+    assert main([*common, "--out", str(tmp_path / "one")]) == 0
+    assert main([*common, *other, "--out", str(tmp_path / "other")]) == 0
+    one = _without_timings(tmp_path / "one" / "breast-cancer-init" / "metrics.json")
+    two = _without_timings(tmp_path / "other" / "breast-cancer-init" / "metrics.json")
+    assert one == two
+    assert one["seeds"] == [0, 1] and [r["seed"] for r in one["parity"]["by_seed"]] == [0, 1]
+    assert all(f["reproduced_in"]["seeds"] == 2 for f in one["findings"])
+    assert "breast-cancer-init-seeds.png" in one["figures"]
+
+
+def test_a_scheduler_that_does_not_answer_is_one_error_line(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    from experiments.cli import main
+
+    code = main(["run", "optimizer-paths", "--executor", "dask", "--scheduler",
+                 "tcp://127.0.0.1:9", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no Dask scheduler answers there" in err and "Traceback" not in err

@@ -97,4 +97,4 @@ def plot_spread(per_seed: list[dict], out_dir, filename: str, title: str, limit:
         ax.set_ylabel(name.rsplit(".", 1)[1].replace("_", " "))
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{title}: median and spread over {len(per_seed)} seeds")
-    return [plotting.save(fig, out_dir, filename)]
+    return [plotting.save(fig, out_dir, f"{filename}.png")]
