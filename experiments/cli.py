@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from experiments import backends as backend_registry
@@ -44,6 +45,10 @@ def main(argv=None) -> int:
             parser.print_help()
             return BAD_INPUT
         return args.handler(args)
+    except BrokenPipeError:
+        # `python -m experiments list | head`: the reader left early; nothing went wrong here.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return DONE
     except KeyboardInterrupt:
         print("interrupted: results written so far are whole; the set in progress was not "
               "kept", file=sys.stderr)

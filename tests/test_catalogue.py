@@ -50,17 +50,19 @@ SLIVERS = {
 
 
 def test_the_catalogue_is_the_specs(capsys):
-    assert list(all_experiments()) == CATALOGUE
+    # The SPEC's catalogue, in its order; an experiment added later joins after it (and runs
+    # in the test below on its own quick profile, or on its sliver if it has one).
+    assert list(all_experiments())[:len(CATALOGUE)] == CATALOGUE
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == CATALOGUE
+    assert [line.split()[0] for line in lines] == list(all_experiments())
     assert all(len(line.split(maxsplit=1)[1]) > 20 for line in lines)
 
 
-@pytest.mark.parametrize("name", CATALOGUE)
+@pytest.mark.parametrize("name", list(all_experiments()))
 def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monkeypatch):
     args = ["run", name, "--backend", "both", "--device", "cpu", "--out", str(tmp_path)]
-    for item in SLIVERS[name]:
+    for item in SLIVERS.get(name, []):
         args += ["--set", item]
     read = _record_reads(monkeypatch)
     assert main(args) == 0
