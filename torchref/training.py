@@ -95,6 +95,18 @@ class IndexBatchSampler(Sampler):
         return len(self.batches)
 
 
+def _check_inputs(net, optimizer, schedule) -> None:
+    """Refused before training starts: an optimizer of the other backend, a watched weight the
+    network does not have."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError("optimizer must be a torch.optim.Optimizer over net.parameters() "
+                         f"(torchref.optim.make(...)), got {type(optimizer).__module__}."
+                         f"{type(optimizer).__name__}; an npref optimizer goes with "
+                         "npref.training.train")
+    _np_training.check_watch(schedule.watch,
+                             {k: tuple(v.shape) for k, v in net.params.items()})
+
+
 def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
           progress=None, label: str = "torchref", **schedule_keywords):
     """Train a torchref :class:`~torchref.nets.MultiLayerNet` with a ``torch.optim`` optimizer as
@@ -108,13 +120,7 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
     :class:`npref.training.History` as npref's ``train``.
     """
     schedule, stopper = _np_training._resolve_schedule(schedule, schedule_keywords, "train")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError("optimizer must be a torch.optim.Optimizer over net.parameters() "
-                         f"(torchref.optim.make(...)), got {type(optimizer).__module__}."
-                         f"{type(optimizer).__name__}; an npref optimizer goes with "
-                         "npref.training.train")
-    _np_training.check_watch(schedule.watch,
-                             {k: tuple(v.shape) for k, v in net.params.items()})
+    _check_inputs(net, optimizer, schedule)
     watch, update_ratios = schedule.watch, schedule.update_ratios
     device = net.device
     tensors = {name: None if value is None else

@@ -117,6 +117,26 @@ class Divergence:
         return "\n  ".join(lines)
 
 
+def _check_arguments(step_a, step_b, steps, tol, nudged, names) -> list:
+    """lockstep's arguments, refused with a clear error; the nudged runs as a list."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    if tol is not None and not (isinstance(tol, (int, float)) and 0 < tol < math.inf):
+        raise ValueError(f"tol must be None or a finite number > 0, got {tol!r}")
+    for label, fn in (("step_a", step_a), ("step_b", step_b)):
+        if not callable(fn):
+            raise ValueError(f"{label} must be a function step(t) -> {{name: array}}, "
+                             f"got {fn!r}")
+    nudged = ([] if nudged is None else [nudged] if callable(nudged)
+              else list(nudged) if isinstance(nudged, Sequence) else [nudged])
+    if not all(callable(fn) for fn in nudged):
+        raise ValueError(f"nudged must be a step function or a sequence of them, got {nudged!r}")
+    if (not isinstance(names, (tuple, list)) or len(names) != 2
+            or not all(isinstance(n, str) for n in names)):
+        raise ValueError(f"names must be two strings, got {names!r}")
+    return nudged
+
+
 def lockstep(step_a: Callable, step_b: Callable, *, steps: int, tol: float | None = None,
              nudged: Callable | Sequence[Callable] | None = None,
              names: tuple[str, str] = ("a", "b")) -> Divergence | None:
@@ -144,21 +164,7 @@ def lockstep(step_a: Callable, step_b: Callable, *, steps: int, tol: float | Non
     array whose shape or dtype differs between the runs (or changes from one step to the next),
     raises ``ValueError`` naming it. Python numbers take the other side's dtype.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    if tol is not None and not (isinstance(tol, (int, float)) and 0 < tol < math.inf):
-        raise ValueError(f"tol must be None or a finite number > 0, got {tol!r}")
-    for label, fn in (("step_a", step_a), ("step_b", step_b)):
-        if not callable(fn):
-            raise ValueError(f"{label} must be a function step(t) -> {{name: array}}, "
-                             f"got {fn!r}")
-    nudged = ([] if nudged is None else [nudged] if callable(nudged)
-              else list(nudged) if isinstance(nudged, Sequence) else [nudged])
-    if not all(callable(fn) for fn in nudged):
-        raise ValueError(f"nudged must be a step function or a sequence of them, got {nudged!r}")
-    if (not isinstance(names, (tuple, list)) or len(names) != 2
-            or not all(isinstance(n, str) for n in names)):
-        raise ValueError(f"names must be two strings, got {names!r}")
+    nudged = _check_arguments(step_a, step_b, steps, tol, nudged, names)
     na, nb = names
 
     floors: dict = {}          # name -> largest |b| so far, per element
