@@ -78,7 +78,9 @@ def plot_spread(per_seed: list[dict], out_dir, filename: str, title: str, limit:
 
     first = per_seed[0]
     backend = next(iter(first))
+    # Curves only: a series of one point (one evaluation) has no spread to draw.
     names = [n for n in first[backend]["series"] if n.endswith((".loss", ".test_acc"))
+             and len(first[backend]["series"][n]) > 1
              and spread(per_seed, backend, n) is not None][:limit]
     if not names:
         return []
