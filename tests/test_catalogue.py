@@ -127,7 +127,7 @@ def test_same_seed_same_results_bit_for_bit(tmp_path):
 
 def test_set_rejects_wrong_types_and_lists_keys(tmp_path, capsys):
     assert main(["run", "batchnorm-mnist", "--set", "scales=many", "--out", str(tmp_path)]) == 2
-    assert "scales must be an int like 16" in capsys.readouterr().err
+    assert "scales must be an int like" in capsys.readouterr().err
     assert main(["run", "hyperparameter-search", "--set", "lr=0.1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown configuration key 'lr'" in err and "lr_range" in err and "trials" in err

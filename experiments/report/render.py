@@ -304,5 +304,7 @@ def render_bench(result, extras: tuple = ()) -> str:
     gemm = ", ".join(f"{k} {v:.0f}" for k, v in result["gemm_gflops"].items())
     keys = ("rounds", "warmup", "blocks", "steps", "params", "machine_gflops", "cpu_count",
             "torch_threads", "figure", "rows")
-    return _render("bench.html", depth=1, extras=extras, gemm=gemm,
-                   **{k: result[k] for k in keys})
+    data = {k: result[k] for k in keys}
+    # A bench.json from before figures were flagged has rows without flags: none flagged.
+    data["rows"] = [{"flags": {}, **row} for row in result["rows"]]
+    return _render("bench.html", depth=1, extras=extras, gemm=gemm, **data)
