@@ -82,6 +82,8 @@ def test_seeds_give_the_same_metrics_whatever_runs_them(tmp_path, other):
     assert one["seeds"] == [0, 1] and [r["seed"] for r in one["parity"]["by_seed"]] == [0, 1]
     assert all(f["reproduced_in"]["seeds"] == 2 for f in one["findings"])
     assert "breast-cancer-init-seeds.png" in one["figures"]
+    page = (tmp_path / "one" / "breast-cancer-init" / "index.html").read_text()
+    assert "reproduced in" in page and "of 2 seeds" in page and "--seeds 2" in page
 
 
 def test_a_scheduler_that_does_not_answer_is_one_error_line(tmp_path, capsys):

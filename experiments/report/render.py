@@ -167,7 +167,10 @@ def findings(m: dict) -> list:
     per backend, and whether the quick profile is expected to show it."""
     out = []
     for f in m.get("findings", []):
-        marks = [{"backend": plotting.label(b, short=True), "ok": ok}
+        counts = f.get("reproduced_in")        # over several seeds: "reproduced in k of N"
+        marks = [{"backend": plotting.label(b, short=True)
+                  + (f" (reproduced in {counts[b]} of {counts['seeds']} seeds)" if counts
+                     else ""), "ok": ok}
                  for b, ok in f["reproduced"].items()]
         out.append({"claim": f["claim"], "measured": f["measured"], "marks": marks,
                     "all": all(f["reproduced"].values()), "needs": f.get("needs", "quick")})
@@ -211,7 +214,10 @@ def render_experiment(m: dict, experiment, extras: tuple = ()) -> str:
                    concept=experiment.concept_for(m["config"]), rules=rules(experiment),
                    convention=m["config"].get("convention"), figures=m["figures"], table=table,
                    findings=findings(m), parity=parity, runs=runs, data=_data_text(m["data"]),
-                   profile=m["profile"], seed=m["seed"], command=_command(m, experiment),
+                   profile=m["profile"],
+                   seed=(f"{m['seed']} (seeds {m['seeds'][0]}–{m['seeds'][-1]}: medians drawn, "
+                         "spread in the last figure)" if m.get("seeds") else m["seed"]),
+                   command=_command(m, experiment),
                    overrides=sorted(overrides),
                    config=[(k, _cli_value(v), k in overrides) for k, v in m["config"].items()],
                    versions=_versions(m["versions"]))
@@ -285,7 +291,9 @@ def _command(m: dict, experiment) -> str:
     changed = [f"--set {k}={_cli_value(m['config'][k])}"
                for k in sorted(_overrides(m, experiment))]
     return (f"python -m experiments run {m['experiment']} --backend both "
-            f"--profile {m['profile']} --seed {m['seed']}" + "".join(" " + c for c in changed))
+            f"--profile {m['profile']} --seed {m['seed']}"
+            + (f" --seeds {len(m['seeds'])}" if m.get("seeds") else "")
+            + "".join(" " + c for c in changed))
 
 
 def render_conventions(measured: dict, extras: tuple = ()) -> str:
