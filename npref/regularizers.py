@@ -99,8 +99,14 @@ def make(name: str, **keywords):
     """A regularizer by lower-case name — ``make("l2", lam=0.1)``, ``make("elastic", l1=0.01,
     l2=0.01)`` — the same call in npref and torchref, so that a regularizer crosses from one
     backend to the other by name and keywords (see ``spec()``)."""
-    cls = REGULARIZERS.get(str(name).lower())
-    if cls is None:
+    return REGULARIZERS[regularizer_name(name)](**keywords)
+
+
+def regularizer_name(name) -> str:
+    """``name`` as a key of :data:`REGULARIZERS` (any case), or a ValueError listing them; the
+    check both backends' ``make`` use."""
+    key = str(name).lower()
+    if key not in REGULARIZERS:
         raise ValueError(f"regularizer name must be one of {', '.join(map(repr, REGULARIZERS))}, "
                          f"got {name!r}")
-    return cls(**keywords)
+    return key

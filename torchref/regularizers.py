@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from npref import _validate
+from npref.regularizers import regularizer_name
 
 __all__ = ["L1", "L2", "ElasticNet", "make", "from_npref", "REGULARIZERS"]
 
@@ -92,8 +93,4 @@ def make(name: str, **keywords):
     """A regularizer by lower-case name — ``make("l2", lam=0.1)``, ``make("elastic", l1=0.01,
     l2=0.01)`` — the same call in npref and torchref, so that a regularizer crosses from one
     backend to the other by name and keywords (see ``spec()``)."""
-    cls = REGULARIZERS.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"regularizer name must be one of {', '.join(map(repr, REGULARIZERS))}, "
-                         f"got {name!r}")
-    return cls(**keywords)
+    return REGULARIZERS[regularizer_name(name)](**keywords)
