@@ -87,3 +87,37 @@ def test_runs_that_both_end_in_nan_still_agree_on_the_rest():
     assert judged["passed"] and judged["max_rel_diff"] < 1e-15
     b["series"]["x.loss"][1] = 14.6
     assert not parity.judge({"numpy": a, "torch": b}, 1e-9)["passed"]
+
+
+def _run(chaotic_loss: list, steady_loss: list) -> dict:
+    return {"series": {"chaotic.loss": chaotic_loss, "steady.loss": steady_loss},
+            "final": {"chaotic.loss": chaotic_loss[-1], "steady.loss": steady_loss[-1]}}
+
+
+@pytest.mark.parametrize("ratio, verdict", [(0.5, "chaotic"), (22, "chaotic"), (99, "chaotic"),
+                                            (101, "failed"), (1400, "failed")])
+def test_a_part_is_chaotic_within_the_sensitivity_factor_of_its_own_nudge(ratio, verdict):
+    """A part beyond the tolerance passes as chaotic when its backends differ by at most
+    SENSITIVITY_FACTOR (100) times what a one-ulp nudge does to NumPy's run; beyond, it fails —
+    and a part within the tolerance is never rerun."""
+    from experiments.backends import parity as judging
+
+    base = [1.0, 0.5, 0.25]
+    nudged_by = 1e-6
+    numpy_run = _run(base, base)
+    torch_run = _run([1.0, 0.5, 0.25 * (1 + ratio * nudged_by)], base)
+    asked = []
+
+    def rerun(k, parts):
+        asked.append(parts)
+        return _run([1.0, 0.5, 0.25 * (1 - nudged_by)], base)
+
+    record = judging.judge({"numpy": numpy_run, "torch": torch_run}, 1e-9)
+    assert not record["passed"]
+    judging.judge_against_sensitivity(record, {"numpy": numpy_run, "torch": torch_run}, rerun)
+    assert asked == [{"chaotic"}] * judging.SENSITIVITY_RUNS
+    assert record["sensitivity"]["chaotic"] == pytest.approx(0.25 * nudged_by, rel=1e-6)
+    assert record["passed"] is (verdict == "chaotic")
+    assert (record["chaotic"], record["failed_parts"]) == (
+        (["chaotic"], []) if verdict == "chaotic" else ([], ["chaotic"]))
+    assert judging.SENSITIVITY_FACTOR == 100
