@@ -45,7 +45,7 @@ def _float_array(name: str, x, dtype=None) -> np.ndarray:
     x = np.asarray(x)
     if dtype is not None:
         return x.astype(dtype, copy=False)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":                       # np.floating (a cheaper test, every call)
         raise ValueError(f"{name} must be a floating-point array, got dtype {x.dtype}")
     if x.dtype == np.float16:
         raise ValueError(f"{name} is float16, which npref does not support: use float32 or "
@@ -107,32 +107,46 @@ class ReLU(_Layer):
     indexing is ten times slower than ``np.maximum``.) Backward *selects* rather than multiplies
     by the mask, so an inf or NaN in ``dout`` where ``x <= 0`` still gives 0 — as the book's
     ``dout[mask] = 0`` and PyTorch's ``nn.ReLU`` do (``inf·0`` would be NaN).
+
+    Both directions select by bits (:func:`_select`): the forward pass gives exactly
+    ``np.maximum(x, 0)`` (+0 for −0, NaN kept), the backward exactly ``np.where(mask, 0, dout)``.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = _float_array("x", x)
         self.mask = x <= 0
-        return self._forwarded(np.maximum(x, 0))
+        self._keep = (self.mask, _keep_bits(self.mask, x.dtype))
+        return self._forwarded(_select(self.mask, x, self._keep[1]))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dout = self._check_dout(dout)
-        return _zero_where(self.mask, dout)
+        mask, keep = self._keep
+        return _select(self.mask, dout, keep if mask is self.mask else None)
 
 
 #: The integer type of each float type's width, to select floats by their bits.
 _BITS = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64)}
 
 
-def _zero_where(mask: np.ndarray, dout: np.ndarray) -> np.ndarray:
-    """``np.where(mask, 0, dout)``, bit for bit: +0 where ``mask``, ``dout`` (inf and NaN
-    included) elsewhere — computed as ``dout``'s bits AND all-ones-where-kept, because
-    ``np.where`` branches per element and a ReLU's mask is random: ten times slower."""
-    bits = _BITS.get(dout.dtype)
-    if bits is None or mask.shape != dout.shape or mask.dtype != bool:
-        return np.where(mask, dout.dtype.type(0), dout)
-    keep = np.add(mask, -1, dtype=bits)               # True → 0, False → −1: all bits set
-    np.bitwise_and(keep, np.ascontiguousarray(dout).view(bits), out=keep)
-    return keep.view(dout.dtype)
+def _keep_bits(mask: np.ndarray, dtype) -> np.ndarray | None:
+    """All bits set where ``mask`` is False, none where True, in the integer type as wide as
+    ``dtype`` (None for a dtype without one)."""
+    bits = _BITS.get(np.dtype(dtype))
+    return None if bits is None else np.add(mask, -1, dtype=bits)   # True → 0, False → −1
+
+
+def _select(mask: np.ndarray, values: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """``np.where(mask, 0, values)``, bit for bit: +0 where ``mask``, ``values`` (inf, NaN and
+    −0 included) elsewhere — as ``values``' bits AND ``keep`` (:func:`_keep_bits` of ``mask``,
+    computed here unless given), because ``np.where`` branches per element and a ReLU's mask is
+    random: ten times slower."""
+    bits = _BITS.get(values.dtype)
+    if bits is None or mask.shape != values.shape or mask.dtype != bool:
+        return np.where(mask, values.dtype.type(0), values)
+    if keep is None or keep.dtype != bits or keep.shape != mask.shape:
+        keep = _keep_bits(mask, values.dtype)
+    out = np.bitwise_and(keep, np.ascontiguousarray(values).view(bits))
+    return out.view(values.dtype)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -406,7 +420,7 @@ def _targets(t, x, labels_ok: bool) -> np.ndarray:
     if n == 0:
         raise ValueError("empty batch: the loss of no samples is undefined")
     if t.ndim == 1 and labels_ok:
-        if not np.issubdtype(t.dtype, np.integer):
+        if t.dtype.kind not in "iu":                   # np.integer
             raise ValueError(f"integer class labels expected, got dtype {t.dtype}")
         if t.shape[0] != n:
             raise ValueError(f"{t.shape[0]} labels for {n} samples")

@@ -209,7 +209,7 @@ class Optimizer:
             if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray):
                 raise TypeError(f"params[{key!r}] and grads[{key!r}] must be NumPy arrays, got "
                                 f"{type(p).__name__} and {type(g).__name__}")
-            if not np.issubdtype(p.dtype, np.floating):
+            if p.dtype.kind != "f":                      # np.floating
                 raise ValueError(f"params[{key!r}] must have a floating dtype, got {p.dtype}")
             if not p.flags.writeable:
                 raise ValueError(f"params[{key!r}] is read-only; update() changes it in place")

@@ -86,13 +86,14 @@ SPECIALS = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0, 5e-324, -3.5, 1e300])
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided"])
-def test_relu_backward_is_np_where_bit_for_bit(dtype, layout):
-    """ReLU's gradient, selected by bits: +0 where x ≤ 0 (whatever dout holds there), dout's
+def test_relu_is_np_maximum_and_np_where_bit_for_bit(dtype, layout):
+    """ReLU's output is ``np.maximum(x, 0)``'s bits; its gradient, selected by bits: +0 where x ≤ 0 (whatever dout holds there), dout's
     exact bits — inf, NaN, −0 — where x > 0; for any memory layout and for a dtype without the
     bit path (a float16 ``dout`` falls back to ``np.where``)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 40)).astype(np.float32 if dtype == np.float16 else dtype)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):                                  # 1e300 → inf in float32
+        x.flat[::5] = SPECIALS[rng.integers(0, len(SPECIALS), x.flat[::5].size)]
         dout = rng.standard_normal((64, 40)).astype(dtype)
         dout.flat[::7] = SPECIALS[rng.integers(0, len(SPECIALS), dout.flat[::7].size)]
     if layout == "transposed":
@@ -100,19 +101,22 @@ def test_relu_backward_is_np_where_bit_for_bit(dtype, layout):
     elif layout == "strided":
         x, dout = x[:, ::2], dout[:, ::2]
     relu = L.ReLU()
-    relu.forward(x)
+    out = relu.forward(x)
+    assert _bits(out) == _bits(np.maximum(x, 0))                      # −0 → +0, NaN kept
     dx = relu.backward(dout)
     expected = np.where(x <= 0, dtype(0), dout)
     assert dx.dtype == dtype and dx.shape == x.shape
     assert _bits(dx) == _bits(expected)
     assert not np.signbit(dx[x <= 0]).any()                          # +0, never −0
+    relu.mask = ~relu.mask                                            # a mask set by hand
+    assert _bits(relu.backward(dout)) == _bits(np.where(relu.mask, dtype(0), dout))
 
 
 @given(x=NS.arrays(), data=st.data())
 def test_relu_backward_bits_for_drawn_arrays(x, data):
     dout = data.draw(NS.arrays(shape=st.just(x.shape), dtype=st.just(x.dtype)))
     relu = L.ReLU()
-    relu.forward(x)
+    assert _bits(relu.forward(x)) == _bits(np.maximum(x, 0))
     assert _bits(relu.backward(dout)) == _bits(np.where(x <= 0, x.dtype.type(0), dout))
 
 
