@@ -13,7 +13,7 @@ cross-entropy and Adam (lr 1e-3), at batch 128 and 1024, float32 and float64, fo
 
 on the CPU, and on CUDA where a GPU is present (batch 1024 to 8192 there, float32, beside the CPU
 rows). Next to them each device's float32 GEMM throughput, the product of two 4096×4096 matrices
-(the median over the rounds, as the step times are medians): on the CPU the faster of NumPy's and
+(the median of three products per round, as the step times are medians): on the CPU the faster of NumPy's and
 PyTorch's, on CUDA PyTorch's, synchronised around each product — a CUDA row's "% of GEMM" is of
 the GPU's GEMM, a CPU row's of the CPU's. A step counts 6 × parameters × batch floating-point
 operations (2 forward, 4 backward).
@@ -28,10 +28,12 @@ compete and no round pays for starting Python again. The configurations take tur
 round (reversed every other round), with a short pause between turns for the last worker's
 threads to go idle; each turn warms up, then times blocks of steps. Before the rounds, one short
 turn per configuration (not counted) tells how long the run will take, and the run says so.
-Reported: the median over all blocks of all rounds, and the spread of the per-round medians. A
+Reported: a step's time, the median over all blocks of all rounds; its ratio to plain PyTorch and
+its share of the GEMM, the medians of their per-round values — paired, round by round, so that a
+stretch when the shared machine runs slow slows both sides of a ratio (:func:`summarize`). A
 figure is flagged — printed with a ``?`` and a reason, never plainly — when fewer than three
-rounds give no spread to judge it by, when that spread exceeds :data:`NOISY` of the median, or
-when it claims more than the GEMM limit (the machine was busier while the GEMM ran). The load
+rounds give no spread to judge it by, when its per-round values spread over more than
+:data:`NOISY` of their median, or when it claims more than the GEMM limit. The load
 average before and after is recorded: on a busy machine every figure is noisy. Inputs are random
 (the time of a step does not depend on them).
 """
@@ -193,10 +195,18 @@ def _busy(load: float) -> bool:
     return load > 0.5 * (os.cpu_count() or 1)
 
 
+def _spread(values) -> float:
+    """(max − min) / median: how far apart the rounds landed, as a fraction of their median."""
+    return (max(values) - min(values)) / float(np.median(values))
+
+
 def summarize(todo, raw) -> dict:
-    # Typical against typical: the median step against the median GEMM of the same rounds, each
-    # device's rows against that device's GEMM.
-    gemm_by, by_device, gemm_spread = {}, {}, {}
+    """Typical against typical, round by round: a row's time is the median of all its blocks;
+    its ratio to plain PyTorch is the median of the per-round ratios of the two (measured a turn
+    apart, so a machine that slows down for a while slows both), and its share of the GEMM the
+    median of the per-round shares against that round's GEMM (the median of its repetitions) —
+    each device's rows against that device's GEMM. A figure's spread is that of its rounds."""
+    gemm_by, by_device, gemm_rounds = {}, {}, {}
     for c in todo:
         if c["impl"] != "gemm":
             continue
@@ -206,9 +216,7 @@ def summarize(todo, raw) -> dict:
         device = c.get("device", "cpu")
         best = max(medians, key=medians.get)
         by_device[device] = medians[best]
-        values = [r["gflops"][best] for r in runs]
-        gemm_spread[device] = (max(values) - min(values)) / medians[best]
-    machine = by_device["cpu"]
+        gemm_rounds[device] = [r["gflops"][best] for r in runs]
     rows = []
     for c in todo:
         if c["impl"] == "gemm":
@@ -217,42 +225,43 @@ def summarize(todo, raw) -> dict:
         blocks = [s for r in runs for s in r["seconds_per_step"]]
         medians = [float(np.median(r["seconds_per_step"])) for r in runs]
         seconds = float(np.median(blocks))
-        gflops = 6 * PARAMS * c["batch"] / seconds / 1e9
-        rows.append({**c, "label": label(c), "ms": seconds * 1e3,
+        flops = 6 * PARAMS * c["batch"]
+        shares = [flops / m / 1e9 / g for m, g in zip(medians, gemm_rounds[c["device"]])]
+        rows.append({**c, "label": label(c), "ms": seconds * 1e3, "round_ms": medians,
                      "ms_low": min(medians) * 1e3, "ms_high": max(medians) * 1e3,
-                     "spread": (max(medians) - min(medians)) / seconds, "rounds": len(runs),
-                     "gflops": gflops, "of_gemm": gflops / by_device[c["device"]]})
+                     "spread": _spread(medians), "rounds": len(runs),
+                     "gflops": flops / seconds / 1e9, "of_gemm": float(np.median(shares)),
+                     "of_gemm_spread": _spread(shares)})
     for row in rows:
         base = next(r for r in rows if r["impl"] == "pytorch" and r["batch"] == row["batch"]
                     and r["dtype"] == row["dtype"] and r["device"] == row["device"])
-        row["vs_pytorch"] = row["ms"] / base["ms"]
-        row["flags"] = flags(row, base, gemm_spread.get(row["device"], 0.0))
-    return {"gemm_gflops": gemm_by, "machine_gflops": machine, "gemm_by_device": by_device,
-            "gemm_spread": gemm_spread, "rows": rows}
+        ratios = [a / b for a, b in zip(row["round_ms"], base["round_ms"])]
+        row["vs_pytorch"] = float(np.median(ratios))
+        row["vs_pytorch_spread"] = _spread(ratios)
+        row["flags"] = flags(row)
+    return {"gemm_gflops": gemm_by, "machine_gflops": by_device["cpu"],
+            "gemm_by_device": by_device,
+            "gemm_spread": {d: _spread(v) for d, v in gemm_rounds.items()}, "rows": rows}
 
 
-def flags(row: dict, base: dict, gemm_spread: float) -> dict:
+def flags(row: dict) -> dict:
     """Why a row's figures cannot be taken at face value: ``{figure: reason}`` for the figures
-    ``ms``, ``vs_pytorch`` and ``of_gemm`` (empty when all stand)."""
-    def doubt(r):
-        if r["rounds"] < 3:
-            return f"{r['rounds']} round(s): no spread to judge by (use --rounds 3 or more)"
-        if r["spread"] > NOISY:
-            return f"round medians spread over {100 * r['spread']:.0f}% of the median"
-        return None
-    out = {}
-    own, theirs = doubt(row), doubt(base)
-    if own:
-        out["ms"] = own
-    if own or theirs:
-        out["vs_pytorch"] = own or f"the pytorch baseline: {theirs}"
+    ``ms``, ``vs_pytorch`` and ``of_gemm`` (empty when all stand). Each is judged by the spread
+    of its own per-round values: the time by its round medians, a ratio by its per-round
+    ratios."""
+    if row["rounds"] < 3:
+        few = f"{row['rounds']} round(s): no spread to judge by (use --rounds 3 or more)"
+        out = {"ms": few, "vs_pytorch": few, "of_gemm": few}
+    else:
+        out = {}
+        for key, spread, what in (("ms", row["spread"], "round medians"),
+                                  ("vs_pytorch", row["vs_pytorch_spread"], "per-round ratios"),
+                                  ("of_gemm", row["of_gemm_spread"], "per-round shares")):
+            if spread > NOISY:
+                out[key] = f"{what} spread over {100 * spread:.0f}% of the median"
     if row["of_gemm"] > 1:
         out["of_gemm"] = (f"{100 * row['of_gemm']:.0f}% is above the GEMM limit: impossible, "
                           "the machine was busier while the GEMM ran")
-    elif own:
-        out["of_gemm"] = own
-    elif gemm_spread > NOISY:
-        out["of_gemm"] = f"the GEMM's rounds spread over {100 * gemm_spread:.0f}% of its median"
     return out
 
 

@@ -75,9 +75,10 @@ def _step_torch(impl, batch, dtype, device):
 
 
 def _gemm(device="cpu", n=4096, reps=3):
-    """float32 GEMM throughput (GFLOP/s) of an n×n product: NumPy's and PyTorch's on the CPU,
-    PyTorch's on CUDA — there synchronised before and after each timed product, and timed over
-    more repetitions (one product takes milliseconds)."""
+    """float32 GEMM throughput (GFLOP/s) of an n×n product, from the median of ``reps`` timed
+    products (a step's time is a median too): NumPy's and PyTorch's on the CPU, PyTorch's on
+    CUDA — there synchronised before and after each timed product, and timed over more
+    repetitions (one product takes milliseconds)."""
     import torch
 
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
@@ -88,7 +89,7 @@ def _gemm(device="cpu", n=4096, reps=3):
         ta = torch.from_numpy(a).to(device)
         products = {"torch cuda": (lambda: ta @ ta, torch.cuda.synchronize)}
         reps *= 5
-    best = {}
+    rate = {}
     for name, (product, sync) in products.items():
         product()
         sync()
@@ -98,8 +99,8 @@ def _gemm(device="cpu", n=4096, reps=3):
             product()
             sync()
             times.append(time.perf_counter() - start)
-        best[name] = 2 * n ** 3 / min(times) / 1e9
-    return best
+        rate[name] = 2 * n ** 3 / float(np.median(times)) / 1e9
+    return rate
 
 
 def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
