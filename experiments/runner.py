@@ -100,7 +100,12 @@ def compute_seed(name, profile, seed, sets, device, data_dir, backends) -> dict:
     """One seed of one experiment on every backend: results, timings, devices, parity (a chaotic
     part judged against the run's own sensitivity) and findings — all but the files. A
     module-level function of plain arguments, so that a worker process or a Dask worker runs it
-    as this process would."""
+    as this process would — on one BLAS and PyTorch thread (:data:`parallel.TASK_THREADS`)."""
+    with parallel.task_threads(torch_too="torch" in backends):   # the same bits anywhere
+        return _compute_seed(name, profile, seed, sets, device, data_dir, backends)
+
+
+def _compute_seed(name, profile, seed, sets, device, data_dir, backends) -> dict:
     experiment = registry.get(name)
     config = config_mod.resolve(experiment.defaults, experiment.profiles, profile, sets,
                                 constraints=experiment.constraints)

@@ -94,3 +94,34 @@ def test_a_scheduler_that_does_not_answer_is_one_error_line(tmp_path, capsys):
                  "tcp://127.0.0.1:9", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "no Dask scheduler answers there" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, sets", [("sanity-checks", []),
+                                        ("overfit-weight-decay", ["epochs=6"])])
+def test_a_task_computes_the_same_bits_whatever_threads_its_process_has(name, sets):
+    """OpenBLAS's products and PyTorch's reductions round differently on one thread and on two,
+    so every task runs on ``TASK_THREADS`` whatever its process had. Without that, on 2 cores,
+    sanity-checks' NumPy losses and overfit-weight-decay's PyTorch penalty differed in their last
+    bits between ``--jobs 1`` (two threads) and ``--jobs 2`` (one each)."""
+    import numpy as np
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from experiments import runner
+
+    before, outcomes = torch.get_num_threads(), []
+    try:
+        for threads in (2, 1):
+            with threadpool_limits(threads):
+                torch.set_num_threads(threads)
+                outcomes.append(runner.compute_seed(name, "quick", 0, sets, "cpu", None,
+                                                    ("numpy", "torch")))
+                assert torch.get_num_threads() == threads          # given back afterwards
+    finally:
+        torch.set_num_threads(before)
+    one, two = (o["results"] for o in outcomes)
+    for side in ("numpy", "torch"):
+        for key, values in one[side]["series"].items():
+            assert np.array_equal(values, two[side]["series"][key]), (side, key)
+    assert parallel.TASK_THREADS == 1

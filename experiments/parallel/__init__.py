@@ -18,6 +18,7 @@ cannot change it.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -90,9 +91,8 @@ def run_all(fn, tasks: list, *, executor: str = "local", jobs=1, scheduler=None,
 def _processes(fn, tasks, jobs, progress) -> list:
     context = multiprocessing.get_context("spawn")
     out = [None] * len(tasks)
-    threads = max(1, jobs_from("auto") // jobs)
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=limit_threads,
-                                                initargs=(threads,)) as pool:
+                                                initargs=(TASK_THREADS,)) as pool:
         futures = {pool.submit(fn, *task): i for i, task in enumerate(tasks)}
         progress.started(list(futures.values())[:jobs])
         try:
@@ -159,17 +159,47 @@ class _Progress:
                      f"({time.perf_counter() - self.start:.1f} s)")
 
 
-def limit_threads(threads: int) -> None:
-    """A worker's share of the cores: J workers on C cores each use C // J threads in BLAS and
-    PyTorch, instead of every worker starting a pool as wide as the machine (which makes J
-    workers slower than one). Thread counts change speed, never results: every reduction here
-    runs in a fixed order whatever the count (the bit-for-bit test runs with both)."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+#: BLAS and PyTorch threads per task: one, whatever the executor, ``--jobs`` or the machine's
+#: cores. OpenBLAS's matrix products and PyTorch's sums round differently on one thread and on
+#: two — measured here: a (300×784)·(784×100) float64 product, every float32 product of the
+#: MNIST experiments' sizes, and the weight penalty of overfit-weight-decay differ in their last
+#: bits — so a thread count that followed ``--jobs`` (each of J
+#: workers taking its share of the cores) made three MNIST experiments' results follow it
+#: too. With one thread a task computes the same bits wherever it runs; ``--jobs`` is what uses
+#: the cores.
+TASK_THREADS = 1
+
+
+@contextlib.contextmanager
+def task_threads(threads: int = TASK_THREADS, torch_too: bool = True):
+    """Run the block with ``threads`` BLAS (threadpoolctl) and, with ``torch_too``, PyTorch
+    threads, restoring both after: every task runs inside it, in this process as in a worker
+    (:data:`TASK_THREADS`)."""
+    from threadpoolctl import threadpool_limits
+
+    torch = None
+    if torch_too:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+    before = torch.get_num_threads() if torch is not None else None
     try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(threads)
-    except ImportError:
-        pass
+        with threadpool_limits(threads):
+            if torch is not None:
+                torch.set_num_threads(threads)
+            yield
+    finally:
+        if before is not None:
+            torch.set_num_threads(before)
+
+
+def limit_threads(threads: int) -> None:
+    """A worker process's thread pools, set once as it starts: ``threads`` (:data:`TASK_THREADS`)
+    for OpenMP, BLAS and PyTorch, so no worker starts a pool as wide as the machine."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(threads)
     try:
         import torch
         torch.set_num_threads(threads)
