@@ -145,15 +145,7 @@ def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128,
     root = Path(__file__).resolve().parents[2]
     workers = {name: _Worker(name, root) for name in dict.fromkeys(map(worker_of, todo))}
     try:
-        # One short turn each, not counted: builds every network, and tells the time to come.
-        per_turn = {}
-        for c in todo:
-            begin = time.perf_counter()
-            answer = workers[worker_of(c)].ask(c, warmup, 1, min(steps, 5))
-            # A step's time from the timed block (building the network is not repeated later).
-            per_turn[label(c)] = (time.perf_counter() - begin if c["impl"] == "gemm" else
-                                  answer["seconds_per_step"][0] * (warmup + blocks * steps))
-            time.sleep(SETTLE)
+        todo, per_turn, first_gemm = _first_turns(todo, workers, warmup, blocks, steps)
         estimate = rounds * (sum(per_turn.values()) + SETTLE * len(todo))
         log(f"bench: ready after {time.perf_counter() - started:.0f} s; the rounds will take "
             f"about {estimate:.0f} s more")
@@ -175,12 +167,30 @@ def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128,
                    "params": PARAMS, "torch_threads": threads, "cpu_count": os.cpu_count(),
                    "float32_matmul": FLOAT32_MATMUL, "seconds": seconds,
                    "estimated_seconds": estimate, "noisy_above": NOISY,
+                   "gemm_first_turn": first_gemm,
                    "load_average": {"before": load_before, "after": load_after}, "raw": raw})
     folder = Path(out) / "bench"
     write_json(folder / "bench.json", result)
     result["figure"] = plot(result, folder)
     write_json(folder / "bench.json", result)
     return result
+
+
+def _first_turns(todo, workers, warmup, blocks, steps):
+    """One short turn per configuration, not counted: builds every network, tells how long a
+    round will take (``{label: seconds}``), and finds each device's faster GEMM library, the one
+    the rounds time (the configurations come back with it as ``libraries``)."""
+    todo, per_turn, first_gemm = list(todo), {}, {}
+    for i, c in enumerate(todo):
+        answer = workers[worker_of(c)].ask(c, warmup, 1, min(steps, 5))
+        if c["impl"] == "gemm":
+            first_gemm[label(c)] = rates = answer["gflops"]
+            todo[i] = {**c, "libraries": [max(rates, key=rates.get)]}
+            per_turn[label(c)] = 3 * 2 * 4096 ** 3 / (1e9 * max(rates.values()))  # 3 products
+        else:
+            per_turn[label(c)] = answer["seconds_per_step"][0] * (warmup + blocks * steps)
+        time.sleep(SETTLE)
+    return todo, per_turn, first_gemm
 
 
 def _load() -> float:

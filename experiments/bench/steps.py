@@ -74,14 +74,21 @@ def _step_torch(impl, batch, dtype, device):
     return step, sync
 
 
-def _gemm(device="cpu", n=4096, reps=3):
+_WARM: set = set()      # the products already run once in this process (not timed)
+_MATRIX: dict = {}      # the n×n operand, drawn once per process
+
+
+def _gemm(device="cpu", n=4096, reps=3, libraries=None):
     """float32 GEMM throughput (GFLOP/s) of an n×n product, from the median of ``reps`` timed
     products (a step's time is a median too): NumPy's and PyTorch's on the CPU, PyTorch's on
     CUDA — there synchronised before and after each timed product, and timed over more
-    repetitions (one product takes milliseconds)."""
+    repetitions (one product takes milliseconds). ``libraries`` keeps some of them only (the
+    rounds time the faster one alone); each is run once untimed the first time only."""
     import torch
 
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    if n not in _MATRIX:                   # drawing 16M normals takes longer than a product
+        _MATRIX[n] = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    a = _MATRIX[n]
     if device == "cpu":
         products = {"numpy": (lambda: a @ a, lambda: None),
                     "torch": (lambda ta=torch.from_numpy(a): ta @ ta, lambda: None)}
@@ -89,10 +96,14 @@ def _gemm(device="cpu", n=4096, reps=3):
         ta = torch.from_numpy(a).to(device)
         products = {"torch cuda": (lambda: ta @ ta, torch.cuda.synchronize)}
         reps *= 5
+    if libraries is not None:
+        products = {name: products[name] for name in libraries}
     rate = {}
     for name, (product, sync) in products.items():
-        product()
-        sync()
+        if (device, name) not in _WARM:
+            product()
+            sync()
+            _WARM.add((device, name))
         times = []
         for _ in range(reps):
             start = time.perf_counter()
@@ -112,7 +123,8 @@ def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
     from torchref.device import full_float32
     with full_float32():
         if config["impl"] == "gemm":
-            return {"gflops": _gemm(config.get("device", "cpu"))}
+            return {"gflops": _gemm(config.get("device", "cpu"),
+                                    libraries=config.get("libraries"))}
         return _time(config, warmup, blocks, steps)
 
 
