@@ -163,10 +163,9 @@ class _Progress:
 #: cores. OpenBLAS's matrix products and PyTorch's sums round differently on one thread and on
 #: two — measured here: a (300×784)·(784×100) float64 product, every float32 product of the
 #: MNIST experiments' sizes, and the weight penalty of overfit-weight-decay differ in their last
-#: bits — so a thread count that followed ``--jobs`` (each of J
-#: workers taking its share of the cores) made three MNIST experiments' results follow it
-#: too. With one thread a task computes the same bits wherever it runs; ``--jobs`` is what uses
-#: the cores.
+#: bits — so a thread count that followed ``--jobs`` (each of J workers taking its share of the
+#: cores) made three MNIST experiments' results follow it too. With one thread a task computes
+#: the same bits wherever it runs; ``--jobs`` is what uses the cores.
 TASK_THREADS = 1
 
 
