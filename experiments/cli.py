@@ -150,7 +150,7 @@ def _list(args) -> int:
     experiments = all_experiments()
     width = max(map(len, experiments))
     for name, experiment in experiments.items():
-        print(f"{name:<{width}}  {experiment.description}")
+        print(f"{name:<{width}}  {experiment.description_for()}")
     return 0
 
 

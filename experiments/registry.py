@@ -72,6 +72,11 @@ class Experiment:
             return self.concept(config)
         return self.concept.format(**config)
 
+    def description_for(self, config: dict | None = None) -> str:
+        """The one-line description with its ``{key}`` fields filled from the configuration that
+        ran (the defaults when none is given, as ``list`` prints it)."""
+        return self.description.format(**(self.defaults if config is None else config))
+
 
 def finding(claim: str, measured: str, holds: bool, needs: str = "quick") -> dict:
     """One claim of the source, as judged on one backend's result: ``measured`` says the

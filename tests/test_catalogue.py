@@ -148,3 +148,31 @@ def test_lecture_errata_writes_its_table(tmp_path):
         assert by_name[name][2] == by_name[name][3], name
     assert len([r for r in table["rows"] if r[0].startswith("notebook")]) == 3
     assert all(isinstance(row[-1], str) and len(row[-1]) > 20 for row in table["rows"])
+
+
+def test_breast_cancer_variants_are_named_from_the_configuration_that_ran():
+    """A page says what ran: `--set batch_size=64` draws and judges "batch 64", not the
+    default's "batch 32" (the names were fixed strings before)."""
+    from experiments.catalogue.breast_cancer import dropout, minibatch
+
+    assert minibatch.labels({"batch_size": 64}) == ["full batch", "batch 64"]
+    assert dropout.labels({"dropout": 0.3}) == ["no dropout", "dropout 0.3"]
+
+
+def test_the_accuracy_panel_is_drawn_in_epochs_not_iterations():
+    """Evaluations are recorded in iterations; with 8 minibatches per epoch, 3 epochs end at
+    epoch 3 on the accuracy panel's epoch axis, not at 24."""
+    from experiments.catalogue.breast_cancer import _epochs_at
+
+    series = {"v.loss": [0.0] * 24, "v.epoch_loss": [0.0] * 3, "v.epoch_iterations": [8, 16, 24]}
+    assert _epochs_at(series, "v") == [1.0, 2.0, 3.0]
+
+
+def test_a_page_title_names_the_network_that_ran():
+    """`--set units=20` titles the page "30-20-1", not the default's "30-10-1"."""
+    from experiments import registry
+
+    for name in ("breast-cancer-minibatch", "breast-cancer-optimizers"):
+        experiment = registry.get(name)
+        assert "30-10-1" in experiment.description_for()
+        assert "30-20-1" in experiment.description_for({**experiment.defaults, "units": 20})

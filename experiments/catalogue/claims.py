@@ -6,7 +6,12 @@ import numpy as np
 
 from experiments.registry import finding
 
-__all__ = ["finding", "listing", "num", "pct", "tail_mean"]
+__all__ = ["finals", "finding", "listing", "num", "pct", "tail_mean"]
+
+
+def finals(result: dict, metric: str, names) -> dict:
+    """``{name: result["final"]["<name>.<metric>"]}`` for the variants ``names``."""
+    return {n: result["final"][f"{n}.{metric}"] for n in names}
 
 
 def tail_mean(values, fraction: float = 1 / 3) -> float:

@@ -269,67 +269,80 @@ def _standard_panel(ax, s: dict) -> None:
     ax.legend(fontsize=8)
 
 
+def _sweep_panel(ax, s):
+    ax.semilogx(s["sweep"]["magnitudes"], s["sweep"]["ratio"], color="#2ca02c")
+    ax.axhline(1.0, color="0.6", linewidth=0.8)
+    ax.set_xlabel("gradient magnitude |g| (ten equal steps)")
+    ax.set_ylabel("book step / torch step")
+    ax.set_title("when it matters: small gradients")
+
+
+def _running_panel(ax, s):
+    r = s["running"]
+    for key, style in (("book, batch 4", "--"), ("torch, batch 4", "-"),
+                       ("book, batch 32", "--"), ("torch, batch 32", "-")):
+        ax.plot(range(1, r["steps"] + 1), r[key], linestyle=style,
+                color="#1f77b4" if key.startswith("book") else "#d62728",
+                alpha=1.0 if "32" in key else 0.5, label=key)
+    ax.axhline(r["true"], color="0.4", linewidth=0.8, linestyle=":", label="true σ²")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("running_var")
+    ax.set_title("running variance of one unit, batches of N(0, 4)")
+    ax.legend(fontsize=7)
+
+
+def _lr_drop_panel(ax, s):
+    ax.bar(["constant lr", "lr halved midway"],
+           [max(s["max_rel_param_diff"], 1e-17), max(s["lr_drop"]["max_rel_param_diff"], 1e-17)],
+           color="#9467bd")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning-rate schedule")
+    ax.set_ylabel("max relative parameter difference, book vs torch")
+    ax.set_title("the same update until the learning rate changes")
+
+
+def _loss_sweep_panel(ax, s):
+    sweep = s["loss_sweep"]
+    ax.semilogx(sweep["p"], sweep["torch"], color="#d62728", label="torch: −log y")
+    ax.semilogx(sweep["p"], sweep["book"], color="#1f77b4", linestyle="--",
+                label="book: −log(y + 1e-7)")
+    ax.set_xlabel("probability y of the right class")
+    ax.set_ylabel("loss of one sample")
+    ax.set_title("when it matters: y near 0 (cap at 16.1) or 1 (−1e-7)")
+    ax.legend(fontsize=8)
+
+
+def _evaluations_panel(ax, s):
+    for convention, color, label in (("torch", "#d62728", "History (epoch ends)"),
+                                     ("book", "#1f77b4", "Trainer (current_iter % k)")):
+        ev = s["evaluations"][convention]
+        ax.plot(ev["at"], ev["test_acc"], "o-", color=color, markersize=3, label=label)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("when each loop evaluates")
+    ax.legend(fontsize=8)
+
+
+#: A section's second panel, drawn when its measurement has the key: when the difference matters.
+SECOND_PANELS = {"sweep": _sweep_panel, "running": _running_panel, "lr_drop": _lr_drop_panel,
+                 "loss_sweep": _loss_sweep_panel, "evaluations": _evaluations_panel}
+
+
 def plot(measured: dict, out_dir) -> dict:
-    """One figure per section; returns {section name: file name}."""
+    """One figure per section — the standard task, and where the section measured one, the
+    panel that shows when the difference matters; returns {section name: file name}."""
     import matplotlib.pyplot as plt
 
     from experiments.plotting import save
 
     files = {}
     for s in measured["sections"]:
-        panels = 1 + any(k in s for k in ("sweep", "running", "lr_drop", "loss_sweep",
-                                           "evaluations"))
-        fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4), squeeze=False)
+        extra = [draw for key, draw in SECOND_PANELS.items() if key in s]
+        fig, axes = plt.subplots(1, 1 + len(extra), figsize=(6.2 * (1 + len(extra)), 4),
+                                 squeeze=False)
         _standard_panel(axes[0, 0], s)
-        if "sweep" in s:
-            ax = axes[0, 1]
-            ax.semilogx(s["sweep"]["magnitudes"], s["sweep"]["ratio"], color="#2ca02c")
-            ax.axhline(1.0, color="0.6", linewidth=0.8)
-            ax.set_xlabel("gradient magnitude |g| (ten equal steps)")
-            ax.set_ylabel("book step / torch step")
-            ax.set_title("when it matters: small gradients")
-        if "running" in s:
-            ax = axes[0, 1]
-            r = s["running"]
-            for key, style in (("book, batch 4", "--"), ("torch, batch 4", "-"),
-                               ("book, batch 32", "--"), ("torch, batch 32", "-")):
-                ax.plot(range(1, r["steps"] + 1), r[key], linestyle=style,
-                        color="#1f77b4" if key.startswith("book") else "#d62728",
-                        alpha=1.0 if "32" in key else 0.5, label=key)
-            ax.axhline(r["true"], color="0.4", linewidth=0.8, linestyle=":", label="true σ²")
-            ax.set_xlabel("training step")
-            ax.set_ylabel("running_var")
-            ax.set_title("running variance of one unit, batches of N(0, 4)")
-            ax.legend(fontsize=7)
-        if "lr_drop" in s:
-            ax = axes[0, 1]
-            ax.bar(["constant lr", "lr halved midway"],
-                   [max(s["max_rel_param_diff"], 1e-17),
-                    max(s["lr_drop"]["max_rel_param_diff"], 1e-17)], color="#9467bd")
-            ax.set_yscale("log")
-            ax.set_xlabel("learning-rate schedule")
-            ax.set_ylabel("max relative parameter difference, book vs torch")
-            ax.set_title("the same update until the learning rate changes")
-        if "loss_sweep" in s:
-            ax = axes[0, 1]
-            sweep = s["loss_sweep"]
-            ax.semilogx(sweep["p"], sweep["torch"], color="#d62728", label="torch: −log y")
-            ax.semilogx(sweep["p"], sweep["book"], color="#1f77b4", linestyle="--",
-                        label="book: −log(y + 1e-7)")
-            ax.set_xlabel("probability y of the right class")
-            ax.set_ylabel("loss of one sample")
-            ax.set_title("when it matters: y near 0 (cap at 16.1) or 1 (−1e-7)")
-            ax.legend(fontsize=8)
-        if "evaluations" in s:
-            ax = axes[0, 1]
-            for convention, color, label in (("torch", "#d62728", "History (epoch ends)"),
-                                             ("book", "#1f77b4", "Trainer (current_iter % k)")):
-                ev = s["evaluations"][convention]
-                ax.plot(ev["at"], ev["test_acc"], "o-", color=color, markersize=3, label=label)
-            ax.set_xlabel("iteration")
-            ax.set_ylabel("test accuracy")
-            ax.set_title("when each loop evaluates")
-            ax.legend(fontsize=8)
+        for ax, draw in zip(axes[0, 1:], extra):
+            draw(ax, s)
         name = f"convention-{s['name'].split()[0].lower()}.png"
         files[s["name"]] = save(fig, out_dir, name)
     return files

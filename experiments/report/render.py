@@ -154,7 +154,7 @@ def render_index(metrics: dict, experiments: dict, profile: str, extras: tuple =
 def _index_row(name: str, m: dict, experiment) -> dict:
     p = m["parity"]
     found = findings(m)
-    return {"name": name, "title": experiment.description, "findings": found,
+    return {"name": name, "title": experiment.description_for(m["config"]), "findings": found,
             "all_reproduced": bool(found) and all(f["all"] for f in found),
             "verdict": verdict(p), "max_rel_diff": p["max_rel_diff"],
             "numpy": _timing(m, "numpy"), "torch": _timing(m, "torch"),
@@ -210,7 +210,7 @@ def render_experiment(m: dict, experiment, extras: tuple = ()) -> str:
             for b, s in m["backends"].items()]
     overrides = _overrides(m, experiment)
     return _render("experiment.html", depth=1, extras=extras, name=m["experiment"],
-                   description=experiment.description,
+                   description=experiment.description_for(m["config"]),
                    concept=experiment.concept_for(m["config"]), rules=rules(experiment),
                    convention=m["config"].get("convention"), figures=m["figures"], table=table,
                    findings=findings(m), parity=parity, runs=runs, data=_data_text(m["data"]),

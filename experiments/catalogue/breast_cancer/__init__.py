@@ -97,7 +97,7 @@ def plot(results, names, out_dir, filename, title, accuracy="test_acc", epoch_lo
             loss = result["series"][f"{name}.{'epoch_loss' if epoch_loss else 'loss'}"]
             axes[0].plot(range(1, len(loss) + 1), loss, label=label(backend, name), **look)
             if f"{name}.{accuracy}" in result["series"]:
-                axes[1].plot(result["series"][f"{name}.epoch_iterations"],
+                axes[1].plot(_epochs_at(result["series"], name),
                              result["series"][f"{name}.{accuracy}"], **look)
             if extra_panel is not None:
                 extra_panel(axes[2], result, name, look)
@@ -109,6 +109,13 @@ def plot(results, names, out_dir, filename, title, accuracy="test_acc", epoch_lo
     axes[1].set_ylabel(accuracy.replace("_acc", " accuracy").replace("_", " "))
     fig.suptitle(title)
     return [save(fig, out_dir, f"{filename}.png")]
+
+
+def _epochs_at(series: dict, name: str) -> list[float]:
+    """The epoch of each evaluation (it is recorded in iterations: with minibatches an epoch is
+    several of them — ``loss`` has one entry per iteration, ``epoch_loss`` one per epoch)."""
+    per_epoch = len(series[f"{name}.loss"]) / len(series[f"{name}.epoch_loss"])
+    return [done / per_epoch for done in series[f"{name}.epoch_iterations"]]
 
 
 def experiment(name, description, concept, specs, names, *, defaults=None, validation=False,
@@ -130,7 +137,7 @@ def experiment(name, description, concept, specs, names, *, defaults=None, valid
                     f"breast cancer, 30-{config['units']}-1 sigmoid: {description}",
                     **(plot_kwargs or {}))
 
-    register(Experiment(name=name, description=f"Breast cancer, 30-10-1 net: {description}",
+    register(Experiment(name=name, description=f"Breast cancer, 30-{{units}}-1 net: {description}",
                         concept=concept, defaults=defaults,
                         profiles={"quick": quick or {}}, compute=compute, plot=draw,
                         data=lambda config, data_dir: describe(config, data_dir, validation),

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from experiments.catalogue.breast_cancer import experiment, gd
-from experiments.catalogue.claims import finding, listing, pct
+from experiments.catalogue.claims import finals, finding, listing, pct
 
 NAMES = ["ones", "normal(0, 1)", "Glorot"]
 
 
 def findings(result, config):
-    f = result["final"]
-    loss = {n: f[f"{n}.loss"] for n in NAMES}
-    acc = {n: f[f"{n}.test_acc"] for n in NAMES}
+    loss, acc = finals(result, "loss", NAMES), finals(result, "test_acc", NAMES)
     return [finding("random starts learn better than all-ones weights",
                     f"final training loss {listing(loss.items())}; test accuracy "
                     f"{listing(acc.items(), pct)}",

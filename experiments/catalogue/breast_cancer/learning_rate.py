@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments.catalogue.breast_cancer import experiment
-from experiments.catalogue.claims import finding, listing, pct
+from experiments.catalogue.claims import finals, finding, listing, pct
 
 
 def rates(config) -> list[float]:
@@ -21,10 +21,9 @@ def weight_panel(ax, result, name, look):
 
 
 def findings(result, config):
-    s, f = result["series"], result["final"]
+    s = result["series"]
     names = [f"lr {lr:g}" for lr in rates(config)]
-    loss = {n: f[f"{n}.loss"] for n in names}
-    acc = {n: f[f"{n}.test_acc"] for n in names}
+    loss, acc = finals(result, "loss", names), finals(result, "test_acc", names)
     travel = {n: float(np.abs(np.diff(s[f"{n}.W1[0, 0]"])).sum()) for n in names}
     return [
         finding("the smaller the rate, the further from the minimum after the same epochs",

@@ -46,9 +46,9 @@ def plot(results, config, out_dir):
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding, listing
+    from experiments.catalogue.claims import finals, finding, listing
 
-    loss = {n: result["final"][f"{n}.loss"] for n in OPTIMIZERS}
+    loss = finals(result, "loss", OPTIMIZERS)
     return [finding("the adaptive rules, RMSprop and Adam, reach a lower training loss than "
                     "plain gradient descent in the same epochs",
                     f"final training loss after {config['epochs']:,} epochs: "
@@ -58,7 +58,7 @@ def findings(result, config):
 
 register(Experiment(
     name="breast-cancer-optimizers",
-    description="Full-batch GD, Momentum, RMSprop and Adam on the lecture's 30-10-1 sigmoid "
+    description="Full-batch GD, Momentum, RMSprop and Adam on the lecture's 30-{units}-1 sigmoid "
                 "net (breast cancer)",
     concept="The lecture's network trained for {epochs:,} epochs from the same "
             "Glorot-initialized weights by plain gradient descent at its implicit learning "

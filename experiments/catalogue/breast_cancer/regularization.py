@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from experiments.catalogue.breast_cancer import experiment, gd
-from experiments.catalogue.claims import finding, listing, pct
+from experiments.catalogue.claims import finals, finding, listing, pct
 
 NAMES = ["none", "L1 0.01", "L2 0.01", "elastic"]
 
 
 def findings(result, config):
-    f = result["final"]
-    train = {n: f[f"{n}.train_acc"] for n in NAMES}
+    train = finals(result, "train_acc", NAMES)
     return [finding("a penalty costs a little training accuracy (it keeps the weights small)",
                     f"training accuracy {listing(train.items(), pct)}",
                     all(train["none"] - 0.05 <= train[n] <= train["none"] for n in NAMES))]

@@ -36,11 +36,9 @@ def run(backend, config, seed, data_dir, variants, label):
 def findings(result, config, names, cure: str):
     """The book's two findings: without the cure the net learns its images by heart; with it
     the train − test gap narrows."""
-    from experiments.catalogue.claims import finding, pct
+    from experiments.catalogue.claims import finals, finding, pct
 
-    f = result["final"]
-    train = {n: f[f"{n}.train_acc"] for n in names}
-    test = {n: f[f"{n}.test_acc"] for n in names}
+    train, test = finals(result, "train_acc", names), finals(result, "test_acc", names)
     gap = {n: train[n] - test[n] for n in names}
     plain, cured = names
     return [
