@@ -13,19 +13,33 @@ import math
 
 import numpy as np
 
-__all__ = ["views", "Layout"]
+__all__ = ["views", "Views", "Layout"]
 
 
-def views(buffer: np.ndarray, shapes: dict) -> dict:
+class Views(dict):
+    """The dict :func:`views` returns: ``{key: view}``, and what it was made of — the ``buffer``,
+    the ``keys`` and ``shapes`` in order, and the views themselves (``arrays``) — so that a
+    :class:`Layout` recognises it by identity, a few pointer comparisons, instead of measuring
+    every view again at every step. Otherwise a plain dict."""
+
+    buffer: np.ndarray
+    keys_: tuple
+    shapes: tuple
+    arrays: tuple
+
+
+def views(buffer: np.ndarray, shapes: dict) -> Views:
     """``{key: view}``: consecutive slices of the 1-D ``buffer`` reshaped to ``shapes[key]``, in
     the dict's order (the buffer must have exactly the total size)."""
-    out, start = {}, 0
+    out, start = Views(), 0
     for key, shape in shapes.items():
         size = math.prod(shape)
         out[key] = buffer[start:start + size].reshape(shape)
         start += size
     if start != buffer.size:
         raise ValueError(f"buffer of {buffer.size} elements for {start} elements of views")
+    out.buffer, out.keys_ = buffer, tuple(out)
+    out.shapes, out.arrays = tuple(a.shape for a in out.values()), tuple(out.values())
     return out
 
 
@@ -57,6 +71,7 @@ class Layout:
     def __init__(self, params, base: np.ndarray, offsets):
         self.keys = tuple(params)
         self.arrays = tuple(params.values())       # held: identity stays meaningful
+        self.shapes = tuple(a.shape for a in self.arrays)
         self.base, self.offsets = base, offsets
         self.state_views: dict[str, dict[str, np.ndarray]] = {}   # name -> key -> view
         self.state_flat: dict[str, np.ndarray] = {}
@@ -76,6 +91,37 @@ class Layout:
             return False
         return all(a is b for a, b in zip(params.values(), self.arrays))
 
+    def ready(self, params, grads, state, names) -> int | None:
+        """The parameters' common step count when this is a step like the last: ``params`` this
+        layout's very arrays, ``grads`` a :class:`Views` with its keys and shapes, its views
+        untouched, every array still of its shape and dtype, every parameter writeable, and the
+        optimizer's state still these buffers — all told by identity and a few attributes, no view
+        measured. None as soon as anything differs (the caller then checks everything)."""
+        if (not isinstance(grads, Views) or grads.keys_ != self.keys or grads.shapes != self.shapes
+                or len(grads) != len(self.keys) or grads.buffer.dtype != self.base.dtype
+                or not self.holds(params)):
+            return None
+        dtype, buffer = self.base.dtype, grads.buffer
+        for key, p, g, shape in zip(self.keys, self.arrays, grads.arrays, self.shapes):
+            if (grads[key] is not g or g.base is not buffer or p.shape != shape
+                    or g.shape != shape or p.dtype != dtype or g.dtype != dtype
+                    or not p.flags.writeable):
+                return None
+        return self._own_step(state, names)
+
+    def _own_step(self, state, names) -> int | None:
+        """The common step count when every parameter's state is still this layout's views."""
+        entries = [state.get(key) for key in self.keys]
+        if any(entry is None for entry in entries):
+            return None
+        for name in names:
+            own = self.state_views.get(name)
+            if own is None or any(entry.get(name) is not own[key]
+                                  for key, entry in zip(self.keys, entries)):
+                return None
+        steps = {entry["step"] for entry in entries}
+        return steps.pop() if len(steps) == 1 else None
+
     def grads_base(self, grads) -> np.ndarray | None:
         """The 1-D buffer ``grads`` tile at the parameters' offsets, or None."""
         arrays = tuple(grads[key] for key in self.keys)
@@ -88,12 +134,10 @@ class Layout:
         """The common step count of the parameters' states, their buffers made views of flat
         buffers (values copied where they were separate arrays); None when the parameters cannot
         share one step (different counts, or state for some of them only)."""
+        step = self._own_step(state, names)
+        if step is not None:
+            return step
         entries = [state.get(key) for key in self.keys]
-        if entries[0] is not None and self.state_views and all(
-                entry is not None and entry[name] is self.state_views[name][key]
-                for name in names for key, entry in zip(self.keys, entries)):
-            steps = {entry["step"] for entry in entries}
-            return steps.pop() if len(steps) == 1 else None
         if all(entry is None for entry in entries):
             step = 0
         elif any(entry is None for entry in entries):

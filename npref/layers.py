@@ -77,7 +77,10 @@ class Affine(_Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         self.original_x_shape = x.shape
-        x = _float_array("x", x.reshape(x.shape[0], -1) if x.ndim else x, self.W.dtype)
+        if x.ndim != 2:
+            x = x.reshape(x.shape[0], -1) if x.ndim else x
+        if x.dtype != self.W.dtype:
+            x = x.astype(self.W.dtype)
         if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
             raise ValueError(f"Affine.forward: x of shape {self.original_x_shape} does not fit "
                              f"W of shape {self.W.shape} (needs N × {self.W.shape[0]})")
@@ -94,10 +97,11 @@ class Affine(_Layer):
         dout = self._check_dout(dout)
         dW, db = (None, None) if out is None else out
         self.dW = np.matmul(self.x.T, dout, out=dW)          # xᵀ·dout
-        self.db = np.sum(dout, axis=0, out=db)               # Σₙ dout
+        self.db = np.add.reduce(dout, axis=0, out=db)        # Σₙ dout (what np.sum calls)
         if not need_dx:
             return None
-        return (dout @ self.W.T).reshape(self.original_x_shape)
+        dx = dout @ self.W.T
+        return dx if dx.shape == self.original_x_shape else dx.reshape(self.original_x_shape)
 
 
 class ReLU(_Layer):
@@ -132,7 +136,10 @@ def _keep_bits(mask: np.ndarray, dtype) -> np.ndarray | None:
     """All bits set where ``mask`` is False, none where True, in the integer type as wide as
     ``dtype`` (None for a dtype without one)."""
     bits = _BITS.get(np.dtype(dtype))
-    return None if bits is None else np.add(mask, -1, dtype=bits)   # True → 0, False → −1
+    if bits is None:
+        return None
+    keep = mask.astype(bits)        # a plain cast: faster than np.add(mask, -1, dtype=bits)
+    return np.subtract(keep, 1, out=keep)                           # True → 0, False → −1
 
 
 def _select(mask: np.ndarray, values: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:

@@ -77,6 +77,12 @@ class Optimizer:
         ``params`` and ``grads`` are dicts with the same keys; each gradient has its parameter's
         shape and dtype. Everything is checked before any parameter or buffer changes.
         """
+        layout = self._layout
+        names = self.state_names[self.convention]
+        step = None if layout is None else layout.ready(params, grads, self.state, names)
+        if step is not None:                  # the same arrays as last step: nothing to check
+            self._flat_step(layout, grads.buffer, step, names)
+            return
         self._check(params, grads)
         if self._flat_update(params, grads):
             return
@@ -150,11 +156,14 @@ class Optimizer:
         step = layout.adopt_state(self.state, names)
         if step is None:
             return False
+        self._flat_step(layout, flat_g, step, names)
+        return True
+
+    def _flat_step(self, layout, flat_g, step, names) -> None:
         for key in layout.keys:
             self.state[key]["step"] = step + 1
         state = {"step": step + 1, **{name: layout.state_flat[name] for name in names}}
         self._step(layout.base, flat_g, state, layout.scratch())
-        return True
 
     def _new_state(self, p: np.ndarray) -> dict:
         state = {"step": 0}

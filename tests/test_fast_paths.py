@@ -130,3 +130,90 @@ def test_gradient_buffer_is_new_per_call():
     net.gradient(rng.standard_normal((5, 4)), np.array([1, 1, 0, 0, 1]))
     for key in kept:
         assert _bits(first[key]) == _bits(kept[key])
+
+
+def _trained_twice(name="adam"):
+    net = MultiLayerNet(4, [6, 5], 3, rng=np.random.default_rng(0))
+    x, t = np.random.default_rng(1).standard_normal((5, 4)), np.array([0, 1, 2, 0, 1])
+    opt = npref.optim.make(name, lr=0.01)
+    for _ in range(2):
+        opt.update(net.params, net.gradient(x, t))
+    return net, opt, net.gradient(x, t)
+
+
+def test_a_step_like_the_last_is_not_checked_again(monkeypatch):
+    """The network's own gradients for the arrays stepped last time are recognised by identity
+    (``Layout.ready``): the per-array checks, most of the optimizer's cost at batch 128, are not
+    run again — and the step is the same (the bit-for-bit test above runs it from step 2 on)."""
+    for name in npref.optim.NAMES:
+        net, opt, grads = _trained_twice(name)
+        monkeypatch.setattr(opt, "_check", lambda *a: pytest.fail(f"{name}: checked again"))
+        opt.update(net.params, grads)
+        assert all(s["step"] == 3 for s in opt.state.values()), name
+
+
+def _read_only(net, opt, grads):
+    net.params["b2"].flags.writeable = False
+
+
+def _short_gradient(net, opt, grads):
+    grads["W2"] = grads["W2"][:1]
+
+
+def _reshaped_gradient(net, opt, grads):
+    grads["W2"].shape = grads["W2"].shape[::-1]           # same size, other shape, in place
+
+
+def _extra_key(net, opt, grads):
+    grads["W9"] = np.zeros(3)
+
+
+def _foreign_state(net, opt, grads):
+    opt.state["b1"]["exp_avg"] = np.zeros(3)
+
+
+def _float32_gradient(net, opt, grads):
+    grads["b1"] = grads["b1"].astype(np.float32)
+
+
+@pytest.mark.parametrize("change,message", [
+    (_read_only, "read-only"), (_short_gradient, "must match"), (_reshaped_gradient, "must match"),
+    (_extra_key, "same keys"), (_foreign_state, "buffer for it has"),
+    (_float32_gradient, "must match")])
+def test_anything_unlike_the_last_step_is_checked_and_refused_before_any_change(change, message):
+    """Whatever differs from the last step — a parameter made read-only, a gradient replaced or
+    reshaped, a key added, a state buffer swapped — sends the step through every check: the same
+    ValueError as for loose arrays, and no parameter or buffer changed."""
+    net, opt, grads = _trained_twice()
+    change(net, opt, grads)
+    before = copy.deepcopy(opt.state), {k: v.copy() for k, v in net.params.items()}
+    with pytest.raises(ValueError, match=message):
+        opt.update(net.params, grads)
+    for key, value in before[1].items():
+        assert _bits(net.params[key]) == _bits(value), key
+    for key, entry in before[0].items():
+        for buffer, value in entry.items():
+            assert (_bits(opt.state[key][buffer]) == _bits(value)
+                    if isinstance(value, np.ndarray) else opt.state[key][buffer] == value)
+
+
+@pytest.mark.parametrize("how", ["replaced by a copy", "deep-copied dict", "plain dict"])
+def test_gradients_not_from_the_network_step_the_same(how):
+    """Gradients that only look like the network's (a view swapped for a copy, a deep copy of the
+    dict, a plain dict of the same arrays) take the checked path, with the same bits."""
+    net, opt, grads = _trained_twice()
+    loose = {k: v.copy() for k, v in net.params.items()}
+    plain = npref.optim.Adam(lr=0.01)
+    plain.load_state_dict(opt.state_dict())
+    if how == "replaced by a copy":
+        grads["W1"] = grads["W1"].copy()
+    elif how == "deep-copied dict":
+        grads = copy.deepcopy(grads)
+    else:
+        grads = dict(grads)
+    grads["W1"] *= 0.5                  # only the array in the dict: not the network's buffer
+    expected = {k: g.copy() for k, g in grads.items()}
+    opt.update(net.params, grads)
+    plain.update(loose, expected)
+    for key in loose:
+        assert _bits(net.params[key]) == _bits(loose[key]), key
