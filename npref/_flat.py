@@ -79,8 +79,9 @@ class Layout:
 
     @classmethod
     def of(cls, params) -> Layout | None:
+        """The layout of ``params`` if they tile one writeable buffer, else None."""
         arrays = tuple(params.values())
-        if not arrays:
+        if not arrays or arrays[0].base is None or not arrays[0].base.flags.writeable:
             return None
         offsets = _tiling(arrays, arrays[0].base)
         return None if offsets is None else cls(params, arrays[0].base, offsets)
@@ -99,7 +100,7 @@ class Layout:
         measured. None as soon as anything differs (the caller then checks everything)."""
         if (not isinstance(grads, Views) or grads.keys_ != self.keys or grads.shapes != self.shapes
                 or len(grads) != len(self.keys) or grads.buffer.dtype != self.base.dtype
-                or not self.holds(params)):
+                or not self.base.flags.writeable or not self.holds(params)):
             return None
         dtype, buffer = self.base.dtype, grads.buffer
         for key, p, g, shape in zip(self.keys, self.arrays, grads.arrays, self.shapes):

@@ -145,7 +145,7 @@ class Optimizer:
         steps. The rules are element-wise, so each element meets the same operations in the same
         order — the same rounding — as in the loop. False (nothing done) otherwise."""
         layout = self._layout
-        if layout is None or not layout.holds(params):
+        if layout is None or not layout.holds(params) or not layout.base.flags.writeable:
             layout = self._layout = _flat.Layout.of(params)
             if layout is None:
                 return False
