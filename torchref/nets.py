@@ -96,18 +96,20 @@ class MultiLayerNet(nn.Module):
     def forward(self, x: torch.Tensor, masks=None) -> torch.Tensor:
         """Scores for a batch; training or evaluation as set by ``train()`` / ``eval()``."""
         x = self._tensor(x).reshape(x.shape[0], -1)
-        if masks is not None and len(masks) != len(self.dropouts):
-            raise ValueError(f"masks: {len(self.dropouts)} dropout layers, got {len(masks)} "
-                             "masks")
-        for i, activation in enumerate(self.activations):
-            x = self.affines[i](x)
-            if self.use_batchnorm:
-                x = self.batchnorms[i](x)
+        affines, batchnorms, dropouts = self.affines, self.batchnorms, self.dropouts
+        if masks is not None and len(masks) != len(dropouts):
+            raise ValueError(f"masks: {len(dropouts)} dropout layers, got {len(masks)} masks")
+        # Module attributes read once and ModuleLists iterated, not indexed: nn.Module's
+        # attribute lookup and ModuleList indexing cost microseconds each, every step.
+        for i, (affine, activation) in enumerate(zip(affines, self.activations)):
+            x = affine(x)
+            if batchnorms:
+                x = batchnorms[i](x)
             x = activation(x)
-            if self.dropouts:
+            if dropouts:
                 mask = None if masks is None else self._mask(masks[i])
-                x = self.dropouts[i](x, mask)
-        return self.affines[-1](x)
+                x = dropouts[i](x, mask)
+        return affines[-1](x)
 
     def predict(self, x, train: bool = False, masks=None) -> torch.Tensor:
         """Scores in evaluation mode (or training mode with ``train=True``)."""
@@ -213,6 +215,11 @@ class MultiLayerNet(nn.Module):
     # -- helpers --------------------------------------------------------------------------------
 
     def _tensor(self, x) -> torch.Tensor:
+        if isinstance(x, torch.Tensor) and x.dtype == self.dtype:
+            device = self.device
+            if x.device == device:
+                return x                   # what as_tensor returns, without its conversions
+            return x.to(device)
         return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x,
                                dtype=self.dtype, device=self.device)
 
@@ -245,9 +252,11 @@ class MultiLayerNet(nn.Module):
             raise ValueError(f"integer class labels expected, got dtype {t.dtype}")
         if t.dim() != 1 or t.shape[0] != n:
             raise ValueError(f"{t.shape[0] if t.dim() else t.numel()} labels for {n} samples")
-        if values and n and (bool(t.min() < 0) or bool(t.max() >= self.output_size)):
-            raise ValueError(f"labels must lie in [0, {self.output_size}), got "
-                             f"{t.min().item()}…{t.max().item()}")
+        if values and n:
+            low, high = (v.item() for v in torch.aminmax(t))        # one pass, not two
+            if low < 0 or high >= self.output_size:
+                raise ValueError(f"labels must lie in [0, {self.output_size}), got "
+                                 f"{low}…{high}")
         return t.long()
 
 
