@@ -104,8 +104,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "book's 784-[100×4]-10 MLP at batch 128 and 1024, float32 "
                                    "and float64, for npref, torchref and a plain PyTorch eager "
                                    "loop, next to the machine's float32 GEMM throughput; each "
-                                   "implementation in its own process, in rounds; about a "
-                                   "minute on 2 idle cores, said at the start. Writes "
+                                   "implementation in its own process, in rounds; 1½–2 "
+                                   "minutes on 2 cores, said at the start. Writes "
                                    "OUT/bench/bench.json and OUT/bench/index.html.")
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--rounds", type=int, default=5, help="rounds over every configuration "
