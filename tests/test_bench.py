@@ -116,3 +116,23 @@ def test_a_slow_stretch_of_the_machine_moves_both_sides_of_a_ratio_and_the_ratio
     assert set(npref["flags"]) == {"ms"} and "60%" in npref["flags"]["ms"]
     assert npref["vs_pytorch"] == pytest.approx(0.5)
     assert npref["of_gemm"] == pytest.approx(6 * PARAMS * 1024 / 4e-3 / 200e9)   # 84%
+
+
+def test_each_round_is_measured_against_the_faster_gemm_library_of_that_round():
+    """Both libraries' products are timed every round; a round's share of the GEMM is against
+    whichever was faster in that round (a library chosen once, from one noisy turn, overstated
+    the shares whenever the other was faster in the rounds)."""
+    from experiments.bench import PARAMS, configs, label, summarize
+
+    todo = configs(("cpu",), (1024,), ("float32",))
+    raw = {label(c): [{"seconds_per_step": [8e-3] * 3}] * 3 for c in todo if c["impl"] != "gemm"}
+    raw[label({"impl": "gemm"})] = [{"gflops": {"numpy": 200.0, "torch": 150.0}},
+                                    {"gflops": {"numpy": 100.0, "torch": 180.0}},
+                                    {"gflops": {"numpy": 200.0, "torch": 150.0}}]
+    result = summarize(todo, raw)
+    row = next(r for r in result["rows"] if r["impl"] == "npref")
+    flops = 6 * PARAMS * 1024 / 8e-3 / 1e9
+    assert row["of_gemm"] == pytest.approx(flops / 200.0)                   # median of 3 rounds
+    assert row["of_gemm_spread"] == pytest.approx((flops / 180 - flops / 200) / (flops / 200))
+    assert result["machine_gflops"] == 200.0
+    assert result["gemm_gflops"] == {"numpy": 200.0, "torch": 150.0}      # each library's median

@@ -88,9 +88,10 @@ SPECIALS = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0, 5e-324, -3.5, 1e300])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided"])
 def test_relu_is_np_maximum_and_np_where_bit_for_bit(dtype, layout):
-    """ReLU's output is ``np.maximum(x, 0)``'s bits; its gradient, selected by bits: +0 where x ≤ 0 (whatever dout holds there), dout's
-    exact bits — inf, NaN, −0 — where x > 0; for any memory layout and for a dtype without the
-    bit path (a float16 ``dout`` falls back to ``np.where``)."""
+    """ReLU's output is ``np.maximum(x, 0)``'s bits; its gradient, selected by bits: +0 where
+    x ≤ 0 (whatever dout holds there), dout's exact bits — inf, NaN, −0 — where x > 0; for any
+    memory layout and for a dtype without the bit path (a float16 ``dout`` falls back to
+    ``np.where``)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 40)).astype(np.float32 if dtype == np.float16 else dtype)
     with np.errstate(over="ignore"):                                  # 1e300 → inf in float32

@@ -13,10 +13,10 @@ cross-entropy and Adam (lr 1e-3), at batch 128 and 1024, float32 and float64, fo
 
 on the CPU, and on CUDA where a GPU is present (batch 1024 to 8192 there, float32, beside the CPU
 rows). Next to them each device's float32 GEMM throughput, the product of two 4096×4096 matrices
-(the median of three products per round, as the step times are medians): on the CPU the faster of NumPy's and
-PyTorch's, on CUDA PyTorch's, synchronised around each product — a CUDA row's "% of GEMM" is of
-the GPU's GEMM, a CPU row's of the CPU's. A step counts 6 × parameters × batch floating-point
-operations (2 forward, 4 backward).
+(the median of two products per library per round, as the step times are medians): on the CPU
+the faster of NumPy's and PyTorch's in that round, on CUDA PyTorch's, synchronised around each
+product — a CUDA row's "% of GEMM" is of the GPU's GEMM, a CPU row's of the CPU's. A step counts
+6 × parameters × batch floating-point operations (2 forward, 4 backward).
 
 PyTorch's float32 matrix products run in true float32 in every worker — TF32 off on CUDA, bf16
 off in oneDNN (:func:`torchref.device.full_float32`) — as in the parity suite; ``bench.json``
@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.bench.steps import SIZES
+from experiments.bench.steps import GEMM_REPS, SIZES
 from experiments.io import write_json
 
 PARAMS = sum(SIZES[i] * SIZES[i + 1] + SIZES[i + 1] for i in range(len(SIZES) - 1))
@@ -145,7 +145,7 @@ def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128,
     root = Path(__file__).resolve().parents[2]
     workers = {name: _Worker(name, root) for name in dict.fromkeys(map(worker_of, todo))}
     try:
-        todo, per_turn, first_gemm = _first_turns(todo, workers, warmup, blocks, steps)
+        per_turn = _first_turns(todo, workers, warmup, blocks, steps)
         estimate = rounds * (sum(per_turn.values()) + SETTLE * len(todo))
         log(f"bench: ready after {time.perf_counter() - started:.0f} s; the rounds will take "
             f"about {estimate:.0f} s more")
@@ -167,7 +167,6 @@ def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128,
                    "params": PARAMS, "torch_threads": threads, "cpu_count": os.cpu_count(),
                    "float32_matmul": FLOAT32_MATMUL, "seconds": seconds,
                    "estimated_seconds": estimate, "noisy_above": NOISY,
-                   "gemm_first_turn": first_gemm,
                    "load_average": {"before": load_before, "after": load_after}, "raw": raw})
     folder = Path(out) / "bench"
     write_json(folder / "bench.json", result)
@@ -176,21 +175,20 @@ def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128,
     return result
 
 
-def _first_turns(todo, workers, warmup, blocks, steps):
-    """One short turn per configuration, not counted: builds every network, tells how long a
-    round will take (``{label: seconds}``), and finds each device's faster GEMM library, the one
-    the rounds time (the configurations come back with it as ``libraries``)."""
-    todo, per_turn, first_gemm = list(todo), {}, {}
-    for i, c in enumerate(todo):
-        answer = workers[worker_of(c)].ask(c, warmup, 1, min(steps, 5))
-        if c["impl"] == "gemm":
-            first_gemm[label(c)] = rates = answer["gflops"]
-            todo[i] = {**c, "libraries": [max(rates, key=rates.get)]}
-            per_turn[label(c)] = 3 * 2 * 4096 ** 3 / (1e9 * max(rates.values()))  # 3 products
+def _first_turns(todo, workers, warmup, blocks, steps) -> dict:
+    """One short turn per configuration, not counted: builds every network, draws the GEMM's
+    operand, and tells how long a round will take (``{label: seconds}``)."""
+    per_turn = {}
+    for c in todo:
+        answer = workers[worker_of(c)].ask({**c, "reps": 1} if c["impl"] == "gemm" else c,
+                                           warmup, 1, min(steps, 5))
+        if c["impl"] == "gemm":       # a round: GEMM_REPS products of each library
+            per_turn[label(c)] = sum(GEMM_REPS * 2 * 4096 ** 3 / (1e9 * rate)
+                                     for rate in answer["gflops"].values())
         else:
             per_turn[label(c)] = answer["seconds_per_step"][0] * (warmup + blocks * steps)
         time.sleep(SETTLE)
-    return todo, per_turn, first_gemm
+    return per_turn
 
 
 def _load() -> float:
@@ -214,8 +212,9 @@ def summarize(todo, raw) -> dict:
     """Typical against typical, round by round: a row's time is the median of all its blocks;
     its ratio to plain PyTorch is the median of the per-round ratios of the two (measured a turn
     apart, so a machine that slows down for a while slows both), and its share of the GEMM the
-    median of the per-round shares against that round's GEMM (the median of its repetitions) —
-    each device's rows against that device's GEMM. A figure's spread is that of its rounds."""
+    median of the per-round shares against that round's GEMM (the faster library's median
+    product in that round) — each device's rows against that device's GEMM. A figure's spread is
+    that of its rounds."""
     gemm_by, by_device, gemm_rounds = {}, {}, {}
     for c in todo:
         if c["impl"] != "gemm":
@@ -224,9 +223,8 @@ def summarize(todo, raw) -> dict:
         medians = {k: float(np.median([r["gflops"][k] for r in runs])) for k in runs[0]["gflops"]}
         gemm_by.update(medians)
         device = c.get("device", "cpu")
-        best = max(medians, key=medians.get)
-        by_device[device] = medians[best]
-        gemm_rounds[device] = [r["gflops"][best] for r in runs]
+        gemm_rounds[device] = [max(r["gflops"].values()) for r in runs]   # the faster, each round
+        by_device[device] = float(np.median(gemm_rounds[device]))
     rows = []
     for c in todo:
         if c["impl"] == "gemm":

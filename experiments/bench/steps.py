@@ -74,16 +74,18 @@ def _step_torch(impl, batch, dtype, device):
     return step, sync
 
 
+#: Products of each GEMM library per round: their median is the round's figure.
+GEMM_REPS = 2
+
 _WARM: set = set()      # the products already run once in this process (not timed)
 _MATRIX: dict = {}      # the n×n operand, drawn once per process
 
 
-def _gemm(device="cpu", n=4096, reps=3, libraries=None):
+def _gemm(device="cpu", n=4096, reps=GEMM_REPS):
     """float32 GEMM throughput (GFLOP/s) of an n×n product, from the median of ``reps`` timed
     products (a step's time is a median too): NumPy's and PyTorch's on the CPU, PyTorch's on
     CUDA — there synchronised before and after each timed product, and timed over more
-    repetitions (one product takes milliseconds). ``libraries`` keeps some of them only (the
-    rounds time the faster one alone); each is run once untimed the first time only."""
+    repetitions (one product takes milliseconds). Each is run once untimed the first time only."""
     import torch
 
     if n not in _MATRIX:                   # drawing 16M normals takes longer than a product
@@ -96,8 +98,6 @@ def _gemm(device="cpu", n=4096, reps=3, libraries=None):
         ta = torch.from_numpy(a).to(device)
         products = {"torch cuda": (lambda: ta @ ta, torch.cuda.synchronize)}
         reps *= 5
-    if libraries is not None:
-        products = {name: products[name] for name in libraries}
     rate = {}
     for name, (product, sync) in products.items():
         if (device, name) not in _WARM:
@@ -124,7 +124,7 @@ def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
     with full_float32():
         if config["impl"] == "gemm":
             return {"gflops": _gemm(config.get("device", "cpu"),
-                                    libraries=config.get("libraries"))}
+                                    reps=config.get("reps", GEMM_REPS))}
         return _time(config, warmup, blocks, steps)
 
 

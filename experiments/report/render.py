@@ -310,11 +310,6 @@ def render_conventions(measured: dict, extras: tuple = ()) -> str:
 def render_bench(result, extras: tuple = ()) -> str:
     """The benchmark's page (``OUT/bench/index.html``)."""
     gemm = ", ".join(f"{k} {v:.0f}" for k, v in result["gemm_gflops"].items())
-    first = {k: v for turn in result.get("gemm_first_turn", {}).values() for k, v in turn.items()
-             if k not in result["gemm_gflops"]}
-    if first:    # the rounds timed the faster library only
-        gemm += " (in the first, uncounted turn: " + ", ".join(
-            f"{k} {v:.0f}" for k, v in first.items()) + ")"
     keys = ("rounds", "warmup", "blocks", "steps", "params", "machine_gflops", "cpu_count",
             "torch_threads", "figure", "rows")
     data = {k: result[k] for k in keys}
