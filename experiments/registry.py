@@ -46,8 +46,11 @@ class Experiment:
     slides) this experiment demonstrates, each judged on one backend's result; the runner
     evaluates it per backend and writes ``metrics["findings"]``. ``concept`` is the page's
     prose: a string, or ``concept(config) -> str`` when it quotes numbers of the configuration
-    (so that the page never states the full profile's numbers beside a quick run). ``rule``:
-    ``(formula, npref object, torch object)`` triples whose source the page shows side by side.
+    (so that the page never states the full profile's numbers beside a quick run); it describes
+    the setting, never a result (comparisons of results are the findings', worded from the
+    numbers by :mod:`experiments.catalogue.wording`). ``rules(config) -> [Rule]``: every rule
+    the page shows side by side (:mod:`experiments.catalogue.rules`), for the configuration
+    that ran.
     """
 
     name: str
@@ -63,7 +66,11 @@ class Experiment:
     prepare: Callable | None = None
     constraints: dict = field(default_factory=dict)
     findings: Callable | None = None
-    rule: tuple = ()
+    rules: Callable | None = None
+
+    def rules_for(self, config: dict) -> list:
+        """The rules the page shows for the configuration that ran."""
+        return [] if self.rules is None else list(self.rules(config))
 
     def concept_for(self, config: dict) -> str:
         """The concept's prose for the configuration that ran: ``concept(config)``, or the
@@ -78,11 +85,27 @@ class Experiment:
         return self.description.format(**(self.defaults if config is None else config))
 
 
-def finding(claim: str, measured: str, holds: bool, needs: str = "quick") -> dict:
-    """One claim of the source, as judged on one backend's result: ``measured`` says the
-    numbers in words, ``holds`` whether they bear the claim out; ``needs`` is the profile in
-    which the claim is expected to hold (``"full"`` where the quick run is too short)."""
-    return {"claim": claim, "measured": measured, "holds": bool(holds), "needs": needs}
+def finding(claim: str, measured: str, holds, needs: str = "quick", *, diverged=(),
+            why: str | None = None) -> dict:
+    """One claim of the source, as judged on one backend's result.
+
+    ``measured`` says the numbers in words. ``holds`` is whether they bear the claim out: a
+    bool, or — for a claim that says several things — ``{condition: bool}``, every part of the
+    claim in words, which holds only when all do (a regularizer that narrows the gap *and*
+    keeps the test accuracy). ``diverged``: the runs the claim rests on that diverged; such a
+    claim never holds. ``why`` says why it does not hold (by default, the conditions that
+    failed, or the runs that diverged). ``needs`` is the profile in which the claim is expected
+    to hold (``"full"`` where the quick run is too short; the runner then says so)."""
+    conditions = dict(holds) if isinstance(holds, dict) else {}
+    ok = all(conditions.values()) if conditions else bool(holds)
+    if diverged:
+        ok = False
+        why = why or f"{' and '.join(diverged)} diverged: there is nothing to compare"
+    if not ok and why is None:
+        why = ("not shown: " + "; ".join(c for c, passed in conditions.items() if not passed)
+               if conditions else "the numbers measured do not bear the claim out")
+    return {"claim": claim, "measured": measured, "holds": ok, "needs": needs,
+            "why": None if ok else why}
 
 
 _REGISTRY: dict[str, Experiment] = {}

@@ -127,7 +127,7 @@ def _compute_seed(name, profile, seed, sets, device, data_dir, backends) -> dict
             log=lambda message: log(f"{name}: seed {seed}: {message}"))
     return {"seed": seed, "results": results, "timings": timings,
             "devices": {b: side.device for b, side in sides.items()}, "parity": parity,
-            "findings": findings(experiment, results, config)}
+            "findings": findings(experiment, results, config, profile)}
 
 
 def finish(job: dict, outcomes: list) -> dict:
@@ -186,17 +186,30 @@ def _write_set(experiment, results: dict, config: dict, metrics: dict, out: Path
     return metrics
 
 
-def findings(experiment, results: dict, config: dict) -> list:
+#: Why a claim the quick profile is too short for does not hold there.
+TOO_SHORT = "too short in the quick profile: run --profile full"
+
+
+def findings(experiment, results: dict, config: dict, profile: str = "full") -> list:
     """The source's claims, each judged on every backend's result: ``[{claim, measured,
-    reproduced: {backend: bool}, needs}]`` (``measured`` from the first backend; parity keeps
-    the others' numbers the same to many digits)."""
+    reproduced: {backend: bool}, needs, why}]`` (``measured`` from the first backend; parity
+    keeps the others' numbers the same to many digits). ``why`` says why a claim does not hold
+    (from the first backend where it does not), led by :data:`TOO_SHORT` where the claim needs
+    the full profile and this is the quick one; None where it holds everywhere."""
     if experiment.findings is None:
         return []
     judged = {b: experiment.findings(r, config) for b, r in results.items()}
     first = next(iter(judged.values()))
-    return [{"claim": f["claim"], "measured": f["measured"],
-             "reproduced": {b: judged[b][i]["holds"] for b in judged}, "needs": f["needs"]}
-            for i, f in enumerate(first)]
+    out = []
+    for i, f in enumerate(first):
+        failing = [judged[b][i] for b in judged if not judged[b][i]["holds"]]
+        why = failing[0]["why"] if failing else None
+        if failing and f["needs"] == "full" and profile != "full":
+            why = TOO_SHORT + (f" ({why})" if why else "")
+        out.append({"claim": f["claim"], "measured": f["measured"],
+                    "reproduced": {b: judged[b][i]["holds"] for b in judged},
+                    "needs": f["needs"], "why": why})
+    return out
 
 
 def _log_findings(name: str, found: list) -> None:
@@ -218,7 +231,8 @@ def _log_parity(name: str, parity: dict) -> None:
     if parity["passed"] is None:
         log(f"{name}: parity not measured (one backend ran)")
         return
-    verdict = "passed" if parity["passed"] else "FAILED"
+    verdict = ("chaotic — as close as the problem allows" if parity["passed"] and
+               parity.get("chaotic") else "passed" if parity["passed"] else "FAILED")
     log(f"{name}: parity {verdict}: max relative difference {parity['max_rel_diff']:.3g} "
         f"(tolerance {parity['tolerance']:.0e})")
     if parity.get("chaotic"):

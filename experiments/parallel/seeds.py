@@ -66,8 +66,13 @@ def findings(per_seed: list[list[dict]]) -> list[dict]:
     for i, first in enumerate(per_seed[0]):
         counts = {b: sum(bool(seed[i]["reproduced"][b]) for seed in per_seed)
                   for b in first["reproduced"]}
-        out.append({**first, "reproduced": {b: k * 2 > n for b, k in counts.items()},
-                    "reproduced_in": {**counts, "seeds": n}})
+        reproduced = {b: k * 2 > n for b, k in counts.items()}
+        # Why it does not hold: the reason of the first seed where it did not, when the
+        # seeds together do not bear it out.
+        whys = [seed[i].get("why") for seed in per_seed if not all(seed[i]["reproduced"].values())]
+        why = None if all(reproduced.values()) else next((w for w in whys if w), None)
+        out.append({**first, "reproduced": reproduced, "reproduced_in": {**counts, "seeds": n},
+                    "why": why})
     return out
 
 
@@ -84,7 +89,7 @@ def plot_spread(per_seed: list[dict], out_dir, filename: str, title: str, limit:
              and spread(per_seed, backend, n) is not None][:limit]
     if not names:
         return []
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6),
+    fig, axes = plt.subplots(1, len(names), figsize=(min(4.2 * len(names), 14), 3.9),
                              layout="constrained", squeeze=False)
     for ax, name in zip(axes[0], names):
         for b in first:
@@ -94,9 +99,9 @@ def plot_spread(per_seed: list[dict], out_dir, filename: str, title: str, limit:
             ax.fill_between(x, low, high, alpha=0.2, color=plotting.BACKEND_STYLE[b]["color"])
             ax.plot(x, median, label=plotting.label(b),
                     **plotting.line(b, color=plotting.BACKEND_STYLE[b]["color"]))
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=11)
         ax.set_xlabel("iteration" if name.endswith(".loss") else "evaluation")
         ax.set_ylabel(name.rsplit(".", 1)[1].replace("_", " "))
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=11)
     fig.suptitle(f"{title}: median and spread over {len(per_seed)} seeds")
     return [plotting.save(fig, out_dir, f"{filename}.png")]
