@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 __all__ = ["sgd", "momentum", "momentum_buffer", "nesterov", "nesterov_buffer", "adagrad",
-           "rmsprop", "adam", "adam_torch", "adamw", "normal", "lecun_normal", "glorot_normal",
+           "rmsprop", "adam", "adam_torch", "adamw", "constant", "normal", "lecun_normal", "glorot_normal",
            "he_normal", "RULES"]
 
 
@@ -107,6 +107,11 @@ def adamw(params, grads, m, v, t, lr, beta1, beta2, eps, weight_decay):
     for key in params:
         params[key] *= 1 - lr * weight_decay
     adam_torch(params, grads, m, v, t, lr, beta1, beta2, eps)
+
+
+def constant(shape, value):
+    """Every weight the same value (the symmetry problem: every unit stays the same)."""
+    return np.full(shape, float(value))
 
 
 def normal(shape, std, rng):

@@ -22,6 +22,8 @@ NPREF_ONLY_MODULES = {
     "testing": "the comparison is written once, for both: it reads tensors wherever it reads "
                "arrays",
     "guard": "the NaN/Inf stop, written once and called by both backends",
+    "rules": "the book-notation forms the report shows beside PyTorch's own code, which is "
+             "torchref's side of the comparison",
 }
 
 #: torchref modules with no npref twin, and why.

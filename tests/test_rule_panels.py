@@ -1,0 +1,122 @@
+""""The rule, side by side" shows the rule, not plumbing: every panel of every page is short,
+has no argument checks or ``out=`` buffers, and names no private helper whose body it does not
+show; and the reader of the installed code keeps exactly the statements that ran."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from experiments import code, registry
+
+#: A panel a student can put beside the book's listing.
+MAX_LINES = 25
+PRIVATE_CALL = re.compile(r"(?<![\w.])(?:self\.)?(_[A-Za-z]\w*)\(")
+
+
+def configurations():
+    """Every experiment with rules, in its defaults, its quick profile and — where it has
+    one — the other convention."""
+    for name, experiment in registry.all_experiments().items():
+        if experiment.rules is None:
+            continue
+        base = {**experiment.defaults, **experiment.profiles.get("quick", {})}
+        yield name, base
+        if "convention" in base:
+            other = "torch" if base["convention"] == "book" else "book"
+            yield f"{name} (convention={other})", {**base, "convention": other}
+
+
+CONFIGS = list(configurations())
+
+
+@pytest.mark.parametrize("label,config", CONFIGS, ids=[c[0] for c in CONFIGS])
+def test_every_rule_panel_is_short_and_shows_every_helper_it_calls(label, config):
+    experiment = registry.get(label.split(" (")[0])
+    rules = experiment.rules_for(config)
+    assert rules, label
+    for rule in rules:
+        for side in ("numpy", "torch"):
+            panel = getattr(rule, side)()
+            where = f"{label}: {rule.formula[:40]} ({side})"
+            assert panel.blocks, f"{where}: no code"
+            assert panel.lines < MAX_LINES, f"{where}: {panel.lines} lines"
+            shown = {b.title.rsplit(".", 1)[-1].rsplit(", ", 1)[-1] for b in panel.blocks}
+            for block in panel.blocks:
+                assert block.code.strip() and block.code.strip() != "pass", f"{where}: empty"
+                for name in PRIVATE_CALL.findall(block.code):
+                    assert name in shown, f"{where}: calls {name}() without showing it"
+                for plumbing in ("out=", "raise ", "_validate", "assert ", "is_scripting",
+                                 "is_compiling"):
+                    assert plumbing not in block.code, f"{where}: shows {plumbing!r}"
+
+
+def test_pages_show_every_optimizer_they_run():
+    """Every rule of a page, not two of six."""
+    for name in ("optimizer-paths", "optimizer-mnist"):
+        experiment = registry.get(name)
+        shown = [r.formula for r in experiment.rules_for(experiment.defaults)]
+        assert len(shown) == 6, shown
+
+
+# -- the reader of the installed code ---------------------------------------------------------
+
+def _example(x, scale, flag=False, rescale=True):
+    if x < 0:
+        raise ValueError("x must be >= 0")
+    unused = x * 2
+    y = _checked(x)
+    y = y if not flag else -y
+    if rescale:
+        y = y * scale
+    else:
+        y = y / scale
+    if y > 100:
+        y = 100
+    return _helper(y)
+
+
+def _checked(x):
+    return x
+
+
+def _helper(y):
+    return y + 1
+
+
+def test_the_reader_keeps_what_ran_and_shows_its_helpers(monkeypatch):
+    monkeypatch.setattr(code, "CHECKS", code.CHECKS | {"_checked"})
+    monkeypatch.setattr(code, "_roots", lambda: (__file__.rsplit("/", 1)[0],))
+    record = code.trace(lambda: [_example(3.0, 2.0), _example(60.0, 2.0)])
+    blocks = code.statements(_example, record)
+    main, helper = blocks
+    assert main.code.splitlines() == ["y = x", "y = y * scale", "if y > 100:", "    y = 100",
+                                      "return _helper(y)"]
+    assert helper.code == "return y + 1" and helper.title.endswith("_helper")
+
+
+def test_a_branch_taken_on_the_first_call_only_keeps_its_condition(monkeypatch):
+    monkeypatch.setattr(code, "_roots", lambda: (__file__.rsplit("/", 1)[0],))
+
+    def step(state):
+        if not state:
+            state["n"] = 0
+        state["n"] += 1
+
+    state = {}
+    record = code.trace(lambda: [step(state) for _ in range(3)])
+    assert code.statements(step, record)[0].code.splitlines() == [
+        "if not state:", "    state['n'] = 0", "state['n'] += 1"]
+
+
+def test_the_pytorch_panel_is_the_function_that_ran():
+    from experiments.catalogue import rules as R
+
+    panel = R.optimizer("adam", {"lr": 0.01})
+    torch_side = panel.torch()
+    assert torch_side.blocks[0].title == "torch/optim/adam.py, _single_tensor_adam"
+    assert "exp_avg.lerp_(grad, 1 - device_beta1)" in torch_side.blocks[0].code
+    assert "amsgrad" not in torch_side.blocks[0].code            # a branch not taken
+    book = R.optimizer("adam", {"lr": 0.01, "convention": "book"}).torch()
+    assert book.blocks[0].title == "torchref/optim.py, BookAdam.step"
