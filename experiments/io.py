@@ -55,10 +55,11 @@ def write_json(path, obj) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
-def save_figure(fig, path) -> Path:
-    """Render a matplotlib figure to PNG in memory, then write it atomically."""
+def save_figure(fig, path, dpi: int = 150) -> Path:
+    """Render a matplotlib figure to PNG in memory (``dpi`` recorded in the file), then write
+    it atomically."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return write_bytes(path, buf.getvalue())
 
 

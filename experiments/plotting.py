@@ -2,7 +2,10 @@
 
 Experiments never ask which backend they are drawing: they hand its name to :func:`line`,
 :func:`label`, :func:`shared_label`, :func:`path` or :func:`histogram`, and the look comes from
-:data:`BACKEND_STYLE`. Every figure leaves through :func:`save`.
+:data:`BACKEND_STYLE`. A legend lists each configuration once, in its colour, and then the
+backends once each, by their line (:func:`legend`). Every figure leaves through :func:`save`,
+which refuses a figure a class could not read (:func:`check_figure`): text too small for the
+page it is shown on, an empty panel, an unlabelled axis, a lone point without a marker.
 """
 
 from pathlib import Path
@@ -11,6 +14,20 @@ import matplotlib
 import numpy as np
 
 matplotlib.use("Agg")   # files only, no window; set before pyplot is imported anywhere
+
+#: Figures are written at this resolution (the PNG records it).
+DPI = 150
+#: The report's pages are at most this wide (74rem of 15 px): a wider figure is shrunk to it.
+PAGE_WIDTH_PX = 1110
+#: The smallest text a figure may show, in pixels on that page: legible on a projector.
+MIN_TEXT_PX = 12.0
+
+#: Text sizes for a figure shown on the page (see MIN_TEXT_PX); every figure uses them.
+matplotlib.rcParams.update({
+    "font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12, "xtick.labelsize": 11,
+    "ytick.labelsize": 11, "legend.fontsize": 11, "figure.titlesize": 13,
+    "legend.title_fontsize": 11, "figure.dpi": DPI,
+})
 
 #: NumPy is drawn wide and pale underneath, PyTorch thin and dashed on top: where the two agree
 #: (always, when parity passes) the dashed line runs down the middle of the wide one. A histogram
@@ -61,6 +78,44 @@ def shared_label(backend: str, name: str) -> str | None:
     return name if BACKEND_STYLE[backend]["labels_shared"] else None
 
 
+def backend_key(backends) -> list:
+    """Legend handles naming each backend once, by the line it is drawn with (grey: the colour
+    belongs to the configuration)."""
+    from matplotlib.lines import Line2D
+
+    handles = []
+    for b in backends:
+        style = BACKEND_STYLE[b]
+        handles.append(Line2D([], [], color="0.35", linestyle=style["linestyle"],
+                              linewidth=style["linewidth"], alpha=max(style["alpha"], 0.6),
+                              label=style["label"]))
+    return handles
+
+
+def legend(ax, configurations, backends, *, marker: bool = False, **kw):
+    """One legend entry per configuration — ``[(name, colour)]`` or ``[(name, {line keywords})]``
+    — then one per backend, by its line style: each series once, not once per backend."""
+    from matplotlib.lines import Line2D
+
+    handles = []
+    for name, look in configurations:
+        look = {"color": look} if isinstance(look, str) else dict(look)
+        look.setdefault("linewidth", 2.0)
+        if marker:
+            look.setdefault("marker", "o")
+        handles.append(Line2D([], [], label=name, **look))
+    handles += backend_key(backends)
+    return ax.legend(handles=handles, **kw)
+
+
+def mark_point(ax, x, y, text: str, *, color="black", **kw) -> None:
+    """A single value drawn as a marker with its value written beside it (a line of one point
+    is invisible)."""
+    ax.plot([x], [y], marker="o", markersize=7, color=color, linestyle="none", **kw)
+    ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=11,
+                color=color)
+
+
 def _bars(ax, edges, counts, style):
     ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=style["color"],
            alpha=style["bar_alpha"], label=style["label"])
@@ -81,22 +136,28 @@ def histogram(ax, backend: str, edges, counts) -> None:
     _HISTOGRAMS[style["histogram"]](ax, edges, counts, style)
 
 
-def save(fig, out_dir, filename: str) -> str:
-    """Write ``fig`` to ``out_dir/filename`` (atomically, :func:`experiments.io.save_figure`)
-    and close it — pyplot keeps every open figure alive, and a report draws dozens. Returns
-    ``filename``, the name an experiment lists among its figures."""
+def save(fig, out_dir, filename: str, *, source: str | None = None) -> str:
+    """Write ``fig`` to ``out_dir/filename`` (atomically, :func:`experiments.io.save_figure`, at
+    :data:`DPI`) and close it — pyplot keeps every open figure alive, and a report draws dozens.
+    ``source`` (``"book figure 6-8"``, ``"the breast-cancer lecture"``) is added to the title:
+    where in the course the figure comes from. Returns ``filename``, the name an experiment
+    lists among its figures."""
     import matplotlib.pyplot as plt
 
     from experiments.io import save_figure
 
     try:
+        if source:
+            title = getattr(fig, "_suptitle", None)
+            text = title.get_text() if title is not None else ""
+            fig.suptitle(f"{text} ({source})" if text else source)
         check_figure(fig, filename)
         # Constrained layout keeps titles and labels apart; a figure that made its own colour
         # bar without it has already laid itself out.
         if fig.get_layout_engine() is None and not any(
                 getattr(ax, "_colorbar", None) is not None for ax in fig.axes):
             fig.set_layout_engine("constrained")
-        save_figure(fig, Path(out_dir) / filename)
+        save_figure(fig, Path(out_dir) / filename, dpi=DPI)
     finally:
         plt.close(fig)
     return filename
@@ -108,8 +169,10 @@ class FigureError(ValueError):
 
 def check_figure(fig, filename: str = "figure") -> None:
     """Every visible panel of ``fig`` draws something and labels both axes (its own label, or
-    the figure's ``supxlabel``/``supylabel``); a colour bar is labelled along its length.
-    Raises :class:`FigureError` naming the panel otherwise."""
+    the figure's ``supxlabel``/``supylabel``); a colour bar is labelled along its length; every
+    text is legible (:func:`check_text`). Raises :class:`FigureError` naming the panel
+    otherwise."""
+    check_text(fig, filename)
     sup_x = getattr(fig, "_supxlabel", None) is not None
     sup_y = getattr(fig, "_supylabel", None) is not None
     for i, ax in enumerate(fig.axes):
@@ -125,6 +188,32 @@ def check_figure(fig, filename: str = "figure") -> None:
         if not (sup_x or _labelled(ax, "x")) or not (sup_y or _labelled(ax, "y")):
             raise FigureError(f"{where}: an axis without a label")
         _check_drawn(ax, where)
+
+
+def text_px(fig, size_pt: float) -> float:
+    """How tall ``size_pt`` text of ``fig`` stands on the report's page, in pixels: the figure
+    is written at :data:`DPI` and shrunk to :data:`PAGE_WIDTH_PX` when wider."""
+    width_px = fig.get_figwidth() * DPI
+    return size_pt * DPI / 72 * min(1.0, PAGE_WIDTH_PX / width_px)
+
+
+def check_text(fig, filename: str = "figure") -> None:
+    """Every visible text of ``fig`` — titles, labels, tick labels, legends, notes — stands at
+    least :data:`MIN_TEXT_PX` tall on the page. Raises :class:`FigureError` naming the
+    smallest."""
+    import matplotlib.text
+
+    smallest = None
+    for text in fig.findobj(matplotlib.text.Text):
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        if smallest is None or text.get_fontsize() < smallest.get_fontsize():
+            smallest = text
+    if smallest is not None and text_px(fig, smallest.get_fontsize()) < MIN_TEXT_PX - 1e-9:
+        raise FigureError(
+            f"{filename}: text {smallest.get_text()[:40]!r} is {smallest.get_fontsize():g} pt in a "
+            f"{fig.get_figwidth():g}-inch figure: {text_px(fig, smallest.get_fontsize()):.1f} px "
+            f"on the page, under {MIN_TEXT_PX:g} px (make the figure narrower or the text larger)")
 
 
 def _labelled(ax, which: str) -> bool:
@@ -159,19 +248,19 @@ def smooth_curve(values, window: int = 11):
 
 
 def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_label="epoch",
-                  accuracy="test_acc", loss_ylim=None):
+                  accuracy="test_acc", loss_ylim=None, source=None):
     """Loss per iteration (left) and an accuracy per evaluation (right) for each name, every
-    backend drawn in its style (NumPy wide and pale, PyTorch thin and dashed on top)."""
+    backend drawn in its style (NumPy wide and pale, PyTorch thin and dashed on top); one legend
+    entry per name, one per backend."""
     import matplotlib.pyplot as plt
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.8))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 5))
     for i, name in enumerate(names):
         color = COLORS[i % len(COLORS)]
         for backend, result in results.items():
             loss = result["series"][f"{name}.loss"]
             y = smooth_curve(loss) if smooth else loss
-            ax_loss.plot(np.arange(1, len(y) + 1), y,
-                         **line(backend, color=color, label=label(backend, name, short=True)))
+            ax_loss.plot(np.arange(1, len(y) + 1), y, **line(backend, color=color))
             key = f"{name}.{accuracy}"
             if key in result["series"]:
                 ax_acc.plot(result["series"][f"{name}.epoch_iterations"], result["series"][key],
@@ -182,6 +271,7 @@ def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_l
         ax_loss.set_ylim(*loss_ylim)
     ax_acc.set_xlabel("iteration" if x_label == "iteration" else "epoch")
     ax_acc.set_ylabel(accuracy.replace("_acc", " accuracy"))
-    ax_loss.legend(fontsize=7, ncol=2)
+    legend(ax_loss, [(name, COLORS[i % len(COLORS)]) for i, name in enumerate(names)], results,
+           ncol=2)
     fig.suptitle(title)
-    return [save(fig, out_dir, f"{filename}.png")]
+    return [save(fig, out_dir, f"{filename}.png", source=source)]

@@ -78,8 +78,11 @@ def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monke
     # experiments.plotting.check_figure (data on every panel, both axes labelled) on its way out.
     assert m["findings"], f"{name} states no finding of its source"
     for f in m["findings"]:
-        assert set(f) == {"claim", "measured", "reproduced", "needs"}
+        assert set(f) == {"claim", "measured", "reproduced", "needs", "why"}
         assert set(f["reproduced"]) == {"numpy", "torch"} and f["needs"] in ("quick", "full")
+        # a claim that does not hold says why, in words; one that holds has no reason
+        assert (f["why"] is None) == all(f["reproduced"].values()), f
+        assert f["why"] is None or len(f["why"]) > 15
         # numbers for reading: no raw dicts, no 17-digit floats
         assert "{" not in f["measured"] and not re.search(r"\d\.\d{8,}", f["measured"])
 

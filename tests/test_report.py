@@ -117,6 +117,12 @@ def test_unchanged_results_are_reused_and_force_reruns(site, capfd):
 
 
 #: The elements (outside scrolling blocks) whose right edge passes the viewport's.
+#: Figures as the page shows them: each figure's file and displayed widths, and every code
+#: panel that scrolls sideways (a panel must wrap, never hide its lines' ends).
+FIGURES = """[...document.images].filter(i => !i.closest('.card'))
+  .map(i => ({src: i.src, natural: i.naturalWidth, shown: i.clientWidth}))"""
+CODE_OVERFLOW = """[...document.querySelectorAll('pre')]
+  .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.slice(0, 60))"""
 OVERFLOW = """[...document.querySelectorAll('body *')]
   .filter(e => !e.closest('pre') && e.getBoundingClientRect().right >
                document.documentElement.clientWidth + 1)
@@ -141,7 +147,9 @@ def test_pages_state_the_findings_and_the_index_groups_by_topic(site):
             escaped = f["claim"].replace("'", "&#39;")
             assert escaped in page and escaped in index
     paths = (site / "optimizer-paths" / "index.html").read_text()
-    assert "The rule, side by side" in paths and "def _step" in paths   # read at build time
+    # read at build time: the book's form in NumPy, PyTorch's own update function that ran
+    assert "The rule, side by side" in paths and "def momentum(params, grads, v" in paths
+    assert "torch/optim/sgd.py, _single_tensor_sgd" in paths and "_lerp_" not in paths
     for path in pages(site):
         text = path.read_text()
         assert "SPEC" not in text, path
@@ -177,6 +185,42 @@ def test_prose_numbers_come_from_the_configuration_that_ran():
             assert not stale - {f"{v:g}" for v in quick.values()
                                 if isinstance(v, (int, float)) and not isinstance(v, bool)}, (
                 f"{name}: the quick page states {key} = {value} (full profile)")
+
+
+def _png_dpi(path) -> float:
+    """The resolution a PNG records (its pHYs chunk), in dots per inch."""
+    import struct
+
+    data = Path(path).read_bytes()
+    at = data.find(b"pHYs")
+    x_per_metre = struct.unpack(">I", data[at + 4:at + 8])[0]
+    return x_per_metre * 0.0254
+
+
+def test_figures_are_written_for_a_projector(site):
+    """150 dpi or more, and every text at least 12 px tall on the page (checked as each figure
+    is saved: a figure with smaller text is refused, see the next test)."""
+    from experiments import plotting
+
+    figures = sorted(site.rglob("*.png"))
+    assert figures
+    for path in figures:
+        assert _png_dpi(path) >= 150 - 0.5, path
+    assert plotting.DPI >= 150 and plotting.MIN_TEXT_PX >= 12
+
+
+def test_a_figure_with_text_too_small_for_the_page_is_refused(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from experiments.plotting import FigureError, save
+
+    fig, ax = plt.subplots(figsize=(16, 4))
+    ax.plot([0, 1], [0, 1])
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title("8-point text on a 16-inch figure", fontsize=8)
+    with pytest.raises(FigureError, match="under 12 px"):
+        save(fig, tmp_path, "small.png")
 
 
 def test_figures_with_an_empty_panel_or_an_unlabelled_axis_are_refused(tmp_path):
@@ -242,6 +286,11 @@ def test_every_page_renders_in_a_real_browser(site, tmp_path):
                 # Nothing wider than the page: a wide table or code block scrolls inside itself.
                 wider = page.evaluate(OVERFLOW)
                 assert wider == [], f"{path}: elements overflow the page width: {wider}"
+                assert page.evaluate(CODE_OVERFLOW) == [], f"{path}: a code panel overflows"
+                for figure in page.evaluate(FIGURES):
+                    # sharp (never enlarged) and shown large: at least 600 px or its own width
+                    assert figure["natural"] >= figure["shown"], figure
+                    assert figure["shown"] >= min(600, figure["natural"]), figure
                 shot = tmp_path / (path.parent.name + "-" + path.stem + ".png")
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 20_000, f"{path}: the screenshot is blank"

@@ -300,11 +300,11 @@ def plot(result, folder) -> str:
     from experiments.plotting import save
 
     devices = [d for d in ("cpu", "cuda") if any(r["device"] == d for r in result["rows"])]
-    fig, axes = plt.subplots(1, len(devices), figsize=(11 * len(devices), 4.5), squeeze=False)
+    fig, axes = plt.subplots(len(devices), 1, figsize=(11, 4.8 * len(devices)), squeeze=False)
     colors = {"npref": "#1f77b4", "torchref": "#d62728", "pytorch": "#7f7f7f",
               "pytorch-fused": "#bcbd22"}
     gemm = result.get("gemm_by_device", {"cpu": result["machine_gflops"]})
-    for ax, device in zip(axes[0], devices):
+    for ax, device in zip(axes[:, 0], devices):
         rows = [r for r in result["rows"] if r["device"] == device]
         groups = sorted({(r["batch"], r["dtype"]) for r in rows})
         impls = [i for i in IMPLS if any(r["impl"] == i for r in rows)]

@@ -38,8 +38,7 @@ def variants(config, data: Data, seed):
     small = Data(data.x_train[:n], data.t_train[:n], data.x_test, data.t_test)
     batch = config["batch_size"]
     long_3 = Schedule(batch_size=batch, iterations=config["iterations_3layer"],
-                      sampling="replacement",
-                      evaluate_every=max(1, len(data.t_train) // batch))
+                      sampling="replacement")
     epochs_4 = Schedule(batch_size=batch, epochs=config["epochs_4layer"], sampling="replacement")
     long_7 = Schedule(batch_size=batch, iterations=config["iterations_7layer"],
                       sampling="replacement", evaluate_every=config["evaluate_every_7layer"])
@@ -64,52 +63,90 @@ def compute(backend, config, seed, data_dir):
 
 def findings(result, config):
     from experiments.catalogue.claims import finding, pct, tail_mean
+    from experiments.catalogue.wording import POINT_WORDS, ranking, relation
 
     s, f = result["series"], result["final"]
     loss = {n: tail_mean(s[f"{n}.loss"]) for n in ("3-layer Xavier", "3-layer He")}
-    gap = {n: f[f"{n}.train_acc"] - f[f"{n}.test_acc"] for n in NAMES[3:]}
+    train = {n: f[f"{n}.train_acc"] for n in NAMES[3:]}
+    test = {n: f[f"{n}.test_acc"] for n in NAMES[3:]}
+    gap = {n: train[n] - test[n] for n in NAMES[3:]}
     plain, decay, dropout = NAMES[3:]
     n = config["small_train"]
+
+    def cure(name, label, needs):
+        held = relation(test[name], test[plain], scale="points", lower_is_better=False)
+        return finding(
+            f"{label} narrows the train − test gap without giving up test accuracy",
+            f"gap: plain {100 * gap[plain]:.1f} points, {label} {100 * gap[name]:.1f}; test "
+            f"accuracy plain {pct(test[plain])}, {label} {pct(test[name])} ({held})",
+            {f"the gap narrows by {POINT_WORDS[0][0]:g} points or more":
+                 100 * (gap[plain] - gap[name]) >= POINT_WORDS[0][0],
+             f"the test accuracy holds: within {POINT_WORDS[1][0]:g} points of the plain "
+             f"net's or better (here {held})": held in ("about the same", "close behind",
+                                                         "ahead")}, needs=needs)
+
     return [
         finding("He weights train the ReLU net faster than the book's Xavier",
-                f"mean loss over the last third: Xavier {loss['3-layer Xavier']:.3f}, "
-                f"He {loss['3-layer He']:.3f}", loss["3-layer He"] < loss["3-layer Xavier"]),
+                f"mean loss over the last third: {ranking(loss, best_word='fastest')}",
+                {"He's loss is lower than Xavier's by more than 10%":
+                     relation(loss["3-layer He"], loss["3-layer Xavier"]) == "ahead"}),
         finding(f"the 7-layer net overfits its {n} images",
-                f"train {pct(f[plain + '.train_acc'])}, test {pct(f[plain + '.test_acc'])}",
-                f[plain + ".train_acc"] >= 0.98 and gap[plain] > 0.15),
-        finding(f"dropout {config['dropout']:g} narrows the train − test gap",
-                f"gap: plain {100 * gap[plain]:.1f} points, dropout {100 * gap[dropout]:.1f}",
-                gap[dropout] < gap[plain]),
-        finding(f"weight decay {config['weight_decay']:g} narrows the train − test gap",
-                f"gap: plain {100 * gap[plain]:.1f} points, weight decay "
-                f"{100 * gap[decay]:.1f}", gap[decay] < gap[plain], needs="full"),
+                f"train {pct(train[plain])}, test {pct(test[plain])}",
+                {"training accuracy of 98% or more": train[plain] >= 0.98,
+                 "test accuracy more than 15 points below it": gap[plain] > 0.15}),
+        cure(dropout, f"dropout {config['dropout']:g}", "quick"),
+        cure(decay, f"weight decay {config['weight_decay']:g}", "full"),
     ]
 
 
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.plotting import label, line, save
+    from experiments.plotting import legend, line, mark_point, save
 
-    fig, axes = plt.subplots(2, 3, figsize=(14, 8), sharey=True)
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8.4), sharey=True)
+    kinds = (("train_acc", "train", "#1f77b4"), ("test_acc", "test", "#d62728"))
     for ax, name in zip(axes.flat, NAMES):
+        first = next(iter(results.values()))
         for backend, result in results.items():
             its = result["series"][f"{name}.epoch_iterations"]
-            for kind, color in (("train_acc", "#1f77b4"), ("test_acc", "#d62728")):
+            for kind, _, color in kinds:
                 ax.plot(its, result["series"][f"{name}.{kind}"], **line(
-                    backend, marker=True, color=color,
-                    label=label(backend, kind.replace("_acc", ""))))
-        final = next(iter(results.values()))["final"]
+                    backend, marker=True, color=color))
+        its = first["series"][f"{name}.epoch_iterations"]
+        if len(its) == 1:                    # a single evaluation: its value beside the marker
+            for kind, _, color in kinds:
+                value = first["series"][f"{name}.{kind}"][0]
+                mark_point(ax, its[0], value, f"{value:.3f}", color=color)
+        final = first["final"]
         ax.set_title(f"{name}\ntrain {final[name + '.train_acc']:.3f} / test "
-                     f"{final[name + '.test_acc']:.3f}", fontsize=9)
+                     f"{final[name + '.test_acc']:.3f}")
         ax.set_xlabel("iteration")
         ax.set_ylim(0, 1.02)
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy")
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle("the exercise notebook's networks on MNIST: training (blue) and test (red) "
-                 "accuracy")
-    return [save(fig, out_dir, "deep-mnist-exercises.png")]
+    legend(axes[0, 0], [(label, color) for _, label, color in kinds], results, marker=True,
+           loc="lower right")
+    fig.suptitle("the exercise notebook's networks on MNIST: training and test accuracy")
+    return [save(fig, out_dir, "deep-mnist-exercises.png", source="the exercise notebook")]
+
+
+def rules(config):
+    from experiments.catalogue import rules as R
+
+    book = config["convention"]
+    seven = {"activation": "relu", "convention": book, "weight_init": 0.01,
+             "use_batchnorm": True}
+    adam = {"lr": config["adam_lr"], "convention": book}
+    return [
+        R.optimizer("adam", adam),
+        R.layer("batchnorm", seven, optimizer_name="adam", hyper=adam,
+                formula_text="BatchNorm (training): x̂ = (x − μ_B)/√(σ²_B + eps);  y = γ·x̂ + β"),
+        R.layer("dropout", {**seven, "dropout": config["dropout"]}, optimizer_name="adam",
+                hyper=adam, formula_text="Dropout: training y = x·mask; evaluation y = x·(1 − p)"
+                if book == "book" else "inverted dropout: training y = x·mask/(1 − p)"),
+        R.penalty("l2", formula_text="L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W"),
+    ]
 
 
 register(Experiment(
@@ -125,4 +162,4 @@ register(Experiment(
             "with dropout {dropout:g}.",
     defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
-    findings=findings))
+    findings=findings, rules=rules))

@@ -46,68 +46,105 @@ def findings(result, config):
 
     std = {k[:-len(".std")]: v for k, v in result["series"].items() if k.endswith(".std")}
     last = config["layers"]
+    xavier, wide, narrow = (std[f"{k}/sigmoid"][-1] for k in ("Xavier (book)", "std=1", "std=0.01"))
     return [
         finding("std 1 pushes sigmoid activations to 0 and 1 (where the gradient vanishes)",
-                f"std of layer-{last} sigmoid activations: {num(std['std=1/sigmoid'][-1])} "
-                "(0.5 is every value at 0 or 1)", std["std=1/sigmoid"][-1] > 0.4),
+                f"std of layer-{last} sigmoid activations: {num(wide)} (0.5 is every value at 0 "
+                "or 1)", {"the std of the last layer's sigmoid activations is above 0.4":
+                          wide > 0.4}),
         finding("std 0.01 crowds sigmoid activations near 0.5",
-                f"std of layer-{last} sigmoid activations: {num(std['std=0.01/sigmoid'][-1])}",
-                std["std=0.01/sigmoid"][-1] < 0.05),
+                f"std of layer-{last} sigmoid activations: {num(narrow)}",
+                {"the std of the last layer's sigmoid activations is below 0.05": narrow < 0.05}),
+        finding("the book's Xavier keeps sigmoid activations spread: neither crowded at 0.5 nor "
+                "pushed to 0 and 1",
+                f"std of layer-{last} sigmoid activations: Xavier {num(xavier)}, std 0.01 "
+                f"{num(narrow)}, std 1 {num(wide)}",
+                {"Xavier's std is at least 4× std 0.01's": xavier >= 4 * narrow,
+                 "and at most half std 1's": xavier <= 0.5 * wide}),
         finding("He keeps ReLU activations spread through every layer while std 0.01 collapses "
                 "them",
                 f"std of ReLU activations, layer 1 → {last}: He {num(std['He/relu'][0])} → "
                 f"{num(std['He/relu'][-1])}, std 0.01 {num(std['std=0.01/relu'][0])} → "
                 f"{num(std['std=0.01/relu'][-1])}",
-                std["He/relu"][-1] > 0.5 * std["He/relu"][0]
-                and std["std=0.01/relu"][-1] < 1e-3 * std["std=0.01/relu"][0]),
+                {"He's last layer keeps at least half its first layer's std":
+                     std["He/relu"][-1] > 0.5 * std["He/relu"][0],
+                 "std 0.01's last layer has under 1/1000 of its first layer's":
+                     std["std=0.01/relu"][-1] < 1e-3 * std["std=0.01/relu"][0]}),
     ]
+
+
+#: The book's figures for each activation's histograms, and the counts axis it draws them on
+#: (figure 6-14 clips ReLU's bin at zero, which holds about half of the activations, at 7,000).
+BOOK_FIGURES = {"sigmoid": ("book figures 6-10, 6-11, 6-12", None),
+                "tanh": ("book figure 6-13", None),
+                "relu": ("book figure 6-14", 7000)}
 
 
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.plotting import histogram, save
+    from experiments.plotting import backend_key, histogram, save
 
     names = []
+    scale = config["n_inputs"] * config["units"] / 100_000      # the book's 1000 × 100
     for activation in ACTIVATIONS:
         lo, hi = RANGES[activation]
         edges = np.linspace(lo, hi, config["bins"] + 1)
-        fig, axes = plt.subplots(len(INITS), config["layers"], figsize=(14, 10), sharex=True)
+        source, clip = BOOK_FIGURES[activation]
+        fig, axes = plt.subplots(len(INITS), config["layers"], figsize=(14, 10), sharex=True,
+                                 sharey=clip is not None)
         for row, init_name in enumerate(INITS):
             key = f"{init_name}/{activation}"
             for col in range(config["layers"]):
                 ax = axes[row, col]
                 for backend, result in results.items():
                     histogram(ax, backend, edges, result["extra"][key][col])
+                counts = next(iter(results.values()))["extra"][key][col]
+                if clip is not None:
+                    top = clip * scale
+                    ax.set_ylim(0, top)
+                    if counts[0] > top:       # the zero bin, off the book's scale: say how tall
+                        ax.annotate(f"bin at 0: {counts[0]:,}", xy=(0.98, 0.9),
+                                    xycoords="axes fraction", ha="right", fontsize=11)
                 if row == 0:
                     ax.set_title(f"layer {col + 1}")
                 if col == 0:
                     ax.set_ylabel(init_name)
                 if row == len(INITS) - 1:
                     ax.set_xlabel(f"{activation}(a·W)")
-                ax.tick_params(labelsize=7)
-        axes[0, 0].legend(fontsize=7)
+        axes[-1, -1].legend(handles=backend_key(results), loc="center right", fontsize=11)
         fig.supylabel("activations per bin (rows: initial weights)")
         fig.suptitle(f"{activation}: activation histograms, {config['layers']} layers × "
-                     f"{config['units']} units, {config['n_inputs']} inputs")
-        names.append(save(fig, out_dir, f"init-histograms-{activation}.png"))
+                     f"{config['units']} units, {config['n_inputs']} inputs"
+                     + (f"; counts axis clipped at {clip * scale:,.0f} as the book's"
+                        if clip else ""))
+        names.append(save(fig, out_dir, f"init-histograms-{activation}.png", source=source))
     return names
+
+
+def rules(config):
+    from experiments.catalogue import rules as R
+
+    return [R.initializer(1.0, label="std 1", formula_text="W ~ N(0, 1)"),
+            R.initializer(0.01, label="std 0.01", formula_text="W ~ N(0, 0.01²)"),
+            R.initializer("xavier", label="Xavier (the book's)",
+                          formula_text="W ~ N(0, 1/n), n the fan-in",
+                          book="the book calls N(0, 1/n) “Xavier”; Glorot's own Xavier is "
+                               "N(0, 2/(fan_in + fan_out))"),
+            R.initializer("he", label="He", formula_text="W ~ N(0, 2/n), n the fan-in")]
 
 
 register(Experiment(
     name="init-histograms",
     description="Activation histograms of a 5×100 net for std 1, std 0.01, Xavier and He "
                 "(sigmoid, tanh, ReLU; book figures 6-10…6-14)",
-    concept="{n_inputs:,} random inputs pass through {layers} layers a ← f(a·W) of {units} units. With std 1 "
-            "the sigmoid saturates at 0 and 1, where its gradient vanishes; with std 0.01 "
-            "every activation crowds near 0.5 and the units lose their individuality; the "
-            "book's Xavier (std √(1/n)) keeps sigmoid and tanh activations spread through the "
-            "layers, and He (std √(2/n)) does the same for ReLU, which zeroes half its inputs.",
+    concept="{n_inputs:,} random inputs pass through {layers} layers a ← f(a·W) of {units} "
+            "units, with no bias, from four initial weight scales: std 1, std 0.01, the book's "
+            "Xavier (std √(1/n), n = {units} inputs per unit) and He (std √(2/n)). A sigmoid "
+            "whose inputs are large sits at 0 or 1, where its gradient vanishes; inputs near 0 "
+            "give activations near 0.5, all alike; ReLU zeroes every negative input, so about "
+            "half of its activations are exactly 0.",
     defaults=DEFAULTS, compute=compute, plot=plot,
     data=lambda config, data_dir: {"name": "standard normal inputs", "source": "drawn from "
                                    "numpy.random.default_rng(seed)", "n_train": 0, "n_test": 0},
-    tolerance=PER_OPERATION, findings=findings, rule=(
-        {"formula": "He: W ~ N(0, 2/n), n the fan-in (Xavier, the book's: N(0, 1/n))",
-         "npref": "npref.init:he_normal", "torch": "torchref.init:he_normal",
-         "book": "the book calls N(0, 1/n) “Xavier”; Glorot's own Xavier is "
-                 "N(0, 2/(fan_in + fan_out))"},)))
+    tolerance=PER_OPERATION, findings=findings, rules=rules))

@@ -3,6 +3,7 @@ on MNIST (the book's optimizer_compare_mnist.py, figure 6-9)."""
 
 from __future__ import annotations
 
+from experiments.catalogue.claims import tail_mean
 from experiments.catalogue.variants import run_optimizers
 from experiments.data import mnist
 from experiments.registry import Experiment, register
@@ -51,18 +52,31 @@ def plot(results, config, out_dir):
     return plot_training(results, list(OPTIMIZERS), out_dir, "optimizer-mnist",
                          title=f"MNIST, 784-{'-'.join(map(str, config['hidden']))}-10 ReLU, "
                                f"batch {config['batch_size']}, convention={config['convention']!r}",
-                         smooth=True, x_label="iteration", accuracy="test_acc")
+                         smooth=True, x_label="iteration", accuracy="test_acc",
+                         source="book figure 6-9")
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding, listing, tail_mean
+    from experiments.catalogue.claims import finding
+    from experiments.catalogue.wording import relation, ranking
 
     n = config["iterations"]
     loss = {label: tail_mean(result["series"][f"{label}.loss"]) for label in OPTIMIZERS}
-    faster = [label for label in ("Momentum", "AdaGrad", "Adam") if loss[label] < loss["SGD"]]
+    ahead = {label: relation(loss[label], loss["SGD"]) == "ahead"
+             for label in ("Momentum", "AdaGrad", "Adam")}
     return [finding("Momentum, AdaGrad and Adam learn faster than plain SGD",
-                    f"mean loss over iterations {n - n // 3 + 1}–{n}: {listing(loss.items())}",
-                    len(faster) == 3)]
+                    f"mean loss over iterations {n - n // 3 + 1}–{n}: "
+                    f"{ranking(loss, best_word='lowest')}",
+                    {f"{label}'s loss is lower than SGD's by more than 10%": ok
+                     for label, ok in ahead.items()})]
+
+
+def rules(config):
+    from experiments.catalogue import rules as R
+
+    return [R.optimizer(name, {"lr": config[f"lr_{name}"],
+                               **({} if name == "sgd" else {"convention": config["convention"]})})
+            for name in OPTIMIZERS.values()]
 
 
 def concept(config):
@@ -72,8 +86,7 @@ def concept(config):
         f"for {config['iterations']} iterations by each optimizer at the book's default "
         f"learning rate ({config['lr_sgd']:g}; Adam {config['lr_adam']:g}; RMSprop "
         f"{config['lr_rmsprop']:g}, since at 0.01 its first step moves every weight by 0.1 and "
-        "the run turns chaotic). The book's finding: Momentum, AdaGrad and Adam learn faster "
-        "than plain SGD (p ← p − lr·∇L). As in the book's script, the loss plotted is each "
+        "the run turns chaotic). As in the book's script, the loss plotted is each "
         "minibatch's loss just after its update; the curves are smoothed as the book smooths "
         "them.")
 
@@ -85,10 +98,4 @@ register(Experiment(
     concept=concept,
     defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
-    findings=findings, rule=(
-        {"formula": "Adam: m ← β₁·m + (1−β₁)·g;  v ← β₂·v + (1−β₂)·g²;  "
-                    "p ← p − lr·m̂/(√v̂ + eps), m̂, v̂ bias-corrected",
-         "npref": "npref.optim:Adam._step", "torch": "torchref.optim:Adam",
-         "book": "the book folds both bias corrections into the rate, "
-                 "lr_t = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), and adds eps 1e-7 to √v (see the conventions "
-                 "page)"},)))
+    findings=findings, rules=rules))

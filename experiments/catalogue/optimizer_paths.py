@@ -51,6 +51,17 @@ def compute(backend, config, seed, data_dir):
     return {"series": series, "final": final}
 
 
+def start_value(config) -> float:
+    return float(Bowl.value(config["start_x"], config["start_y"]))
+
+
+def diverged(result, config) -> list[str]:
+    """The optimizers whose path ends higher on the bowl than it started (or not finite)."""
+    f0 = start_value(config)
+    return [label for label in LABELS.values()
+            if not np.isfinite(result["final"][f"{label}.f"]) or result["final"][f"{label}.f"] > f0]
+
+
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
@@ -58,6 +69,8 @@ def plot(results, config, out_dir):
 
     xs, ys = np.meshgrid(np.arange(-10, 10, 0.05), np.arange(-5, 5, 0.05))
     zs = Bowl.value(xs, ys)
+    first = next(iter(results.values()))
+    gone = diverged(first, config)
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), sharex=True, sharey=True)
     for ax, name in zip(axes.flat, OPTIMIZERS):
         label = LABELS[name]
@@ -66,35 +79,60 @@ def plot(results, config, out_dir):
         for backend, result in results.items():
             ax.plot(result["series"][f"{label}.x"], result["series"][f"{label}.y"],
                     **path(backend))
-        ax.set_title(f"{label} (lr={config[f'lr_{name}']})")
+        f = first["final"][f"{label}.f"]
+        verdict = "diverged, " if label in gone else ""
+        ax.set_title(f"{label} (lr={config[f'lr_{name}']:g}): {verdict}f = {f:.3g}",
+                     color="#b00020" if label in gone else "black")
         ax.set_xlim(-10, 10)
         ax.set_ylim(-5, 5)
+        ax.set_xticks(range(-10, 11, 5))
     for ax in axes[:, 0]:
         ax.set_ylabel("y")
     for ax in axes[-1]:
         ax.set_xlabel("x")
-    axes.flat[0].legend(loc="lower right", fontsize=8)
+    axes.flat[3].legend(loc="lower right")           # one entry per backend: its own path
     fig.suptitle(f"f(x, y) = x²/20 + y² from ({config['start_x']:g}, {config['start_y']:g}), "
                  f"{config['steps']} steps, convention={config['convention']!r}")
-    return [save(fig, out_dir, "optimizer-paths.png")]
+    return [save(fig, out_dir, "optimizer-paths.png", source="book figure 6-8")]
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding, listing
+    from experiments.catalogue.claims import finding
+    from experiments.catalogue.wording import leads, ranking
 
     s, f = result["series"], result["final"]
+    adaptive = ("AdaGrad", "RMSprop", "Adam")
     flips = {label: int(np.sum(np.diff(np.sign(s[f"{label}.y"])) != 0))
-             for label in ("SGD", "AdaGrad", "Adam")}
-    closest = min(f, key=f.get).split(".")[0]
+             for label in ("SGD", *adaptive)}
+    values = {k.split(".")[0]: v for k, v in f.items()}
+    gone = diverged(result, config)
+    half = config["steps"] // 2
+    where = (f"; {' and '.join(gone)} diverged (f rose from {start_value(config):.3g} at the "
+             "start)" if gone else "")
     return [
         finding("SGD zigzags across the steep y direction; the adaptive rules do not",
-                f"sign changes of y in {config['steps']} steps: {listing(flips.items(), str)}",
-                flips["SGD"] >= config["steps"] // 2 and flips["AdaGrad"] < flips["SGD"]),
+                f"sign changes of y in {config['steps']} steps: "
+                + ", ".join(f"{k} {v}" for k, v in flips.items()) + where,
+                {f"SGD's y changes sign in at least half the steps ({half})": flips["SGD"] >= half,
+                 "AdaGrad, RMSprop and Adam change sign less often than SGD":
+                     all(flips[k] < flips["SGD"] for k in adaptive)},
+                diverged=[k for k in gone if k == "SGD"]),
         finding("AdaGrad, scaling each coordinate by its squared gradients, ends nearest the "
                 "minimum",
-                f"f at the last step: {listing((k.split('.')[0], v) for k, v in f.items())}",
-                closest == "AdaGrad"),
+                f"f at the last step: {ranking(values, best_word='nearest', diverged=gone)}",
+                {"AdaGrad ends lower than every other optimizer by more than 10%":
+                     "AdaGrad" not in gone and leads(values, "AdaGrad", diverged=gone)},
+                diverged=[k for k in gone if k == "AdaGrad"]),
     ]
+
+
+def rules(config):
+    from experiments.catalogue import rules as R
+
+    convention = config["convention"]
+    return [R.optimizer(name, {"lr": config[f"lr_{name}"],
+                               **({} if name == "sgd" else {"convention": convention})})
+            for name in OPTIMIZERS]
 
 
 def data(config, data_dir):
@@ -107,16 +145,11 @@ register(Experiment(
     description="Paths of SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on x²/20 + y² "
                 "from (−7, 2) (book figure 6-8)",
     concept="Each optimizer minimizes f(x, y) = x²/20 + y², a bowl twenty times steeper in y "
-            "than in x, for {steps} steps from ({start_x:g}, {start_y:g}). SGD (p ← p − lr·∇f) zigzags along y; "
-            "Momentum and Nesterov accumulate velocity along the shallow x direction; AdaGrad, "
-            "RMSprop and Adam scale each coordinate by the root of its squared gradients and "
-            "head more directly for the minimum. The NumPy side differentiates f by hand, the "
-            "PyTorch side with autograd.",
+            "than in x, for {steps} steps from ({start_x:g}, {start_y:g}). SGD (p ← p − lr·∇f) "
+            "steps by the gradient alone; Momentum and Nesterov accumulate a velocity; AdaGrad, "
+            "RMSprop and Adam divide each coordinate's step by the root of its squared "
+            "gradients. Along y the gradient is 2y, so a step of lr > 1 overshoots by more than "
+            "it corrects and SGD's path grows instead of shrinking. The NumPy side "
+            "differentiates f by hand, the PyTorch side with autograd.",
     defaults=DEFAULTS, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION,
-    findings=findings, rule=(
-        {"formula": "Momentum: v ← μ·v − lr·∇f;  p ← p + v",
-         "npref": "npref.optim:Momentum._step", "torch": "torchref.optim:_heavy_ball",
-         "book": "the book's Momentum is this rule; PyTorch's SGD(momentum) keeps v ← μ·v + ∇f "
-                 "and steps p ← p − lr·v (the same path when lr is constant)"},
-        {"formula": "AdaGrad: h ← h + ∇f²;  p ← p − lr·∇f/(√h + eps)",
-         "npref": "npref.optim:AdaGrad._step", "torch": "torchref.optim:AdaGrad"})))
+    findings=findings, rules=rules))

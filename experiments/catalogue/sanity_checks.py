@@ -132,25 +132,31 @@ def findings(result, config):
         "update/weight ratio ≈ 1e-3": f"lr {config['good_lr']:g}: median ‖ΔW‖/‖W‖ "
                                       + ", ".join(f"{k} {num(v)}" for k, v in ratios.items()),
     }
-    return [finding(CLAIMS[k], measured[k], c[k]["passed"]) for k in CLAIMS]
+    return [finding(CLAIMS[k], measured[k], {c[k]["criterion"]: c[k]["passed"]}) for k in CLAIMS]
+
+
+def _loss_rule():
+    from experiments.catalogue import rules as R
+    return R.loss("torch")
 
 
 def plot(results, config, out_dir):
     import matplotlib.pyplot as plt
 
-    from experiments.plotting import COLORS, label, line, save, shared_label
+    from experiments.plotting import COLORS, legend, line, save
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 5))
+    runs = ("lr too small", "good lr", "lr too large")
+    layers = []
     for backend, result in results.items():
-        for i, name in enumerate(("lr too small", "good lr", "lr too large")):
+        for i, name in enumerate(runs):
             loss = result["series"][f"{name}.loss"]
-            axes[0].plot(range(1, len(loss) + 1), loss,
-                         **line(backend, color=COLORS[i], label=label(backend, name)))
-        # One legend entry per layer, not per layer and backend: the ratios are the same.
-        for i, key in enumerate(k for k in result["series"] if k.startswith("good lr.update/")):
-            layer = key.replace("good lr.update/", "")
-            axes[1].plot(result["series"][key], **line(
-                backend, color=COLORS[i], label=shared_label(backend, layer)))
+            axes[0].plot(range(1, len(loss) + 1), loss, **line(backend, color=COLORS[i]))
+        layers = [k.replace("good lr.update/", "") for k in result["series"]
+                  if k.startswith("good lr.update/")]
+        for i, layer in enumerate(layers):
+            axes[1].plot(result["series"][f"good lr.update/{layer}"],
+                         **line(backend, color=COLORS[i]))
         loss = result["series"]["20 images.loss"]
         axes[2].plot(range(1, len(loss) + 1), loss, **line(backend, color=COLORS[0]))
     _clip_explosion(axes[0], next(iter(results.values())))
@@ -158,19 +164,21 @@ def plot(results, config, out_dir):
     axes[0].set_title("learning rate: too small, good, too large")
     axes[0].set_xlabel("iteration")
     axes[0].set_ylabel("training loss")
-    axes[0].legend(fontsize=7)
+    legend(axes[0], [(name, COLORS[i]) for i, name in enumerate(runs)], results,
+           loc="center right")
     axes[1].set_yscale("log")
     axes[1].axhspan(1e-4, 1e-2, color="#2ca02c", alpha=0.08)
     axes[1].set_title("update/weight ratio per layer (good lr)")
     axes[1].set_xlabel("iteration")
     axes[1].set_ylabel("‖ΔW‖ / ‖W‖")
-    axes[1].legend(fontsize=7)
+    legend(axes[1], [(layer, COLORS[i]) for i, layer in enumerate(layers)], results)
     axes[2].set_yscale("log")
     axes[2].set_title(f"{config['subset']} images learned by heart")
     axes[2].set_xlabel("iteration")
     axes[2].set_ylabel("training loss")
     fig.suptitle("babysitting the learning process: sanity checks")
-    return [save(fig, out_dir, "sanity-checks.png")]
+    return [save(fig, out_dir, "sanity-checks.png", source="the slides, “babysitting the "
+                                                           "learning process”")]
 
 
 def _clip_explosion(ax, result) -> None:
@@ -182,7 +190,7 @@ def _clip_explosion(ax, result) -> None:
     last = s["lr too large.loss"][-1]
     if last > 4 * start:
         ax.annotate(f"too large: {last:.2g} at step {len(s['lr too large.loss'])} (off the "
-                    "scale)", xy=(0.02, 0.94), xycoords="axes fraction", fontsize=8,
+                    "scale)", xy=(0.02, 0.94), xycoords="axes fraction", fontsize=11,
                     color="#2ca02c")
 
 
@@ -197,9 +205,4 @@ register(Experiment(
             "rate changes each weight matrix by about 1/1000 of its size per step.",
     defaults=DEFAULTS, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
-    findings=findings, rule=(
-        {"formula": "softmax cross-entropy: L = −(1/N)·Σ log softmax(a)_t; with all a equal, "
-                    "L = ln 10",
-         "npref": "npref.layers:SoftmaxWithLoss.forward",
-         "torch": "torchref.layers:SoftmaxWithLoss",
-         "book": "the book adds 1e-7 inside the log (see the conventions page)"},)))
+    findings=findings, rules=lambda config: [_loss_rule()]))

@@ -9,10 +9,7 @@ the data lacks is an error (``StrictUndefined``), not a silently empty cell.
 from __future__ import annotations
 
 import functools
-import importlib
-import inspect
 import re
-import textwrap
 from pathlib import Path
 
 import jinja2
@@ -173,7 +170,8 @@ def findings(m: dict) -> list:
                      else ""), "ok": ok}
                  for b, ok in f["reproduced"].items()]
         out.append({"claim": f["claim"], "measured": f["measured"], "marks": marks,
-                    "all": all(f["reproduced"].values()), "needs": f.get("needs", "quick")})
+                    "all": all(f["reproduced"].values()), "needs": f.get("needs", "quick"),
+                    "why": None if all(f["reproduced"].values()) else f.get("why")})
     return out
 
 
@@ -211,7 +209,7 @@ def render_experiment(m: dict, experiment, extras: tuple = ()) -> str:
     overrides = _overrides(m, experiment)
     return _render("experiment.html", depth=1, extras=extras, name=m["experiment"],
                    description=experiment.description_for(m["config"]),
-                   concept=experiment.concept_for(m["config"]), rules=rules(experiment),
+                   concept=experiment.concept_for(m["config"]), rules=rules(experiment, m["config"]),
                    convention=m["config"].get("convention"), figures=m["figures"], table=table,
                    findings=findings(m), parity=parity, runs=runs, data=_data_text(m["data"]),
                    profile=m["profile"],
@@ -223,25 +221,18 @@ def render_experiment(m: dict, experiment, extras: tuple = ()) -> str:
                    versions=_versions(m["versions"]))
 
 
-def rules(experiment) -> list:
-    """The rule side by side: its formula, then the npref code and the torchref/PyTorch code that
-    compute it, read from the source now (``inspect.getsource``), never copied."""
-    return [{"formula": r["formula"], "book": r.get("book"),
-             "npref": _source(r["npref"]), "torch": _source(r["torch"])}
-            for r in experiment.rule]
-
-
-def _source(dotted: str) -> dict:
-    """``"package.module:Name.attr"`` → its name and source code (dedented)."""
-    module, _, attrs = dotted.partition(":")
-    obj = importlib.import_module(module)
-    for attr in attrs.split("."):
-        obj = getattr(obj, attr)
-    try:
-        code = textwrap.dedent(inspect.getsource(obj))
-    except (OSError, TypeError):
-        code = f"{dotted} (source not available)"
-    return {"name": f"{module}.{attrs}", "code": code.rstrip()}
+def rules(experiment, config: dict) -> list:
+    """Every rule of the page side by side: its formula, the NumPy form and the PyTorch lines
+    that ran, made now from the installed code (:mod:`experiments.catalogue.rules`)."""
+    out = []
+    for r in experiment.rules_for(config):
+        sides = {}
+        for side in ("numpy", "torch"):
+            panel = getattr(r, side)()
+            sides[side] = {"note": panel.note, "blocks": [{"title": b.title, "code": b.code}
+                                                          for b in panel.blocks]}
+        out.append({"formula": r.formula, "book": r.book, **sides})
+    return out
 
 
 def _where(where) -> str:
@@ -256,14 +247,19 @@ def _where(where) -> str:
 
 
 def _chaotic_sentence(p: dict) -> str | None:
-    """One sentence for a chaotic verdict, with its numbers."""
+    """One sentence for a chaotic verdict, with both sensitivities: how far the backends part,
+    and how far rounding alone moves one backend."""
     if not p.get("chaotic"):
         return None
-    parts = ", ".join(f"{part} differs by {fmt(p['by_part'][part], '.1e')} where a one-ulp "
-                      f"nudge of its own start moves it by {fmt(p['sensitivity'][part], '.1e')}"
+    parts = ", ".join(f"{part} differs between the backends by {fmt(p['by_part'][part], '.1e')} "
+                      f"where a one-ulp nudge of its own starting weights moves NumPy's run by "
+                      f"{fmt(p['sensitivity'][part], '.1e')}"
                       for part in p["chaotic"])
-    return (f"Chaotic: {parts} — the backends differ no more than rounding alone moves one "
-            "backend, so they agree as closely as this run allows.")
+    return (f"Chaotic — as close as the problem allows: {parts}. These runs amplify any "
+            "rounding difference, so no two implementations can agree on their path to the "
+            "tolerance; the backends differ no more than rounding alone moves one of them. Not "
+            "a pass at the tolerance: a bug (a wrong eps, a wrong convention) parts them "
+            "hundreds of times further.")
 
 
 def _overrides(m: dict, experiment) -> set:
@@ -278,7 +274,7 @@ def _parts(p: dict) -> list:
     """The parity of each part of an experiment, with the part's own sensitivity."""
     rows = []
     for part, value in p.get("by_part", {}).items():
-        status = ("chaotic" if part in p.get("chaotic", []) else
+        status = ("chaotic — as close as the problem allows" if part in p.get("chaotic", []) else
                   "FAILED" if part in p.get("failed_parts", []) else
                   "passed" if value <= p["tolerance"] else "FAILED")
         rows.append({"part": part, "max_rel_diff": value,

@@ -27,28 +27,6 @@ BASE = {"epochs": 1000, "units": 10, "weight_init": "glorot_normal", "convention
         "dtype": "float64", "lr": 1.0, "evaluate_every": 1}
 
 
-#: The rule each experiment of the family turns on, shown side by side on its page.
-RULES = {
-    "breast-cancer-init": ({"formula": "Glorot: W ~ N(0, 2/(fan_in + fan_out))",
-                            "npref": "npref.init:glorot_normal",
-                            "torch": "torchref.init:glorot_normal",
-                            "book": "the lecture's “Xavier” uses std 2/√(fan_in + fan_out), "
-                                    "not √(2/(fan_in + fan_out))"},),
-    "breast-cancer-regularization": ({"formula": "L1: L ← L + λ·Σ|W|;  ∇W ← ∇W + λ·sign W",
-                                      "npref": "npref.regularizers:L1",
-                                      "torch": "torchref.regularizers:L1",
-                                      "book": "the lecture adds the penalty's gradient to the "
-                                              "step directly, without the learning rate"},),
-    "breast-cancer-dropout": ({"formula": "inverted dropout: training y = x·mask/(1 − p); "
-                                          "evaluation y = x",
-                               "npref": "npref.layers:Dropout.forward",
-                               "torch": "torchref.layers:Dropout"},),
-    "breast-cancer-learning-rate": ({"formula": "gradient descent: p ← p − lr·∇L",
-                                     "npref": "npref.optim:SGD._step",
-                                     "torch": "torchref.optim:SGD"},),
-}
-
-
 def arch(config, **changes):
     return {**ARCH, "hidden_sizes": [config["units"]], "weight_init": config["weight_init"],
             "convention": config["convention"], **changes}
@@ -81,34 +59,42 @@ def run(backend, config, seed, specs, label, validation=False):
     return run_variants(backend, made, data=data, config=config, seed=seed, label=label)
 
 
+#: Where the family's figures come from.
+SOURCE = "the breast-cancer lecture"
+
+
 def plot(results, names, out_dir, filename, title, accuracy="test_acc", epoch_loss=True,
-         extra_panel=None):
+         extra_panel=None, marks=None):
     """Training loss (left) and an accuracy or validation loss (right) per variant, each backend
-    in its line; ``extra_panel(ax, result, name, look)`` draws a third panel."""
+    in its line; ``extra_panel(ax, result, name, look)`` draws a third panel; ``marks(axes,
+    result)`` adds marks (early stopping's best and stopping epochs). One legend entry per
+    variant, one per backend."""
     import matplotlib.pyplot as plt
 
-    from experiments.plotting import COLORS, label, line, save
+    from experiments.plotting import COLORS, legend, line, save
 
     panels = 2 + (extra_panel is not None)
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.5))
+    fig, axes = plt.subplots(1, panels, figsize=(min(6 * panels, 14), 4.8))
     for i, name in enumerate(names):
         for backend, result in results.items():
             look = line(backend, color=COLORS[i % len(COLORS)])
             loss = result["series"][f"{name}.{'epoch_loss' if epoch_loss else 'loss'}"]
-            axes[0].plot(range(1, len(loss) + 1), loss, label=label(backend, name), **look)
+            axes[0].plot(range(1, len(loss) + 1), loss, **look)
             if f"{name}.{accuracy}" in result["series"]:
                 axes[1].plot(_epochs_at(result["series"], name),
                              result["series"][f"{name}.{accuracy}"], **look)
             if extra_panel is not None:
                 extra_panel(axes[2], result, name, look)
+    if marks is not None:
+        marks(axes, next(iter(results.values())))
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("training loss")
     axes[0].set_ylim(0, 0.7)
-    axes[0].legend(fontsize=7)
+    legend(axes[0], [(n, COLORS[i % len(COLORS)]) for i, n in enumerate(names)], results)
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel(accuracy.replace("_acc", " accuracy").replace("_", " "))
     fig.suptitle(title)
-    return [save(fig, out_dir, f"{filename}.png")]
+    return [save(fig, out_dir, f"{filename}.png", source=SOURCE)]
 
 
 def _epochs_at(series: dict, name: str) -> list[float]:
@@ -119,11 +105,11 @@ def _epochs_at(series: dict, name: str) -> list[float]:
 
 
 def experiment(name, description, concept, specs, names, *, defaults=None, validation=False,
-               extra=None, plot_kwargs=None, quick=None, findings=None):
+               extra=None, plot_kwargs=None, quick=None, findings=None, rules=None):
     """Register one experiment of the family: ``specs(config)`` gives its variants (see
     :func:`variants`), ``names(config)`` the ones drawn; ``extra(result, config)`` adds finals;
     ``findings(result, config)`` judges the lecture's claims (``concept``'s ``{key}`` fields are
-    filled from the configuration)."""
+    filled from the configuration); ``rules(config)`` the rules its page shows."""
     defaults = {**BASE, **(defaults or {})}
 
     def compute(backend, config, seed, data_dir):
@@ -141,4 +127,4 @@ def experiment(name, description, concept, specs, names, *, defaults=None, valid
                         concept=concept, defaults=defaults,
                         profiles={"quick": quick or {}}, compute=compute, plot=draw,
                         data=lambda config, data_dir: describe(config, data_dir, validation),
-                        findings=findings, rule=RULES.get(name, ())))
+                        findings=findings, rules=rules))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments.catalogue.breast_cancer import experiment
+from experiments.catalogue import rules as R
 from experiments.catalogue.claims import finals, finding, listing, pct
 
 
@@ -29,21 +30,26 @@ def findings(result, config):
         finding("the smaller the rate, the further from the minimum after the same epochs",
                 f"final loss {listing(loss.items())}; test accuracy "
                 f"{listing(acc.items(), pct)}",
-                loss[names[0]] < loss[names[1]] < loss[names[2]]
-                and acc[names[0]] >= acc[names[2]]),
+                {"the final loss rises as the rate falls":
+                     loss[names[0]] < loss[names[1]] < loss[names[2]],
+                 "the smallest rate's test accuracy is at most the largest's":
+                     acc[names[0]] >= acc[names[2]]}),
         finding("with a small rate the weight creeps",
                 f"distance W1[0, 0] travels: {listing(travel.items())}",
-                travel[names[2]] < travel[names[1]]),
+                {f"W1[0, 0] travels less at {names[2]} than at {names[1]}":
+                     travel[names[2]] < travel[names[1]]}),
     ]
 
+
+def rules(config):
+    return [R.optimizer("sgd", {"lr": config["lr"]})]
 
 experiment(
     "breast-cancer-learning-rate",
     "three learning rates, and the path of one weight",
     "Gradient descent p ← p − lr·∇L at three learning rates, watching the first weight "
-    "W1[0, 0] move. The lecture's finding: with a small rate the weight creeps, and after the "
-    "same {epochs} epochs the network is further from the minimum and its accuracy lower.",
+    "W1[0, 0] move, for {epochs} epochs at each rate from the same start.",
     lambda c: {f"lr {lr:g}": ({}, "sgd", {"lr": lr}, {"watch": [("W1", (0, 0))]})
                for lr in rates(c)},
     lambda c: [f"lr {lr:g}" for lr in rates(c)], plot_kwargs={"extra_panel": weight_panel},
-    findings=findings)
+    findings=findings, rules=rules)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from experiments.catalogue.breast_cancer import experiment, gd
+from experiments.catalogue import rules as R
 from experiments.catalogue.claims import finals, finding, pct
+from experiments.catalogue.wording import ranking, relation
 
 
 def labels(c) -> list[str]:
@@ -15,23 +17,27 @@ def findings(result, config):
     full, mini = labels(config)
     loss = finals(result, "epoch_loss", (full, mini))
     acc = finals(result, "test_acc", (full, mini))
+    same = relation(acc[mini], acc[full], scale="points", lower_is_better=False)
     return [
         finding("minibatches bring the training loss down faster per epoch",
-                f"training loss after {config['epochs']} epochs: full batch "
-                f"{loss[full]:.4f}, {mini} {loss[mini]:.4f}",
-                loss[mini] < loss[full]),
+                f"training loss after {config['epochs']} epochs: {ranking(loss, best_word='lowest')}",
+                {f"{mini}'s loss is lower than the full batch's by more than 10%":
+                     relation(loss[mini], loss[full]) == "ahead"}),
         finding("the test accuracy is about the same",
-                f"full batch {pct(acc[full])}, {mini} {pct(acc[mini])}",
-                abs(acc[mini] - acc[full]) <= 0.02),
+                f"full batch {pct(acc[full])}, {mini} {pct(acc[mini])} ({same})",
+                {"within 2 points (about the same)": same == "about the same"}),
     ]
 
+
+def rules(config):
+    return [R.minibatches(config["batch_size"])]
 
 experiment(
     "breast-cancer-minibatch",
     "minibatches vs the full batch",
     "Minibatch gradient descent for {epochs} epochs: each epoch goes through a fresh "
     "permutation of the 455 training samples in batches of {batch_size} (the last one "
-    "smaller), so an epoch makes many steps instead of one. The loss falls faster per epoch "
-    "and wobbles; the lecture's test accuracy is the same.",
+    "smaller), so an epoch makes many steps instead of one, each on a noisier estimate of "
+    "the gradient.",
     lambda c: dict(zip(labels(c), [({}, *gd(c)), ({}, *gd(c, batch_size=c["batch_size"]))])),
-    labels, defaults={"batch_size": 32}, findings=findings)
+    labels, defaults={"batch_size": 32}, findings=findings, rules=rules)

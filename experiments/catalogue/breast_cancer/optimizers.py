@@ -42,18 +42,32 @@ def plot(results, config, out_dir):
     return plot_training(results, list(OPTIMIZERS), out_dir, "breast-cancer-optimizers",
                          title=f"breast cancer, 30-{config['units']}-1 sigmoid, full batch, "
                                f"convention={config['convention']!r}",
-                         x_label="epoch", accuracy="test_acc", loss_ylim=(0, 0.7))
+                         x_label="epoch", accuracy="test_acc", loss_ylim=(0, 0.7),
+                         source="the breast-cancer lecture")
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finals, finding, listing
+    from experiments.catalogue.claims import finals, finding
+    from experiments.catalogue.wording import ranking, relation
 
     loss = finals(result, "loss", OPTIMIZERS)
     return [finding("the adaptive rules, RMSprop and Adam, reach a lower training loss than "
                     "plain gradient descent in the same epochs",
                     f"final training loss after {config['epochs']:,} epochs: "
-                    f"{listing(loss.items())}",
-                    max(loss["RMSprop"], loss["Adam"]) < loss["GD"])]
+                    f"{ranking(loss, best_word='lowest')}",
+                    {f"{n}'s loss is lower than GD's by more than 10%":
+                         relation(loss[n], loss["GD"]) == "ahead" for n in ("RMSprop", "Adam")})]
+
+
+def rules(config):
+    from experiments.catalogue import rules as R
+
+    book = {"convention": config["convention"]}
+    return [R.optimizer("sgd", {"lr": config["lr_gd"]}, label="GD"),
+            R.optimizer("momentum", {"lr": config["lr_momentum"], "momentum": config["momentum"],
+                                     **book}),
+            R.optimizer("rmsprop", {"lr": config["lr_rmsprop"], "alpha": config["alpha"], **book}),
+            R.optimizer("adam", {"lr": config["lr_adam"], **book})]
 
 
 register(Experiment(
@@ -67,8 +81,4 @@ register(Experiment(
             "lecture's listings deviate (see the lecture-as-written section). Every epoch is "
             "one full-batch step: loss = mean binary cross-entropy.",
     defaults=DEFAULTS, profiles={"quick": {"epochs": 1000, "evaluate_every": 10}},
-    compute=compute, plot=plot, data=describe, findings=findings, rule=(
-        {"formula": "RMSprop: h ← α·h + (1−α)·g²;  p ← p − lr·g/(√h + eps)",
-         "npref": "npref.optim:RMSprop._step", "torch": "torchref.optim:RMSprop",
-         "book": "the book's eps is 1e-7 added to √h; PyTorch's default is 1e-8 (see the "
-                 "conventions page)"},)))
+    compute=compute, plot=plot, data=describe, findings=findings, rules=rules))

@@ -35,21 +35,48 @@ def run(backend, config, seed, data_dir, variants, label):
 
 def findings(result, config, names, cure: str):
     """The book's two findings: without the cure the net learns its images by heart; with it
-    the train − test gap narrows."""
+    the train − test gap narrows — and, the lesson of regularization, without giving up the
+    test accuracy: judged on the gap, the test accuracy and whether the cured net learns."""
     from experiments.catalogue.claims import finals, finding, pct
+    from experiments.catalogue.wording import POINT_WORDS, relation
 
     train, test = finals(result, "train_acc", names), finals(result, "test_acc", names)
     gap = {n: train[n] - test[n] for n in names}
     plain, cured = names
+    held = relation(test[cured], test[plain], scale="points", lower_is_better=False)
+    narrowed = 100 * (gap[plain] - gap[cured])
     return [
         finding(f"on {config['n_train']} images the plain network learns them by heart: "
                 "training accuracy near 100%, test accuracy far below",
                 f"{plain}: train {pct(train[plain])}, test {pct(test[plain])}",
-                train[plain] >= 0.98 and gap[plain] > 0.15),
-        finding(f"{cure} narrows the gap between training and test accuracy",
+                {"training accuracy of 98% or more": train[plain] >= 0.98,
+                 "test accuracy more than 15 points below it": gap[plain] > 0.15}),
+        finding(f"{cure} narrows the gap between training and test accuracy without giving up "
+                "test accuracy",
                 f"gap train − test: {plain} {100 * gap[plain]:.1f} points, {cured} "
-                f"{100 * gap[cured]:.1f} points", gap[cured] < gap[plain]),
+                f"{100 * gap[cured]:.1f} points; test accuracy {plain} {pct(test[plain])}, "
+                f"{cured} {pct(test[cured])} ({held}); training accuracy {cured} "
+                f"{pct(train[cured])}",
+                {f"the gap narrows by {POINT_WORDS[0][0]:g} points or more":
+                     narrowed >= POINT_WORDS[0][0],
+                 f"the test accuracy holds: within {POINT_WORDS[1][0]:g} points of the plain "
+                 f"net's or better (here {held})": held in ("about the same", "close behind",
+                                                             "ahead"),
+                 f"the net with {cure} still learns (training accuracy 30% or more, three "
+                 "times chance)": train[cured] >= 0.3},
+                why=_slower(cure, train[cured], test[cured], test[plain], config, held)),
     ]
+
+
+def _slower(cure, train, test, plain_test, config, held):
+    """Why the cure's test accuracy fell, where it did because the cured net is still
+    learning: it trains more slowly, and the epochs ran out first."""
+    if held not in ("far behind",) or train >= 0.9:
+        return None
+    from experiments.catalogue.claims import pct
+    return (f"not shown: the test accuracy falls from {pct(plain_test)} to {pct(test)} — the net "
+            f"with {cure} is still learning after {config['epochs']} epochs (training accuracy "
+            f"{pct(train)}): it trains more slowly, and the test accuracy has not caught up")
 
 
 def gap_check(result, names) -> dict:
@@ -60,29 +87,29 @@ def gap_check(result, names) -> dict:
                             "criterion": f"gap({names[1]}) < gap({names[0]})"}}
 
 
-def plot(results, names, out_dir, filename, title):
-    """One panel per variant: training accuracy in the variant's colour, test accuracy grey."""
+def plot(results, names, out_dir, filename, title, source):
+    """One panel per variant: training accuracy in one colour, test accuracy in another."""
     import matplotlib.pyplot as plt
 
-    from experiments.plotting import COLORS, label, line, save
+    from experiments.plotting import COLORS, legend, line, save
 
-    fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 4.5), sharey=True)
-    # Training accuracy keeps one colour in every panel, test accuracy another.
+    fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 4.8), sharey=True)
+    kinds = (("train_acc", "train", COLORS[0]), ("test_acc", "test", COLORS[1]))
     for ax, name in zip(axes, names):
         for backend, result in results.items():
-            for kind, look in (("train_acc", COLORS[0]), ("test_acc", COLORS[1])):
+            for kind, _, look in kinds:
                 acc = result["series"][f"{name}.{kind}"]
-                ax.plot(range(len(acc)), acc, **line(
-                    backend, color=look, label=label(backend, kind.replace("_acc", ""))))
+                ax.plot(range(len(acc)), acc, **line(backend, color=look))
         final = next(iter(results.values()))["final"]
-        gap = final[f"{name}.train_acc"] - final[f"{name}.test_acc"]
-        ax.set_title(f"{name}: final gap train − test = {gap:.3f}")
+        train, test = final[f"{name}.train_acc"], final[f"{name}.test_acc"]
+        ax.set_title(f"{name}: train {train:.1%}, test {test:.1%}, gap {100 * (train - test):.1f}"
+                     " points")
         ax.set_xlabel("epoch")
         ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("accuracy")
-    axes[0].legend(fontsize=7)
+    legend(axes[0], [(label, color) for _, label, color in kinds], results, loc="lower right")
     fig.suptitle(title)
-    return [save(fig, out_dir, f"{filename}.png")]
+    return [save(fig, out_dir, f"{filename}.png", source=source)]
 
 
 def describe(config, data_dir):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from experiments.catalogue import overfit
+from experiments.catalogue import overfit, rules
 from experiments.catalogue.variants import Variant
 from experiments.registry import Experiment, register
 
@@ -19,23 +19,26 @@ def compute(backend, config, seed, data_dir):
 def plot(results, config, out_dir):
     return overfit.plot(results, ["dropout 0", f"dropout {config['dropout']:g}"], out_dir,
                         "overfit-dropout", f"{config['n_train']} MNIST images, 784-[100×6]-10, "
-                        f"SGD lr {config['lr']}: dropout (convention={config['convention']!r})")
+                        f"SGD lr {config['lr']}: dropout (convention={config['convention']!r})",
+                        "book figures 6-20, 6-23")
 
 
 register(Experiment(
     name="overfit-dropout",
-    description="The same overfitting setting without and with dropout 0.2 (book figures "
-                "6-22, 6-23)",
+    description="The same overfitting setting without and with dropout {dropout:g} (book "
+                "figures 6-22, 6-23)",
     concept="The same {n_train} images and network, {epochs} epochs; dropout switches each "
             "hidden unit off with probability p = {dropout:g} at every training step (the book's convention: x·mask in "
-            "training, x·(1 − p) in evaluation). The book's finding: the train/test gap "
-            "narrows, at the price of slower training.",
+            "training, x·(1 − p) in evaluation). Fewer units learn from each step, so training "
+            "is slower: in the same epochs the net sees its images less often.",
     defaults={**overfit.DEFAULTS, "epochs": 301, "dropout": 0.2},
     profiles=overfit.PROFILES, compute=compute, plot=plot, data=overfit.describe,
     findings=lambda result, config: overfit.findings(
         result, config, ["dropout 0", f"dropout {config['dropout']:g}"], "dropout"),
-    rule=({"formula": "Dropout: training y = x·mask, mask ~ Bernoulli(1 − p); evaluation "
-                      "y = x·(1 − p)",
-           "npref": "npref.layers:Dropout.forward", "torch": "torchref.layers:Dropout",
-           "book": "the book scales at evaluation (x·(1 − p)); PyTorch's inverted dropout "
-                   "scales in training (x·mask/(1 − p)) and passes x unchanged at evaluation"},)))
+    rules=lambda config: [rules.layer(
+        "dropout", overfit.arch(config, dropout=config["dropout"]),
+        formula_text="Dropout: training y = x·mask, mask ~ Bernoulli(1 − p); evaluation "
+                     "y = x·(1 − p)" if config["convention"] == "book" else
+                     "inverted dropout: training y = x·mask/(1 − p); evaluation y = x",
+        book="the book scales at evaluation (x·(1 − p)); PyTorch's inverted dropout scales in "
+             "training (x·mask/(1 − p)) and passes x unchanged at evaluation")]))

@@ -3,7 +3,7 @@ figures 6-20, 6-21)."""
 
 from __future__ import annotations
 
-from experiments.catalogue import overfit
+from experiments.catalogue import overfit, rules
 from experiments.catalogue.variants import Variant
 from experiments.registry import Experiment, register
 
@@ -19,21 +19,23 @@ def compute(backend, config, seed, data_dir):
 def plot(results, config, out_dir):
     return overfit.plot(results, ["λ=0", f"λ={config['weight_decay']:g}"], out_dir,
                         "overfit-weight-decay", f"{config['n_train']} MNIST images, "
-                        f"784-[100×6]-10, SGD lr {config['lr']}: L2 weight decay")
+                        f"784-[100×6]-10, SGD lr {config['lr']}: L2 weight decay",
+                        "book figures 6-20, 6-21")
 
 
 register(Experiment(
     name="overfit-weight-decay",
     description="300 MNIST images, 784-[100×6]-10: train vs test accuracy without and with L2 "
                 "weight decay (book figures 6-20, 6-21)",
-    concept="A seven-layer network trained on only {n_train} images for {epochs} epochs learns "
-            "them by heart: training "
-            "accuracy reaches 100% while test accuracy stalls far below. Weight decay adds "
-            "½·λ·ΣW² (here λ = {weight_decay:g}) to the loss (λ·W to each weight's gradient), keeping the weights small; "
-            "the book's finding is that the train/test gap narrows.",
+    concept="A seven-layer network trained on only {n_train} images for {epochs} epochs: the "
+            "book's overfitting setting, far more weights than images, so the net can fit its "
+            "training images by heart while doing worse on images it has not seen. Weight "
+            "decay adds "
+            "½·λ·ΣW² (here λ = {weight_decay:g}) to the loss (λ·W to each weight's gradient), "
+            "pulling every weight towards zero at each step.",
     defaults={**overfit.DEFAULTS, "epochs": 201, "weight_decay": 0.1},
     profiles=overfit.PROFILES, compute=compute, plot=plot, data=overfit.describe,
     findings=lambda result, config: overfit.findings(
         result, config, ["λ=0", f"λ={config['weight_decay']:g}"], "weight decay"),
-    rule=({"formula": "L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W",
-           "npref": "npref.regularizers:L2", "torch": "torchref.regularizers:L2"},)))
+    rules=lambda config: [rules.penalty(
+        "l2", formula_text="L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W")]))
