@@ -9,6 +9,8 @@ it; here every rule is the correct one.
 
 from __future__ import annotations
 
+import numpy as np
+
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
 from experiments.registry import Experiment, register
@@ -62,11 +64,13 @@ def compute(backend, config, seed, data_dir):
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding, pct, tail_mean
+    from experiments.catalogue.claims import finding, pct
     from experiments.catalogue.wording import POINT_WORDS, ranking, relation
 
     s, f = result["series"], result["final"]
-    loss = {n: tail_mean(s[f"{n}.loss"]) for n in ("3-layer Xavier", "3-layer He")}
+    # "Faster" is the whole run's mean loss (the area under the curve): late in a long run
+    # both nets sit near zero, and the last third could not tell them apart.
+    loss = {n: float(np.mean(s[f"{n}.loss"])) for n in ("3-layer Xavier", "3-layer He")}
     train = {n: f[f"{n}.train_acc"] for n in NAMES[3:]}
     test = {n: f[f"{n}.test_acc"] for n in NAMES[3:]}
     gap = {n: train[n] - test[n] for n in NAMES[3:]}
@@ -87,7 +91,8 @@ def findings(result, config):
 
     return [
         finding("He weights train the ReLU net faster than the book's Xavier",
-                f"mean loss over the last third: {ranking(loss, best_word='fastest')}",
+                f"mean loss over all {config['iterations_3layer']:,} iterations: "
+                f"{ranking(loss, best_word='fastest')}",
                 {"He's loss is lower than Xavier's by more than 10%":
                      relation(loss["3-layer He"], loss["3-layer Xavier"]) == "ahead"}),
         finding(f"the 7-layer net overfits its {n} images",
@@ -95,7 +100,9 @@ def findings(result, config):
                 {"training accuracy of 98% or more": train[plain] >= 0.98,
                  "test accuracy more than 15 points below it": gap[plain] > 0.15}),
         cure(dropout, f"dropout {config['dropout']:g}", "quick"),
-        cure(decay, f"weight decay {config['weight_decay']:g}", "full"),
+        # Not "needs full": the book's settings do not show it either on seed 0 (gap 20.3 →
+        # 22.0 points); the 7-layer weight-decay result turns with the seed.
+        cure(decay, f"weight decay {config['weight_decay']:g}", "quick"),
     ]
 
 
@@ -127,7 +134,7 @@ def plot(results, config, out_dir):
         ax.set_ylabel("accuracy")
     legend(axes[0, 0], [(label, color) for _, label, color in kinds], results, marker=True,
            loc="lower right")
-    fig.suptitle("the exercise notebook's networks on MNIST: training and test accuracy")
+    fig.suptitle("3-, 4- and 7-layer networks on MNIST: training and test accuracy")
     return [save(fig, out_dir, "deep-mnist-exercises.png", source="the exercise notebook")]
 
 

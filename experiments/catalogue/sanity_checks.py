@@ -177,8 +177,7 @@ def plot(results, config, out_dir):
     axes[2].set_xlabel("iteration")
     axes[2].set_ylabel("training loss")
     fig.suptitle("babysitting the learning process: sanity checks")
-    return [save(fig, out_dir, "sanity-checks.png", source="the slides, “babysitting the "
-                                                           "learning process”")]
+    return [save(fig, out_dir, "sanity-checks.png", source="the slides")]
 
 
 def _clip_explosion(ax, result) -> None:
