@@ -7,7 +7,7 @@ import os
 import sys
 
 from experiments import backends as backend_registry
-from experiments.config import PROFILES, ConfigError
+from experiments.settings import PROFILES, ConfigError
 from experiments.data import DataError
 from experiments.parallel import ExecutorError
 from npref.guard import NonFiniteError
@@ -23,7 +23,7 @@ PyTorch (torchref). Each experiment runs on both backends and records how far ap
 """
 
 
-#: Exit status (SPEC 11): what each outcome returns.
+#: Exit status (docs/bad-input.md): what each outcome returns.
 DONE, DISAGREE, BAD_INPUT, DIVERGED, INTERRUPTED = 0, 1, 2, 3, 130
 
 
@@ -71,11 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list the experiments with a one-line description")
     p.set_defaults(handler=_list)
 
-    p = sub.add_parser("run", help="run one experiment on one or both backends",
-                       description="Run one experiment; write OUT/NAME/metrics.json and its "
-                                   "figures. Exit status: 0 done, 1 the backends disagree, 2 bad "
-                                   "arguments or data, 3 training diverged (NaN/Inf).")
-    p.add_argument("name", help="experiment name (see `list`)")
+    p = sub.add_parser("run", help="run one experiment on one or both backends", add_help=False,
+                       description="Run one experiment; write OUT/NAME/metrics.json, its "
+                                   "figures and its page. Exit status: 0 done, 1 the backends "
+                                   "disagree, 2 bad arguments or data, 3 training diverged "
+                                   "(NaN/Inf). `run NAME --help` lists NAME's settings, their "
+                                   "defaults and ranges (the keys of --set).")
+    p.add_argument("-h", "--help", action="store_true",
+                   help="show this help, or with NAME the experiment's settings, and exit")
+    p.add_argument("name", nargs="?", help="experiment name (see `list`)")
     p.add_argument("--backend", choices=("numpy", "torch", "both"), default="both",
                    help="which backend(s) to run (default: both, and compare them)")
     _common(p)
@@ -155,13 +159,43 @@ def _list(args) -> int:
 
 
 def _run(args) -> int:
-    from experiments.runner import run
+    """Run one experiment into its result set — its page rendered by the report, into the same
+    set — then refresh the report's index where one exists."""
+    from experiments import registry, report, runner
+    if args.help:
+        return _run_help(args)
+    if args.name is None:
+        raise ConfigError("run needs an experiment name (see `python -m experiments list`)")
     chosen = backend_registry.BACKENDS if args.backend == "both" else (args.backend,)
-    metrics = run(args.name, backends=chosen, device=args.device, profile=args.profile,
-                  seed=args.seed, data_dir=args.data_dir, out=args.out, sets=args.sets,
-                  seeds=args.seeds, jobs=args.jobs, executor=args.executor,
-                  scheduler=args.scheduler)
-    return DISAGREE if metrics["parity"]["passed"] is False else DONE
+    spec = runner.RunSpec(args.name, profile=args.profile, seed=args.seed, seeds=args.seeds,
+                          sets=tuple(args.sets), backends=chosen, device=args.device,
+                          data_dir=args.data_dir, out=args.out)
+    experiment = registry.get(args.name)
+    result = runner.run(spec, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
+                        pages=report.page_writers(experiment, spec.out))
+    if (spec.out / report.PAGES["index"]).exists():
+        report.refresh_index(spec.out)
+    return DISAGREE if result.parity.passed is False else DONE
+
+
+def _run_help(args) -> int:
+    """``run --help``; with a name, the experiment's settings: key, default, quick profile's
+    value, meaning and range."""
+    from experiments import registry
+    from experiments.settings import describe
+    if args.name is None:
+        _parser()._subparsers._group_actions[0].choices["run"].print_help()
+        return DONE
+    experiment = registry.get(args.name)
+    rows = describe(experiment.settings, experiment.profiles)
+    print(f"{args.name}: {experiment.description_for()}\n")
+    print("settings (--set KEY=VALUE), the default (the full profile, the source's settings) "
+          "and the quick profile's value where it differs:\n")
+    width = max(len(k) for k, *_ in rows)
+    for key, default, quick, meaning in rows:
+        shown = default + (f" (quick: {quick})" if quick else "")
+        print(f"  {key:<{width}}  {shown}\n  {'':<{width}}  {meaning}")
+    return DONE
 
 
 def _bench(args) -> int:

@@ -133,7 +133,11 @@ def _collect(fn, record, blocks, seen, title, helpers, depth, cls):
     if fn in seen:
         return
     seen.add(fn)
-    body, calls = _reduce(fn, record, cls)
+    try:
+        body, calls = _reduce(fn, record, cls)
+    except (OSError, TypeError):      # no source on disk (a frozen or zipped install)
+        blocks.append(Block(title or title_of(fn), "(source not available)", fn))
+        return
     blocks.append(Block(title or title_of(fn), body, fn))
     if not helpers or depth > 2:
         return

@@ -3,7 +3,7 @@
 * :func:`write_bytes` (and ``write_text``, ``write_json``, ``save_figure``): a reader never sees a
   half-written file — each is written beside its place and renamed into it.
 * :func:`result_set`: an experiment's metrics.json, figures and page are written into a fresh
-  folder and swapped in together (SPEC 11, "Results on disk"), under a lock, so that an
+  folder and swapped in together (docs/results.md), under a lock, so that an
   interruption leaves the old set or the new one — never a figure of one configuration beside
   the numbers of another — and two runs into one folder end with one whole set (the last).
 * Files get the permissions the user's umask gives (0644 under 022), not ``mkstemp``'s 0600.

@@ -258,12 +258,12 @@ def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_l
     for i, name in enumerate(names):
         color = COLORS[i % len(COLORS)]
         for backend, result in results.items():
-            loss = result["series"][f"{name}.loss"]
+            loss = result.series[f"{name}.loss"]
             y = smooth_curve(loss) if smooth else loss
             ax_loss.plot(np.arange(1, len(y) + 1), y, **line(backend, color=color))
             key = f"{name}.{accuracy}"
-            if key in result["series"]:
-                ax_acc.plot(result["series"][f"{name}.epoch_iterations"], result["series"][key],
+            if key in result.series:
+                ax_acc.plot(result.series[f"{name}.epoch_iterations"], result.series[key],
                             **line(backend, marker=True, color=color, markersize=4))
     ax_loss.set_xlabel(x_label)
     ax_loss.set_ylabel("loss" + (" (smoothed)" if smooth else ""))

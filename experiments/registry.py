@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 from dataclasses import dataclass, field
 from typing import Callable
+
+from experiments import settings as settings_mod
 
 #: Modules that define experiments, one each, imported on first use (in catalogue order).
 MODULES = tuple(f"experiments.catalogue.{name}" for name in (
@@ -16,47 +19,45 @@ MODULES = tuple(f"experiments.catalogue.{name}" for name in (
     "breast_cancer.dropout", "breast_cancer.optimizers", "sanity_checks", "lecture_errata"))
 
 #: Parity tolerance of a whole training run: thousands of steps compound the rounding of each
-#: (SPEC section 5's per-operation figures are for one computation).
+#: (the per-operation figures of docs/parity.md are for one computation).
 WHOLE_RUN = {"float64": 1e-9, "float32": 1e-3}
 #: Parity tolerance of an experiment that makes one computation per value, with no training loop
-#: to compound rounding: SPEC section 5's per-operation figures.
+#: to compound rounding: the per-operation figures of docs/parity.md.
 PER_OPERATION = {"float64": 1e-12, "float32": 1e-5}
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment, written once against :mod:`experiments.backends.protocol`.
+    """One experiment, written once against :mod:`experiments.backends.protocol` — the contract
+    of ``docs/experiments.md``.
 
-    ``compute(backend, config, seed, data_dir) -> {"series": {name: [float]}, "final": {name:
-    float}}`` runs on one backend (an optional ``"arrays"``, e.g. final parameters, is compared
-    between backends but not written out; ``"extra"`` is for the figures alone; ``"checks"``,
-    ``{name: {"value", "criterion", "passed"}}``, is written out per backend);
-    ``plot(results, config, out_dir) -> [file names]``
-    draws the figures from every backend's results (``{backend name: result}``);
-    ``data(config, data_dir)`` says what data it uses (``name, source, n_train, n_test``).
-    ``tolerance`` maps a dtype name to the parity tolerance (:data:`WHOLE_RUN` unless the
-    experiment says :data:`PER_OPERATION`). ``prepare(config, seed, data_dir)``, if given, is a
-    step computed once for both backends (NumPy-only reference work, say); its result reaches
-    ``compute`` as a fifth argument, ``shared``. ``constraints``: ``{key: check(name, value)}``
-    for configuration keys the shared table of :mod:`experiments.config` does not cover.
+    ``settings``: a frozen dataclass of the experiment's settings, each field declared with its
+    default, check and meaning (:func:`experiments.settings.setting`); ``profiles``: named
+    instances of it (``{"quick": Settings(epochs=151)}``; ``full`` is the defaults).
+    ``compute(backend, config, seed, data_dir) -> Computed`` runs on one backend (``config``: the
+    settings as a dict); ``plot(results, config, out_dir) -> [file names]`` draws the figures
+    from every backend's :class:`~experiments.results.Computed`; ``data(config, data_dir)`` says
+    what data it uses (``name, source, n_train, n_test``). ``tolerance`` maps a dtype name to the
+    parity tolerance (:data:`WHOLE_RUN` unless the experiment says :data:`PER_OPERATION`).
+    ``prepare(config, seed, data_dir)``, if given, is a step computed once for both backends
+    (NumPy-only reference work, say); its result reaches ``compute`` as a fifth argument.
     ``table(results, config) -> {"columns", "rows"}``, if given, is written to metrics.json and
     shown on the experiment's page.
 
     ``findings(result, config) -> [finding(...)]``: the claims of the source (book, lecture,
     slides) this experiment demonstrates, each judged on one backend's result; the runner
-    evaluates it per backend and writes ``metrics["findings"]``. ``concept`` is the page's
-    prose: a string, or ``concept(config) -> str`` when it quotes numbers of the configuration
-    (so that the page never states the full profile's numbers beside a quick run); it describes
-    the setting, never a result (comparisons of results are the findings', worded from the
-    numbers by :mod:`experiments.catalogue.wording`). ``rules(config) -> [Rule]``: every rule
-    the page shows side by side (:mod:`experiments.catalogue.rules`), for the configuration
-    that ran.
+    evaluates it per backend. ``concept`` is the page's prose: a string, or ``concept(config) ->
+    str`` when it quotes numbers of the configuration (so that the page never states the full
+    profile's numbers beside a quick run); it describes the setting, never a result
+    (comparisons of results are the findings', worded from the numbers by
+    :mod:`experiments.catalogue.wording`). ``rules(config) -> [Rule]``: every rule the page
+    shows side by side (:mod:`experiments.catalogue.rules`), for the configuration that ran.
     """
 
     name: str
     description: str
     concept: str | Callable
-    defaults: dict
+    settings: type
     compute: Callable
     plot: Callable
     data: Callable
@@ -64,9 +65,25 @@ class Experiment:
     tolerance: dict = field(default_factory=lambda: dict(WHOLE_RUN))
     table: Callable | None = None
     prepare: Callable | None = None
-    constraints: dict = field(default_factory=dict)
     findings: Callable | None = None
     rules: Callable | None = None
+
+    def __post_init__(self):
+        if not (dataclasses.is_dataclass(self.settings) and isinstance(self.settings, type)):
+            raise TypeError(f"{self.name}: settings must be a dataclass (experiments.settings)")
+        for profile, value in self.profiles.items():
+            if not isinstance(value, self.settings):
+                raise TypeError(f"{self.name}: profile {profile!r} must be a "
+                                f"{self.settings.__name__}")
+
+    @property
+    def defaults(self) -> dict:
+        """The settings' defaults (the full profile), as a dict."""
+        return settings_mod.defaults(self.settings)
+
+    def config_for(self, profile: str = "full", sets=()) -> dict:
+        """The configuration of ``profile`` with the ``--set`` overrides, checked."""
+        return settings_mod.resolve(self.settings, self.profiles, profile, sets)
 
     def rules_for(self, config: dict) -> list:
         """The rules the page shows for the configuration that ran."""

@@ -1,204 +1,215 @@
-"""Running one experiment on one or both backends, and writing ``OUT/NAME/metrics.json``."""
+"""Running one experiment on one or both backends, for one or more seeds, and writing its result
+set (``docs/results.md``).
+
+A run is a :class:`RunSpec` — what was asked for, validated before anything runs — planned into a
+:class:`Plan` (the configuration, the data, one :class:`Job` per seed); the jobs run on the
+executor (:mod:`experiments.parallel`), each giving an :class:`Outcome`; :func:`finish` combines
+the outcomes into a :class:`~experiments.results.Result` and writes it as one set. Running knows
+nothing of pages: whoever runs (the command line, the report) hands in the pages to write into
+the set.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import platform
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-import npref
 from experiments import backends as backend_registry
-from experiments import config as config_mod
-from experiments import io, parallel, registry
+from experiments import io, parallel, registry, results
+from experiments import settings as settings_mod
 from experiments.backends import parity as judging
 from experiments.parallel import seeds as seeds_mod
+from experiments.results import BackendResult, Computed, Finding, Parity, Result
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def code_version() -> str:
-    """A hash of the project's code (npref, torchref, experiments): results computed by other
-    code are never reused."""
-    digest = hashlib.sha256()
-    root = Path(npref.__file__).resolve().parent.parent
-    for package in ("npref", "torchref", "experiments"):
-        for path in sorted((root / package).rglob("*.py")):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+@dataclass(frozen=True)
+class RunSpec:
+    """What a run is asked to do: the experiment, its profile and seeds, the ``--set``
+    overrides, the backends and device, the data folder and the output folder."""
 
+    experiment: str
+    profile: str = "quick"
+    seed: int = 0
+    seeds: int = 1
+    sets: tuple = ()
+    backends: tuple = backend_registry.BACKENDS
+    device: str = "auto"
+    data_dir: str | None = None
+    out: Path = Path("results")
 
-def fingerprint(name, profile, seed, config, backends, device, data_dir) -> str:
-    """What determines an experiment's results: reuse them only when every part is the same."""
-    resolved = device
-    if "torch" in backends:
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "seed", settings_mod.check_seed(self.seed))
+        set_(self, "seeds", settings_mod.check_seeds(self.seeds))
+        set_(self, "sets", tuple(self.sets))
+        set_(self, "backends", tuple(self.backends))
         try:
-            from torchref.device import resolve
-            resolved = str(resolve(device))
-        except (ImportError, ValueError):
-            pass
-    key = json.dumps({"name": name, "profile": profile, "seed": seed, "config": config,
-                      "backends": list(backends), "device": resolved,
-                      "data_dir": str(data_dir) if data_dir else None,
-                      "code": code_version(), "versions": _versions()}, sort_keys=True,
-                     default=str)
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+            set_(self, "out", io.check_out(self.out))
+        except ValueError as error:
+            raise settings_mod.ConfigError(str(error)) from None
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.seeds))
+
+    def job(self, seed: int) -> "Job":
+        return Job(self.experiment, self.profile, seed, self.sets, self.device, self.data_dir,
+                   self.backends)
 
 
-def run(name: str, *, backends=("numpy", "torch"), device: str = "auto", profile: str = "quick",
-        seed: int = 0, data_dir=None, out="results", sets=(), seeds: int = 1, jobs=1,
-        executor: str = "local", scheduler=None) -> dict:
-    """Run experiment ``name`` for ``seeds`` seeds (``seed … seed+seeds−1``), each on every
-    backend, on the executor given (:mod:`experiments.parallel`); write its results as one set
-    under ``out/name`` — metrics.json, figures and page, swapped in together — and return the
-    metrics. The results do not depend on ``jobs`` or the executor."""
-    job = plan(name, backends=backends, device=device, profile=profile, seed=seed,
-               data_dir=data_dir, out=out, sets=sets, seeds=seeds)
+@dataclass(frozen=True)
+class Job:
+    """One seed of one experiment on every backend: a task for any executor (plain, picklable
+    values, so a worker process or a Dask worker computes it as this process would)."""
+
+    experiment: str
+    profile: str
+    seed: int
+    sets: tuple
+    device: str
+    data_dir: str | None
+    backends: tuple
+
+    @property
+    def label(self) -> str:
+        return f"{self.experiment} seed {self.seed}"
+
+
+@dataclass
+class Outcome:
+    """What a :class:`Job` gives: each backend's :class:`Computed`, timings and device, the
+    parity record and the findings."""
+
+    seed: int
+    results: dict
+    timings: dict
+    devices: dict
+    parity: dict
+    findings: list = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """A run made ready: everything that can be refused, refused; the jobs to do."""
+
+    spec: RunSpec
+    experiment: object
+    config: dict
+    data: dict
+    jobs: list
+
+
+def plan(spec: RunSpec) -> Plan:
+    """Everything that can be refused, refused before anything runs; then one job per seed."""
+    experiment = registry.get(spec.experiment)
+    config = experiment.config_for(spec.profile, spec.sets)
+    for b in spec.backends:
+        backend_registry.get(b, spec.device)
+    data = experiment.data(config, spec.data_dir)
+    return Plan(spec, experiment, config, data, [spec.job(s) for s in spec.seed_list])
+
+
+def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages=()) -> Result:
+    """Run ``spec`` — every seed on every backend, on the executor given — and write its result
+    set under ``spec.out / NAME`` with ``pages`` (``[(file name, render(result))]``) beside
+    ``metrics.json`` and the figures. The results do not depend on ``jobs`` or the executor."""
+    made = plan(spec)
     parallel.check(executor, jobs, scheduler)
-    outcomes = parallel.run_all(compute_seed, job["tasks"], executor=executor, jobs=jobs,
-                                scheduler=scheduler, labels=job["labels"], log=log)
-    return finish(job, outcomes)
+    outcomes = parallel.run_all(compute_seed, [(job,) for job in made.jobs], executor=executor,
+                                jobs=jobs, scheduler=scheduler,
+                                labels=[job.label for job in made.jobs], log=log)
+    return finish(made, outcomes, pages)
 
 
-def seed_key(seeds: list):
-    """What the fingerprint records of the seeds: the seed itself for one (as before seeds
-    existed, so such results stay reusable), the list for several."""
-    return seeds[0] if len(seeds) == 1 else list(seeds)
-
-
-def plan(name: str, *, backends=("numpy", "torch"), device="auto", profile="quick", seed=0,
-         data_dir=None, out="results", sets=(), seeds=1) -> dict:
-    """Everything that can be refused, refused before anything runs; then the tasks: one per
-    seed, each ``compute_seed``'s arguments."""
-    experiment = registry.get(name)
-    config = config_mod.resolve(experiment.defaults, experiment.profiles, profile, sets,
-                                constraints=experiment.constraints)
-    seed = config_mod.check_seed(seed)
-    seeds = config_mod.check_seeds(seeds)
-    out = check_out(out)
-    for b in backends:
-        backend_registry.get(b, device)
-    data = experiment.data(config, data_dir)
-    chosen = list(range(seed, seed + seeds))
-    return {"experiment": experiment, "config": config, "data": data, "out": out,
-            "profile": profile, "seeds": chosen, "backends": tuple(backends), "device": device,
-            "data_dir": data_dir,
-            "tasks": [(name, profile, s, tuple(sets), device, data_dir, tuple(backends))
-                      for s in chosen],
-            "labels": [f"{name} seed {s}" for s in chosen]}
-
-
-def compute_seed(name, profile, seed, sets, device, data_dir, backends) -> dict:
+def compute_seed(job: Job) -> Outcome:
     """One seed of one experiment on every backend: results, timings, devices, parity (a chaotic
-    part judged against the run's own sensitivity) and findings — all but the files. A
-    module-level function of plain arguments, so that a worker process or a Dask worker runs it
-    as this process would — on one BLAS and PyTorch thread (:data:`parallel.TASK_THREADS`)."""
-    with parallel.task_threads(torch_too="torch" in backends):   # the same bits anywhere
-        return _compute_seed(name, profile, seed, sets, device, data_dir, backends)
+    part judged against the run's own sensitivity) and findings — all but the files — on one
+    BLAS and PyTorch thread (:data:`parallel.TASK_THREADS`), the same bits anywhere."""
+    with parallel.task_threads(torch_too="torch" in job.backends):
+        return _compute_seed(job)
 
 
-def _compute_seed(name, profile, seed, sets, device, data_dir, backends) -> dict:
-    experiment = registry.get(name)
-    config = config_mod.resolve(experiment.defaults, experiment.profiles, profile, sets,
-                                constraints=experiment.constraints)
-    sides = {b: backend_registry.get(b, device) for b in backends}
-    compute = _computer(experiment, config, seed, data_dir)
-    results, timings = {}, {}
+def _compute_seed(job: Job) -> Outcome:
+    experiment = registry.get(job.experiment)
+    config = experiment.config_for(job.profile, job.sets)
+    sides = {b: backend_registry.get(b, job.device) for b in job.backends}
+    compute = _computer(experiment, config, job.seed, job.data_dir)
+    computed, timings = {}, {}
+    where = f"{job.experiment}: seed {job.seed}"
     for b, backend in sides.items():
-        log(f"{name}: seed {seed}: running on {b} ({backend.device}) ...")
+        log(f"{where}: running on {b} ({backend.device}) ...")
         start = time.perf_counter()
-        results[b] = compute(backend)
+        computed[b] = compute(backend)
         timings[b] = time.perf_counter() - start
-        log(f"{name}: seed {seed}: {b} took {timings[b]:.2f} s")
-    parity = _parity(results, judging.tolerance(experiment, config))
-    if parity["passed"] is False and "arrays" in results["numpy"]:
+        log(f"{where}: {b} took {timings[b]:.2f} s")
+    parity = _parity(computed, judging.tolerance(experiment, config))
+    if parity["passed"] is False and computed["numpy"].arrays is not None:
         judging.judge_against_sensitivity(
-            parity, results,
+            parity, computed,
             lambda k, parts: compute(backend_registry.get("numpy", perturbation=k,
                                                           only_parts=parts)),
-            log=lambda message: log(f"{name}: seed {seed}: {message}"))
-    return {"seed": seed, "results": results, "timings": timings,
-            "devices": {b: side.device for b, side in sides.items()}, "parity": parity,
-            "findings": findings(experiment, results, config, profile)}
+            log=lambda message: log(f"{where}: {message}"))
+    return Outcome(job.seed, computed, timings, {b: s.device for b, s in sides.items()},
+                   parity, findings(experiment, computed, config, job.profile))
 
 
-def finish(job: dict, outcomes: list) -> dict:
-    """The metrics of a planned run from its seeds' outcomes (in seed order), written as one
-    set; a single seed's metrics are that seed's, several seeds' are combined
+def finish(made: Plan, outcomes: list, pages=()) -> Result:
+    """The result of a planned run from its seeds' outcomes (in seed order), written as one set;
+    a single seed's result is that seed's, several seeds' are combined
     (:mod:`experiments.parallel.seeds`)."""
-    experiment, config, out = job["experiment"], job["config"], job["out"]
+    spec, experiment, config = made.spec, made.experiment, made.config
     name = experiment.name
-    per_seed = [o["results"] for o in outcomes]
-    results = per_seed[0] if len(outcomes) == 1 else seeds_mod.median_results(per_seed)
+    per_seed = [o.results for o in outcomes]
+    several = len(outcomes) > 1
+    combined = seeds_mod.median_results(per_seed) if several else per_seed[0]
     first = outcomes[0]
-    metrics = {
-        "experiment": name, "profile": job["profile"], "seed": job["seeds"][0],
-        **({"seeds": job["seeds"]} if len(outcomes) > 1 else {}),
-        "config": config, "data": job["data"],
-        "backends": {b: {"series": r["series"], "final": r["final"],
-                         "seconds": sum(o["timings"][b] for o in outcomes),
-                         "device": first["devices"][b],
-                         **({"checks": r["checks"]} if "checks" in r else {})}
-                     for b, r in results.items()},
-        "parity": (first["parity"] if len(outcomes) == 1 else
-                   seeds_mod.parity([o["parity"] for o in outcomes], job["seeds"])),
-        **({"table": experiment.table(results, config)} if experiment.table else {}),
-        "findings": (first["findings"] if len(outcomes) == 1 else
-                     seeds_mod.findings([o["findings"] for o in outcomes])),
-        "versions": _versions(),
-        "fingerprint": fingerprint(name, job["profile"], seed_key(job["seeds"]), config,
-                                   job["backends"], job["device"], job["data_dir"]),
-    }
-    metrics = _write_set(experiment, results, config, metrics, out,
-                         per_seed if len(outcomes) > 1 else None)
-    _refresh_index(out)
-    _log_parity(name, metrics["parity"])
-    _log_findings(name, metrics["findings"])
-    log(f"{name}: wrote {out / name} (metrics.json, {len(metrics['figures'])} figures, page)")
-    return metrics
+    result = Result(
+        experiment=name, profile=spec.profile, seed=spec.seed_list[0],
+        seeds=spec.seed_list if several else None, config=config, data=made.data,
+        backends={b: BackendResult(c.series, c.final, sum(o.timings[b] for o in outcomes),
+                                   first.devices[b], c.checks, c.axes)
+                  for b, c in combined.items()},
+        parity=Parity.of(seeds_mod.parity([o.parity for o in outcomes], spec.seed_list)
+                         if several else first.parity),
+        table=experiment.table(combined, config) if experiment.table else None,
+        findings=(seeds_mod.findings([o.findings for o in outcomes]) if several
+                  else first.findings),
+        versions=results.versions(), fingerprint=results.fingerprint(spec, config))
 
+    def draw(folder):
+        figures = list(experiment.plot(combined, config, folder))
+        if several:
+            figures += seeds_mod.plot_spread(per_seed, folder, f"{name}-seeds", name)
+        return figures
 
-def _write_set(experiment, results: dict, config: dict, metrics: dict, out: Path,
-               per_seed=None) -> dict:
-    """Figures, metrics.json (with each figure's SHA-256) and the experiment's page, written
-    into a fresh folder and swapped in for ``out/NAME`` together. With several seeds, the
-    figures draw the medians, and one more shows the spread across seeds."""
-    from experiments.report import page_for
-
-    with io.result_set(out / experiment.name) as folder:
-        figures = list(experiment.plot(results, config, folder))
-        if per_seed is not None:
-            figures += seeds_mod.plot_spread(per_seed, folder, f"{experiment.name}-seeds",
-                                             experiment.name)
-        metrics = {**metrics, "figures": figures,
-                   "figure_sha256": {f: io.sha256(folder / f) for f in figures}}
-        metrics = _finite_or_null(metrics)
-        io.write_json(folder / "metrics.json", metrics)
-        io.write_text(folder / "index.html", page_for(metrics, experiment, out))
-    return metrics
+    result = results.write_set(spec.out / name, result, draw, pages)
+    _log_parity(name, result.parity)
+    for f in result.findings:
+        marks = ", ".join(f"{b} {'yes' if ok else 'NO'}" for b, ok in f.reproduced.items())
+        log(f"{name}: finding: {f.claim} — {f.measured} ({marks})")
+    log(f"{name}: wrote {spec.out / name} (metrics.json, {len(result.figures)} figures"
+        f"{', page' if pages else ''})")
+    return result
 
 
 #: Why a claim the quick profile is too short for does not hold there.
 TOO_SHORT = "too short in the quick profile: run --profile full"
 
 
-def findings(experiment, results: dict, config: dict, profile: str = "full") -> list:
-    """The source's claims, each judged on every backend's result: ``[{claim, measured,
-    reproduced: {backend: bool}, needs, why}]`` (``measured`` from the first backend; parity
-    keeps the others' numbers the same to many digits). ``why`` says why a claim does not hold
-    (from the first backend where it does not), led by :data:`TOO_SHORT` where the claim needs
-    the full profile and this is the quick one; None where it holds everywhere."""
+def findings(experiment, computed: dict, config: dict, profile: str = "full") -> list[Finding]:
+    """The source's claims, each judged on every backend's result (``measured`` from the first
+    backend; parity keeps the others' numbers the same to many digits). ``why`` says why a claim
+    does not hold (from the first backend where it does not), led by :data:`TOO_SHORT` where the
+    claim needs the full profile and this is the quick one; None where it holds everywhere."""
     if experiment.findings is None:
         return []
-    judged = {b: experiment.findings(r, config) for b, r in results.items()}
+    judged = {b: experiment.findings(r, config) for b, r in computed.items()}
     first = next(iter(judged.values()))
     out = []
     for i, f in enumerate(first):
@@ -206,83 +217,44 @@ def findings(experiment, results: dict, config: dict, profile: str = "full") -> 
         why = failing[0]["why"] if failing else None
         if failing and f["needs"] == "full" and profile != "full":
             why = TOO_SHORT + (f" ({why})" if why else "")
-        out.append({"claim": f["claim"], "measured": f["measured"],
-                    "reproduced": {b: judged[b][i]["holds"] for b in judged},
-                    "needs": f["needs"], "why": why})
+        out.append(Finding(f["claim"], f["measured"],
+                           {b: judged[b][i]["holds"] for b in judged}, f["needs"], why))
     return out
 
 
-def _log_findings(name: str, found: list) -> None:
-    for f in found:
-        marks = ", ".join(f"{b} {'yes' if ok else 'NO'}" for b, ok in f["reproduced"].items())
-        log(f"{name}: finding: {f['claim']} — {f['measured']} ({marks})")
-
-
-def _refresh_index(out: Path) -> None:
-    """A report's index, where one exists under ``out``, rewritten from the results now on
-    disk, so that the experiment just run shows its new row."""
-    from experiments.report import refresh_index
-
-    if (out / "index.html").exists():
-        refresh_index(out)
-
-
-def _log_parity(name: str, parity: dict) -> None:
-    if parity["passed"] is None:
+def _log_parity(name: str, parity: Parity) -> None:
+    if parity.passed is None:
         log(f"{name}: parity not measured (one backend ran)")
         return
-    verdict = ("chaotic — as close as the problem allows" if parity["passed"] and
-               parity.get("chaotic") else "passed" if parity["passed"] else "FAILED")
-    log(f"{name}: parity {verdict}: max relative difference {parity['max_rel_diff']:.3g} "
-        f"(tolerance {parity['tolerance']:.0e})")
-    if parity.get("chaotic"):
+    verdict = ("chaotic — as close as the problem allows" if parity.passed and parity.chaotic
+               else "passed" if parity.passed else "FAILED")
+    log(f"{name}: parity {verdict}: max relative difference {parity.max_rel_diff:.3g} "
+        f"(tolerance {parity.tolerance:.0e})")
+    if parity.chaotic:
         log(f"{name}: chaotic parts, within {judging.SENSITIVITY_FACTOR}× their own "
             "sensitivity: "
-            + ", ".join(f"{p} ({parity['by_part'][p]:.2g} vs {parity['sensitivity'][p]:.2g})"
-                        for p in parity["chaotic"]))
-
-
-def check_out(out) -> Path:
-    """The output folder, or a :class:`~experiments.config.ConfigError` before any work."""
-    try:
-        return io.check_out(out)
-    except ValueError as error:
-        raise config_mod.ConfigError(str(error)) from None
+            + ", ".join(f"{p} ({parity.by_part[p]:.2g} vs {parity.sensitivity[p]:.2g})"
+                        for p in parity.chaotic))
 
 
 def _computer(experiment, config: dict, seed: int, data_dir):
-    """``compute(backend)`` for this run: the experiment's shared step (``prepare``), if it
-    declares one, is computed here, once, and handed to every backend's run."""
+    """``compute(backend) -> Computed`` for this run: the experiment's shared step
+    (``prepare``), if it declares one, is computed here, once, and handed to every backend."""
     if experiment.prepare is None:
-        return lambda backend: experiment.compute(backend, config, seed, data_dir)
+        return lambda backend: _computed(experiment.compute(backend, config, seed, data_dir))
     shared = experiment.prepare(config, seed, data_dir)
-    return lambda backend: experiment.compute(backend, config, seed, data_dir, shared)
+    return lambda backend: _computed(experiment.compute(backend, config, seed, data_dir, shared))
 
 
-def _parity(results: dict, tol: float) -> dict:
-    if set(results) != {"numpy", "torch"}:
+def _computed(value) -> Computed:
+    if isinstance(value, Computed):
+        return value
+    raise TypeError(f"an experiment's compute returns experiments.results.Computed, got "
+                    f"{type(value).__name__}")
+
+
+def _parity(computed: dict, tol: float) -> dict:
+    if set(computed) != {"numpy", "torch"}:
         return {"max_abs_diff": None, "max_rel_diff": None, "tolerance": tol, "passed": None,
                 "floor": judging.PARITY_FLOOR, "where": "only one backend ran"}
-    return judging.judge(results, tol)
-
-
-def _versions() -> dict:
-    versions = {"npref": npref.__version__, "numpy": np.__version__,
-                "python": platform.python_version()}
-    try:
-        import torch
-        versions["torch"] = torch.__version__
-    except ImportError:
-        pass
-    return versions
-
-
-def _finite_or_null(obj):
-    """JSON has no NaN or Infinity: write them as null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite_or_null(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite_or_null(v) for v in obj]
-    return obj
+    return judging.judge(computed, tol)

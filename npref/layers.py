@@ -8,7 +8,7 @@ the gradient with respect to the input and leaves parameter gradients as attribu
 in place that the caller handed in, and the dtype is kept (float32 in, float32 out).
 
 Layers that behave differently in training take ``forward(x, train=True)``. SoftmaxWithLoss,
-BatchNorm and Dropout exist in two conventions (SPEC section 3): ``"torch"`` (PyTorch's) and
+BatchNorm and Dropout exist in two conventions (docs/conventions.md): ``"torch"`` (PyTorch's) and
 ``"book"``.
 """
 

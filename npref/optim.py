@@ -6,7 +6,7 @@ keys, exactly like the book::
     opt = Adam(lr=1e-3)
     opt.update(params, grads)      # params[key] changes in place
 
-Each rule exists in two conventions (SPEC section 3): ``convention="torch"`` is PyTorch's
+Each rule exists in two conventions (docs/conventions.md): ``convention="torch"`` is PyTorch's
 documented rule and default constants, and matches ``torch.optim`` to the last bits;
 ``convention="book"`` is the textbook's formula and constants. Notation below: ``p`` a parameter,
 ``g`` its gradient, ``t`` the step count (from 1), ``lr`` the learning rate, ``wd`` the weight

@@ -2,7 +2,7 @@
 
 ``check_parity(expected, actual, dtype=..., what=...)`` compares two results of the same case
 (nested dicts/lists of NumPy arrays or tensors, on any device), raises ``AssertionError`` saying
-where and by how much they differ when they disagree beyond the dtype's tolerance (SPEC section 5),
+where and by how much they differ when they disagree beyond the dtype's tolerance (docs/parity.md),
 and records the worst relative difference under ``what`` for the end-of-session table.
 
 Two helpers *run* both sides and then call it, so that a parity test is a strategy plus one call:

@@ -1,4 +1,4 @@
-"""Hypothesis strategies shared by the parity tests (ranges of SPEC section 5).
+"""Hypothesis strategies shared by the parity tests (ranges of docs/parity.md).
 
 They are the public ones of :mod:`npref.testing.strategies` — the parity suite draws from exactly
 what a user proving their own port is offered.

@@ -1,7 +1,7 @@
 """Optimizers: npref and torchref against ``torch.optim``, step by step, state included.
 
 One table, :data:`RULES`, has a row per optimizer × convention: how to draw its hyperparameters,
-SPEC section 4's defaults for it (eps resolved for the convention), PyTorch's built-in optimizer
+docs/api.md's defaults for it (eps resolved for the convention), PyTorch's built-in optimizer
 that computes it — built here with PyTorch's own argument names, so that a wrong default or a
 wrong mapping in torchref shows — how PyTorch's state buffers are named in npref, and the size of
 the terms that produce an update. Every test below runs over the table; adding an optimizer is
@@ -18,7 +18,7 @@ rounds ``wd·p`` before adding it to ``g``, PyTorch fuses the two into one FMA (
 opposite signs — the result keeps only the rounding of its terms, and an adaptive rule then divides
 it by a small root. So each element of a parameter is judged against the size of the terms that
 produced it (:func:`error_scale`: the largest value it held so far, plus the updates it would
-have received had nothing cancelled), with the dtype's tolerance of SPEC section 5 (1e-12 float64,
+have received had nothing cancelled), with the dtype's tolerance of docs/parity.md (1e-12 float64,
 1e-5 float32). State buffers are judged against their largest value (``floor="norm"``). Where the
 iteration itself feeds a difference back and grows it (:func:`feeds_back`), the rules are compared
 one step at a time from the same parameter and state.
@@ -148,7 +148,7 @@ class Rule:
 
     name: str
     convention: str | None           # None: a single rule (SGD: both agree; AdamW: torch only)
-    defaults: dict                   # SPEC section 4, eps resolved for the convention
+    defaults: dict                   # docs/api.md, eps resolved for the convention
     hyper: dict                      # keyword -> hypothesis strategy (None: the default)
     reference: Callable | None       # (params, resolved hyper) -> built-in; None: there is none
     state: dict                      # npref buffer -> torch buffer, or (torch buffer, factor(h))
@@ -352,7 +352,7 @@ def test_fast_paths_match_npref(rule, fast, device, data):
 
 @over_rules
 def test_defaults_are_the_specs(rule):
-    """Built with no keywords, both backends use SPEC section 4's defaults."""
+    """Built with no keywords, both backends use docs/api.md's defaults."""
     assert npref.optim.make(rule.name, **rule.keywords).hyperparameters() == \
         {**rule.defaults, **rule.keywords}
     group = torchref.optim.make(rule.name, [torch.zeros(2, requires_grad=True)],
@@ -482,7 +482,7 @@ def test_invalid_argument_names_itself(backend, name, arg, value, accepted):
 
 
 def test_make_knows_every_name():
-    """SPEC section 4's names, each with a row in the table (and no row without an optimizer)."""
+    """docs/api.md's names, each with a row in the table (and no row without an optimizer)."""
     assert {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
             "adamw"} <= set(npref.optim.NAMES)
     assert tuple(npref.optim.NAMES) == tuple(NAMES) == torchref.optim.NAMES

@@ -4,7 +4,7 @@
 ``common/layers.py``, ``common/functions.py``, ``common/optimizer.py``), in plain NumPy and
 independent of the code under test: the network Affine → ReLU → [Dropout] … → Affine → softmax
 with the loss −Σ log(y + 1e-7)/N, the book's six optimizers with their own constants (Nesterov as
-SPEC 3 writes it: see :func:`book_optimizer`), and the
+docs/conventions.md writes it: see :func:`book_optimizer`), and the
 Trainer's bookkeeping — the batch ``rng.choice(n, b)``, the loss of that batch *after* the update
 in evaluation mode, an evaluation whenever ``current_iter % (n/b) == 0`` before the counter moves,
 int(epochs·max(n/b, 1)) iterations. Random pieces come from one Generator in the book's order: the
@@ -49,9 +49,9 @@ def book_optimizer(name, lr, momentum=0.9, decay_rate=0.99, beta1=0.9, beta2=0.9
                 a[...] = momentum * a - lr * g
                 params[k] += a
             elif name == "nesterov":                      # p ← p + μ²v − (1+μ)lr·g; v ← μv − lr·g
-                # SPEC 3's row, with the velocity *before* this step. The book's repository
+                # docs/conventions.md's row, with the velocity *before* this step. The book's repository
                 # updates v first and then moves p by μ²·v_new − (1+μ)·lr·g, which is not
-                # PyTorch's Nesterov; npref's "book" Nesterov follows SPEC 3, and so does this.
+                # PyTorch's Nesterov; npref's "book" Nesterov follows docs/conventions.md, and so does this.
                 params[k] += momentum * momentum * a
                 params[k] -= (1 + momentum) * lr * g
                 a *= momentum

@@ -2,7 +2,7 @@
 
 Early stopping is driven by hypothesis-generated validation curves (values on a coarse grid, so
 that ties and plateaus are common) and checked three ways: npref's, torchref's (keeping tensors)
-and a reference written here from the SPEC's words. Minibatch order is drawn once, by a NumPy
+and a reference written here from docs/api.md's words. Minibatch order is drawn once, by a NumPy
 Generator, and consumed by both backends (as index tensors, or as a DataLoader batch sampler).
 """
 
@@ -27,7 +27,7 @@ curves = st.lists(st.integers(0, 40).map(lambda k: 1.0 + 0.05 * k), min_size=1, 
 
 
 def reference(values, patience, min_delta):
-    """The SPEC's rule, literally: (stopped epoch or None, best epoch, best value)."""
+    """docs/api.md's rule, literally: (stopped epoch or None, best epoch, best value)."""
     best, best_epoch, wait = math.inf, None, 0
     for epoch, value in enumerate(values):
         if value < best - min_delta:
@@ -153,7 +153,7 @@ def test_same_seed_same_order_bit_for_bit():
 import npref.optim  # noqa: E402
 import torchref.optim  # noqa: E402
 from npref.nets import MultiLayerNet  # noqa: E402
-from npref.testing import compare, layer_floors, lockstep  # noqa: E402
+from npref.testing import layer_floors, lockstep  # noqa: E402
 from parity_tests.harness import check_parity, torch_dtype  # noqa: E402
 from torchref.nets import MultiLayerNet as TorchNet  # noqa: E402
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,8 @@ import npref.regularizers
 import torchref.regularizers
 from experiments import backends, registry, runner
 from experiments.backends.protocol import Backend, nudge
+from experiments.results import Computed
+from experiments.settings import positive_int, setting
 
 
 @pytest.mark.parametrize("name", backends.BACKENDS)
@@ -60,18 +64,22 @@ def test_a_shared_step_is_computed_once_for_both_backends(monkeypatch, tmp_path)
         return {"offset": 0.5}
 
     def compute(backend, config, seed, data_dir, shared):
-        return {"series": {"x.loss": [1.0, shared["offset"]]}, "final": {"x.loss": 0.5}}
+        return Computed({"x.loss": [1.0, shared["offset"]]}, {"x.loss": 0.5})
+
+    @dataclass(frozen=True)
+    class Probe:
+        n: int = setting(1, positive_int, "a count")
 
     experiment = registry.Experiment(
-        name="shared-step-probe", description="probe", concept="probe", defaults={"n": 1},
+        name="shared-step-probe", description="probe", concept="probe", settings=Probe,
         compute=compute, plot=lambda results, config, out_dir: [], prepare=prepare,
         data=lambda config, data_dir: {"name": "none", "source": "none", "n_train": 0,
                                        "n_test": 0})
     monkeypatch.setitem(registry._REGISTRY, experiment.name, experiment)
     monkeypatch.setattr(registry, "all_experiments", lambda: dict(registry._REGISTRY))
-    metrics = runner.run(experiment.name, device="cpu", seed=4, out=tmp_path)
-    assert calls == [4] and metrics["parity"]["passed"] is True
-    assert metrics["backends"]["torch"]["series"]["x.loss"] == [1.0, 0.5]
+    result = runner.run(runner.RunSpec(experiment.name, device="cpu", seed=4, out=tmp_path))
+    assert calls == [4] and result.parity.passed is True
+    assert result.backends["torch"].series["x.loss"] == [1.0, 0.5]
 
 
 def test_runs_that_both_end_in_nan_still_agree_on_the_rest():
@@ -81,17 +89,17 @@ def test_runs_that_both_end_in_nan_still_agree_on_the_rest():
     from experiments.backends import parity
 
     nan = float("nan")
-    a = {"series": {"x.loss": [13.378019373295405, 14.5, nan]}, "final": {"x.loss": nan}}
-    b = {"series": {"x.loss": [13.37801937329541, 14.5, nan]}, "final": {"x.loss": nan}}
+    a = Computed({"x.loss": [13.378019373295405, 14.5, nan]}, {"x.loss": nan})
+    b = Computed({"x.loss": [13.37801937329541, 14.5, nan]}, {"x.loss": nan})
     judged = parity.judge({"numpy": a, "torch": b}, 1e-9)
     assert judged["passed"] and judged["max_rel_diff"] < 1e-15
-    b["series"]["x.loss"][1] = 14.6
+    b.series["x.loss"][1] = 14.6
     assert not parity.judge({"numpy": a, "torch": b}, 1e-9)["passed"]
 
 
-def _run(chaotic_loss: list, steady_loss: list) -> dict:
-    return {"series": {"chaotic.loss": chaotic_loss, "steady.loss": steady_loss},
-            "final": {"chaotic.loss": chaotic_loss[-1], "steady.loss": steady_loss[-1]}}
+def _run(chaotic_loss: list, steady_loss: list) -> Computed:
+    return Computed({"chaotic.loss": chaotic_loss, "steady.loss": steady_loss},
+                    {"chaotic.loss": chaotic_loss[-1], "steady.loss": steady_loss[-1]})
 
 
 @pytest.mark.parametrize("ratio, verdict", [(0.5, "chaotic"), (22, "chaotic"), (99, "chaotic"),

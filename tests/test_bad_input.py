@@ -68,7 +68,7 @@ COMMAND_LINE = [
     (["run", "optimizer-paths", "--profile", "slow"], 2, "argument --profile: invalid choice"),
     (["run", "optimizer-paths", "--backend", "jax"], 2, "argument --backend: invalid choice"),
     (["run", "optimizer-pahts"], 2, "did you mean optimizer-paths"),
-    (["run"], 2, "the following arguments are required: name"),
+    (["run"], 2, "run needs an experiment name"),
     (["report", "--only", "nope"], 2, "unknown experiment 'nope'"),
     (["report", "--seed", "-3"], 2, "--seed must be an int >= 0"),
     (["bench", "--rounds", "0"], 2, "--rounds must be an int >= 1, got 0"),

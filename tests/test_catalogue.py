@@ -1,4 +1,4 @@
-"""The experiment catalogue of SPEC section 7: every name, and every experiment on both backends.
+"""The experiment catalogue of docs/experiments.md: every name, and every experiment on both backends.
 
 Each experiment runs here on a sliver of its quick profile (a few epochs or iterations, set with
 ``--set``) so that the whole catalogue is exercised in CI in about a minute; the quick profiles
@@ -10,18 +10,19 @@ import re
 
 import pytest
 
+from experiments import results
 from experiments.cli import main
 from experiments.registry import all_experiments
 
-SPEC_NAMES = [
+CATALOGUE_NAMES = [
     "optimizer-paths", "optimizer-mnist", "init-histograms", "init-mnist", "batchnorm-mnist",
     "overfit-weight-decay", "overfit-dropout", "hyperparameter-search", "deep-mnist-exercises",
     "breast-cancer-init", "breast-cancer-regularization", "breast-cancer-learning-rate",
     "breast-cancer-validation", "breast-cancer-early-stopping", "breast-cancer-minibatch",
     "breast-cancer-dropout", "breast-cancer-optimizers", "sanity-checks",
 ]
-#: And the lecture as written beside the correct rules (SPEC section 8).
-CATALOGUE = SPEC_NAMES + ["lecture-errata"]
+#: And the lecture as written beside the correct rules (docs/lecture.md).
+CATALOGUE = CATALOGUE_NAMES + ["lecture-errata"]
 
 #: Enough to run every code path, little enough for CI.
 SLIVERS = {
@@ -50,7 +51,7 @@ SLIVERS = {
 
 
 def test_the_catalogue_is_the_specs(capsys):
-    # The SPEC's catalogue, in its order; an experiment added later joins after it (and runs
+    # docs/experiments.md's catalogue, in its order; an experiment added later joins after it (and runs
     # in the test below on its own quick profile, or on its sliver if it has one).
     assert list(all_experiments())[:len(CATALOGUE)] == CATALOGUE
     assert main(["list"]) == 0
@@ -71,10 +72,12 @@ def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monke
     assert not unused, f"{name} accepts but never reads {sorted(unused)}"
     folder = tmp_path / name
     m = json.loads((folder / "metrics.json").read_text())
+    # metrics.json is written from a Result and reads back into the same Result (format 2)
+    assert m["format"] == results.FORMAT and results.to_json(results.from_json(m)) == m
     assert m["parity"]["passed"] is True, m["parity"]
     assert m["figures"] and all((folder / f).stat().st_size > 5000 for f in m["figures"])
     assert set(m["data"]) >= {"name", "source", "n_train", "n_test"}
-    # At least one claim of the source, judged on each backend (SPEC 11); every figure passed
+    # At least one claim of the source, judged on each backend (docs/experiments.md); every figure passed
     # experiments.plotting.check_figure (data on every panel, both axes labelled) on its way out.
     assert m["findings"], f"{name} states no finding of its source"
     for f in m["findings"]:
@@ -89,7 +92,7 @@ def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monke
 
 def _record_reads(monkeypatch) -> set:
     """Make the runner's configuration a dict that records every key read from it."""
-    from experiments import config as config_mod
+    from experiments import settings as settings_mod
 
     read: set = set()
 
@@ -105,8 +108,8 @@ def _record_reads(monkeypatch) -> set:
         def __deepcopy__(self, memo):
             return self
 
-    checked = config_mod.check
-    monkeypatch.setattr(config_mod, "check", lambda *a, **k: Recording(checked(*a, **k)))
+    checked = settings_mod.check
+    monkeypatch.setattr(settings_mod, "check", lambda *a, **k: Recording(checked(*a, **k)))
     return read
 
 

@@ -2,14 +2,13 @@
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from experiments import config as config_mod
+from experiments import settings as S
 from experiments.cli import main
+from experiments.results import Computed
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_KEYS = {"experiment", "profile", "seed", "config", "data", "backends", "parity"}
@@ -57,15 +56,63 @@ def test_set_overrides_and_validates(tmp_path, capsys):
     assert "steps must be an int like 30" in capsys.readouterr().err
 
 
-def test_config_parsing():
-    defaults = {"n": 3, "lr": 0.1, "bn": False, "hidden": [100, 100], "name": "x"}
-    c = config_mod.resolve(defaults, {"full": {"n": 30}}, "full",
-                           ["lr=1e-3", "bn=yes", "hidden=50,60,70", "name=y"])
+def test_settings_parse_from_their_declaration():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Demo:
+        n: int = S.setting(3, S.positive_int, "a count")
+        lr: float = S.setting(0.1, S.positive, "a rate")
+        bn: bool = S.setting(False, S.flag, "a switch")
+        hidden: list = S.setting([100, 100], S.layer_sizes, "sizes")
+        name: str = S.setting("x", S.choice("x", "y"), "a name")
+
+    quick = {"quick": Demo(n=30)}
+    c = S.resolve(Demo, quick, "quick", ["lr=1e-3", "bn=yes", "hidden=50,60,70", "name=y"])
     assert c == {"n": 30, "lr": 1e-3, "bn": True, "hidden": [50, 60, 70], "name": "y"}
-    with pytest.raises(config_mod.ConfigError, match="profile must be one of"):
-        config_mod.resolve(defaults, {}, "slow")
-    with pytest.raises(config_mod.ConfigError, match="KEY=VALUE"):
-        config_mod.resolve(defaults, {}, "quick", ["lr"])
+    assert S.resolve(Demo, quick, "full")["n"] == 3                # full: the declaration's
+    with pytest.raises(S.ConfigError, match="profile must be one of"):
+        S.resolve(Demo, quick, "slow")
+    with pytest.raises(S.ConfigError, match="KEY=VALUE"):
+        S.resolve(Demo, quick, "quick", ["lr"])
+    with pytest.raises(S.ConfigError, match=r"--set lr=-1.0: lr must be"):
+        S.resolve(Demo, quick, "quick", ["lr=-1"])
+    with pytest.raises(S.ConfigError, match="name must be one of"):
+        S.resolve(Demo, quick, "quick", ["name=z"])
+    rows = S.describe(Demo, quick)
+    assert rows[0] == ("n", "3", "30", "a count (an int >= 1)")
+    assert rows[3] == ("hidden", "100,100", "", "sizes (a non-empty list of ints >= 1)")
+
+
+def test_run_name_help_lists_the_experiment_s_settings(capsys):
+    assert main(["run", "hyperparameter-search", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "lr_range" in out and "-6.0,-2.0" in out and "two exponents lo,hi" in out
+    assert "trials" in out and "(quick: 12)" in out
+    assert main(["run", "--help"]) == 0
+    assert "--set KEY=VALUE" in capsys.readouterr().out
+
+
+def test_adding_a_setting_is_one_line_in_the_experiment(tmp_path, monkeypatch):
+    """A new field in an experiment's declaration is a valid --set key at once, checked by its
+    own check: nothing to add anywhere else."""
+    from dataclasses import dataclass
+
+    from experiments import registry
+    from experiments.catalogue import optimizer_paths
+
+    @dataclass(frozen=True)
+    class More(optimizer_paths.Settings):
+        extra_steps: int = S.setting(0, S.count, "a setting added for this test")
+
+    experiment = registry.get("optimizer-paths")
+    from dataclasses import replace
+    monkeypatch.setitem(registry._REGISTRY, "optimizer-paths",
+                        replace(experiment, settings=More, profiles={}))
+    assert registry.get("optimizer-paths").config_for("quick", ["extra_steps=3"])[
+        "extra_steps"] == 3
+    with pytest.raises(S.ConfigError, match="extra_steps must be an int >= 0"):
+        registry.get("optimizer-paths").config_for("quick", ["extra_steps=-1"])
 
 
 def test_non_finite_stops_with_the_step_named(tmp_path, capsys):
@@ -118,8 +165,8 @@ def test_a_final_value_is_judged_as_the_last_point_of_its_series():
     series = [0.7, 1e-3, 3.8193074653435025e-10]
 
     def result(last, final):
-        return {"series": {"RMSprop.loss": series[:-1] + [last]}, "final": {"RMSprop.loss": final,
-                "RMSprop.test_acc": 0.9}}
+        return Computed({"RMSprop.loss": series[:-1] + [last]}, {"RMSprop.loss": final,
+                        "RMSprop.test_acc": 0.9})
     agree = parity.judge({"numpy": result(series[-1], series[-1]),
                           "torch": result(3.819307230950427e-10, 3.819307230950427e-10)}, tol)
     assert agree["passed"] and agree["max_rel_diff"] < 1e-16
@@ -129,6 +176,6 @@ def test_a_final_value_is_judged_as_the_last_point_of_its_series():
                           "torch": result(series[-1], series[-1] + 1e-8)}, tol)
     assert not apart["passed"] and apart["max_rel_diff"] > 1e-8
     lone = result(series[-1], series[-1])
-    lone["final"]["RMSprop.test_acc"] = 0.9 * (1 + 1e-8)
+    lone.final["RMSprop.test_acc"] = 0.9 * (1 + 1e-8)
     assert not parity.judge({"numpy": result(series[-1], series[-1]), "torch": lone},
                             tol)["passed"]

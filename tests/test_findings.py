@@ -15,16 +15,17 @@ import numpy as np
 import pytest
 
 from experiments import registry, runner
+from experiments.results import Computed
 
 
 def judge(name, result, sets=None, profile="full"):
     experiment = registry.get(name)
-    config = {**experiment.defaults, **experiment.profiles.get(profile, {}), **(sets or {})}
+    config = {**experiment.config_for(profile), **(sets or {})}
     return runner.findings(experiment, {"numpy": result}, config, profile)
 
 
 def holds(found) -> list[bool]:
-    return [f["reproduced"]["numpy"] for f in found]
+    return [f.reproduced["numpy"] for f in found]
 
 
 def series_const(value, n=30):
@@ -41,13 +42,13 @@ def optimizer_paths():
             [2.0 * 0.8 ** k for k in range(31)]
         s[f"{label}.x"], s[f"{label}.y"] = list(np.linspace(-7, 0, 31)), y
         f[f"{label}.f"] = final
-    return {"series": s, "final": f}
+    return Computed(s, f)
 
 
 def optimizer_mnist():
     loss = {"SGD": 0.56, "Momentum": 0.11, "Nesterov": 0.09, "AdaGrad": 0.03, "RMSprop": 0.03,
             "Adam": 0.05}
-    return {"series": {f"{k}.loss": series_const(v) for k, v in loss.items()}, "final": {}}
+    return Computed({f"{k}.loss": series_const(v) for k, v in loss.items()}, {})
 
 
 def init_histograms():
@@ -59,12 +60,12 @@ def init_histograms():
         for act in ("sigmoid", "tanh", "relu"):
             k = f"{key}/{act}"
             s[f"{k}.std"] = [first.get(k, 0.5)] + [0.5] * 3 + [last.get(k, 0.5)]
-    return {"series": s, "final": {}}
+    return Computed(s, {})
 
 
 def init_mnist():
     loss = {"std=0.01": math.log(10), "Xavier (book)": 0.26, "He": 0.13}
-    return {"series": {f"{k}.loss": series_const(v) for k, v in loss.items()}, "final": {}}
+    return Computed({f"{k}.loss": series_const(v) for k, v in loss.items()}, {})
 
 
 def batchnorm_mnist():
@@ -74,14 +75,14 @@ def batchnorm_mnist():
     for i, std in enumerate(scales(config)):
         f[f"plain w={std:.2e}.train_acc"] = 0.6 if i < 2 else 0.1
         f[f"BatchNorm w={std:.2e}.train_acc"] = 0.9
-    return {"series": {}, "final": f}
+    return Computed({}, f)
 
 
 def overfit(plain, cured):
     f = {}
     for name, (train, test) in ((plain, (1.0, 0.74)), (cured, (0.91, 0.72))):
         f[f"{name}.train_acc"], f[f"{name}.test_acc"] = train, test
-    return {"series": {}, "final": f}
+    return Computed({}, f)
 
 
 def hyperparameter_search():
@@ -90,7 +91,7 @@ def hyperparameter_search():
               (1e-5, 0.11), (3e-6, 0.1), (5e-5, 0.12)]
     for i, (lr, acc) in enumerate(trials):
         f[f"coarse{i:03d}.val_acc"], f[f"coarse{i:03d}.lr"] = acc, lr
-    return {"series": {}, "final": f}
+    return Computed({}, f)
 
 
 def deep_mnist():
@@ -100,11 +101,11 @@ def deep_mnist():
                                 ("7-layer BN Adam + decay", (0.95, 0.75)),
                                 ("7-layer BN Adam + dropout", (0.97, 0.8))):
         f[f"{name}.train_acc"], f[f"{name}.test_acc"] = train, test
-    return {"series": s, "final": f}
+    return Computed(s, f)
 
 
 def finals(values: dict) -> dict:
-    return {"series": {}, "final": dict(values)}
+    return Computed({}, dict(values))
 
 
 def bc_init():
@@ -118,9 +119,10 @@ def bc_regularization():
     result = finals({})
     for name, scale, train in (("none", 1.0, 0.99), ("L1 0.01", 0.8, 0.987),
                                ("L2 0.01", 0.4, 0.985), ("elastic", 0.35, 0.97)):
-        result["final"][f"{name}.train_acc"] = train
-        result["final"][f"{name}.test_acc"] = 0.97
-        result.setdefault("arrays", {})[name] = {"W1": scale * rng.standard_normal((30, 10)),
+        result.final[f"{name}.train_acc"] = train
+        result.final[f"{name}.test_acc"] = 0.97
+        result.arrays = result.arrays or {}
+        result.arrays[name] = {"W1": scale * rng.standard_normal((30, 10)),
                                                  "b1": np.full(10, 50.0),
                                                  "W2": scale * rng.standard_normal((10, 1)),
                                                  "b2": np.zeros(1)}
@@ -131,21 +133,21 @@ def bc_learning_rate():
     result = finals({"lr 1.loss": 0.027, "lr 0.1.loss": 0.065, "lr 0.01.loss": 0.2,
                      "lr 1.test_acc": 0.98, "lr 0.1.test_acc": 0.96, "lr 0.01.test_acc": 0.95})
     for name, step in (("lr 1", 0.01), ("lr 0.1", 0.005), ("lr 0.01", 0.001)):
-        result["series"][f"{name}.W1[0, 0]"] = list(np.arange(50) * step)
+        result.series[f"{name}.W1[0, 0]"] = list(np.arange(50) * step)
     return result
 
 
 def bc_validation():
     val = list(np.r_[np.linspace(0.5, 0.07, 200), np.linspace(0.07, 0.085, 800)])
     train = list(np.linspace(0.5, 0.017, 1000))
-    return {"series": {"GD.val_loss": val, "GD.epoch_loss": train}, "final": {}}
+    return Computed({"GD.val_loss": val, "GD.epoch_loss": train}, {})
 
 
 def bc_early_stopping():
     from experiments.catalogue.breast_cancer.early_stopping import PLAIN, STOPPING
-    return {"series": {f"{STOPPING}.test_acc": [0.9] * 194 + [0.982] + [0.97] * 10},
-            "final": {f"{STOPPING}.stopped_epoch": 204.0, f"{STOPPING}.best_epoch": 194.0,
-                      f"{PLAIN}.test_acc": 0.975}}
+    return Computed({f"{STOPPING}.test_acc": [0.9] * 194 + [0.982] + [0.97] * 10},
+                    {f"{STOPPING}.stopped_epoch": 204.0, f"{STOPPING}.best_epoch": 194.0,
+                     f"{PLAIN}.test_acc": 0.975})
 
 
 def bc_minibatch():
@@ -166,11 +168,11 @@ def bc_optimizers():
 def sanity_checks():
     from experiments.catalogue.sanity_checks import checks
     config = registry.get("sanity-checks").defaults
-    result = {"series": {"small weights.loss": [2.3026], "strong penalty.loss": [4.4],
-                         "lr too small.loss": [2.30, 2.3001],
-                         "good lr.update/W1": [1e-3] * 5, "good lr.update/W2": [4e-4] * 5},
-              "final": {"20 images.train_acc": 1.0, "lr too large.exploded_at": 2.0}}
-    result["checks"] = checks(result, config)
+    result = Computed({"small weights.loss": [2.3026], "strong penalty.loss": [4.4],
+                       "lr too small.loss": [2.30, 2.3001],
+                       "good lr.update/W1": [1e-3] * 5, "good lr.update/W2": [4e-4] * 5},
+                      {"20 images.train_acc": 1.0, "lr too large.exploded_at": 2.0})
+    result.checks = checks(result, config)
     return result
 
 
@@ -178,7 +180,7 @@ def lecture_errata():
     from experiments.catalogue import lecture
     written = {label: {"score": printed} for label, (_, printed) in lecture.PRINTED.items()
                if printed is not None}
-    return {"series": {}, "final": {}, "extra": {"as_written": written}}
+    return Computed({}, {}, extra={"as_written": written})
 
 
 # -- what breaks each lesson -----------------------------------------------------------------
@@ -186,19 +188,19 @@ def lecture_errata():
 def _set(**changes):
     """A change of finals: ``_set(**{"Adam.loss": 0.5})``."""
     def apply(result):
-        result["final"].update(changes)
+        result.final.update(changes)
     return apply
 
 
 def _series(key, values):
     def apply(result):
-        result["series"][key] = values
+        result.series[key] = values
     return apply
 
 
 def _scale_arrays(name, factor):
     def apply(result):
-        result["arrays"][name] = {k: v * factor for k, v in result["arrays"][name].items()}
+        result.arrays[name] = {k: v * factor for k, v in result.arrays[name].items()}
     return apply
 
 
@@ -208,7 +210,7 @@ def _recheck(change):
 
     def apply(result):
         change(result)
-        result["checks"] = checks(result, registry.get("sanity-checks").defaults)
+        result.checks = checks(result, registry.get("sanity-checks").defaults)
     return apply
 
 
@@ -219,11 +221,11 @@ def _bn(plain=None, bn=None, exploded=()):
         stds = list(scales({"scales": 6}))
         for i, std in enumerate(stds):
             if plain is not None:
-                result["final"][f"plain w={std:.2e}.train_acc"] = plain(i)
+                result.final[f"plain w={std:.2e}.train_acc"] = plain(i)
             if bn is not None:
-                result["final"][f"BatchNorm w={std:.2e}.train_acc"] = bn(i)
+                result.final[f"BatchNorm w={std:.2e}.train_acc"] = bn(i)
         for kind, i in exploded:
-            result["final"][f"{kind} w={stds[i]:.2e}.exploded_at"] = 3.0
+            result.final[f"{kind} w={stds[i]:.2e}.exploded_at"] = 3.0
     return apply
 
 
@@ -301,7 +303,7 @@ CASES = {
          _series("GD.val_loss", list(np.linspace(0.5, 0.07, 1000)))),
     ]),
     "breast-cancer-early-stopping": (bc_early_stopping, {}, [
-        (0, "it never stops", lambda r: [r["final"].pop(k) for k in list(r["final"])
+        (0, "it never stops", lambda r: [r.final.pop(k) for k in list(r.final)
                                          if k.endswith(("stopped_epoch", "best_epoch"))]),
         (1, "the restored epoch tests far worse",
          _series("GD + early stopping.test_acc", [0.9] * 205)),
@@ -323,13 +325,13 @@ CASES = {
         (2, "the subset is not learned", _recheck(_set(**{"20 images.train_acc": 0.95}))),
         (3, "the tiny rate moves the loss", _recheck(_series("lr too small.loss", [2.3, 2.0]))),
         (4, "the large rate never explodes",
-         _recheck(lambda r: r["final"].pop("lr too large.exploded_at"))),
+         _recheck(lambda r: r.final.pop("lr too large.exploded_at"))),
         (5, "the updates are far too large",
          _recheck(_series("good lr.update/W1", [0.5] * 5))),
     ]),
     "lecture-errata": (lecture_errata, {}, [
         (0, "a printed accuracy is not reproduced",
-         lambda r: r["extra"]["as_written"]["fixed"].update(score=0.5)),
+         lambda r: r.extra["as_written"]["fixed"].update(score=0.5)),
     ]),
 }
 
@@ -347,8 +349,8 @@ def test_every_experiment_with_findings_has_its_cases():
 def test_each_finding_holds_on_its_result(name):
     base, sets, _ = CASES[name]
     found = judge(name, base(), sets)
-    assert all(holds(found)), [(f["claim"], f["why"]) for f in found if f["why"]]
-    assert all(f["why"] is None for f in found)
+    assert all(holds(found)), [(f.claim, f.why) for f in found if f.why]
+    assert all(f.why is None for f in found)
 
 
 @pytest.mark.parametrize("name,index,what,change",
@@ -361,24 +363,24 @@ def test_a_result_that_breaks_the_lesson_is_a_cross_with_its_reason(name, index,
     result = copy.deepcopy(base())
     change(result)
     found = judge(name, result, sets)
-    assert not found[index]["reproduced"]["numpy"], f"{name}: {what} still reads ✓"
-    assert found[index]["why"] and len(found[index]["why"]) > 15
+    assert not found[index].reproduced["numpy"], f"{name}: {what} still reads ✓"
+    assert found[index].why and len(found[index].why) > 15
 
 
 def test_a_claim_the_quick_profile_is_too_short_for_says_so():
     result = init_mnist()
-    result["series"]["Xavier (book).loss"] = series_const(1.98)
+    result.series["Xavier (book).loss"] = series_const(1.98)
     found = judge("init-mnist", result, profile="quick")
-    assert found[1]["why"].startswith(runner.TOO_SHORT)
-    assert "Xavier" in found[1]["why"]
+    assert found[1].why.startswith(runner.TOO_SHORT)
+    assert "Xavier" in found[1].why
     # in the full profile the same numbers fail on their own, without the hint
-    assert not judge("init-mnist", result)[1]["why"].startswith(runner.TOO_SHORT)
+    assert not judge("init-mnist", result)[1].why.startswith(runner.TOO_SHORT)
 
 
 def test_a_diverged_run_is_named_in_the_measured_text():
     result = optimizer_paths()
-    result["final"]["SGD.f"] = 1.2e3
+    result.final["SGD.f"] = 1.2e3
     found = judge("optimizer-paths", result)
-    assert "SGD diverged" in found[0]["measured"] and "diverged" in found[0]["why"]
-    assert "SGD 1.2e+03, diverged" in found[1]["measured"]
-    assert found[1]["reproduced"]["numpy"]          # AdaGrad is still nearest, and says so
+    assert "SGD diverged" in found[0].measured and "diverged" in found[0].why
+    assert "SGD 1.2e+03, diverged" in found[1].measured
+    assert found[1].reproduced["numpy"]          # AdaGrad is still nearest, and says so

@@ -115,13 +115,13 @@ def test_a_task_computes_the_same_bits_whatever_threads_its_process_has(name, se
         for threads in (2, 1):
             with threadpool_limits(threads):
                 torch.set_num_threads(threads)
-                outcomes.append(runner.compute_seed(name, "quick", 0, sets, "cpu", None,
-                                                    ("numpy", "torch")))
+                outcomes.append(runner.compute_seed(runner.Job(
+                    name, "quick", 0, tuple(sets), "cpu", None, ("numpy", "torch"))))
                 assert torch.get_num_threads() == threads          # given back afterwards
     finally:
         torch.set_num_threads(before)
-    one, two = (o["results"] for o in outcomes)
+    one, two = (o.results for o in outcomes)
     for side in ("numpy", "torch"):
-        for key, values in one[side]["series"].items():
-            assert np.array_equal(values, two[side]["series"][key]), (side, key)
+        for key, values in one[side].series.items():
+            assert np.array_equal(values, two[side].series[key]), (side, key)
     assert parallel.TASK_THREADS == 1

@@ -1,4 +1,4 @@
-"""Results on disk (SPEC 11): one set per experiment, swapped in whole; the user's umask; saved
+"""Results on disk (docs/results.md): one set per experiment, swapped in whole; the user's umask; saved
 results reused only when intact; and a run killed at any moment never leaves a mixed or empty
 page behind."""
 

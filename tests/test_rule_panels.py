@@ -21,7 +21,7 @@ def configurations():
     for name, experiment in registry.all_experiments().items():
         if experiment.rules is None:
             continue
-        base = {**experiment.defaults, **experiment.profiles.get("quick", {})}
+        base = experiment.config_for("quick")
         yield name, base
         if "convention" in base:
             other = "torch" if base["convention"] == "book" else "book"

@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 
+from experiments.results import split_key
 from npref.testing import SENSITIVITY_FACTOR, compare, layer_floors, tolerance_for
 
 #: How parity between the backends is judged in every metrics.json: each series against the
@@ -31,13 +32,13 @@ def tolerance(experiment, config: dict) -> float:
 def judge(results: dict, tol: float) -> dict:
     """The parity record of ``{backend name: result}`` at tolerance ``tol``: the largest
     differences, where, pass/fail, and the largest relative difference per part."""
-    numpy_side = {k: results["numpy"][k] for k in ("series", "final")}
-    torch_side = {k: results["torch"][k] for k in ("series", "final")}
+    numpy_side = {"series": results["numpy"].series, "final": results["numpy"].final}
+    torch_side = {"series": results["torch"].series, "final": results["torch"].final}
     floors = {"series": PARITY_FLOOR, "final": _final_floors(torch_side)}
-    if "arrays" in results["numpy"]:
+    if results["numpy"].arrays is not None:
         # Final parameters: each against the largest magnitude in its layer.
-        numpy_side["arrays"] = results["numpy"]["arrays"]
-        torch_side["arrays"] = results["torch"]["arrays"]
+        numpy_side["arrays"] = results["numpy"].arrays
+        torch_side["arrays"] = results["torch"].arrays
         floors["arrays"] = {name: _array_floors(arrays)
                             for name, arrays in torch_side["arrays"].items()}
     result = compare(numpy_side, torch_side, tol=tol, floor=floors, check_dtype=False,
@@ -77,7 +78,7 @@ def judge_against_sensitivity(parity: dict, results: dict, rerun, log=lambda mes
             # checks across variants): run it whole.
             nudged = rerun(k, None)
         for part in suspects:
-            sub = {"numpy": _part(results["numpy"], part), "torch": _part(nudged, part)}
+            sub = {"numpy": results["numpy"].part(part), "torch": nudged.part(part)}
             moved = judge(sub, tol)["max_rel_diff"]
             sensitivity[part] = max(sensitivity.get(part, 0.0), moved)
     chaotic, failed = [], []
@@ -93,14 +94,6 @@ def judge_against_sensitivity(parity: dict, results: dict, rerun, log=lambda mes
                    "criterion": f"each part within {tol:g}, or, for a chaotic part, within "
                                 f"{SENSITIVITY_FACTOR}× the difference that moving NumPy's "
                                 f"starting weights by one ulp makes"})
-
-
-def _part(result: dict, part: str) -> dict:
-    """The series, finals and arrays of one part of a result."""
-    keep = {k: {key: v for key, v in result[k].items() if key.rsplit(".", 1)[0] == part}
-            for k in ("series", "final")}
-    keep["arrays"] = {part: result["arrays"][part]} if part in result.get("arrays", {}) else {}
-    return keep
 
 
 def _final_floors(side: dict) -> dict:
@@ -130,7 +123,7 @@ def _by_part(numpy_side, torch_side, floors, tol) -> dict:
     parts = {}
     for kind in ("series", "final"):
         for key in torch_side[kind]:
-            parts.setdefault(key.rsplit(".", 1)[0], {"series": {}, "final": {}})[kind][key] = None
+            parts.setdefault(split_key(key)[0], {"series": {}, "final": {}})[kind][key] = None
     out = {}
     for part, keys in parts.items():
         sub_n = {k: {key: numpy_side[k][key] for key in keys[k]} for k in ("series", "final")}

@@ -3,17 +3,34 @@ batch_norm_test.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
 from experiments.registry import Experiment, register
 from npref.training import Schedule
 
-DEFAULTS = {"n_train": 1000, "n_test": 0, "hidden": [100, 100, 100, 100, 100], "lr": 0.01,
-            "batch_size": 100, "epochs": 20, "scales": 16, "convention": "book",
-            "dtype": "float64", "sampling": "replacement"}
-PROFILES = {"quick": {"scales": 6, "epochs": 10, "n_test": 1000}}
+
+@dataclass(frozen=True)
+class Settings:
+    """The book's batch_norm_test.py."""
+    n_train: int = S.setting(1000, S.count, "training images")
+    n_test: int = S.setting(0, S.count, "test images")
+    hidden: list = S.setting([100, 100, 100, 100, 100], S.layer_sizes, "hidden layer sizes")
+    lr: float = S.setting(0.01, S.positive, "SGD's learning rate")
+    batch_size: int = S.setting(100, S.positive_int, "images per iteration")
+    epochs: int = S.setting(20, S.positive_int, "epochs of training")
+    scales: int = S.setting(16, S.positive_int, "weight scales, logspace(0, -4, scales)")
+    convention: str = S.convention("book")
+    dtype: str = S.dtype()
+    sampling: str = S.setting("replacement", S.choice("shuffle", "replacement"),
+                              "how batches are drawn")
+
+
+PROFILES = {"quick": Settings(scales=6, epochs=10, n_test=1000)}
 
 
 def scales(config):
@@ -61,13 +78,13 @@ def plot(results, config, out_dir):
         for bn in (True, False):
             name = _name(bn, std)
             for backend, result in results.items():
-                acc = result["series"].get(f"{name}.train_acc", [])
+                acc = result.series.get(f"{name}.train_acc", [])
                 ax.plot(np.arange(1, len(acc) + 1), acc, **line(backend, color=colors[bn]))
             first = next(iter(results.values()))
-            exploded = first["final"].get(f"{name}.exploded_at")
+            exploded = first.final.get(f"{name}.exploded_at")
             if exploded is not None:
                 notes.append(f"{'BatchNorm' if bn else 'plain'}: diverged")
-                acc = first["series"].get(f"{name}.train_acc", [])
+                acc = first.series.get(f"{name}.train_acc", [])
                 if len(acc) == 1:
                     mark_point(ax, 1, acc[0], f"{acc[0]:.2f}", color=colors[bn])
         ax.set_title(f"W std {std:.3g}" + (f" — {', '.join(notes)}" if notes else ""),
@@ -91,7 +108,7 @@ AT_CHANCE, LEARNS = 0.15, 0.3
 def findings(result, config):
     from experiments.catalogue.claims import finding, pct
 
-    f = result["final"]
+    f = result.final
     stds = list(scales(config))
     acc = {(bn, std): f.get(f"{_name(bn, std)}.train_acc", 0.0) for std in stds for bn in (True, False)}
     gone = {(bn, std) for std in stds for bn in (True, False)
@@ -162,6 +179,6 @@ register(Experiment(
     description="With vs without BatchNorm across weight scales from 1 to 1e-4 (book figure "
                 "6-19)",
     concept=concept,
-    defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
+    settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
     findings=findings, rules=rules))

@@ -10,8 +10,8 @@ __all__ = ["finals", "finding", "listing", "num", "pct", "tail_mean"]
 
 
 def finals(result: dict, metric: str, names) -> dict:
-    """``{name: result["final"]["<name>.<metric>"]}`` for the variants ``names``."""
-    return {n: result["final"][f"{n}.{metric}"] for n in names}
+    """``{name: result.final["<name>.<metric>"]}`` for the variants ``names``."""
+    return {n: result.final[f"{n}.{metric}"] for n in names}
 
 
 def tail_mean(values, fraction: float = 1 / 3) -> float:

@@ -9,20 +9,40 @@ it; here every rule is the correct one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
 from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
-DEFAULTS = {"n_train": 0, "n_test": 0, "batch_size": 100, "sgd_lr": 0.1, "adam_lr": 0.001,
-            "iterations_3layer": 10000, "epochs_4layer": 20, "iterations_7layer": 12000,
-            "small_train": 300, "weight_decay": 0.001, "dropout": 0.15,
-            "evaluate_every_7layer": 200, "convention": "book", "dtype": "float64"}
-PROFILES = {"quick": {"n_train": 4000, "n_test": 1000, "iterations_3layer": 300,
-                      "epochs_4layer": 3, "iterations_7layer": 300,
-                      "evaluate_every_7layer": 10}}
+
+@dataclass(frozen=True)
+class Settings:
+    """The exercise notebook's settings."""
+    n_train: int = S.setting(0, S.count, "training images")
+    n_test: int = S.setting(0, S.count, "test images")
+    batch_size: int = S.setting(100, S.positive_int, "images per iteration")
+    sgd_lr: float = S.setting(0.1, S.positive, "the 3-layer nets' SGD learning rate")
+    adam_lr: float = S.setting(0.001, S.positive, "the deeper nets' Adam learning rate")
+    iterations_3layer: int = S.setting(10000, S.positive_int, "the 3-layer nets' iterations")
+    epochs_4layer: int = S.setting(20, S.positive_int, "the 4-layer net's epochs")
+    iterations_7layer: int = S.setting(12000, S.positive_int, "the 7-layer nets' iterations")
+    small_train: int = S.setting(300, S.positive_int, "the 7-layer nets' training images")
+    weight_decay: float = S.setting(0.001, S.nonnegative, "λ of the 7-layer net's L2 penalty")
+    dropout: float = S.setting(0.15, S.fraction, "the 7-layer net's drop probability")
+    evaluate_every_7layer: int = S.setting(200, S.positive_int,
+                                           "epochs between the 7-layer nets' evaluations")
+    convention: str = S.convention("book")
+    dtype: str = S.dtype()
+
+
+PROFILES = {"quick": Settings(n_train=4000, n_test=1000, iterations_3layer=300,
+                              epochs_4layer=3, iterations_7layer=300,
+                              evaluate_every_7layer=10)}
 
 NAMES = ("3-layer Xavier", "3-layer He", "4-layer BN Adam", "7-layer BN Adam",
          "7-layer BN Adam + decay", "7-layer BN Adam + dropout")
@@ -67,7 +87,7 @@ def findings(result, config):
     from experiments.catalogue.claims import finding, pct
     from experiments.catalogue.wording import POINT_WORDS, ranking, relation
 
-    s, f = result["series"], result["final"]
+    s, f = result.series, result.final
     # "Faster" is the whole run's mean loss (the area under the curve): late in a long run
     # both nets sit near zero, and the last third could not tell them apart.
     loss = {n: float(np.mean(s[f"{n}.loss"])) for n in ("3-layer Xavier", "3-layer He")}
@@ -116,16 +136,16 @@ def plot(results, config, out_dir):
     for ax, name in zip(axes.flat, NAMES):
         first = next(iter(results.values()))
         for backend, result in results.items():
-            its = result["series"][f"{name}.epoch_iterations"]
+            its = result.series[f"{name}.epoch_iterations"]
             for kind, _, color in kinds:
-                ax.plot(its, result["series"][f"{name}.{kind}"], **line(
+                ax.plot(its, result.series[f"{name}.{kind}"], **line(
                     backend, marker=True, color=color))
-        its = first["series"][f"{name}.epoch_iterations"]
+        its = first.series[f"{name}.epoch_iterations"]
         if len(its) == 1:                    # a single evaluation: its value beside the marker
             for kind, _, color in kinds:
-                value = first["series"][f"{name}.{kind}"][0]
+                value = first.series[f"{name}.{kind}"][0]
                 mark_point(ax, its[0], value, f"{value:.3f}", color=color)
-        final = first["final"]
+        final = first.final
         ax.set_title(f"{name}\ntrain {final[name + '.train_acc']:.3f} / test "
                      f"{final[name + '.test_acc']:.3f}")
         ax.set_xlabel("iteration")
@@ -167,6 +187,6 @@ register(Experiment(
             "net with BatchNorm and Adam on {small_train} images for {iterations_7layer} "
             "iterations — which overfits — plain, with L2 weight decay {weight_decay:g} and "
             "with dropout {dropout:g}.",
-    defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
+    settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
     findings=findings, rules=rules))

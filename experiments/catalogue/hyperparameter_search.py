@@ -3,19 +3,35 @@ narrowed second stage (book section 6.5, hyperparameter_optimization.py, figure 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
 from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
-DEFAULTS = {"n_train": 500, "n_test": 0, "validation": 0.2, "hidden": [100] * 6,
-            "batch_size": 100, "epochs": 50, "trials": 100, "fine_trials": 50, "top": 5,
-            "lr_range": [-6.0, -2.0], "decay_range": [-8.0, -4.0], "dtype": "float64"}
+
+@dataclass(frozen=True)
+class Settings:
+    """The book's hyperparameter_optimization.py."""
+    n_train: int = S.setting(500, S.count, "images, validation included")
+    n_test: int = S.setting(0, S.count, "test images")
+    validation: float = S.setting(0.2, S.open_fraction, "the share held out for validation")
+    hidden: list = S.setting([100] * 6, S.layer_sizes, "hidden layer sizes")
+    batch_size: int = S.setting(100, S.positive_int, "images per iteration")
+    epochs: int = S.setting(50, S.positive_int, "epochs per trial")
+    trials: int = S.setting(100, S.positive_int, "trials of the coarse stage")
+    fine_trials: int = S.setting(50, S.positive_int, "trials of the narrowed stage")
+    top: int = S.setting(5, S.positive_int, "best trials the narrowed stage searches around")
+    lr_range: list = S.setting([-6.0, -2.0], S.exponent_range, "lr = 10^U(lo, hi)")
+    decay_range: list = S.setting([-8.0, -4.0], S.exponent_range, "λ = 10^U(lo, hi)")
+    dtype: str = S.dtype()
 #: Quick: fewer trials, but epochs enough for a good learning rate to learn (at 10 epochs every
 #: trial stays near chance and the search finds nothing).
-PROFILES = {"quick": {"epochs": 30, "trials": 12, "fine_trials": 6, "n_test": 100}}
+PROFILES = {"quick": Settings(epochs=30, trials=12, fine_trials=6, n_test=100)}
 
 
 def split(data: Data, config, seed) -> Data:
@@ -57,25 +73,25 @@ def compute(backend, config, seed, data_dir):
 
     coarse_trials = draw(rng, config["trials"], config["lr_range"], config["decay_range"])
     coarse = stage("coarse", coarse_trials, seed)
-    finals = [coarse["final"][f"coarse{i:03d}.val_acc"] for i in range(len(coarse_trials))]
+    finals = [coarse.final[f"coarse{i:03d}.val_acc"] for i in range(len(coarse_trials))]
     lr_range, decay_range = narrowed(coarse_trials, finals, config["top"])
     fine_trials = draw(rng, config["fine_trials"], lr_range, decay_range)
     fine = stage("fine", fine_trials, seed + 10_000)
 
-    result = {key: {**coarse[key], **fine[key]} for key in ("series", "final", "arrays")}
+    result = coarse.merged(fine)
     table = [(f"coarse{i:03d}", lr, d) for i, (lr, d) in enumerate(coarse_trials)]
     table += [(f"fine{i:03d}", lr, d) for i, (lr, d) in enumerate(fine_trials)]
     for name, lr, decay in table:
-        result["final"][f"{name}.lr"] = lr
-        result["final"][f"{name}.weight_decay"] = decay
-    result["final"]["fine.lr_low"], result["final"]["fine.lr_high"] = (10.0 ** lr_range[0],
+        result.final[f"{name}.lr"] = lr
+        result.final[f"{name}.weight_decay"] = decay
+    result.final["fine.lr_low"], result.final["fine.lr_high"] = (10.0 ** lr_range[0],
                                                                        10.0 ** lr_range[1])
-    ranked = sorted(table, key=lambda row: -result["final"][f"{row[0]}.val_acc"])
+    ranked = sorted(table, key=lambda row: -result.final[f"{row[0]}.val_acc"])
     best_lrs = [lr for _, lr, _ in ranked[:config["top"]]]
-    result["checks"] = {"best learning rates near 1e-3…1e-2": {
+    result.checks = {"best learning rates near 1e-3…1e-2": {
         "value": best_lrs, "criterion": f"the {config['top']} best lie in [3e-4, 3e-2]",
         "passed": bool(all(3e-4 <= lr <= 3e-2 for lr in best_lrs))}}
-    result["extra"] = {"ranked": ranked}
+    result.extra = {"ranked": ranked}
     return result
 
 
@@ -89,7 +105,7 @@ SLOW = 1e-4
 def findings(result, config):
     from experiments.catalogue.claims import finding, num, pct
 
-    f = result["final"]
+    f = result.final
     trials = sorted((k[:-len(".val_acc")] for k in f if k.endswith(".val_acc")),
                     key=lambda n: -f[f"{n}.val_acc"])
     best = trials[:config["top"]]
@@ -146,7 +162,7 @@ def _plot_best(results, first, out_dir):
 
     from experiments.plotting import line, save
 
-    ranked = first["extra"]["ranked"][:20]
+    ranked = first.extra["ranked"][:20]
     rows = -(-len(ranked) // 5)
     fig, axes = plt.subplots(rows, 5, figsize=(14, 2.9 * rows), sharex=True, sharey=True,
                              squeeze=False)
@@ -155,9 +171,9 @@ def _plot_best(results, first, out_dir):
     for ax, (name, lr, decay) in zip(axes.flat, ranked):
         for backend, result in results.items():
             for kind, look in KINDS:
-                acc = result["series"][f"{name}.{kind}"]
+                acc = result.series[f"{name}.{kind}"]
                 ax.plot(range(1, len(acc) + 1), acc, **line(backend, **look))
-        ax.set_title(f"{name}, val {first['final'][name + '.val_acc']:.2f}\n"
+        ax.set_title(f"{name}, val {first.final[name + '.val_acc']:.2f}\n"
                      f"lr {lr:.1e}, λ {decay:.1e}", fontsize=11)
         ax.set_ylim(0, 1)
     fig.supxlabel("epoch")
@@ -165,7 +181,7 @@ def _plot_best(results, first, out_dir):
     from experiments.plotting import legend
     legend(axes[0, 0], [("validation", KINDS[0][1]), ("training", KINDS[1][1])], results,
            loc="upper left", fontsize=11)
-    fig.suptitle(f"the {min(20, len(first['extra']['ranked']))} best trials by validation "
+    fig.suptitle(f"the {min(20, len(first.extra['ranked']))} best trials by validation "
                  "accuracy")
     return save(fig, out_dir, "hyperparameter-search-best.png", source="book figure 6-24")
 
@@ -178,9 +194,9 @@ def _plot_space(first, out_dir):
 
     fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
     for stage, marker in (("coarse", "o"), ("fine", "^")):
-        rows = [r for r in first["extra"]["ranked"] if r[0].startswith(stage)]
+        rows = [r for r in first.extra["ranked"] if r[0].startswith(stage)]
         sc = ax.scatter([r[1] for r in rows], [r[2] for r in rows], marker=marker,
-                        c=[first["final"][f"{r[0]}.val_acc"] for r in rows], cmap="viridis",
+                        c=[first.final[f"{r[0]}.val_acc"] for r in rows], cmap="viridis",
                         vmin=0, vmax=1, label=stage, edgecolors="k", linewidths=0.3)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -204,5 +220,5 @@ register(Experiment(
     description="Random search of the learning rate and weight decay in log space, then a "
                 "narrowed second stage (book figure 6-24)",
     concept=concept,
-    defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot, data=_data,
+    settings=Settings, profiles=PROFILES, compute=compute, plot=plot, data=_data,
     findings=findings))

@@ -9,16 +9,29 @@ Xavier keeps sigmoid/tanh activations spread through all five layers, He does so
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 import npref.init
+from experiments import settings as S
 from experiments.registry import PER_OPERATION, Experiment, register
+from experiments.results import Computed
 
 INITS = {"std=1": 1.0, "std=0.01": 0.01, "Xavier (book)": "xavier", "He": "he"}
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 1.0)}
 
-DEFAULTS = {"n_inputs": 1000, "layers": 5, "units": 100, "bins": 30, "dtype": "float64"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The book's weight_init_activation_histogram.py."""
+    n_inputs: int = S.setting(1000, S.positive_int, "random inputs")
+    layers: int = S.setting(5, S.positive_int, "layers")
+    units: int = S.setting(100, S.positive_int, "units per layer")
+    bins: int = S.setting(30, S.positive_int, "histogram bins")
+    dtype: str = S.dtype()
 
 
 def compute(backend, config, seed, data_dir):
@@ -38,13 +51,13 @@ def compute(backend, config, seed, data_dir):
             arrays[key] = {f"layer{i + 1}": a for i, a in enumerate(acts)}
             extra[key] = [np.histogram(a, config["bins"], range=RANGES[activation])[0]
                           for a in acts]
-    return {"series": series, "final": final, "arrays": arrays, "extra": extra}
+    return Computed(series, final, arrays, extra, axes={k: "layer" for k in series})
 
 
 def findings(result, config):
     from experiments.catalogue.claims import finding, num
 
-    std = {k[:-len(".std")]: v for k, v in result["series"].items() if k.endswith(".std")}
+    std = {k[:-len(".std")]: v for k, v in result.series.items() if k.endswith(".std")}
     last = config["layers"]
     xavier, wide, narrow = (std[f"{k}/sigmoid"][-1] for k in ("Xavier (book)", "std=1", "std=0.01"))
     return [
@@ -98,8 +111,8 @@ def plot(results, config, out_dir):
             for col in range(config["layers"]):
                 ax = axes[row, col]
                 for backend, result in results.items():
-                    histogram(ax, backend, edges, result["extra"][key][col])
-                counts = next(iter(results.values()))["extra"][key][col]
+                    histogram(ax, backend, edges, result.extra[key][col])
+                counts = next(iter(results.values())).extra[key][col]
                 if clip is not None:
                     top = clip * scale
                     ax.set_ylim(0, top)
@@ -144,7 +157,7 @@ register(Experiment(
             "whose inputs are large sits at 0 or 1, where its gradient vanishes; inputs near 0 "
             "give activations near 0.5, all alike; ReLU zeroes every negative input, so about "
             "half of its activations are exactly 0.",
-    defaults=DEFAULTS, compute=compute, plot=plot,
+    settings=Settings, compute=compute, plot=plot,
     data=lambda config, data_dir: {"name": "standard normal inputs", "source": "drawn from "
                                    "numpy.random.default_rng(seed)", "n_train": 0, "n_test": 0},
     tolerance=PER_OPERATION, findings=findings, rules=rules))

@@ -3,15 +3,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
 from experiments.registry import Experiment, register
 from npref.training import Schedule
 
 INITS = {"std=0.01": 0.01, "Xavier (book)": "xavier", "He": "he"}
-DEFAULTS = {"iterations": 2000, "batch_size": 128, "hidden": [100, 100, 100, 100], "lr": 0.01,
-            "dtype": "float64", "sampling": "replacement", "n_train": 0, "n_test": 0}
-PROFILES = {"quick": {"iterations": 300, "n_train": 4000, "n_test": 1000}}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The book's weight_init_compare.py."""
+    iterations: int = S.setting(2000, S.positive_int, "training iterations")
+    batch_size: int = S.setting(128, S.positive_int, "images per iteration")
+    hidden: list = S.setting([100, 100, 100, 100], S.layer_sizes, "hidden layer sizes")
+    lr: float = S.setting(0.01, S.positive, "SGD's learning rate")
+    dtype: str = S.dtype()
+    sampling: str = S.setting("replacement", S.choice("shuffle", "replacement"),
+                              "how batches are drawn")
+    n_train: int = S.setting(0, S.count, "training images")
+    n_test: int = S.setting(0, S.count, "test images")
+
+
+PROFILES = {"quick": Settings(iterations=300, n_train=4000, n_test=1000)}
 
 
 def compute(backend, config, seed, data_dir):
@@ -40,7 +57,7 @@ def findings(result, config):
     from experiments.catalogue.claims import finding, tail_mean
     from experiments.catalogue.wording import leads, ranking
 
-    loss = {name: tail_mean(result["series"][f"{name}.loss"]) for name in INITS}
+    loss = {name: tail_mean(result.series[f"{name}.loss"]) for name in INITS}
     n, ln10 = config["iterations"], math.log(10)
     return [
         finding("from std 0.01 the network does not learn: its loss stays at ln 10 ≈ 2.30",
@@ -78,6 +95,6 @@ register(Experiment(
             "fan-in. From std 0.01 the signal shrinks layer by layer, so the scores come out "
             "all but equal and the loss starts at ln 10 ≈ 2.3, the loss of a uniform guess "
             "among ten classes.",
-    defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
+    settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
     findings=findings, rules=rules))

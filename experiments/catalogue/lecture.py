@@ -1,7 +1,7 @@
 """The breast-cancer lecture's listings (seed 001) as written — kept apart from npref and torchref.
 
 The lecture prints test accuracies that its listings reproduce exactly when run as written, but
-several listings do not compute what their titles say (SPEC section 8). This module reproduces
+several listings do not compute what their titles say (docs/lecture.md). This module reproduces
 their *behaviour* — the same arithmetic, the same seeded random numbers — so that the report can
 set each printed figure beside its reproduction and beside the correct rule. It is not a
 reference implementation: never import it for anything but that comparison.
@@ -50,7 +50,7 @@ PRINTED = {
 }
 PRINTED_STOP_EPOCH = 585
 
-#: One sentence per deviation (SPEC section 8), by variant.
+#: One sentence per deviation (docs/lecture.md), by variant.
 DEVIATIONS = {
     "fixed": "Updates with an implicit learning rate of 1, and every weight starts at 1: the "
              "ten hidden units stay identical (the symmetry problem).",

@@ -1,4 +1,4 @@
-"""lecture-errata: the lecture's listings as written, beside the correct rules (SPEC section 8).
+"""lecture-errata: the lecture's listings as written, beside the correct rules (docs/lecture.md).
 
 For each variant of the breast-cancer lecture: the test accuracy it prints, the accuracy of its
 listing run as written (:mod:`experiments.catalogue.lecture`), and the accuracy of the correct
@@ -8,8 +8,11 @@ notebook's three deviations, measured on MNIST: as written vs corrected.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from experiments import settings as S
 from experiments.backends import BACKENDS
 from experiments.catalogue import lecture
 from experiments.catalogue.variants import Variant, run_variants
@@ -17,13 +20,26 @@ from experiments.data import breast_cancer, mnist
 from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
-DEFAULTS = {"epochs": 1000, "long_epochs": 10000, "rmsprop_epochs": 15000,
-            "notebook_iterations": 1200, "n_train": 300, "n_test": 0, "dtype": "float64"}
+
+@dataclass(frozen=True)
+class Settings:
+    """The lecture's epochs, and the exercise notebook's MNIST run."""
+    epochs: int = S.setting(1000, S.positive_int, "epochs of the corrected 1000-epoch rows")
+    long_epochs: int = S.setting(10000, S.positive_int, "epochs of the corrected Momentum and "
+                                                        "Adam rows")
+    rmsprop_epochs: int = S.setting(15000, S.positive_int, "epochs of the corrected RMSprop row")
+    notebook_iterations: int = S.setting(1200, S.positive_int,
+                                         "iterations of the notebook's deviations on MNIST")
+    n_train: int = S.setting(300, S.count, "MNIST training images")
+    n_test: int = S.setting(0, S.count, "MNIST test images")
+    dtype: str = S.dtype()
+
+
 #: Quick runs the corrected rules for fewer epochs where the lecture runs 10,000 or more; the
 #: listings themselves always run as the lecture ran them, so that every printed figure is
 #: reproduced in either profile.
-PROFILES = {"quick": {"long_epochs": 1000, "rmsprop_epochs": 1000, "notebook_iterations": 100,
-                      "n_test": 1000}}
+PROFILES = {"quick": Settings(long_epochs=1000, rmsprop_epochs=1000, notebook_iterations=100,
+                              n_test=1000)}
 LECTURE_EPOCHS = {"momentum": 10000, "adam": 10000, "rmsprop": 15000}   # the others: 1000
 
 
@@ -111,9 +127,8 @@ def compute(backend, config, seed, data_dir, shared):
     mnist_data = mnist.for_experiment(config, data_dir).data
     notebook = run_variants(backend, notebook_variants(config, mnist_data), data=mnist_data,
                             config=config, seed=seed, label="lecture-errata notebook")
-    for key in ("series", "final", "arrays"):
-        result[key].update(notebook[key])
-    result["extra"] = {"as_written": shared}
+    result = result.merged(notebook)
+    result.extra = {"as_written": shared}
     return result
 
 
@@ -137,21 +152,21 @@ def notebook_variants(config, data: Data):
 def table(results, config):
     """The errata table: a row per printed figure, then the notebook's three deviations."""
     first = next(iter(results.values()))
-    written = first["extra"]["as_written"]
+    written = first.extra["as_written"]
     out = []
     for name, variant, _, epochs, _, _ in rows(config):
         for label, at in _entries(name, variant, lecture_epochs(variant)):
             ran = min(at, epochs) if variant == "validation" else epochs
             corrected = {}
             for backend, result in results.items():
-                accuracies = result["series"].get(f"{name}.test_acc", [])
+                accuracies = result.series.get(f"{name}.test_acc", [])
                 if variant != "validation":
-                    corrected[backend] = result["final"].get(f"{name}.test_acc")
+                    corrected[backend] = result.final.get(f"{name}.test_acc")
                 elif at <= epochs and at % 100 == 0 and at // 100 <= len(accuracies):
                     corrected[backend] = accuracies[at // 100 - 1]
             note = lecture.DEVIATIONS[variant]
             if variant == "early-stop":
-                stop = first["final"].get(f"{name}.stopped_epoch")
+                stop = first.final.get(f"{name}.stopped_epoch")
                 note += (f" As written it stops at epoch {written[label]['stopped_epoch']} (the "
                          f"lecture prints {lecture.PRINTED_STOP_EPOCH}); the correct rule, "
                          f"patience 10, stops at epoch {None if stop is None else int(stop)} "
@@ -165,7 +180,7 @@ def table(results, config):
         name = f"notebook: {deviation}"
         n = config["notebook_iterations"]
         out.append([name, n, None, written[name]["test_acc"], n,
-                    *(results[b]["final"].get(f"{name}.test_acc") if b in results else None
+                    *(results[b].final.get(f"{name}.test_acc") if b in results else None
                       for b in BACKENDS), sentence])
     return {"columns": ["variant", "epochs (lecture)", "lecture printed", "as written",
                         "epochs (corrected)", "corrected (npref)", "corrected (torchref)",
@@ -199,7 +214,7 @@ def _explain(label, at, printed, written, ran, corrected) -> str:
 def findings(result, config):
     from experiments.catalogue.claims import finding
 
-    written = result["extra"]["as_written"]
+    written = result.extra["as_written"]
     rows_ = [(label, lecture.PRINTED[label][1]) for label in lecture.PRINTED
              if label in written and label != "dropout"]
     same = [label for label, printed in rows_ if abs(written[label]["score"] - printed) < 1e-9]
@@ -246,6 +261,6 @@ register(Experiment(
             "Adam without bias correction, a dropout whose mask never reaches the backward "
             "pass. Each row sets the printed figure, its reproduction and the correct rule (same "
             "data, same starting weights) side by side, with the deviation in one sentence.",
-    defaults=DEFAULTS, profiles=PROFILES, prepare=as_written, compute=compute, plot=plot,
+    settings=Settings, profiles=PROFILES, prepare=as_written, compute=compute, plot=plot,
     table=table, data=lambda config, data_dir: breast_cancer.load().describe(),
     findings=findings))

@@ -3,6 +3,9 @@ on MNIST (the book's optimizer_compare_mnist.py, figure 6-9)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from experiments import settings as S
 from experiments.catalogue.claims import tail_mean
 from experiments.catalogue.variants import run_optimizers
 from experiments.data import mnist
@@ -12,21 +15,36 @@ from npref.training import Schedule
 OPTIMIZERS = {"SGD": "sgd", "Momentum": "momentum", "Nesterov": "nesterov", "AdaGrad": "adagrad",
               "RMSprop": "rmsprop", "Adam": "adam"}
 
-DEFAULTS = {
-    "iterations": 2000, "batch_size": 128, "hidden": [100, 100, 100, 100], "weight_init": "he",
-    "convention": "book", "dtype": "float64", "sampling": "replacement",
+@dataclass(frozen=True)
+class Settings:
+    """The book's optimizer_compare_mnist.py."""
+    iterations: int = S.setting(2000, S.positive_int, "training iterations")
+    batch_size: int = S.setting(128, S.positive_int, "images per iteration")
+    hidden: list = S.setting([100, 100, 100, 100], S.layer_sizes, "hidden layer sizes")
+    weight_init: str = S.setting("he", S.weight_init, "initial weights")
+    convention: str = S.convention("book")
+    dtype: str = S.dtype()
+    sampling: str = S.setting("replacement", S.choice("shuffle", "replacement"),
+                              "how batches are drawn")
     # The book's script records each batch's loss after the update (evaluation mode), not the
     # loss of the forward pass the update used: its curve is this one.
-    "loss_after_update": True,
-    "n_train": 0, "n_test": 0,             # 0: all the images the source has
-    "lr_sgd": 0.01, "lr_momentum": 0.01, "lr_nesterov": 0.01, "lr_adagrad": 0.01,
+    loss_after_update: bool = S.setting(True, S.flag, "record each batch's loss after its "
+                                                      "update, as the book's script does")
+    n_train: int = S.setting(0, S.count, "training images")
+    n_test: int = S.setting(0, S.count, "test images")
+    lr_sgd: float = S.setting(0.01, S.positive, "SGD's learning rate")
+    lr_momentum: float = S.setting(0.01, S.positive, "Momentum's learning rate")
+    lr_nesterov: float = S.setting(0.01, S.positive, "Nesterov's learning rate")
+    lr_adagrad: float = S.setting(0.01, S.positive, "AdaGrad's learning rate")
     # The book's RMSprop class defaults to 0.01, but its first step is then lr/√(1−α) = 0.1 on
     # every weight (the loss leaps from 2.3 to over 100) and the run turns chaotic: a rounding
     # difference of 1e-16 grows to 1e-4 within 250 iterations, so no two implementations can
     # agree on its path. The book's comparison leaves RMSprop out; 0.001 keeps it stable.
-    "lr_rmsprop": 0.001, "lr_adam": 0.001,
-}
-PROFILES = {"quick": {"iterations": 300, "n_train": 4000, "n_test": 1000}}
+    lr_rmsprop: float = S.setting(0.001, S.positive, "RMSprop's learning rate")
+    lr_adam: float = S.setting(0.001, S.positive, "Adam's learning rate")
+
+
+PROFILES = {"quick": Settings(iterations=300, n_train=4000, n_test=1000)}
 
 
 def compute(backend, config, seed, data_dir):
@@ -58,10 +76,10 @@ def plot(results, config, out_dir):
 
 def findings(result, config):
     from experiments.catalogue.claims import finding
-    from experiments.catalogue.wording import relation, ranking
+    from experiments.catalogue.wording import ranking, relation
 
     n = config["iterations"]
-    loss = {label: tail_mean(result["series"][f"{label}.loss"]) for label in OPTIMIZERS}
+    loss = {label: tail_mean(result.series[f"{label}.loss"]) for label in OPTIMIZERS}
     ahead = {label: relation(loss[label], loss["SGD"]) == "ahead"
              for label in ("Momentum", "AdaGrad", "Adam")}
     return [finding("Momentum, AdaGrad and Adam learn faster than plain SGD",
@@ -96,6 +114,6 @@ register(Experiment(
     description="SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam training a 784-[100×4]-10 "
                 "ReLU net on MNIST (book figure 6-9)",
     concept=concept,
-    defaults=DEFAULTS, profiles=PROFILES, compute=compute, plot=plot,
+    settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
     findings=findings, rules=rules))

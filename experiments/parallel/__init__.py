@@ -1,5 +1,5 @@
 """Where tasks run: in this process, in J worker processes, or on a Dask cluster — with the same
-results whichever (SPEC 11: byte-identical metrics.json apart from timings).
+results whichever (docs/results.md: byte-identical metrics.json apart from timings).
 
 An executor maps a module-level function over a list of arguments and returns the results in the
 order of the list, whatever order they finish in, reporting progress as they do. A task's result

@@ -11,6 +11,8 @@ Each seed is a whole run on both backends (results, parity, findings). Combined:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from experiments import plotting
@@ -25,21 +27,21 @@ def median_results(per_seed: list[dict]) -> dict:
     for backend, result in first.items():
         runs = [seed[backend] for seed in per_seed]
         series = {}
-        for name, values in result["series"].items():
-            stack = [run["series"].get(name) for run in runs]
+        for name, values in result.series.items():
+            stack = [run.series.get(name) for run in runs]
             if all(s is not None and len(s) == len(values) for s in stack) and len(values):
                 series[name] = [float(v) for v in np.median(np.asarray(stack, float), axis=0)]
             else:
                 series[name] = list(values)
-        final = {name: float(np.median([run["final"].get(name, value) for run in runs]))
-                 for name, value in result["final"].items()}
-        out[backend] = {**result, "series": series, "final": final}
+        final = {name: float(np.median([run.final.get(name, value) for run in runs]))
+                 for name, value in result.final.items()}
+        out[backend] = replace(result, series=series, final=final)
     return out
 
 
 def spread(per_seed: list[dict], backend: str, name: str):
     """``(low, high)`` of series ``name`` across seeds, or None where lengths differ."""
-    stack = [seed[backend]["series"].get(name) for seed in per_seed]
+    stack = [seed[backend].series.get(name) for seed in per_seed]
     if any(s is None or len(s) != len(stack[0]) or not len(s) for s in stack):
         return None
     array = np.asarray(stack, float)
@@ -58,21 +60,21 @@ def parity(records: list[dict], seeds: list[int]) -> dict:
             "by_seed": by_seed}
 
 
-def findings(per_seed: list[list[dict]]) -> list[dict]:
-    """Each finding with ``reproduced_in: {backend: k, "seeds": N}``; ``reproduced`` per backend
-    where it held in more than half of the seeds; ``measured`` is the first seed's."""
+def findings(per_seed: list[list]) -> list:
+    """Each finding (an :class:`experiments.results.Finding`) with ``reproduced_in: {backend:
+    k, "seeds": N}``; ``reproduced`` per backend where it held in more than half of the seeds;
+    ``measured`` is the first seed's, ``why`` the first failing seed's where the seeds together
+    do not bear it out."""
     n = len(per_seed)
     out = []
     for i, first in enumerate(per_seed[0]):
-        counts = {b: sum(bool(seed[i]["reproduced"][b]) for seed in per_seed)
-                  for b in first["reproduced"]}
+        counts = {b: sum(bool(seed[i].reproduced[b]) for seed in per_seed)
+                  for b in first.reproduced}
         reproduced = {b: k * 2 > n for b, k in counts.items()}
-        # Why it does not hold: the reason of the first seed where it did not, when the
-        # seeds together do not bear it out.
-        whys = [seed[i].get("why") for seed in per_seed if not all(seed[i]["reproduced"].values())]
+        whys = [seed[i].why for seed in per_seed if not seed[i].holds]
         why = None if all(reproduced.values()) else next((w for w in whys if w), None)
-        out.append({**first, "reproduced": reproduced, "reproduced_in": {**counts, "seeds": n},
-                    "why": why})
+        out.append(replace(first, reproduced=reproduced, reproduced_in={**counts, "seeds": n},
+                           why=why))
     return out
 
 
@@ -84,8 +86,8 @@ def plot_spread(per_seed: list[dict], out_dir, filename: str, title: str, limit:
     first = per_seed[0]
     backend = next(iter(first))
     # Curves only: a series of one point (one evaluation) has no spread to draw.
-    names = [n for n in first[backend]["series"] if n.endswith((".loss", ".test_acc"))
-             and len(first[backend]["series"][n]) > 1
+    names = [n for n in first[backend].series if n.endswith((".loss", ".test_acc"))
+             and len(first[backend].series[n]) > 1
              and spread(per_seed, backend, n) is not None][:limit]
     if not names:
         return []
@@ -94,7 +96,7 @@ def plot_spread(per_seed: list[dict], out_dir, filename: str, title: str, limit:
     for ax, name in zip(axes[0], names):
         for b in first:
             low, high = spread(per_seed, b, name)
-            median = np.median([seed[b]["series"][name] for seed in per_seed], axis=0)
+            median = np.median([seed[b].series[name] for seed in per_seed], axis=0)
             x = np.arange(1, len(median) + 1)
             ax.fill_between(x, low, high, alpha=0.2, color=plotting.BACKEND_STYLE[b]["color"])
             ax.plot(x, median, label=plotting.label(b),

@@ -1,4 +1,4 @@
-"""The teaching comparison report: a static site that opens from disk (SPEC section 9).
+"""The teaching comparison report: a static site that opens from disk (docs/results.md).
 
 ``OUT/index.html`` lists every experiment with its parity verdict, run time per backend and the
 data it used; ``OUT/NAME/index.html`` shows one experiment — its concept and formula, the NumPy and
@@ -15,8 +15,9 @@ from experiments.report.building import (
     PAGES,
     build,
     page_for,
+    page_writers,
     refresh_index,
     write_bench_page,
 )
 
-__all__ = ["PAGES", "build", "page_for", "refresh_index", "write_bench_page"]
+__all__ = ["PAGES", "build", "page_for", "page_writers", "refresh_index", "write_bench_page"]

@@ -11,19 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from experiments import config as config_mod
-from experiments import io, parallel, registry
+from experiments import io, parallel, registry, results
 from experiments.report import render
-from experiments.runner import (
-    check_out,
-    code_version,
-    compute_seed,
-    fingerprint,
-    finish,
-    log,
-    plan,
-    seed_key,
-)
+from experiments.runner import RunSpec, compute_seed, finish, log, plan
 
 #: The pages at the report's root.
 PAGES = {"index": "index.html", "conventions": "conventions.html"}
@@ -42,50 +32,52 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
     for name in names:
         if name not in experiments:
             raise KeyError(registry.unknown(name, experiments))
-    seed = config_mod.check_seed(seed)
-    seeds = config_mod.check_seeds(seeds)
+    specs = {name: RunSpec(name, profile=profile, seed=seed, seeds=seeds, device=device,
+                           data_dir=data_dir, out=out) for name in names}
     parallel.check(executor, jobs, scheduler)
-    out = check_out(out)
-    metrics, planned = {}, []
+    out = next(iter(specs.values())).out if specs else RunSpec("-", out=out).out
+    found, planned = {}, []
     for i, name in enumerate(names, 1):
-        experiment = experiments[name]
-        config = config_mod.resolve(experiment.defaults, experiment.profiles, profile)
-        key = fingerprint(name, profile, seed_key(list(range(seed, seed + seeds))), config,
-                          ("numpy", "torch"), device, data_dir)
-        saved = _saved(out / name, key)
-        if saved is not None and not force:
+        spec = specs[name]
+        key = results.fingerprint(spec, experiments[name].config_for(profile))
+        saved = None if force else results.saved(out / name, key)
+        if saved is not None:
             log(f"[{i}/{len(names)}] {name}: unchanged since its last run, reusing its results")
-            metrics[name] = saved
+            found[name] = saved
             continue
-        planned.append(plan(name, device=device, profile=profile, seed=seed,
-                            data_dir=data_dir, out=out, seeds=seeds))
-    metrics.update(_run_planned(planned, executor, jobs, scheduler))
+        planned.append(plan(spec))
+    found.update(_run_planned(planned, executor, jobs, scheduler, out))
     # The index lists every result set on disk, not only the ones this build ran.
-    on_disk = _on_disk(out, experiments)
-    metrics = {n: metrics.get(n, on_disk.get(n)) for n in experiments
-               if n in metrics or n in on_disk}
-    index = _write_pages(out, metrics, experiments, _conventions(out, force), profile)
-    failed = [n for n, m in metrics.items() if m["parity"]["passed"] is False]
+    on_disk = results.on_disk(out, experiments)
+    found = {n: found.get(n, on_disk.get(n)) for n in experiments if n in found or n in on_disk}
+    index = _write_pages(out, found, experiments, _conventions(out, force), profile)
+    failed = [n for n, r in found.items() if r.parity.passed is False]
     log(f"report: wrote {index} ({len(names)} experiments, {len(failed)} parity failures)")
     return index, failed
 
 
-def _run_planned(planned: list, executor, jobs, scheduler) -> dict:
+def _run_planned(planned: list, executor, jobs, scheduler, out) -> dict:
     """Every planned experiment's seeds as one list of tasks for the executor (so that J
     workers share the whole report), then each experiment's set written from its seeds."""
-    tasks = [task for job in planned for task in job["tasks"]]
-    labels = [label for job in planned for label in job["labels"]]
+    tasks = [(job,) for made in planned for job in made.jobs]
+    labels = [job.label for made in planned for job in made.jobs]
     if tasks:
         log(f"report: {len(tasks)} runs to make ({len(planned)} experiments), on "
             f"{executor} with --jobs {jobs}")
     outcomes = parallel.run_all(compute_seed, tasks, executor=executor, jobs=jobs,
                                 scheduler=scheduler, labels=labels, log=log)
-    metrics, start = {}, 0
-    for job in planned:
-        count = len(job["tasks"])
-        metrics[job["experiment"].name] = finish(job, outcomes[start:start + count])
+    found, start = {}, 0
+    for made in planned:
+        count = len(made.jobs)
+        found[made.experiment.name] = finish(made, outcomes[start:start + count],
+                                             pages=page_writers(made.experiment, out))
         start += count
-    return metrics
+    return found
+
+
+def page_writers(experiment, out) -> list:
+    """The pages a result set of ``experiment`` holds: its page, rendered from the result."""
+    return [("index.html", lambda result: page_for(result, experiment, out))]
 
 
 def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
@@ -105,57 +97,26 @@ def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
 def refresh_index(out) -> Path:
     """Rewrite ``out/index.html`` from the result sets on disk (after ``run`` replaced one)."""
     out = Path(out)
-    experiments = registry.all_experiments()
-    metrics = _on_disk(out, experiments)
-    profiles = sorted({m["profile"] for m in metrics.values()})
+    found = results.on_disk(out, registry.all_experiments())
+    profiles = sorted({r.profile for r in found.values()})
     extras = render.optional_pages(out)
     index = out / PAGES["index"]
-    io.write_text(index, _sanitize(render.render_index(metrics, experiments,
+    io.write_text(index, _sanitize(render.render_index(found, registry.all_experiments(),
                                                        " / ".join(profiles), extras)))
     return index
 
 
-def _on_disk(out: Path, experiments: dict) -> dict:
-    """The metrics of every experiment with a result set under ``out``, in catalogue order."""
-    found = {}
-    for name in experiments:
-        m = io.read_json_object(out / name / "metrics.json")
-        if m is not None and isinstance(m.get("figures"), list):
-            found[name] = m
-    return found
-
-
-def page_for(metrics: dict, experiment, out) -> str:
+def page_for(result, experiment, out) -> str:
     """One experiment's page, as ``run`` writes it into the experiment's result set."""
     extras = render.optional_pages(out, coming=[f"{experiment.name}/index.html"])
-    return _sanitize(render.render_experiment(metrics, experiment, extras))
-
-
-def _saved(folder: Path, key: str):
-    """The saved metrics of an experiment, when they are whole and still stand for ``key``: a
-    parseable object with that fingerprint, and every figure present with the SHA-256 it had
-    when written. Anything else (truncated, ``[]``, ``null``, a figure of another run) is None:
-    run it again."""
-    io.tidy(folder)
-    m = io.read_json_object(folder / "metrics.json")
-    if m is None or m.get("fingerprint") != key or not isinstance(m.get("figures"), list):
-        return None
-    return m if _figures_intact(folder, m["figures"], m.get("figure_sha256")) else None
-
-
-def _figures_intact(folder: Path, names, hashes) -> bool:
-    """Every figure present, with the SHA-256 recorded beside it."""
-    if not isinstance(hashes, dict):
-        return False
-    return all((folder / str(name)).is_file() and hashes.get(name) == io.sha256(folder / str(name))
-               for name in names)
+    return _sanitize(render.render_experiment(result, experiment, extras))
 
 
 def _conventions(out: Path, force: bool) -> dict:
     from experiments.report import conventions
 
     folder = out / "conventions"
-    version = code_version()
+    version = results.code_version()
     saved = None if force else _saved_conventions(folder, version)
     if saved is not None:
         log("conventions: unchanged, reusing the measurements")
@@ -175,8 +136,8 @@ def _saved_conventions(folder: Path, version: str):
     saved = io.read_json_object(folder / "conventions.json")
     if saved is None or saved.get("code") != version or not isinstance(saved.get("figures"), dict):
         return None
-    return saved if _figures_intact(folder, saved["figures"].values(),
-                                    saved.get("figure_sha256")) else None
+    return saved if results.figures_intact(folder, saved["figures"].values(),
+                                           saved.get("figure_sha256")) else None
 
 
 def _sanitize(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Measuring where the textbook's conventions and PyTorch's differ (SPEC section 3).
+"""Measuring where the textbook's conventions and PyTorch's differ (docs/conventions.md).
 
 Every difference is measured twice: on a standard task — the lecture's breast-cancer network
 (30-10-1, sigmoid) trained from one start on one sequence of minibatches of 32, once in each

@@ -16,6 +16,7 @@ import jinja2
 
 from experiments import plotting
 from experiments.backends.parity import PARITY_FLOOR
+from experiments.results import Parity, Result
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -96,19 +97,19 @@ def optional_pages(out, coming=()) -> tuple:
                  if page[0] in coming or (Path(out) / page[0]).exists())
 
 
-def verdict(parity: dict) -> str:
+def verdict(parity: Parity) -> str:
     """The parity verdict's state, which the ``verdict`` macro shows: ``"none"`` (not measured),
-    ``"pass"``, ``"chaotic"`` (passed as a chaotic run) or ``"fail"``."""
-    if parity["passed"] is None:
+    ``"pass"``, ``"chaotic"`` (as close as a chaotic run allows) or ``"fail"``."""
+    if parity.passed is None:
         return "none"
-    if parity["passed"]:
-        return "chaotic" if parity.get("chaotic") else "pass"
+    if parity.passed:
+        return "chaotic" if parity.chaotic else "pass"
     return "fail"
 
 
-def _timing(m: dict, backend: str) -> str:
-    side = m["backends"].get(backend)
-    return DASH if side is None else f"{seconds(side['seconds'])} ({side['device']})"
+def _timing(r: Result, backend: str) -> str:
+    side = r.backends.get(backend)
+    return DASH if side is None else f"{seconds(side.seconds)} ({side.device})"
 
 
 def _data_text(data: dict) -> str:
@@ -128,10 +129,11 @@ def _cli_value(v) -> str:
 
 # -- pages ----------------------------------------------------------------------------------------
 
-def render_index(metrics: dict, experiments: dict, profile: str, extras: tuple = ()) -> str:
+def render_index(found: dict, experiments: dict, profile: str, extras: tuple = ()) -> str:
     """The index: a section per topic in the chapter's order, a card per experiment (thumbnail,
-    title, findings with their verdicts), parity and timings beside; each data source once."""
-    rows = {name: _index_row(name, m, experiments[name]) for name, m in metrics.items()}
+    title, findings with their verdicts), parity and timings beside; each data source once.
+    ``found``: ``{name: Result}``."""
+    rows = {name: _index_row(name, r, experiments[name]) for name, r in found.items()}
     sections = []
     placed = set()
     for title, source, names in SECTIONS + (("Other experiments", "", tuple(rows)),):
@@ -140,47 +142,45 @@ def render_index(metrics: dict, experiments: dict, profile: str, extras: tuple =
         if members:
             sections.append({"title": title, "source": source, "rows": members,
                              "id": re.sub(r"[^a-z]+", "-", title.lower()).strip("-")})
-    versions = next(iter(metrics.values()))["versions"] if metrics else {}
-    passed = sum(m["parity"]["passed"] is True for m in metrics.values())
+    versions = next(iter(found.values())).versions if found else {}
+    passed = sum(r.parity.passed is True for r in found.values())
     taught = sum(r["all_reproduced"] for r in rows.values())
     return _render("index.html", depth=0, extras=extras, sections=sections, profile=profile,
-                   passed=passed, taught=taught, total=len(metrics),
-                   sources=_sources(metrics), versions=_versions(versions))
+                   passed=passed, taught=taught, total=len(found),
+                   sources=_sources(found), versions=_versions(versions))
 
 
-def _index_row(name: str, m: dict, experiment) -> dict:
-    p = m["parity"]
-    found = findings(m)
-    return {"name": name, "title": experiment.description_for(m["config"]), "findings": found,
-            "all_reproduced": bool(found) and all(f["all"] for f in found),
-            "verdict": verdict(p), "max_rel_diff": p["max_rel_diff"],
-            "numpy": _timing(m, "numpy"), "torch": _timing(m, "torch"),
-            "data": _data_short(m["data"]), "profile": m["profile"],
-            "figure": m["figures"][0] if m["figures"] else None}
+def _index_row(name: str, r: Result, experiment) -> dict:
+    shown = findings(r)
+    return {"name": name, "title": experiment.description_for(r.config), "findings": shown,
+            "all_reproduced": bool(shown) and all(f["all"] for f in shown),
+            "verdict": verdict(r.parity), "max_rel_diff": r.parity.max_rel_diff,
+            "numpy": _timing(r, "numpy"), "torch": _timing(r, "torch"),
+            "data": _data_short(r.data), "profile": r.profile,
+            "figure": r.figures[0] if r.figures else None}
 
 
-def findings(m: dict) -> list:
-    """The findings of one result set as the pages show them: the claim, the numbers, a mark
-    per backend, and whether the quick profile is expected to show it."""
+def findings(r: Result) -> list:
+    """The findings of one result as the pages show them: the claim, the numbers, a mark per
+    backend, and, where it does not hold, why."""
     out = []
-    for f in m.get("findings", []):
-        counts = f.get("reproduced_in")        # over several seeds: "reproduced in k of N"
+    for f in r.findings:
+        counts = f.reproduced_in               # over several seeds: "reproduced in k of N"
         marks = [{"backend": plotting.label(b, short=True)
                   + (f" (reproduced in {counts[b]} of {counts['seeds']} seeds)" if counts
                      else ""), "ok": ok}
-                 for b, ok in f["reproduced"].items()]
-        out.append({"claim": f["claim"], "measured": f["measured"], "marks": marks,
-                    "all": all(f["reproduced"].values()), "needs": f.get("needs", "quick"),
-                    "why": None if all(f["reproduced"].values()) else f.get("why")})
+                 for b, ok in f.reproduced.items()]
+        out.append({"claim": f.claim, "measured": f.measured, "marks": marks, "all": f.holds,
+                    "needs": f.needs, "why": None if f.holds else f.why})
     return out
 
 
-def _sources(metrics: dict) -> list:
+def _sources(found: dict) -> list:
     """Each data source once: its name and where it comes from (the part before any ';', which
     says how many images one experiment took)."""
     seen = {}
-    for m in metrics.values():
-        seen.setdefault(m["data"]["name"], m["data"]["source"].split(";")[0])
+    for r in found.values():
+        seen.setdefault(r.data["name"], r.data["source"].split(";")[0])
     return [{"name": k, "source": v} for k, v in seen.items()]
 
 
@@ -191,47 +191,46 @@ def _data_short(data: dict) -> str:
     return data["name"] + (f" ({' / '.join(counts)})" if counts else "")
 
 
-def render_experiment(m: dict, experiment, extras: tuple = ()) -> str:
-    p = m["parity"]
-    criterion = p.get("criterion", f"every value within {p['tolerance']:g} relative "
-                                   f"(floor: {PARITY_FLOOR})")
-    parity = {"verdict": verdict(p), "max_rel_diff": p["max_rel_diff"],
-              "tolerance": p["tolerance"], "criterion": criterion,
-              "compared": p.get("compared", 0), "where": _where(p.get("where", "")),
+def render_experiment(r: Result, experiment, extras: tuple = ()) -> str:
+    p = r.parity
+    criterion = p.criterion or (f"every value within {p.tolerance:g} relative "
+                                f"(floor: {PARITY_FLOOR})")
+    parity = {"verdict": verdict(p), "max_rel_diff": p.max_rel_diff, "tolerance": p.tolerance,
+              "criterion": criterion, "compared": p.compared, "where": _where(p.where),
               "chaotic": _chaotic_sentence(p), "parts": _parts(p)}
     table = None
-    if "table" in m:
-        table = {"columns": m["table"]["columns"],
+    if r.table is not None:
+        table = {"columns": r.table["columns"],
                  "rows": [[{"value": v, "num": isinstance(v, (int, float))} for v in row]
-                          for row in m["table"]["rows"]]}
-    runs = [{"backend": plotting.label(b), "seconds": s["seconds"], "device": s["device"]}
-            for b, s in m["backends"].items()]
-    overrides = _overrides(m, experiment)
-    return _render("experiment.html", depth=1, extras=extras, name=m["experiment"],
-                   description=experiment.description_for(m["config"]),
-                   concept=experiment.concept_for(m["config"]), rules=rules(experiment, m["config"]),
-                   convention=m["config"].get("convention"), figures=m["figures"], table=table,
-                   findings=findings(m), parity=parity, runs=runs, data=_data_text(m["data"]),
-                   profile=m["profile"],
-                   seed=(f"{m['seed']} (seeds {m['seeds'][0]}–{m['seeds'][-1]}: medians drawn, "
-                         "spread in the last figure)" if m.get("seeds") else m["seed"]),
-                   command=_command(m, experiment),
+                          for row in r.table["rows"]]}
+    runs = [{"backend": plotting.label(b), "seconds": s.seconds, "device": s.device}
+            for b, s in r.backends.items()]
+    overrides = _overrides(r, experiment)
+    return _render("experiment.html", depth=1, extras=extras, name=r.experiment,
+                   description=experiment.description_for(r.config),
+                   concept=experiment.concept_for(r.config), rules=rules(experiment, r.config),
+                   convention=r.config.get("convention"), figures=r.figures, table=table,
+                   findings=findings(r), parity=parity, runs=runs, data=_data_text(r.data),
+                   profile=r.profile,
+                   seed=(f"{r.seed} (seeds {r.seeds[0]}–{r.seeds[-1]}: medians drawn, "
+                         "spread in the last figure)" if r.seeds else r.seed),
+                   command=_command(r, experiment),
                    overrides=sorted(overrides),
-                   config=[(k, _cli_value(v), k in overrides) for k, v in m["config"].items()],
-                   versions=_versions(m["versions"]))
+                   config=[(k, _cli_value(v), k in overrides) for k, v in r.config.items()],
+                   versions=_versions(r.versions))
 
 
 def rules(experiment, config: dict) -> list:
     """Every rule of the page side by side: its formula, the NumPy form and the PyTorch lines
     that ran, made now from the installed code (:mod:`experiments.catalogue.rules`)."""
     out = []
-    for r in experiment.rules_for(config):
+    for rule in experiment.rules_for(config):
         sides = {}
         for side in ("numpy", "torch"):
-            panel = getattr(r, side)()
+            panel = getattr(rule, side)()
             sides[side] = {"note": panel.note, "blocks": [{"title": b.title, "code": b.code}
                                                           for b in panel.blocks]}
-        out.append({"formula": r.formula, "book": r.book, **sides})
+        out.append({"formula": rule.formula, "book": rule.book, **sides})
     return out
 
 
@@ -246,15 +245,15 @@ def _where(where) -> str:
                   lambda m: f"{float(m.group()):.6g}", text)
 
 
-def _chaotic_sentence(p: dict) -> str | None:
+def _chaotic_sentence(p: Parity) -> str | None:
     """One sentence for a chaotic verdict, with both sensitivities: how far the backends part,
     and how far rounding alone moves one backend."""
-    if not p.get("chaotic"):
+    if not p.chaotic:
         return None
-    parts = ", ".join(f"{part} differs between the backends by {fmt(p['by_part'][part], '.1e')} "
+    parts = ", ".join(f"{part} differs between the backends by {fmt(p.by_part[part], '.1e')} "
                       f"where a one-ulp nudge of its own starting weights moves NumPy's run by "
-                      f"{fmt(p['sensitivity'][part], '.1e')}"
-                      for part in p["chaotic"])
+                      f"{fmt(p.sensitivity[part], '.1e')}"
+                      for part in p.chaotic)
     return (f"Chaotic — as close as the problem allows: {parts}. These runs amplify any "
             "rounding difference, so no two implementations can agree on their path to the "
             "tolerance; the backends differ no more than rounding alone moves one of them. Not "
@@ -262,33 +261,34 @@ def _chaotic_sentence(p: dict) -> str | None:
             "eps off by a billionth 103 times the nudge, the other convention 1,400 times).")
 
 
-def _overrides(m: dict, experiment) -> set:
-    """The configuration keys set on the command line (``--set``): neither the default nor the
-    profile's value."""
-    profile = experiment.profiles.get(m["profile"], {})
-    return {k for k, v in m["config"].items()
-            if profile.get(k, experiment.defaults.get(k)) != v}
+def _overrides(r: Result, experiment) -> set:
+    """The configuration keys set on the command line (``--set``): not the profile's value."""
+    try:
+        base = experiment.config_for(r.profile)
+    except ValueError:
+        base = {}
+    return {k for k, v in r.config.items() if base.get(k) != v}
 
 
-def _parts(p: dict) -> list:
+def _parts(p: Parity) -> list:
     """The parity of each part of an experiment, with the part's own sensitivity."""
     rows = []
-    for part, value in p.get("by_part", {}).items():
-        status = ("chaotic — as close as the problem allows" if part in p.get("chaotic", []) else
-                  "FAILED" if part in p.get("failed_parts", []) else
-                  "passed" if value <= p["tolerance"] else "FAILED")
+    for part, value in (p.by_part or {}).items():
+        status = ("chaotic — as close as the problem allows" if part in (p.chaotic or []) else
+                  "FAILED" if part in (p.failed_parts or []) else
+                  "passed" if value <= p.tolerance else "FAILED")
         rows.append({"part": part, "max_rel_diff": value,
-                     "sensitivity": p.get("sensitivity", {}).get(part), "verdict": status})
+                     "sensitivity": (p.sensitivity or {}).get(part), "verdict": status})
     return rows
 
 
-def _command(m: dict, experiment) -> str:
+def _command(r: Result, experiment) -> str:
     """The command that reruns this experiment as it ran here."""
-    changed = [f"--set {k}={_cli_value(m['config'][k])}"
-               for k in sorted(_overrides(m, experiment))]
-    return (f"python -m experiments run {m['experiment']} --backend both "
-            f"--profile {m['profile']} --seed {m['seed']}"
-            + (f" --seeds {len(m['seeds'])}" if m.get("seeds") else "")
+    changed = [f"--set {k}={_cli_value(r.config[k])}"
+               for k in sorted(_overrides(r, experiment))]
+    return (f"python -m experiments run {r.experiment} --backend both "
+            f"--profile {r.profile} --seed {r.seed}"
+            + (f" --seeds {len(r.seeds)}" if r.seeds else "")
             + "".join(" " + c for c in changed))
 
 

@@ -25,7 +25,7 @@ matched exactly.
 Results may be arrays, Python numbers, tensors (any device, with or without grad), or dicts /
 lists / tuples of them, nested.
 
-``tol=None`` is the dtype's tolerance (SPEC section 5: 1e-12 for float64, 1e-5 for float32); for
+``tol=None`` is the dtype's tolerance (docs/parity.md: 1e-12 for float64, 1e-5 for float32); for
 a nested result, the loosest of its floating-point parts (a Python float counts as float64).
 """
 
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Relative tolerances of SPEC section 5, by dtype name.
+#: Relative tolerances of docs/parity.md, by dtype name.
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
 
 

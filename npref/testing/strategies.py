@@ -1,6 +1,6 @@
 """Hypothesis strategies for parity tests: arrays with edge magnitudes, dtypes, hyperparameters.
 
-The ranges are SPEC section 5's, the ones the project's own parity suite draws from: shapes of
+The ranges are those of docs/parity.md, the ones the project's own parity suite draws from: shapes of
 1–4 dimensions with sides 1–64; float64 and float32; learning rates log-uniform in 1e-5…1,
 β in [0, 0.999], momentum in [0, 0.99], dropout p in [0, 0.9]; gradients of several steps,
 zeros and magnitudes 1e-6…1e3 included.

@@ -12,8 +12,9 @@ own named after it (``breast-cancer-init`` is :mod:`.init`).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import breast_cancer
 from experiments.registry import Experiment, register
@@ -22,9 +23,17 @@ from npref.training import Schedule
 #: The lecture's network.
 ARCH = {"input_size": 30, "hidden_sizes": [10], "output_size": 1, "activation": "sigmoid"}
 
-#: The lecture's settings: full-batch gradient descent at lr 1 for 1000 epochs, Glorot weights.
-BASE = {"epochs": 1000, "units": 10, "weight_init": "glorot_normal", "convention": "torch",
-        "dtype": "float64", "lr": 1.0, "evaluate_every": 1}
+@dataclass(frozen=True)
+class Lecture:
+    """The lecture's settings: full-batch gradient descent at lr 1 for 1000 epochs, Glorot
+    weights. Each experiment of the family adds its own fields in a subclass."""
+    epochs: int = S.setting(1000, S.positive_int, "epochs of training")
+    units: int = S.setting(10, S.positive_int, "hidden units")
+    weight_init: str = S.setting("glorot_normal", S.weight_init, "initial weights")
+    convention: str = S.convention("torch")
+    dtype: str = S.dtype()
+    lr: float = S.setting(1.0, S.positive, "the learning rate")
+    evaluate_every: int = S.setting(1, S.positive_int, "epochs between evaluations")
 
 
 def arch(config, **changes):
@@ -78,11 +87,11 @@ def plot(results, names, out_dir, filename, title, accuracy="test_acc", epoch_lo
     for i, name in enumerate(names):
         for backend, result in results.items():
             look = line(backend, color=COLORS[i % len(COLORS)])
-            loss = result["series"][f"{name}.{'epoch_loss' if epoch_loss else 'loss'}"]
+            loss = result.series[f"{name}.{'epoch_loss' if epoch_loss else 'loss'}"]
             axes[0].plot(range(1, len(loss) + 1), loss, **look)
-            if f"{name}.{accuracy}" in result["series"]:
-                axes[1].plot(_epochs_at(result["series"], name),
-                             result["series"][f"{name}.{accuracy}"], **look)
+            if f"{name}.{accuracy}" in result.series:
+                axes[1].plot(_epochs_at(result.series, name),
+                             result.series[f"{name}.{accuracy}"], **look)
             if extra_panel is not None:
                 extra_panel(axes[2], result, name, look)
     if marks is not None:
@@ -104,13 +113,13 @@ def _epochs_at(series: dict, name: str) -> list[float]:
     return [done / per_epoch for done in series[f"{name}.epoch_iterations"]]
 
 
-def experiment(name, description, concept, specs, names, *, defaults=None, validation=False,
+def experiment(name, description, concept, specs, names, *, settings=Lecture, validation=False,
                extra=None, plot_kwargs=None, quick=None, findings=None, rules=None):
-    """Register one experiment of the family: ``specs(config)`` gives its variants (see
+    """Register one experiment of the family: ``settings`` its settings (:class:`Lecture` or a
+    subclass), ``quick`` the quick profile's changes; ``specs(config)`` gives its variants (see
     :func:`variants`), ``names(config)`` the ones drawn; ``extra(result, config)`` adds finals;
     ``findings(result, config)`` judges the lecture's claims (``concept``'s ``{key}`` fields are
     filled from the configuration); ``rules(config)`` the rules its page shows."""
-    defaults = {**BASE, **(defaults or {})}
 
     def compute(backend, config, seed, data_dir):
         result = run(backend, config, seed, specs(config), name, validation)
@@ -124,7 +133,7 @@ def experiment(name, description, concept, specs, names, *, defaults=None, valid
                     **(plot_kwargs or {}))
 
     register(Experiment(name=name, description=f"Breast cancer, 30-{{units}}-1 net: {description}",
-                        concept=concept, defaults=defaults,
-                        profiles={"quick": quick or {}}, compute=compute, plot=draw,
+                        concept=concept, settings=settings,
+                        profiles={"quick": settings(**(quick or {}))}, compute=compute, plot=draw,
                         data=lambda config, data_dir: describe(config, data_dir, validation),
                         findings=findings, rules=rules))

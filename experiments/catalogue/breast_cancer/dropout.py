@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from experiments import settings as S
 from experiments.catalogue import rules as R
-from experiments.catalogue.breast_cancer import arch, experiment, gd
+from experiments.catalogue.breast_cancer import Lecture, arch, experiment, gd
 from experiments.catalogue.claims import finals, finding, pct
 from experiments.catalogue.wording import relation
 
@@ -36,6 +39,12 @@ def rules(config):
                     "Dropout: training y = x·mask; evaluation y = x·(1 − p)",
                     optimizer_name="sgd", hyper={"lr": config["lr"]})]
 
+
+@dataclass(frozen=True)
+class Settings(Lecture):
+    dropout: float = S.setting(0.5, S.fraction, "the drop probability p")
+
+
 experiment(
     "breast-cancer-dropout",
     "dropout on the hidden layer vs none",
@@ -43,4 +52,4 @@ experiment(
     "{units} hidden units, {epochs} epochs. Dropout fights overfitting, which this small "
     "problem barely has.",
     lambda c: dict(zip(labels(c), [({}, *gd(c)), ({"dropout": c["dropout"]}, *gd(c))])),
-    labels, defaults={"dropout": 0.5}, findings=findings, rules=rules)
+    labels, settings=Settings, findings=findings, rules=rules)

@@ -3,8 +3,11 @@ run trained to the end of its epoch budget without early stopping."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from experiments import settings as S
 from experiments.catalogue import rules as R
-from experiments.catalogue.breast_cancer import experiment, gd
+from experiments.catalogue.breast_cancer import Lecture, experiment, gd
 from experiments.catalogue.claims import finding, pct
 from experiments.catalogue.wording import relation
 
@@ -12,7 +15,7 @@ STOPPING, PLAIN = "GD + early stopping", "GD, no early stopping"
 
 
 def findings(result, config):
-    f, s = result["final"], result["series"]
+    f, s = result.final, result.series
     stop, best = f.get(f"{STOPPING}.stopped_epoch"), f.get(f"{STOPPING}.best_epoch")
     budget = config["epochs"]
     kept = s[f"{STOPPING}.test_acc"][int(best)] if best is not None else None
@@ -40,7 +43,7 @@ def mark_epochs(axes, result):
     one curve."""
     from experiments.plotting import COLORS
 
-    f, s = result["final"], result["series"]
+    f, s = result.final, result.series
     stop, best = f.get(f"{STOPPING}.stopped_epoch"), f.get(f"{STOPPING}.best_epoch")
     for ax, key in zip(axes[:2], ("epoch_loss", "val_loss")):
         for epoch, text, style, side in ((best, "best", ":", "right"),
@@ -65,6 +68,12 @@ def rules(config):
     return [R.early_stopping(config["patience"])]
 
 
+
+@dataclass(frozen=True)
+class Settings(Lecture):
+    patience: int = S.setting(10, S.positive_int, "epochs without improvement before stopping")
+
+
 experiment(
     "breast-cancer-early-stopping",
     "early stopping on the validation loss",
@@ -74,5 +83,5 @@ experiment(
     "epochs. The lecture's run stops at epoch 585.",
     lambda c: {STOPPING: ({}, *gd(c, early_stopping={"patience": c["patience"]})),
                PLAIN: ({}, *gd(c))},
-    lambda c: [STOPPING, PLAIN], validation=True, defaults={"patience": 10},
+    lambda c: [STOPPING, PLAIN], validation=True, settings=Settings,
     plot_kwargs={"accuracy": "val_loss", "marks": mark_epochs}, findings=findings, rules=rules)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from experiments.catalogue.breast_cancer import experiment, gd
 from experiments.catalogue import rules as R
+from experiments.catalogue.breast_cancer import experiment, gd
 from experiments.catalogue.claims import finals, finding, listing, pct
 from experiments.catalogue.wording import ranking, relation
 

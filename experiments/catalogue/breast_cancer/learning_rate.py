@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.catalogue.breast_cancer import experiment
 from experiments.catalogue import rules as R
+from experiments.catalogue.breast_cancer import experiment
 from experiments.catalogue.claims import finals, finding, listing, pct
 
 
@@ -16,13 +16,13 @@ def rates(config) -> list[float]:
 
 def weight_panel(ax, result, name, look):
     """The third panel: how far and how fast W1[0, 0] moves at each rate."""
-    ax.plot(result["series"][f"{name}.W1[0, 0]"], **look)
+    ax.plot(result.series[f"{name}.W1[0, 0]"], **look)
     ax.set_xlabel("epoch")
     ax.set_ylabel("W1[0, 0]")
 
 
 def findings(result, config):
-    s = result["series"]
+    s = result.series
     names = [f"lr {lr:g}" for lr in rates(config)]
     loss, acc = finals(result, "loss", names), finals(result, "test_acc", names)
     travel = {n: float(np.abs(np.diff(s[f"{n}.W1[0, 0]"])).sum()) for n in names}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from experiments.catalogue.breast_cancer import experiment, gd
+from dataclasses import dataclass
+
+from experiments import settings as S
 from experiments.catalogue import rules as R
+from experiments.catalogue.breast_cancer import Lecture, experiment, gd
 from experiments.catalogue.claims import finals, finding, pct
 from experiments.catalogue.wording import ranking, relation
 
@@ -32,6 +35,12 @@ def findings(result, config):
 def rules(config):
     return [R.minibatches(config["batch_size"])]
 
+
+@dataclass(frozen=True)
+class Settings(Lecture):
+    batch_size: int = S.setting(32, S.positive_int, "samples per minibatch")
+
+
 experiment(
     "breast-cancer-minibatch",
     "minibatches vs the full batch",
@@ -40,4 +49,4 @@ experiment(
     "smaller), so an epoch makes many steps instead of one, each on a noisier estimate of "
     "the gradient.",
     lambda c: dict(zip(labels(c), [({}, *gd(c)), ({}, *gd(c, batch_size=c["batch_size"]))])),
-    labels, defaults={"batch_size": 32}, findings=findings, rules=rules)
+    labels, settings=Settings, findings=findings, rules=rules)

@@ -3,6 +3,9 @@ the same Glorot start (the lecture runs them for 10,000–15,000 epochs)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from experiments import settings as S
 from experiments.catalogue.breast_cancer import arch, describe
 from experiments.catalogue.variants import run_optimizers
 from experiments.data import breast_cancer
@@ -12,12 +15,21 @@ from npref.training import Schedule
 OPTIMIZERS = {"GD": ("sgd", {"lr": 1.0}), "Momentum": ("momentum", {"lr": 0.01}),
               "RMSprop": ("rmsprop", {"lr": 0.1}), "Adam": ("adam", {"lr": 0.01})}
 
-DEFAULTS = {
-    "epochs": 10000, "units": 10, "weight_init": "glorot_normal", "convention": "book",
-    "dtype": "float64", "evaluate_every": 100,
-    "lr_gd": 1.0, "lr_momentum": 0.01, "momentum": 0.9, "lr_rmsprop": 0.1, "alpha": 0.99,
-    "lr_adam": 0.01,
-}
+@dataclass(frozen=True)
+class Settings:
+    """The lecture's optimizer listings (10,000 epochs; RMSprop 15,000 in the lecture)."""
+    epochs: int = S.setting(10000, S.positive_int, "epochs of training")
+    units: int = S.setting(10, S.positive_int, "hidden units")
+    weight_init: str = S.setting("glorot_normal", S.weight_init, "initial weights")
+    convention: str = S.convention("book")
+    dtype: str = S.dtype()
+    evaluate_every: int = S.setting(100, S.positive_int, "epochs between evaluations")
+    lr_gd: float = S.setting(1.0, S.positive, "gradient descent's learning rate")
+    lr_momentum: float = S.setting(0.01, S.positive, "Momentum's learning rate")
+    momentum: float = S.setting(0.9, S.fraction, "Momentum's μ")
+    lr_rmsprop: float = S.setting(0.1, S.positive, "RMSprop's learning rate")
+    alpha: float = S.setting(0.99, S.fraction, "RMSprop's α")
+    lr_adam: float = S.setting(0.01, S.positive, "Adam's learning rate")
 
 
 def compute(backend, config, seed, data_dir):
@@ -80,5 +92,5 @@ register(Experiment(
             "(lr {lr_rmsprop:g}, α {alpha:g}) and Adam (lr {lr_adam:g}) — the correct rules, where the "
             "lecture's listings deviate (see the lecture-as-written section). Every epoch is "
             "one full-batch step: loss = mean binary cross-entropy.",
-    defaults=DEFAULTS, profiles={"quick": {"epochs": 1000, "evaluate_every": 10}},
+    settings=Settings, profiles={"quick": Settings(epochs=1000, evaluate_every=10)},
     compute=compute, plot=plot, data=describe, findings=findings, rules=rules))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from experiments.catalogue.breast_cancer import experiment, gd
+from dataclasses import dataclass
+
 import numpy as np
 
+from experiments import settings as S
 from experiments.catalogue import rules as R
+from experiments.catalogue.breast_cancer import Lecture, experiment, gd
 from experiments.catalogue.claims import finals, finding, listing, pct
+
 
 def labels(c) -> list[str]:
     """The four variants, named from the configuration that ran."""
@@ -16,9 +20,9 @@ def labels(c) -> list[str]:
 def weight_norms(result, names) -> dict:
     """‖W‖ over every weight matrix of each variant's final parameters (biases left out, as the
     penalties leave them)."""
-    return {n: float(np.sqrt(sum(float((w * w).sum()) for k, w in result["arrays"][n].items()
+    return {n: float(np.sqrt(sum(float((w * w).sum()) for k, w in result.arrays[n].items()
                                  if k.startswith("W"))))
-            for n in names if n in result.get("arrays", {})}
+            for n in names if n in (result.arrays or {})}
 
 
 def findings(result, config):
@@ -44,6 +48,13 @@ def rules(config):
             R.penalty("l2", formula_text="L2: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W"),
             R.penalty("elastic", formula_text="elastic net: L ← L + λ₁·Σ|W| + ½·λ₂·ΣW²")]
 
+
+@dataclass(frozen=True)
+class Settings(Lecture):
+    l1: float = S.setting(0.01, S.nonnegative, "λ of the L1 penalty")
+    l2: float = S.setting(0.01, S.nonnegative, "λ of the L2 penalty")
+
+
 experiment(
     "breast-cancer-regularization",
     "no penalty vs L1 vs L2 vs elastic net",
@@ -54,4 +65,4 @@ experiment(
     lambda c: {name: ({"regularizer": reg}, *gd(c)) for name, reg in zip(labels(c), (
         None, ("l1", {"lam": c["l1"]}), ("l2", {"lam": c["l2"]}),
         ("elastic", {"l1": c["l1"], "l2": c["l2"]})))},
-    labels, defaults={"l1": 0.01, "l2": 0.01}, findings=findings, rules=rules)
+    labels, settings=Settings, findings=findings, rules=rules)

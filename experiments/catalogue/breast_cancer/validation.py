@@ -13,11 +13,11 @@ def validation_finals(result, config):
     """The test accuracies the lecture reads, as finals, from the one run's series."""
     for epochs in (500, 600, 700, 1000):
         if epochs <= config["epochs"]:
-            result["final"][f"GD.test_acc@{epochs}"] = result["series"]["GD.test_acc"][epochs - 1]
+            result.final[f"GD.test_acc@{epochs}"] = result.series["GD.test_acc"][epochs - 1]
 
 
 def findings(result, config):
-    s = result["series"]
+    s = result.series
     val, train = np.asarray(s["GD.val_loss"]), np.asarray(s["GD.epoch_loss"])
     best = int(val.argmin())
     return [finding("the validation loss turns up while the training loss keeps falling",

@@ -3,14 +3,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from experiments import settings as S
 from experiments.catalogue.variants import run_variants
 from experiments.data import mnist
 from npref.training import Schedule
 
-DEFAULTS = {"n_train": 300, "n_test": 0, "hidden": [100] * 6, "lr": 0.01, "batch_size": 100,
-            "dtype": "float64", "sampling": "replacement", "convention": "book"}
+
+@dataclass(frozen=True)
+class Settings:
+    """The book's overfit_weight_decay.py and overfit_dropout.py, shared."""
+    n_train: int = S.setting(300, S.count, "training images")
+    n_test: int = S.setting(0, S.count, "test images")
+    hidden: list = S.setting([100] * 6, S.layer_sizes, "hidden layer sizes")
+    lr: float = S.setting(0.01, S.positive, "SGD's learning rate")
+    batch_size: int = S.setting(100, S.positive_int, "images per iteration")
+    dtype: str = S.dtype()
+    sampling: str = S.setting("replacement", S.choice("shuffle", "replacement"),
+                              "how batches are drawn")
+    convention: str = S.convention("book")
+
+
 #: Quick: half the book's epochs; the plain net has learned its 300 images by then.
-PROFILES = {"quick": {"n_test": 1000, "epochs": 151}}
+QUICK = {"n_test": 1000, "epochs": 151}
 
 
 def arch(config, **changes):
@@ -29,7 +45,7 @@ def run(backend, config, seed, data_dir, variants, label):
     """Train the variants (without and with the cure) and judge the gap."""
     data = mnist.for_experiment(config, data_dir).data
     result = run_variants(backend, variants, data=data, config=config, seed=seed, label=label)
-    result["checks"] = gap_check(result, list(variants))
+    result.checks = gap_check(result, list(variants))
     return result
 
 
@@ -81,7 +97,7 @@ def _slower(cure, train, test, plain_test, config, held):
 
 def gap_check(result, names) -> dict:
     """The finding both experiments test: the cure narrows the final train − test gap."""
-    f = result["final"]
+    f = result.final
     gaps = [f[f"{n}.train_acc"] - f[f"{n}.test_acc"] for n in names]
     return {"gap narrows": {"value": gaps[1] - gaps[0], "passed": bool(gaps[1] < gaps[0]),
                             "criterion": f"gap({names[1]}) < gap({names[0]})"}}
@@ -98,9 +114,9 @@ def plot(results, names, out_dir, filename, title, source):
     for ax, name in zip(axes, names):
         for backend, result in results.items():
             for kind, _, look in kinds:
-                acc = result["series"][f"{name}.{kind}"]
+                acc = result.series[f"{name}.{kind}"]
                 ax.plot(range(len(acc)), acc, **line(backend, color=look))
-        final = next(iter(results.values()))["final"]
+        final = next(iter(results.values())).final
         train, test = final[f"{name}.train_acc"], final[f"{name}.test_acc"]
         ax.set_title(f"{name}: train {train:.1%}, test {test:.1%}, gap {100 * (train - test):.1f}"
                      " points")

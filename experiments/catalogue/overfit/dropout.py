@@ -3,9 +3,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from experiments import settings as S
 from experiments.catalogue import overfit, rules
 from experiments.catalogue.variants import Variant
 from experiments.registry import Experiment, register
+
+
+@dataclass(frozen=True)
+class Settings(overfit.Settings):
+    epochs: int = S.setting(301, S.positive_int, "epochs of training")
+    dropout: float = S.setting(0.2, S.fraction, "the drop probability p")
 
 
 def compute(backend, config, seed, data_dir):
@@ -31,8 +40,7 @@ register(Experiment(
             "hidden unit off with probability p = {dropout:g} at every training step (the book's convention: x·mask in "
             "training, x·(1 − p) in evaluation). Fewer units learn from each step, so training "
             "is slower: in the same epochs the net sees its images less often.",
-    defaults={**overfit.DEFAULTS, "epochs": 301, "dropout": 0.2},
-    profiles=overfit.PROFILES, compute=compute, plot=plot, data=overfit.describe,
+    settings=Settings, profiles={"quick": Settings(**overfit.QUICK)}, compute=compute, plot=plot, data=overfit.describe,
     findings=lambda result, config: overfit.findings(
         result, config, ["dropout 0", f"dropout {config['dropout']:g}"], "dropout"),
     rules=lambda config: [rules.layer(

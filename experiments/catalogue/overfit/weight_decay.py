@@ -3,9 +3,18 @@ figures 6-20, 6-21)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from experiments import settings as S
 from experiments.catalogue import overfit, rules
 from experiments.catalogue.variants import Variant
 from experiments.registry import Experiment, register
+
+
+@dataclass(frozen=True)
+class Settings(overfit.Settings):
+    epochs: int = S.setting(201, S.positive_int, "epochs of training")
+    weight_decay: float = S.setting(0.1, S.nonnegative, "λ of the L2 penalty ½·λ·ΣW²")
 
 
 def compute(backend, config, seed, data_dir):
@@ -33,8 +42,7 @@ register(Experiment(
             "decay adds "
             "½·λ·ΣW² (here λ = {weight_decay:g}) to the loss (λ·W to each weight's gradient), "
             "pulling every weight towards zero at each step.",
-    defaults={**overfit.DEFAULTS, "epochs": 201, "weight_decay": 0.1},
-    profiles=overfit.PROFILES, compute=compute, plot=plot, data=overfit.describe,
+    settings=Settings, profiles={"quick": Settings(**overfit.QUICK)}, compute=compute, plot=plot, data=overfit.describe,
     findings=lambda result, config: overfit.findings(
         result, config, ["λ=0", f"λ={config['weight_decay']:g}"], "weight decay"),
     rules=lambda config: [rules.penalty(
