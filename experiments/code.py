@@ -35,7 +35,7 @@ CHECKS = {"_float_array", "_targets", "_check_dout", "_forwarded", "_tensor", "_
 #: Statements that are plumbing, not arithmetic, by a name they mention.
 PLUMBING = ("is_scripting", "is_compiling", "_to_scalar", "_get_capturable_supported_devices",
             "_check_input_dim", "has_torch_function", "_use_grad", "_device_dtype_check",
-            "warnings.", "_assert_", "cast(")
+            "warnings.", "_assert_")
 #: The packages whose lines are recorded.
 ROOTS = ("torch", "torchref", "npref")
 
@@ -298,6 +298,8 @@ class _Simplify(ast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "cast" and len(node.args) == 2:
+            return node.args[1]                           # typing.cast(T, x) is x
         if _check_name(node.func):
             args = [a for a in node.args if not isinstance(a, ast.Constant)]
             return args[0] if args else node

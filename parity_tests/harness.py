@@ -154,11 +154,16 @@ def npref_trajectory(optimizer, p0, grads, start_from=None) -> dict:
         if start_from is not None and t > 0:
             params["p"][...] = start_from["p"][t]
             for buffer, value in optimizer.state["p"].items():
-                if buffer != "step":
+                if buffer == "step":
+                    continue
+                if isinstance(value, np.ndarray):
                     value[...] = start_from[buffer][t - 1]
+                else:                              # a scalar (NAdam's mu_product, ASGD's eta)
+                    optimizer.state["p"][buffer] = float(start_from[buffer][t - 1])
         optimizer.update(params, {"p": g})
         assert params["p"].dtype == p0.dtype
-        state = {k: v.copy() for k, v in optimizer.state["p"].items() if k != "step"}
+        state = {k: np.array(v, copy=True) for k, v in optimizer.state["p"].items()
+                 if k != "step"}
         steps.append({"p": params["p"].copy(), **state})
     traj = {k: np.stack([s[k] for s in steps]) for k in steps[0]}
     traj["p"] = np.concatenate([p0[None], traj["p"]])
@@ -173,10 +178,12 @@ def torch_trajectory(make_optimizer, p0, grads, device) -> dict:
     for g in grads:
         p.grad = torch.tensor(g, device=device)
         opt.step()
-        state = {k: v.clone() for k, v in opt.state[p].items()
-                 if isinstance(v, torch.Tensor) and k != "step"}
+        # A scalar is compared as a number: PyTorch keeps some in float32 tensors, npref keeps
+        # the same float32 value in a Python float.
+        state = {k: v.clone() if v.dim() else v.detach().to("cpu", torch.float64)
+                 for k, v in opt.state[p].items() if isinstance(v, torch.Tensor) and k != "step"}
         steps.append({"p": p.detach().clone(), **state})
-    traj = {k: torch.stack([s[k] for s in steps]) for k in steps[0]}
+    traj = {k: torch.stack([s[k].to(s["p"].device) for s in steps]) for k in steps[0]}
     traj["p"] = torch.cat([torch.tensor(p0, device=device)[None], traj["p"]])
     return to_numpy(traj)
 

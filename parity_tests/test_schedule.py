@@ -132,3 +132,122 @@ def test_both_loops_run_one_schedule_alike_and_as_its_keywords(schedule, seed):
     assert len(schedule_history.loss) <= schedule.total_iterations(len(t))
     check_parity(schedule_history.series(), torch_history.series(), dtype=np.float64,
                  what="training under one Schedule: npref vs torchref", tol=1e-10)
+
+
+# -- learning-rate schedules: one Schedule, both backends -------------------------------------------
+
+def _lr_specs(total_epochs, total_iterations):
+    """Descriptions of every schedule of npref.schedulers, with hyperparameters drawn."""
+    gamma = st.sampled_from([0.1, 0.5, 0.9])
+    return st.one_of(
+        st.builds(lambda k, g: ("StepLR", {"step_size": k, "gamma": g}), st.integers(1, 3), gamma),
+        st.builds(lambda m, g: ("MultiStepLR", {"milestones": m, "gamma": g}),
+                  st.lists(st.integers(1, 5), min_size=1, max_size=3), gamma),
+        st.builds(lambda g: ("ExponentialLR", {"gamma": g}), gamma),
+        st.builds(lambda t, e: ("CosineAnnealingLR", {"T_max": t, "eta_min": e}),
+                  st.integers(1, 6), st.sampled_from([0.0, 1e-3])),
+        st.builds(lambda f, k: ("LinearLR", {"start_factor": f, "total_iters": k}),
+                  st.sampled_from([0.1, 1 / 3, 0.5]), st.integers(1, 4)),
+        st.builds(lambda f, k: ("ConstantLR", {"factor": f, "total_iters": k}),
+                  st.sampled_from([0.25, 0.5]), st.integers(1, 4)),
+        st.builds(lambda k, p: ("PolynomialLR", {"total_iters": k, "power": p}),
+                  st.integers(1, 5), st.sampled_from([0.5, 1.0, 2.0])),
+        st.builds(lambda p, f: ("ReduceLROnPlateau", {"patience": p, "factor": f}),
+                  st.integers(0, 2), st.sampled_from([0.1, 0.5])),
+        st.just(("LambdaLR", {"lr_lambda": _halving})),
+        st.just(("SequentialLR", {"schedulers": [("LinearLR", {"start_factor": 0.25,
+                                                               "total_iters": 2}),
+                                                 ("ExponentialLR", {"gamma": 0.8})],
+                                  "milestones": [2]})),
+        st.builds(lambda m, a: ("OneCycleLR", {"max_lr": m, "total_steps": total_iterations,
+                                               "anneal_strategy": a}),
+                  st.sampled_from([0.05, 0.2]), st.sampled_from(["cos", "linear"])),
+        st.builds(lambda up, mode: ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1,
+                                                 "step_size_up": up, "mode": mode}),
+                  st.integers(1, 5), st.sampled_from(["triangular", "triangular2", "exp_range"])),
+    )
+
+
+def _halving(epoch):
+    return 0.5 ** (epoch // 2)
+
+
+@settings(max_examples=40)     # whole training runs, two per example
+@given(data=st.data(), name=st.sampled_from(["momentum", "adam", "nadam", "adadelta"]),
+       seed=st.integers(0, 2**32 - 1), every=st.sampled_from([None, "epoch", "iteration"]))
+def test_one_lr_schedule_drives_both_backends_alike(data, name, seed, every):
+    """A Schedule with an lr_schedule: npref's scheduler on npref's optimizer and PyTorch's own
+    ``torch.optim.lr_scheduler`` on ``torch.optim``'s give the same learning rate every epoch
+    (to the bit) and the same run (losses and final parameters at 1e-10)."""
+    epochs, batch = 4, 10
+    rng = np.random.default_rng(seed)
+    x, t = _blobs(rng, 37, 4, 3)
+    xv, tv = _blobs(rng, 11, 4, 3)
+    spec = data.draw(_lr_specs(epochs, epochs * 4))
+    if spec[0] == "ReduceLROnPlateau" or (spec[0] == "OneCycleLR" and every == "epoch"):
+        every = None                             # plateau steps per epoch; OneCycle per update
+    schedule = Schedule(batch_size=batch, epochs=epochs, lr_schedule=spec,
+                        lr_schedule_every=every)
+    hyper = {"lr": 0.05, **({"momentum": 0.9} if name == "momentum" else {})}
+    if name == "adadelta":
+        spec_cycles = spec[0] in ("OneCycleLR", "CyclicLR")
+        if spec_cycles:                          # nothing to cycle: no momentum, no betas
+            schedule = dataclasses.replace(
+                schedule, lr_schedule=(spec[0], {**spec[1], "cycle_momentum": False}))
+    start = MultiLayerNet(4, [6], 3, rng=np.random.default_rng(seed)).params
+    net = MultiLayerNet(4, [6], 3, rng=np.random.default_rng(0))
+    net.load_params(start)
+    data_ = Data(x, t, x_val=xv, t_val=tv)
+    ours = T.train(net, npref.optim.make(name, **hyper), data_, schedule,
+                   rng=np.random.default_rng(seed), progress=False)
+    twin = TorchNet(4, [6], 3, dtype=torch.float64)
+    twin.load_params(start)
+    theirs = TT.train(twin, torchref.optim.make(name, twin.parameters(), **hyper), data_,
+                      schedule, rng=np.random.default_rng(seed), progress=False)
+    assert len(ours.lr) == epochs and ours.lr == theirs.lr, (spec, ours.lr, theirs.lr)
+    check_parity(ours.series(), theirs.series(), dtype=np.float64, tol=1e-10,
+                 what=f"{name} under {spec[0]}: npref vs torchref")
+    check_parity(net.params, {k: v.detach() for k, v in twin.params.items()}, dtype=np.float64,
+                 tol=1e-10, what=f"{name} under {spec[0]}: parameters after the run")
+
+
+def test_the_lr_schedule_changes_the_run():
+    """The schedule is applied, not only recorded: a StepLR run differs from a constant one,
+    and its recorded rates are StepLR's."""
+    rng = np.random.default_rng(1)
+    data = Data(*_blobs(rng, 40, 4, 3))
+    runs = {}
+    for spec in (None, ("StepLR", {"step_size": 1, "gamma": 0.5})):
+        net = MultiLayerNet(4, [6], 3, rng=np.random.default_rng(0))
+        runs[spec is None] = T.train(net, npref.optim.SGD(lr=0.1), data,
+                                     Schedule(batch_size=10, epochs=3, lr_schedule=spec),
+                                     rng=np.random.default_rng(2), progress=False)
+    assert runs[False].lr == [0.1, 0.05, 0.025] and runs[True].lr == []
+    assert runs[False].loss[:4] == runs[True].loss[:4]          # the first epoch at lr 0.1
+    assert runs[False].loss[4:] != runs[True].loss[4:]
+    assert "lr" not in runs[True].series()
+
+
+@pytest.mark.parametrize("keywords, message", [
+    ({"lr_schedule": "StepLR"}, r"lr_schedule must be \(name, keywords\)"),
+    ({"lr_schedule": ("Step", {})}, "lr_schedule must be one of 'LambdaLR'"),
+    ({"lr_schedule": ("StepLR", {"step_size": 0})}, "step_size must be an int >= 1, got 0"),
+    ({"lr_schedule": ("StepLR", {"stepsize": 2})}, "unexpected keyword argument 'stepsize'"),
+    ({"lr_schedule": ("ExponentialLR", {"gamma": 0.9}), "lr_schedule_every": "batch"},
+     "lr_schedule_every must be one of 'epoch', 'iteration', got 'batch'"),
+    ({"lr_schedule_every": "epoch"}, "lr_schedule_every needs an lr_schedule"),
+    ({"lr_schedule": ("ReduceLROnPlateau", {}), "lr_schedule_every": "iteration"},
+     "lr_schedule_every must be 'epoch' for ReduceLROnPlateau"),
+    ({"lr_schedule": ("ReduceLROnPlateau", {}), "evaluate_every": 2},
+     r"ReduceLROnPlateau needs an evaluation every epoch \(evaluate_every=1\)"),
+])
+def test_a_bad_lr_schedule_is_refused_by_the_schedule(keywords, message):
+    with pytest.raises(ValueError, match=message):
+        Schedule(batch_size=4, epochs=2, **keywords)
+
+
+def test_fit_needs_the_scheduler_its_schedule_describes():
+    schedule = Schedule(batch_size=4, epochs=1, lr_schedule=("StepLR", {"step_size": 1}))
+    with pytest.raises(ValueError, match="scheduler must be given exactly when"):
+        T.fit(lambda ix, m: 0.0, dict, schedule, n_train=8, rng=np.random.default_rng(0),
+              progress=False)

@@ -36,6 +36,11 @@ NPREF_ONLY = {
     ("optim", "Optimizer"): "npref's base class; torchref's optimizers are torch.optim.Optimizer",
     ("optim", "DEFAULT_EPS"): "the conventions' eps table, defined once: torchref.optim reads "
                               "npref's",
+    ("optim", "CHAPTER_6"): "the book's seven names, defined once",
+    ("optim", "RULES"): "the rules' descriptions, defined once: torchref's factories read them",
+    ("optim", "REFUSED"): "what is not covered and why, defined once: torchref.optim reads it",
+    ("optim", "has_conventions"): "a question about a rule's description, defined once",
+    ("optim", "with_convention"): "a question about a rule's description, defined once",
     ("layers", "sigmoid"): "a NumPy function; PyTorch has torch.sigmoid",
     ("layers", "BATCHNORM_DEFAULTS"): "the conventions' BatchNorm constants, defined once: "
                                       "torchref.layers reads npref's",

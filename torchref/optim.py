@@ -37,11 +37,18 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
-from npref import _validate
-from npref.optim import DEFAULT_EPS, NAMES
+import npref.optim
+from npref.optim import NAMES, REFUSED
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW", "BookAdam",
-           "make", "NAMES"]
+           "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor", "make",
+           "NAMES"]
+
+
+def _checked(name: str, **kwargs) -> dict:
+    """The keywords of rule ``name`` checked and resolved by npref's description of it — the one
+    place they are validated (:mod:`npref.optim.base`)."""
+    return npref.optim.make(name, **kwargs).hyperparameters()
 
 
 def _params(params):
@@ -49,10 +56,6 @@ def _params(params):
     if isinstance(params, Mapping):
         return list(params.items())
     return params
-
-
-def _eps(name: str, eps, convention: str) -> float:
-    return DEFAULT_EPS[name][convention] if eps is None else _validate.positive("eps", eps)
 
 
 def _fast(foreach, fused) -> dict:
@@ -77,20 +80,19 @@ def SGD(params, *, lr: float = 0.01, weight_decay: float = 0.0, foreach=None,
     Hyperparameters and defaults: ``lr`` 0.01, ``weight_decay`` (wd, L2 decay folded into the
     gradient) 0. No state.
     """
-    lr = _validate.positive("lr", lr)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    return torch.optim.SGD(_params(params), lr=lr, weight_decay=weight_decay,
+    h = _checked("sgd", lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(_params(params), lr=h["lr"], weight_decay=h["weight_decay"],
                            **_fast(foreach, fused))
 
 
 def _heavy_ball(params, lr, momentum, weight_decay, convention, nesterov, fast):
-    lr = _validate.positive("lr", lr)
-    momentum = _validate.fraction("momentum", momentum)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    _validate.convention(convention)  # both conventions are the same update; torch stores buf
+    # Both conventions are the same update; torch stores buf.
+    h = _checked("nesterov" if nesterov else "momentum", lr=lr, momentum=momentum,
+                 weight_decay=weight_decay, convention=convention)
     # torch refuses nesterov=True with momentum 0, where the rule is plain SGD: g + 0·buf = g.
-    return torch.optim.SGD(_params(params), lr=lr, momentum=momentum, weight_decay=weight_decay,
-                           nesterov=nesterov and momentum > 0, **fast)
+    return torch.optim.SGD(_params(params), lr=h["lr"], momentum=h["momentum"],
+                           weight_decay=h["weight_decay"],
+                           nesterov=nesterov and h["momentum"] > 0, **fast)
 
 
 def Momentum(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
@@ -147,11 +149,9 @@ def AdaGrad(params, *, lr: float = 0.01, eps: float | None = None, weight_decay:
     PyTorch's default) or 1e-7 ("book"). Other defaults: ``lr`` 0.01, ``weight_decay`` 0,
     ``convention`` "torch"; PyTorch's ``lr_decay`` and ``initial_accumulator_value`` stay 0.
     """
-    lr = _validate.positive("lr", lr)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    eps = _eps("adagrad", eps, _validate.convention(convention))
-    return torch.optim.Adagrad(_params(params), lr=lr, eps=eps, weight_decay=weight_decay,
-                               **_fast(foreach, fused))
+    h = _checked("adagrad", lr=lr, eps=eps, weight_decay=weight_decay, convention=convention)
+    return torch.optim.Adagrad(_params(params), lr=h["lr"], eps=h["eps"],
+                               weight_decay=h["weight_decay"], **_fast(foreach, fused))
 
 
 def RMSprop(params, *, lr: float = 0.01, alpha: float = 0.99, eps: float | None = None,
@@ -168,12 +168,10 @@ def RMSprop(params, *, lr: float = 0.01, alpha: float = 0.99, eps: float | None 
     0.01, ``alpha`` (α, in [0, 1)) 0.99, ``weight_decay`` 0, ``convention`` "torch"; PyTorch's
     ``momentum`` stays 0 and ``centered`` False. Of the fast paths, ``foreach`` only.
     """
-    lr = _validate.positive("lr", lr)
-    alpha = _validate.fraction("alpha", alpha)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    eps = _eps("rmsprop", eps, _validate.convention(convention))
-    return torch.optim.RMSprop(_params(params), lr=lr, alpha=alpha, eps=eps,
-                               weight_decay=weight_decay, **_fast(foreach, None))
+    h = _checked("rmsprop", lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                 convention=convention)
+    return torch.optim.RMSprop(_params(params), lr=h["lr"], alpha=h["alpha"], eps=h["eps"],
+                               weight_decay=h["weight_decay"], **_fast(foreach, None))
 
 
 def Adam(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
@@ -202,20 +200,18 @@ def Adam(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999)
     ``amsgrad`` stays False. ``foreach`` / ``fused`` select PyTorch's fast paths for "torch";
     :class:`BookAdam` has none, so "book" refuses ``True`` for either (``None``/``False`` pass).
     """
-    lr = _validate.positive("lr", lr)
-    betas = _validate.betas(betas)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    eps = _eps("adam", eps, _validate.convention(convention))
+    h = _checked("adam", lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                 convention=convention)
     fast = _fast(foreach, fused)
+    keywords = {k: h[k] for k in ("lr", "betas", "eps", "weight_decay")}
     if convention == "book":
         for flag, value in fast.items():
             if value:
                 raise ValueError(f"{flag}=True is not available with convention='book': "
                                  "BookAdam has no multi-tensor or fused path (use "
                                  f"{flag}=None, or convention='torch')")
-        return BookAdam(_params(params), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-    return torch.optim.Adam(_params(params), lr=lr, betas=betas, eps=eps,
-                            weight_decay=weight_decay, **fast)
+        return BookAdam(_params(params), **keywords)
+    return torch.optim.Adam(_params(params), **keywords, **fast)
 
 
 def AdamW(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
@@ -232,12 +228,8 @@ def AdamW(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999
     Defaults, PyTorch's: ``lr`` 0.001, ``betas`` (0.9, 0.999), ``eps`` 1e-8, ``weight_decay``
     0.01. PyTorch's ``amsgrad`` stays False.
     """
-    lr = _validate.positive("lr", lr)
-    betas = _validate.betas(betas)
-    eps = _validate.positive("eps", eps)
-    weight_decay = _validate.nonnegative("weight_decay", weight_decay)
-    return torch.optim.AdamW(_params(params), lr=lr, betas=betas, eps=eps,
-                             weight_decay=weight_decay, **_fast(foreach, fused))
+    h = _checked("adamw", lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    return torch.optim.AdamW(_params(params), **h, **_fast(foreach, fused))
 
 
 class BookAdam(torch.optim.Optimizer):
@@ -257,9 +249,9 @@ class BookAdam(torch.optim.Optimizer):
     def __init__(self, params: Iterable, lr: float = 0.001,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7,
                  weight_decay: float = 0.0):
-        defaults = {"lr": _validate.positive("lr", lr), "betas": _validate.betas(betas),
-                    "eps": _validate.positive("eps", eps),
-                    "weight_decay": _validate.nonnegative("weight_decay", weight_decay)}
+        h = _checked("adam", lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                     convention="book")
+        defaults = {k: h[k] for k in ("lr", "betas", "eps", "weight_decay")}
         super().__init__(_params(params), defaults)
 
     @torch.no_grad()
@@ -297,14 +289,45 @@ class BookAdam(torch.optim.Optimizer):
         return loss
 
 
+def _factory(name: str):
+    """The factory of a rule PyTorch has and chapter 6 does not: npref's description checks the
+    keywords (PyTorch's names), PyTorch's own class computes it."""
+    rule = npref.optim.RULES[name]
+    torch_class = getattr(torch.optim, rule.torch_class)
+
+    def factory(params, *, foreach=None, **kwargs) -> torch.optim.Optimizer:
+        h = _checked(name, **kwargs)
+        keywords = {rule.hyper[k].torch or k: v for k, v in h.items()}
+        if foreach and "foreach" not in rule.fast:
+            raise ValueError(f"foreach=True is not offered for {rule.__name__}: PyTorch's foreach "
+                             "path computes it differently from the single-tensor path npref "
+                             "matches (see npref.optim." + rule.__name__ + "); use foreach=None")
+        return torch_class(_params(params), **keywords, **_fast(foreach, None))
+
+    factory.__name__ = factory.__qualname__ = rule.__name__
+    factory.__doc__ = (f"``torch.optim.{rule.torch_class}``, its keywords checked by npref's "
+                       f"description of the rule (:class:`npref.optim.{rule.__name__}`, whose "
+                       f"docstring states it)::\n\n{rule.__doc__}")
+    return factory
+
+
+Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop, Adafactor = (
+    _factory(name) for name in ("adadelta", "adamax", "nadam", "radam", "asgd", "rprop",
+                                "adafactor"))
+
 _FACTORIES = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-              "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+              "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adadelta": Adadelta,
+              "adamax": Adamax, "nadam": NAdam, "radam": RAdam, "asgd": ASGD, "rprop": Rprop,
+              "adafactor": Adafactor}
 assert tuple(_FACTORIES) == NAMES
 
 
 def make(name: str, params, **kwargs) -> torch.optim.Optimizer:
     """Build an optimizer by lower-case name, e.g. ``make("adam", model.parameters(), lr=1e-3)``."""
-    factory = _FACTORIES.get(name.lower() if isinstance(name, str) else name)
+    key = name.lower() if isinstance(name, str) else name
+    if key in REFUSED:
+        raise ValueError(REFUSED[key])
+    factory = _FACTORIES.get(key)
     if factory is None:
         raise ValueError(f"name must be one of {', '.join(map(repr, NAMES))}, got {name!r}")
     return factory(params, **kwargs)

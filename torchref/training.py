@@ -116,8 +116,9 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
     The loop is :func:`npref.training.fit` itself — batch order and dropout masks drawn from the
     same NumPy ``rng`` in the same order — with a PyTorch step: the data (an
     :class:`npref.training.Data` of NumPy arrays) moves to the network's device once, and each
-    iteration indexes it there, runs ``loss.backward()`` and ``optimizer.step()``. Returns the same
-    :class:`npref.training.History` as npref's ``train``.
+    iteration indexes it there, runs ``loss.backward()`` and ``optimizer.step()``; the
+    schedule's ``lr_schedule`` is ``torch.optim.lr_scheduler``'s class of that name on
+    ``optimizer``. Returns the same :class:`npref.training.History` as npref's ``train``.
     """
     schedule, stopper = _np_training._resolve_schedule(schedule, schedule_keywords, "train")
     _check_inputs(net, optimizer, schedule)
@@ -184,7 +185,9 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
                             dropout=net.dropout, params=params, check_params=check_params,
                             stopper=stopper, stopper_type=EarlyStopping,
                             observe=observe if watch or update_ratios else None,
-                            progress=progress, label=label)
+                            progress=progress, label=label,
+                            scheduler=_np_training.lr_scheduler(
+                                schedule, optimizer, torch.optim.lr_scheduler))
 
 
 class Trainer(_np_training.Trainer):

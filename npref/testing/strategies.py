@@ -119,27 +119,47 @@ def parameters(draw, shape, dtype):
     return p.astype(dtype)
 
 
-#: Each optimizer's hyperparameters over their valid ranges, by the lower-case names of
-#: ``npref.optim.make`` (the same keywords work for ``torchref.optim.make``).
-HYPERPARAMETERS = {
-    "sgd": {"lr": learning_rates, "weight_decay": weight_decays},
-    "momentum": {"lr": learning_rates, "momentum": momenta, "weight_decay": weight_decays},
-    "nesterov": {"lr": learning_rates, "momentum": momenta, "weight_decay": weight_decays},
-    "adagrad": {"lr": learning_rates, "eps": epsilons, "weight_decay": weight_decays},
-    "rmsprop": {"lr": learning_rates, "alpha": alphas, "eps": epsilons,
-                "weight_decay": weight_decays},
-    "adam": {"lr": learning_rates, "betas": betas, "eps": epsilons,
-             "weight_decay": weight_decays},
-    "adamw": {"lr": learning_rates, "betas": betas, "eps": log_uniform(1e-10, 1e-3),
-              "weight_decay": weight_decays},
+#: How each kind of hyperparameter is drawn (the ``draw`` of its row in
+#: :mod:`npref.optim`'s descriptions): every value valid, the edges of the range included.
+DRAWS = {
+    "lr": learning_rates,
+    "decay": weight_decays,
+    "decoupled_decay": weight_decays,
+    "momentum": momenta,
+    "alpha": alphas,
+    "betas": betas,
+    "eps": epsilons,
+    "small_eps": log_uniform(1e-10, 1e-3),
+    "small_positive": st.one_of(st.just(0.0), log_uniform(1e-5, 1e-2)),
+    "flag": st.booleans(),
+    "t0": st.sampled_from([1e6, 0.0, 2.0, 5.0]),        # 1e6: never averages; small: averages
+    "etas": st.tuples(st.floats(0.1, 0.9), st.floats(1.05, 2.0)),
+    "step_sizes": st.tuples(log_uniform(1e-8, 1e-4), log_uniform(1.0, 100.0)),
+    "beta2_decay": st.floats(-1.0, -0.1),
+    "adafactor_eps": st.tuples(st.one_of(st.none(), log_uniform(1e-35, 1e-25)),
+                               log_uniform(1e-5, 1e-2)),
+    "d": log_uniform(1.0, 4.0),
 }
 
 
 def hyperparameters(optimizer: str):
-    """A dict of keyword arguments for the named optimizer (``"adam"``, ``"sgd"``, …), each over
-    its valid range: ``npref.optim.make(name, **drawn)``."""
+    """A dict of keyword arguments for the named optimizer (``"adam"``, ``"nadam"``, …), each over
+    its valid range, as its description says: ``npref.optim.make(name, **drawn)`` (the same
+    keywords work for ``torchref.optim.make``)."""
+    from npref import optim
+
     key = optimizer.lower() if isinstance(optimizer, str) else optimizer
-    if key not in HYPERPARAMETERS:
-        raise ValueError(f"optimizer must be one of {', '.join(HYPERPARAMETERS)}, "
-                         f"got {optimizer!r}")
-    return st.fixed_dictionaries(HYPERPARAMETERS[key])
+    if key not in optim.RULES:
+        raise ValueError(f"optimizer must be one of {', '.join(optim.NAMES)}, got {optimizer!r}")
+    return st.fixed_dictionaries({name: DRAWS[param.draw]
+                                  for name, param in optim.RULES[key].hyper.items()
+                                  if param.draw in DRAWS})
+
+
+#: The chapter-6 optimizers' hyperparameter strategies, by name (as before the descriptions
+#: carried them; kept for callers that read this table).
+HYPERPARAMETERS = {name: {k: DRAWS[p.draw] for k, p in __import__("npref.optim",
+                                                                  fromlist=["RULES"])
+                          .RULES[name].hyper.items()}
+                   for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
+                                "adamw")}

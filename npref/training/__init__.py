@@ -17,7 +17,7 @@ from .batches import dropout_masks, minibatches, sample_batch
 from .data import Data
 from .early_stopping import EarlyStopping
 from .history import History
-from .loop import Progress, check_watch, fit, train, watch_name  # noqa: F401 (torchref's)
+from .loop import Progress, check_watch, fit, lr_scheduler, train, watch_name  # noqa: F401
 from .schedule import SAMPLINGS, SCHEDULE_KEYWORDS, Schedule, resolve_schedule  # noqa: F401
 from .trainer import BOOK_OPTIMIZERS, Trainer, book_optimizer_keywords  # noqa: F401
 

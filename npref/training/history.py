@@ -24,7 +24,8 @@ class History:
     ``train_acc``, ``test_acc``, ``val_loss``, ``val_acc`` (the last ones when there is such
     data), all in evaluation mode. ``observed`` holds what an ``observe`` callback reported after
     each iteration (a watched weight, update/weight ratios); ``exploded_at`` the iteration at
-    which the loss passed ``max_loss``, when it did.
+    which the loss passed ``max_loss``, when it did. ``lr`` has one entry per epoch when the
+    Schedule has an ``lr_schedule``: the learning rate the epoch's first update used.
 
     This is not the book's ``Trainer`` bookkeeping, which evaluates after updates 1, 1 + k, …
     (k = n/batch_size as a float) and runs int(epochs·k) iterations: that is :class:`Trainer`.
@@ -37,6 +38,7 @@ class History:
     test_acc: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     val_acc: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
     observed: dict = field(default_factory=dict)
     stopped_epoch: int | None = None
     best_epoch: int | None = None
@@ -45,7 +47,7 @@ class History:
 
     def series(self) -> dict:
         """The non-empty per-iteration and per-epoch lists, by name (``observed`` ones too)."""
-        names = ("loss", "epoch_loss", "train_acc", "test_acc", "val_loss", "val_acc")
+        names = ("loss", "epoch_loss", "train_acc", "test_acc", "val_loss", "val_acc", "lr")
         out = {n: [float(v) for v in getattr(self, n)] for n in names if getattr(self, n)}
         out.update({n: [float(v) for v in values] for n, values in self.observed.items()})
         return out

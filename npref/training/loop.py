@@ -17,7 +17,7 @@ from .early_stopping import EarlyStopping
 from .history import History
 from .schedule import Schedule, resolve_schedule
 
-__all__ = ["fit", "train", "Progress", "check_watch", "watch_name"]
+__all__ = ["fit", "train", "Progress", "check_watch", "watch_name", "lr_scheduler"]
 
 
 class Progress:
@@ -48,7 +48,7 @@ def fit(step, evaluate, schedule: Schedule | None = None, *, n_train: int,
         rng: np.random.Generator, dropout_sizes=(), dropout: float = 0.0, params=None,
         check_params=None, observe=None, progress: bool | None = None, label: str = "training",
         stopper: EarlyStopping | None = None, stopper_type: type | None = None,
-        **schedule_keywords) -> History:
+        scheduler=None, **schedule_keywords) -> History:
     r"""The minibatch loop, written once for both backends, run as ``schedule`` says.
 
     ``step(indices, masks) -> float`` runs forward, backward and the optimizer's update on the
@@ -69,17 +69,29 @@ def fit(step, evaluate, schedule: Schedule | None = None, *, n_train: int,
     ``params``. A NaN or Inf loss stops the run with :class:`npref.guard.NonFiniteError` naming
     the iteration.
 
+    ``scheduler`` is the learning-rate schedule ``schedule.lr_schedule`` describes, built on the
+    step's optimizer (``train`` builds it: :func:`npref.schedulers.build`, or
+    ``torch.optim.lr_scheduler`` for a torch optimizer); it steps after each update or after
+    each epoch as ``schedule.lr_schedule_every`` says — ``ReduceLROnPlateau`` on the epoch's
+    ``val_loss``, else its ``epoch_loss`` — and ``history.lr`` records each epoch's rate.
+
     The older keyword form — ``fit(step, evaluate, n_train=…, batch_size=…, epochs=…, rng=…,
     early_stopping=EarlyStopping(…))`` — builds the Schedule from those keywords.
     """
     schedule, handed = resolve_schedule(schedule, schedule_keywords, "fit")
     n_train = _validate.positive_int("n_train", n_train)
     stopper = stopper or handed or schedule.early_stopper(stopper_type)
+    if (schedule.lr_schedule is None) != (scheduler is None):
+        raise ValueError("scheduler must be given exactly when the schedule has an lr_schedule "
+                         f"(lr_schedule={schedule.lr_schedule!r}, scheduler={scheduler!r}); "
+                         "train() builds it from the Schedule")
     total = schedule.total_iterations(n_train)
     history = History()
+    per_update = scheduler if schedule.lr_schedule_every == "iteration" else None
     run = _Run(step, schedule, history, rng, total, label=label, n_train=n_train,
                dropout_sizes=tuple(dropout_sizes), dropout=dropout, observe=observe,
-               bar=Progress(total, label, progress))
+               bar=Progress(total, label, progress), scheduler=scheduler,
+               per_update=per_update)
     start = time.perf_counter()
     done, epoch = 0, 0
     while done < total:
@@ -87,20 +99,25 @@ def fit(step, evaluate, schedule: Schedule | None = None, *, n_train: int,
         if history.exploded_at is not None:
             break
         epoch += 1
-        if epoch % schedule.evaluate_every and done < total:
-            continue
-        if check_params is not None:
-            check_params(done)
-        metrics = evaluate()
-        history.epoch_iterations.append(done)
-        for name, value in metrics.items():
-            getattr(history, name).append(float(value))
-        if stopper is not None:
-            if "val_loss" not in metrics:
-                raise ValueError("early stopping needs validation data (x_val, t_val)")
-            if stopper.step(metrics["val_loss"], params):
-                history.stopped_epoch = epoch - 1
-                break
+        metrics = {}
+        if not (epoch % schedule.evaluate_every and done < total):
+            if check_params is not None:
+                check_params(done)
+            metrics = evaluate()
+            history.epoch_iterations.append(done)
+            for name, value in metrics.items():
+                getattr(history, name).append(float(value))
+            if stopper is not None:
+                if "val_loss" not in metrics:
+                    raise ValueError("early stopping needs validation data (x_val, t_val)")
+                if stopper.step(metrics["val_loss"], params):
+                    history.stopped_epoch = epoch - 1
+                    break
+        if scheduler is not None and per_update is None:
+            if schedule.lr_schedule[0] == "ReduceLROnPlateau":
+                scheduler.step(metrics.get("val_loss", history.epoch_loss[-1]))
+            else:
+                scheduler.step()
     if stopper is not None:
         history.best_epoch = stopper.best_epoch
         last_epoch = len(history.epoch_iterations) - 1
@@ -127,6 +144,8 @@ class _Run:
     dropout: float
     observe: object
     bar: Progress
+    scheduler: object = None
+    per_update: object = None
 
 
 def _epoch(run: _Run, done: int) -> int:
@@ -138,12 +157,16 @@ def _epoch(run: _Run, done: int) -> int:
         batches = (sample_batch(run.n_train, schedule.batch_size, rng)
                    for _ in range(schedule.iterations_per_epoch(run.n_train)))
     epoch_sum, epoch_count = 0.0, 0
+    if run.scheduler is not None:
+        history.lr.append(float(run.scheduler.get_last_lr()[0]))
     for indices in batches:
         masks = dropout_masks(rng, len(indices), run.dropout_sizes, run.dropout)
         loss = run.step(indices, masks)
         epoch_sum += float(loss) * len(indices)
         epoch_count += len(indices)
         done += 1
+        if run.per_update is not None:
+            run.per_update.step()
         if schedule.max_loss is not None and not loss <= schedule.max_loss:   # NaN is past it
             history.loss.append(float(loss))
             history.exploded_at = done
@@ -212,7 +235,17 @@ def train(net, optimizer, data: Data, schedule: Schedule | None = None, *,
                dropout_sizes=net.hidden_sizes if net.dropouts else (), dropout=net.dropout,
                params=net.params, check_params=check_params, stopper=stopper,
                observe=observe if schedule.watch or schedule.update_ratios else None,
-               progress=progress, label=label)
+               progress=progress, label=label, scheduler=lr_scheduler(schedule, optimizer))
+
+
+def lr_scheduler(schedule: Schedule, optimizer, module=None):
+    """The schedule's ``lr_schedule`` built on ``optimizer`` (from ``module``, a torch one's
+    ``torch.optim.lr_scheduler``), or None."""
+    if schedule.lr_schedule is None:
+        return None
+    from .. import schedulers
+
+    return schedulers.build(schedule.lr_schedule, optimizer, module)
 
 
 def check_watch(watch, shapes: dict) -> None:

@@ -14,6 +14,9 @@ __all__ = ["Schedule", "SAMPLINGS", "SCHEDULE_KEYWORDS", "resolve_schedule"]
 
 
 SAMPLINGS = ("shuffle", "replacement")
+#: When a learning-rate schedule steps; the schedules PyTorch documents as stepped every batch.
+EVERY = ("epoch", "iteration")
+PER_ITERATION = ("CyclicLR", "OneCycleLR")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,17 @@ class Schedule:
         ``None``, or a finite number > 0: once a batch loss exceeds it (or is NaN) the run stops
         there and ``History.exploded_at`` names the iteration — the babysitting rule for a
         learning rate that explodes.
+    ``lr_schedule``
+        ``None``, or a learning-rate schedule's description ``(name, keywords)`` in
+        :mod:`npref.schedulers`' (and ``torch.optim.lr_scheduler``'s) names —
+        ``("StepLR", {"step_size": 5, "gamma": 0.5})``. Each backend's ``train`` builds it on its
+        own optimizer, so one Schedule drives both alike; ``History.lr`` records the learning
+        rate of every epoch. ``ReduceLROnPlateau`` steps on the epoch's ``val_loss`` (its
+        ``epoch_loss`` when there is no validation data) and needs ``evaluate_every == 1``.
+    ``lr_schedule_every``
+        when the schedule steps: ``"epoch"`` (after each epoch's updates) or ``"iteration"``
+        (after each update). ``None`` (default): PyTorch's documented use — after each update
+        for ``CyclicLR`` and ``OneCycleLR``, after each epoch for the others.
     ``loss_after_update``
         ``False`` (default): ``History.loss`` records each batch's training-mode loss from the
         forward pass its update used. ``True``: the book's record — the same batch's loss after
@@ -63,6 +77,8 @@ class Schedule:
     update_ratios: bool = False
     max_loss: float | None = None
     loss_after_update: bool = False
+    lr_schedule: tuple | None = None
+    lr_schedule_every: str | None = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -89,6 +105,29 @@ class Schedule:
         if not isinstance(self.loss_after_update, bool):
             raise ValueError(f"loss_after_update must be True or False, got "
                              f"{self.loss_after_update!r}")
+        self._check_lr_schedule()
+
+    def _check_lr_schedule(self) -> None:
+        set_ = object.__setattr__
+        if self.lr_schedule is None:
+            if self.lr_schedule_every is not None:
+                raise ValueError("lr_schedule_every needs an lr_schedule, got lr_schedule=None")
+            return
+        from .. import schedulers
+
+        name, keywords = schedulers.check_spec(self.lr_schedule)
+        set_(self, "lr_schedule", (name, MappingProxyType(keywords)))
+        every = self.lr_schedule_every
+        if every is None:
+            every = "iteration" if name in PER_ITERATION else "epoch"
+        set_(self, "lr_schedule_every", _validate.choice("lr_schedule_every", every, EVERY))
+        if name == "ReduceLROnPlateau":
+            if every != "epoch":
+                raise ValueError("lr_schedule_every must be 'epoch' for ReduceLROnPlateau (it "
+                                 "steps on the epoch's loss), got 'iteration'")
+            if self.evaluate_every != 1:
+                raise ValueError("lr_schedule ReduceLROnPlateau needs an evaluation every epoch "
+                                 f"(evaluate_every=1), got evaluate_every={self.evaluate_every}")
 
     def iterations_per_epoch(self, n_train: int) -> int:
         """⌈n_train / batch_size⌉."""
