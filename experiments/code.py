@@ -233,6 +233,12 @@ class _Reducer:
             return [node]
         if isinstance(node, ast.Try):
             return self.block(node.body) + self.block(node.finalbody)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # A function defined inside: shown only if it was called, as it ran.
+            if not self.any_ran(node.body):
+                return []
+            node.body = self.block(node.body) or [ast.Pass()]
+            return [node]
         if not self.ran(node):
             return []
         node = _Simplify(self.flags).visit(node)

@@ -16,7 +16,8 @@ MODULES = tuple(f"experiments.catalogue.{name}" for name in (
     "overfit.weight_decay", "overfit.dropout", "hyperparameter_search", "deep_mnist_exercises",
     "breast_cancer.init", "breast_cancer.regularization", "breast_cancer.learning_rate",
     "breast_cancer.validation", "breast_cancer.early_stopping", "breast_cancer.minibatch",
-    "breast_cancer.dropout", "breast_cancer.optimizers", "sanity_checks", "lecture_errata"))
+    "breast_cancer.dropout", "breast_cancer.optimizers", "sanity_checks", "lecture_errata",
+    "lr_schedule"))
 
 #: Parity tolerance of a whole training run: thousands of steps compound the rounding of each
 #: (the per-operation figures of docs/parity.md are for one computation).

@@ -58,8 +58,7 @@ def state_map(opt, p0) -> dict:
 @st.composite
 def cases(draw, name):
     dtype = draw(S.dtypes)
-    # Adafactor factors matrices and keeps vectors whole: PyTorch defines it for both.
-    shape = draw(S.shapes(max_dims=2) if name == "adafactor" else S.shapes())
+    shape = draw(S.shapes())
     hyper = draw(NS.hyperparameters(name))
     return hyper, draw(S.parameters(shape, dtype)), draw(S.gradient_sequences(shape, dtype)), dtype
 

@@ -22,7 +22,7 @@ CATALOGUE_NAMES = [
     "breast-cancer-dropout", "breast-cancer-optimizers", "sanity-checks",
 ]
 #: And the lecture as written beside the correct rules (docs/lecture.md).
-CATALOGUE = CATALOGUE_NAMES + ["lecture-errata"]
+CATALOGUE = CATALOGUE_NAMES + ["lecture-errata", "lr-schedule"]
 
 #: Enough to run every code path, little enough for CI.
 SLIVERS = {
@@ -47,6 +47,7 @@ SLIVERS = {
     "sanity-checks": ["iterations=20", "subset_epochs=150"],
     "lecture-errata": ["epochs=20", "long_epochs=20", "rmsprop_epochs=20",
                        "notebook_iterations=5", "n_test=100"],
+    "lr-schedule": ["epochs=3", "step_size=1", "n_train=500", "n_test=100"],
 }
 
 

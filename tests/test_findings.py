@@ -42,6 +42,15 @@ def optimizer_paths():
             [2.0 * 0.8 ** k for k in range(31)]
         s[f"{label}.x"], s[f"{label}.y"] = list(np.linspace(-7, 0, 31)), y
         f[f"{label}.f"] = final
+    # The second figure: Rprop's first step is its lr (0.01) along both axes, Adafactor's its
+    # lr (0.1) times each coordinate, ASGD zigzags as SGD does.
+    first = {"Rprop": (-6.99, 1.99), "Adafactor": (-6.3, 1.8)}
+    for label in ("Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor"):
+        x1, y1 = first.get(label, (-6.5, 1.5))
+        s[f"{label}.x"] = [-7.0, x1] + list(np.linspace(x1, 0, 30))[1:]
+        s[f"{label}.y"] = ([2.0 * (-0.9) ** k for k in range(31)] if label == "ASGD"
+                           else [2.0, y1] + [y1 * 0.8 ** k for k in range(1, 30)])
+        f[f"{label}.f"] = 0.05
     return Computed(s, f)
 
 
@@ -176,6 +185,20 @@ def sanity_checks():
     return result
 
 
+def lr_schedule():
+    """Thirty epochs (the full profile): the constant rate's validation loss bounces at 0.4–0.5,
+    the decayed ones settle near 0.25; the plateau cut comes after two epochs without a new
+    best (patience 1)."""
+    s = {"constant.val_loss": [0.6, 0.5] + [0.4, 0.5] * 14,
+         "step.val_loss": [0.6, 0.5] + [0.25] * 28,
+         "cosine.val_loss": [0.6, 0.5] + [0.27] * 28,
+         "plateau.val_loss": [1.0, 0.8, 0.6, 0.65, 0.62] + [0.26] * 25,
+         "step.lr": [0.3] * 10 + [0.03] * 10 + [0.003] * 10,
+         "cosine.lr": [0.15 * (1 + math.cos(math.pi * e / 30)) for e in range(30)],
+         "plateau.lr": [0.3] * 5 + [0.03] * 25}
+    return Computed(s, {})
+
+
 def lecture_errata():
     from experiments.catalogue import lecture
     written = {label: {"score": printed} for label, (_, printed) in lecture.PRINTED.items()
@@ -236,6 +259,20 @@ CASES = {
         (0, "SGD does not zigzag", _series("SGD.y", [2.0 * 0.8 ** k for k in range(31)])),
         (1, "AdaGrad does not end nearest", _set(**{"AdaGrad.f": 0.03})),
         (1, "AdaGrad only ties the next", _set(**{"AdaGrad.f": 0.0095, "SGD.f": 0.01})),
+        (2, "Rprop's first step follows the gradient's size",
+         _series("Rprop.y", [2.0, 1.943] + [1.9] * 29)),
+        (3, "Adafactor's first step is absolute, not relative",
+         _series("Adafactor.y", [2.0, 1.3] + [1.2] * 29)),
+        (4, "ASGD does not zigzag", _series("ASGD.y", [2.0 * 0.8 ** k for k in range(31)])),
+    ]),
+    "lr-schedule": (lr_schedule, {}, [
+        (0, "the constant rate ends as low", _series("constant.val_loss",
+                                                    [0.5] * 25 + [0.255] * 5)),
+        (1, "StepLR's validation loss still bounces",
+         _series("step.val_loss", [0.5] * 20 + [0.3, 0.4] * 5)),
+        (2, "the plateau rule cuts while the loss still improves",
+         _series("plateau.val_loss", [1.0 - 0.02 * k for k in range(30)])),
+        (2, "the plateau rule never cuts", _series("plateau.lr", [0.3] * 30)),
     ]),
     "optimizer-mnist": (optimizer_mnist, {}, [
         (0, "Adam no faster than SGD", _series("Adam.loss", series_const(0.55))),

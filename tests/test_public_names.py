@@ -24,6 +24,8 @@ NPREF_ONLY_MODULES = {
     "guard": "the NaN/Inf stop, written once and called by both backends",
     "rules": "the book-notation forms the report shows beside PyTorch's own code, which is "
              "torchref's side of the comparison",
+    "schedulers": "PyTorch's own torch.optim.lr_scheduler is torchref's side: torchref.training "
+                  "builds its classes from the same Schedule",
 }
 
 #: torchref modules with no npref twin, and why.

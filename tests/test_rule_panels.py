@@ -12,6 +12,9 @@ from experiments import code, registry
 
 #: A panel a student can put beside the book's listing.
 MAX_LINES = 25
+#: Rules whose own code is longer, and why: Adafactor's update keeps a matrix's second moment
+#: as a row and a column and a vector's whole, and a network has both (28 lines of PyTorch's).
+LONGER = {"Adafactor": 30}
 PRIVATE_CALL = re.compile(r"(?<![\w.])(?:self\.)?(_[A-Za-z]\w*)\(")
 
 
@@ -41,23 +44,26 @@ def test_every_rule_panel_is_short_and_shows_every_helper_it_calls(label, config
             panel = getattr(rule, side)()
             where = f"{label}: {rule.formula[:40]} ({side})"
             assert panel.blocks, f"{where}: no code"
-            assert panel.lines < MAX_LINES, f"{where}: {panel.lines} lines"
+            limit = LONGER.get(rule.formula.split(":")[0], MAX_LINES)
+            assert panel.lines < limit, f"{where}: {panel.lines} lines"
             shown = {b.title.rsplit(".", 1)[-1].rsplit(", ", 1)[-1] for b in panel.blocks}
             for block in panel.blocks:
                 assert block.code.strip() and block.code.strip() != "pass", f"{where}: empty"
                 for name in PRIVATE_CALL.findall(block.code):
                     assert name in shown, f"{where}: calls {name}() without showing it"
-                for plumbing in ("out=", "raise ", "_validate", "assert ", "is_scripting",
-                                 "is_compiling"):
+                # npref's side is written to be read (no out= buffers); PyTorch's is its code
+                # as installed, which may write into out= (Adamax's torch.maximum does).
+                for plumbing in ("out=",) * (side == "numpy") + (
+                        "raise ", "_validate", "assert ", "is_scripting", "is_compiling"):
                     assert plumbing not in block.code, f"{where}: shows {plumbing!r}"
 
 
 def test_pages_show_every_optimizer_they_run():
     """Every rule of a page, not two of six."""
-    for name in ("optimizer-paths", "optimizer-mnist"):
+    for name, count in (("optimizer-paths", 13), ("optimizer-mnist", 6), ("lr-schedule", 4)):
         experiment = registry.get(name)
         shown = [r.formula for r in experiment.rules_for(experiment.defaults)]
-        assert len(shown) == 6, shown
+        assert len(shown) == count, shown
 
 
 # -- the reader of the installed code ---------------------------------------------------------

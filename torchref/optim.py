@@ -33,6 +33,7 @@ the step.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable, Mapping
 
 import torch
@@ -41,8 +42,7 @@ import npref.optim
 from npref.optim import NAMES, REFUSED
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW", "BookAdam",
-           "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor", "make",
-           "NAMES"]
+           "make", "NAMES"]         # and the factories of the rules beyond chapter 6, below
 
 
 def _checked(name: str, **kwargs) -> dict:
@@ -85,14 +85,23 @@ def SGD(params, *, lr: float = 0.01, weight_decay: float = 0.0, foreach=None,
                            **_fast(foreach, fused))
 
 
+#: The optimizers built for the book's velocity form (Momentum and Nesterov with
+#: ``convention="book"``): PyTorch's buffer form computes it only while ``lr`` stays constant,
+#: so :func:`torchref.training.train` refuses them a learning-rate schedule.
+CONSTANT_LR_ONLY = weakref.WeakSet()
+
+
 def _heavy_ball(params, lr, momentum, weight_decay, convention, nesterov, fast):
-    # Both conventions are the same update; torch stores buf.
+    # Both conventions are the same update while lr is constant; torch stores buf.
     h = _checked("nesterov" if nesterov else "momentum", lr=lr, momentum=momentum,
                  weight_decay=weight_decay, convention=convention)
     # torch refuses nesterov=True with momentum 0, where the rule is plain SGD: g + 0·buf = g.
-    return torch.optim.SGD(_params(params), lr=h["lr"], momentum=h["momentum"],
+    made = torch.optim.SGD(_params(params), lr=h["lr"], momentum=h["momentum"],
                            weight_decay=h["weight_decay"],
                            nesterov=nesterov and h["momentum"] > 0, **fast)
+    if h["convention"] == "book" and h["momentum"] > 0:
+        CONSTANT_LR_ONLY.add(made)
+    return made
 
 
 def Momentum(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
@@ -311,14 +320,14 @@ def _factory(name: str):
     return factory
 
 
-Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop, Adafactor = (
-    _factory(name) for name in ("adadelta", "adamax", "nadam", "radam", "asgd", "rprop",
-                                "adafactor"))
+#: The rules beyond chapter 6, one factory each, made from their descriptions (npref's class
+#: names: ``torchref.optim.NAdam`` …).
+_MORE = {name: _factory(name) for name in NAMES if name not in npref.optim.CHAPTER_6}
+globals().update({factory.__name__: factory for factory in _MORE.values()})
+__all__ += [factory.__name__ for factory in _MORE.values()]
 
 _FACTORIES = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-              "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adadelta": Adadelta,
-              "adamax": Adamax, "nadam": NAdam, "radam": RAdam, "asgd": ASGD, "rprop": Rprop,
-              "adafactor": Adafactor}
+              "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, **_MORE}
 assert tuple(_FACTORIES) == NAMES
 
 

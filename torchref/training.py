@@ -103,6 +103,10 @@ def _check_inputs(net, optimizer, schedule) -> None:
                          f"(torchref.optim.make(...)), got {type(optimizer).__module__}."
                          f"{type(optimizer).__name__}; an npref optimizer goes with "
                          "npref.training.train")
+    if schedule.lr_schedule is not None and optimizer in _optim.CONSTANT_LR_ONLY:
+        raise ValueError("lr_schedule needs convention='torch' for Momentum and Nesterov: the "
+                         "book's velocity form (v ← μ·v − lr·g) equals torch.optim.SGD's buffer "
+                         "form (b ← μ·b + g; p ← p − lr·b) only while lr stays constant")
     _np_training.check_watch(schedule.watch,
                              {k: tuple(v.shape) for k, v in net.params.items()})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import npref.optim
 from experiments import settings as S
 from experiments.catalogue.claims import tail_mean
 from experiments.catalogue.variants import run_optimizers
@@ -12,8 +13,9 @@ from experiments.data import mnist
 from experiments.registry import Experiment, register
 from npref.training import Schedule
 
-OPTIMIZERS = {"SGD": "sgd", "Momentum": "momentum", "Nesterov": "nesterov", "AdaGrad": "adagrad",
-              "RMSprop": "rmsprop", "Adam": "adam"}
+#: The book's figure 6-9: chapter 6's rules but AdamW, by their npref class names.
+OPTIMIZERS = {npref.optim.RULES[name].__name__: name for name in npref.optim.CHAPTER_6
+              if name != "adamw"}
 
 @dataclass(frozen=True)
 class Settings:
@@ -54,10 +56,8 @@ def compute(backend, config, seed, data_dir):
             "convention": config["convention"]}
     optimizers = {}
     for label, name in OPTIMIZERS.items():
-        hyper = {"lr": config[f"lr_{name}"]}
-        if name != "sgd":
-            hyper["convention"] = config["convention"]
-        optimizers[label] = (name, hyper)
+        optimizers[label] = (name, npref.optim.with_convention(
+            name, {"lr": config[f"lr_{name}"]}, config["convention"]))
     schedule = Schedule(batch_size=config["batch_size"], iterations=config["iterations"],
                         sampling=config["sampling"],
                         loss_after_update=config["loss_after_update"])
@@ -92,8 +92,8 @@ def findings(result, config):
 def rules(config):
     from experiments.catalogue import rules as R
 
-    return [R.optimizer(name, {"lr": config[f"lr_{name}"],
-                               **({} if name == "sgd" else {"convention": config["convention"]})})
+    return [R.optimizer(name, npref.optim.with_convention(name, {"lr": config[f"lr_{name}"]},
+                                                          config["convention"]))
             for name in OPTIMIZERS.values()]
 
 

@@ -1,24 +1,31 @@
-"""optimizer-paths: six optimizers walking down f(x, y) = x²/20 + y² from (−7, 2).
+"""optimizer-paths: every optimizer walking down f(x, y) = x²/20 + y² from (−7, 2).
 
 The book's figure 6-8: the bowl is 20 times steeper along y than along x, so plain SGD zigzags
 across the valley while the adaptive and momentum rules find their way down it. The book gives
 the learning rates of SGD (0.95), Momentum (0.1), AdaGrad (1.5) and Adam (0.3); Nesterov and
 RMSprop, which the figure omits, get 0.1.
+
+A second figure walks the rest of ``torch.optim`` down the same bowl (``npref.optim``'s rules
+beyond chapter 6): Adamax, NAdam and RAdam at Adam's 0.3, ASGD at SGD's 0.95 (its parameter
+walks SGD's path; the average it keeps is its state), Rprop at PyTorch's default 0.01 (its
+steps ignore the gradient's size), Adafactor at 0.1 (a step relative to the parameter's
+size), and Adadelta at 50: its first steps are about lr·√(eps/(1 − ρ)) ≈ 0.003·lr whatever
+the gradient, so PyTorch's default lr of 1 barely leaves the start in 30 steps.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
+import npref.optim
 from experiments import settings as S
 from experiments.registry import PER_OPERATION, Experiment, register
 from experiments.results import Computed, split_key
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-LABELS = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
-          "rmsprop": "RMSprop", "adam": "Adam"}
+#: The book's figure: chapter 6's rules but AdamW (on this bowl it is Adam).
+OPTIMIZERS = tuple(n for n in npref.optim.CHAPTER_6 if n != "adamw")
 
 
 class Bowl:
@@ -47,15 +54,29 @@ class Settings:
     lr_adagrad: float = S.setting(1.5, S.positive, "AdaGrad's learning rate")
     lr_rmsprop: float = S.setting(0.1, S.positive, "RMSprop's learning rate")
     lr_adam: float = S.setting(0.3, S.positive, "Adam's learning rate")
+    lr_adadelta: float = S.setting(50.0, S.positive, "Adadelta's learning rate")
+    lr_adamax: float = S.setting(0.3, S.positive, "Adamax's learning rate")
+    lr_nadam: float = S.setting(0.3, S.positive, "NAdam's learning rate")
+    lr_radam: float = S.setting(0.3, S.positive, "RAdam's learning rate")
+    lr_asgd: float = S.setting(0.95, S.positive, "ASGD's learning rate")
+    lr_rprop: float = S.setting(0.01, S.positive, "Rprop's learning rate (its first step)")
+    lr_adafactor: float = S.setting(0.1, S.positive, "Adafactor's relative step size")
+
+
+#: The second figure: every other rule npref has that the settings give a learning rate (a rule
+#: added to npref.optim joins the figure with its ``lr_<name>`` setting).
+MORE = tuple(n for n in npref.optim.NAMES if n not in npref.optim.CHAPTER_6
+             and f"lr_{n}" in {f.name for f in fields(Settings)})
+#: The name each rule is shown by: its npref class's ("AdaGrad", "NAdam").
+LABELS = {name: npref.optim.RULES[name].__name__ for name in OPTIMIZERS + MORE}
 
 
 def compute(backend, config, seed, data_dir):
     series, final = {}, {}
     start = {"x": config["start_x"], "y": config["start_y"]}
-    for name in OPTIMIZERS:
-        hyper = {"lr": config[f"lr_{name}"]}
-        if name != "sgd":
-            hyper["convention"] = config["convention"]
+    for name in OPTIMIZERS + MORE:
+        hyper = npref.optim.with_convention(name, {"lr": config[f"lr_{name}"]},
+                                            config["convention"])
         path = backend.descend(Bowl, start, name, hyper, config["steps"], config["dtype"])
         label = LABELS[name]
         series[f"{label}.x"] = path["x"].tolist()
@@ -76,6 +97,13 @@ def diverged(result, config) -> list[str]:
 
 
 def plot(results, config, out_dir):
+    return [_grid(results, config, out_dir, OPTIMIZERS, (2, 3), "optimizer-paths.png",
+                  source="book figure 6-8"),
+            _grid(results, config, out_dir, MORE, (2, 4), "optimizer-paths-more.png",
+                  source="the rest of torch.optim")]
+
+
+def _grid(results, config, out_dir, names, shape, filename, source):
     import matplotlib.pyplot as plt
 
     from experiments.plotting import path, save
@@ -84,8 +112,10 @@ def plot(results, config, out_dir):
     zs = Bowl.value(xs, ys)
     first = next(iter(results.values()))
     gone = diverged(first, config)
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), sharex=True, sharey=True)
-    for ax, name in zip(axes.flat, OPTIMIZERS):
+    rows, cols = shape
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 7.5 if cols == 3 else 6.3), sharex=True,
+                             sharey=True)
+    for ax, name in zip(axes.flat, names):
         label = LABELS[name]
         ax.contour(xs, ys, zs, levels=np.geomspace(0.05, 25, 12), colors="0.75", linewidths=0.8)
         ax.plot(0, 0, "+", color="black", markersize=10)
@@ -103,10 +133,17 @@ def plot(results, config, out_dir):
         ax.set_ylabel("y")
     for ax in axes[-1]:
         ax.set_xlabel("x")
-    axes.flat[3].legend(loc="lower right")           # one entry per backend: its own path
+    spare = axes.flat[len(names):]
+    for ax in spare:
+        ax.set_axis_off()
+    if len(spare):                                   # the legend in a free panel
+        spare[0].legend(*axes.flat[0].get_legend_handles_labels(), loc="center")
+    else:
+        axes.flat[cols].legend(loc="lower right")   # one entry per backend: its own path
     fig.suptitle(f"f(x, y) = x²/20 + y² from ({config['start_x']:g}, {config['start_y']:g}), "
-                 f"{config['steps']} steps, convention={config['convention']!r}")
-    return [save(fig, out_dir, "optimizer-paths.png", source="book figure 6-8")]
+                 f"{config['steps']} steps"
+                 + (f", convention={config['convention']!r}" if names == OPTIMIZERS else ""))
+    return save(fig, out_dir, filename, source=source)
 
 
 def findings(result, config):
@@ -117,8 +154,9 @@ def findings(result, config):
     adaptive = ("AdaGrad", "RMSprop", "Adam")
     flips = {label: int(np.sum(np.diff(np.sign(s[f"{label}.y"])) != 0))
              for label in ("SGD", *adaptive)}
-    values = {split_key(k)[0]: v for k, v in f.items()}
-    gone = diverged(result, config)
+    book = [LABELS[n] for n in OPTIMIZERS]
+    values = {split_key(k)[0]: v for k, v in f.items() if split_key(k)[0] in book}
+    gone = [label for label in diverged(result, config) if label in book]
     half = config["steps"] // 2
     where = (f"; {' and '.join(gone)} diverged (f rose from {start_value(config):.3g} at the "
              "start)" if gone else "")
@@ -136,16 +174,56 @@ def findings(result, config):
                 {"AdaGrad ends lower than every other optimizer by more than 10%":
                      "AdaGrad" not in gone and leads(values, "AdaGrad", diverged=gone)},
                 diverged=[k for k in gone if k == "AdaGrad"]),
+        *_more_findings(result, config),
+    ]
+
+
+def _first_step(series, label):
+    """|Δx|, |Δy| of the first step, and |x₀|, |y₀|."""
+    x, y = series[f"{label}.x"], series[f"{label}.y"]
+    return abs(x[1] - x[0]), abs(y[1] - y[0]), abs(x[0]), abs(y[0])
+
+
+def _more_findings(result, config):
+    """The second figure's: what each of three rules does that the book's rules do not."""
+    from experiments.catalogue.claims import finding
+
+    s = result.series
+    lr = {name: config[f"lr_{name}"] for name in MORE}
+    close = lambda a, b: abs(a - b) <= 1e-4 * abs(b)          # noqa: E731
+    dx, dy, x0, y0 = _first_step(s, "Rprop")
+    sgd_dx, sgd_dy, _, _ = _first_step(s, "SGD")
+    ax, ay, _, _ = _first_step(s, "Adafactor")
+    asgd = int(np.sum(np.diff(np.sign(s["ASGD.y"])) != 0))
+    sgd = int(np.sum(np.diff(np.sign(s["SGD.y"])) != 0))
+    half = config["steps"] // 2
+    return [
+        finding("Rprop's steps ignore the gradient's size: its first step is its learning rate "
+                "along x and along y alike",
+                f"Rprop's first step: |Δx| = {dx:.4g}, |Δy| = {dy:.4g} at lr = {lr['rprop']:g} "
+                f"(SGD's first |Δy|/|Δx|: {sgd_dy / sgd_dx:.3g}, the gradient's ratio)",
+                {"Rprop's |Δx| is its lr (within 0.01%)": close(dx, lr["rprop"]),
+                 "Rprop's |Δy| is its lr (within 0.01%)": close(dy, lr["rprop"])}),
+        finding("Adafactor's step is relative to the parameter's size: its first step moves "
+                "each coordinate by lr times its value",
+                f"Adafactor's first step: |Δx|/|x| = {ax / x0:.4g}, |Δy|/|y| = {ay / y0:.4g} at "
+                f"lr = {lr['adafactor']:g}",
+                {"|Δx|/|x| is Adafactor's lr (within 0.01%)": close(ax / x0, lr["adafactor"]),
+                 "|Δy|/|y| is Adafactor's lr (within 0.01%)": close(ay / y0, lr["adafactor"])}),
+        finding("ASGD's parameter walks SGD's zigzag: its averaging is kept in its state, not "
+                "in its path",
+                f"sign changes of y in {config['steps']} steps: ASGD {asgd} (lr "
+                f"{lr['asgd']:g}), SGD {sgd} (lr {config['lr_sgd']:g})",
+                {f"ASGD's y changes sign in at least half the steps ({half})": asgd >= half}),
     ]
 
 
 def rules(config):
     from experiments.catalogue import rules as R
 
-    convention = config["convention"]
-    return [R.optimizer(name, {"lr": config[f"lr_{name}"],
-                               **({} if name == "sgd" else {"convention": convention})})
-            for name in OPTIMIZERS]
+    return [R.optimizer(name, npref.optim.with_convention(name, {"lr": config[f"lr_{name}"]},
+                                                          config["convention"]))
+            for name in OPTIMIZERS + MORE]
 
 
 def data(config, data_dir):
@@ -156,13 +234,20 @@ def data(config, data_dir):
 register(Experiment(
     name="optimizer-paths",
     description="Paths of SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on x²/20 + y² "
-                "from (−7, 2) (book figure 6-8)",
+                "from (−7, 2) (book figure 6-8), and of the rest of torch.optim",
     concept="Each optimizer minimizes f(x, y) = x²/20 + y², a bowl twenty times steeper in y "
             "than in x, for {steps} steps from ({start_x:g}, {start_y:g}). SGD (p ← p − lr·∇f) "
             "steps by the gradient alone; Momentum and Nesterov accumulate a velocity; AdaGrad, "
             "RMSprop and Adam divide each coordinate's step by the root of its squared "
             "gradients. Along y the gradient is 2y, so a step of lr > 1 overshoots by more than "
-            "it corrects and SGD's path grows instead of shrinking. The NumPy side "
-            "differentiates f by hand, the PyTorch side with autograd.",
+            "it corrects and SGD's path grows instead of shrinking. The second figure walks the "
+            "rest of torch.optim down the same bowl: Adamax, NAdam and RAdam, Adam's relatives, "
+            "at Adam's lr (RAdam's step turns adaptive only once its variance estimate can be "
+            "trusted, and then starts small); ASGD, SGD keeping a running average of its "
+            "iterates aside; Rprop, a step size per coordinate, grown while the gradient keeps "
+            "its sign and cut when it flips; Adafactor, Adam's second moment in factored form "
+            "and a step relative to the parameter's size; Adadelta, whose first steps are about "
+            "lr·√(eps/(1 − ρ)) ≈ 0.003·lr whatever the gradient, hence lr {lr_adadelta:g}. The "
+            "NumPy side differentiates f by hand, the PyTorch side with autograd.",
     settings=Settings, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION,
     findings=findings, rules=rules))

@@ -78,8 +78,13 @@ _BOOK_NOTES = {
 
 
 def formula(name: str, convention: str) -> str:
+    """The rule in one line: chapter 6's per convention (written here), the others' from their
+    description (``npref.optim.RULES[name].formula``)."""
+    import npref.optim
+
     return (OPTIMIZER_FORMULAS.get((name, convention))
-            or OPTIMIZER_FORMULAS.get((name, "book")) or OPTIMIZER_FORMULAS[name, "torch"])
+            or OPTIMIZER_FORMULAS.get((name, "book")) or OPTIMIZER_FORMULAS.get((name, "torch"))
+            or npref.optim.RULES[name].formula)
 
 
 # -- the tiny runs the panels are traced from -------------------------------------------------
@@ -145,7 +150,20 @@ def _panel(fns, record, note=None, cls=None) -> Panel:
     for fn in fns:
         blocks.extend(b for b in code.statements(fn, record, cls=cls)
                       if not any(b.fn is seen.fn for seen in blocks))
-    return Panel(tuple(blocks), note)
+    return Panel(_without_no_ops(blocks), note)
+
+
+def _without_no_ops(blocks) -> tuple:
+    """The blocks without the helpers that did nothing (a warning check whose body ran only
+    ``pass``), and without the bare calls to them."""
+    idle = {b.title.rsplit(", ", 1)[-1].rsplit(".", 1)[-1] for b in blocks
+            if b.code.strip() == "pass"}
+    if not idle:
+        return tuple(blocks)
+    call = re.compile(rf"^\s*(?:self\.)?(?:{'|'.join(map(re.escape, idle))})\(.*\)\s*$")
+    return tuple(code.Block(b.title, "\n".join(line for line in b.code.splitlines()
+                                               if not call.match(line)), b.fn)
+                 for b in blocks if b.code.strip() != "pass")
 
 
 def _source_panel(fns, note=None) -> Panel:
@@ -182,14 +200,21 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
 
     convention = hyper.get("convention", "torch")
     opt = npref.optim.make(name, **hyper)
-    fn, _ = npref_rules.RULES[name, convention if opt.has_conventions else "torch"]
+    textbook = npref_rules.RULES.get((name, convention if opt.has_conventions else "torch"))
     arch = {**_TINY, "activation": "relu", "weight_init": "he"}
 
     def numpy_panel():
         resolved = opt.hyperparameters()
         values = ", ".join(f"{k}={v!r}" for k, v in resolved.items() if k != "convention")
-        return _source_panel([fn], note=f"npref.optim.{type(opt).__name__}({values}) computes "
-                                        "this, bit for bit (tests/test_rules.py)")
+        made = f"npref.optim.{type(opt).__name__}({values})"
+        if textbook is None:        # a rule beyond chapter 6: its update, as it ran
+            record = _trace("numpy", arch, name, hyper)
+            return _panel([type(opt)._step], record, cls=type(opt),
+                          note=f"{made}'s update of one parameter, in the order of operations "
+                               "of PyTorch's single-tensor path "
+                               "(parity_tests/test_optim_more.py)")
+        return _source_panel([textbook[0]], note=f"{made} computes this, bit for bit "
+                                                 "(tests/test_rules.py)")
 
     def torch_panel():
         record = _trace("torch", arch, name, hyper)
@@ -203,15 +228,20 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
                 _BOOK_NOTES.get(name) if opt.has_conventions else None)
 
 
+#: The arguments of PyTorch's update functions worth showing, when each took one value.
+_SHOWN = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "beta1", "beta2", "eps",
+          "alpha", "lr_decay", "maximize", "centered", "amsgrad", "rho", "lambd", "t0",
+          "momentum_decay", "decoupled_weight_decay", "beta2_decay", "d", "eps1", "eps2",
+          "etaminus", "etaplus", "step_size_min", "step_size_max")
+
+
 def _called_with(record, fns) -> str | None:
     """The hyperparameters PyTorch's update function was called with, as numbers."""
     if not fns:
         return None
     flags = record.flags.get(getattr(fns[0], "__code__", None), {})
     shown = {k: next(iter(v)) for k, v in flags.items()
-             if len(v) == 1 and k in ("lr", "momentum", "dampening", "nesterov", "weight_decay",
-                                      "beta1", "beta2", "eps", "alpha", "lr_decay",
-                                      "maximize", "centered", "amsgrad")}
+             if len(v) == 1 and k in _SHOWN}
     if not shown:
         return None
     return "called with " + ", ".join(f"{k}={v!r}" for k, v in sorted(shown.items()))
@@ -386,3 +416,48 @@ def minibatches(batch_size: int) -> Rule:
     return Rule(f"minibatch gradient descent: each epoch a fresh permutation of the samples in "
                 f"batches of {batch_size}, one step p ← p − lr·∇L_batch per batch",
                 numpy_panel, torch_panel)
+
+
+# -- learning-rate schedules ---------------------------------------------------------------------
+
+#: Each schedule's rule in one line (the chainable form both backends compute, epoch e).
+_SCHEDULE_FORMULAS = {
+    "StepLR": "StepLR: lr ← lr·γ every {step_size} epochs",
+    "MultiStepLR": "MultiStepLR: lr ← lr·γ at each milestone",
+    "ExponentialLR": "ExponentialLR: lr ← lr·γ every epoch",
+    "CosineAnnealingLR": "CosineAnnealingLR: lrₑ = η_min + (lr₀ − η_min)·(1 + cos(π·e/T))/2, "
+                         "T = {T_max}",
+    "ReduceLROnPlateau": "ReduceLROnPlateau: lr ← lr·{factor} once the validation loss has not "
+                         "improved for {patience} epoch(s)",
+}
+#: The methods that compute each schedule's rate, where ``get_lr`` is not it.
+_SCHEDULE_METHODS = {"ReduceLROnPlateau": ("step",)}
+
+
+def lr_schedule(spec, *, label: str) -> Rule:
+    """The rule of a learning-rate schedule ``(name, keywords)``: npref.schedulers' class and
+    ``torch.optim.lr_scheduler``'s, each as it ran in a tiny scheduled run."""
+    import torch.optim.lr_scheduler as torch_schedulers
+
+    import npref.schedulers
+    from npref.training import Schedule
+
+    name, keywords = spec
+    arch = {**_TINY, "activation": "relu", "weight_init": "he"}
+    schedule = Schedule(batch_size=4, epochs=6, lr_schedule=spec)
+    methods = _SCHEDULE_METHODS.get(name, ("get_lr",))
+
+    def numpy_panel():
+        record = _trace("numpy", arch, "sgd", {"lr": 0.1}, schedule)
+        return _panel([getattr(getattr(npref.schedulers, name), m) for m in methods], record,
+                      note=f"npref.schedulers.{name}: the rates of PyTorch's class, bit for bit "
+                           "(parity_tests/test_schedulers.py)")
+
+    def torch_panel():
+        record = _trace("torch", arch, "sgd", {"lr": 0.1}, schedule)
+        return _panel([getattr(getattr(torch_schedulers, name), m) for m in methods], record,
+                      note=f"torch.optim.lr_scheduler.{name}, PyTorch's own class, stepped by "
+                           "torchref.training.train")
+
+    text = _SCHEDULE_FORMULAS.get(name, f"{name}: PyTorch's schedule").format(**keywords)
+    return Rule(f"{label} — {text.split(': ', 1)[1]}", numpy_panel, torch_panel)

@@ -13,7 +13,7 @@ from npref.training import Schedule
 
 #: What each recorded series is plotted against (the rest, observed after every iteration:
 #: iterations).
-AXES = {"epoch_loss": "epoch", "train_acc": "evaluation", "test_acc": "evaluation",
+AXES = {"epoch_loss": "epoch", "lr": "epoch", "train_acc": "evaluation", "test_acc": "evaluation",
         "val_loss": "evaluation", "val_acc": "evaluation"}
 
 
@@ -33,7 +33,9 @@ class Variant:
     keywords, ``("l2", {"lam": 0.1})``. ``schedule``: an :class:`npref.training.Schedule`.
     ``data``: this variant's own data, else the experiment's. ``init_seed``: the seed of the
     starting weights (variants that share it start from the same weights where the architecture
-    allows); ``init``: the starting weights themselves.
+    allows); ``init``: the starting weights themselves. ``batch_seed``: the seed of the batch
+    order and dropout masks (variants that share it train on the same batches; by default each
+    variant draws its own).
     """
 
     arch: dict
@@ -43,6 +45,7 @@ class Variant:
     data: object = None
     init_seed: int | None = None
     init: dict | None = None          # explicit starting weights (NumPy), instead of init_seed
+    batch_seed: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.schedule, Schedule):
@@ -71,7 +74,9 @@ def run_variants(backend, variants: dict, *, data, config: dict, seed: int, labe
             init = initial_params(v.arch, seed if v.init_seed is None else v.init_seed, dtype)
         history, params = backend.train(v.arch, init, v.optimizer, v.hyper,
                                         data if v.data is None else v.data, v.schedule,
-                                        dtype=dtype, seed=seed + 1 + i, label=f"{label} {name}")
+                                        dtype=dtype, label=f"{label} {name}",
+                                        seed=seed + 1 + i if v.batch_seed is None
+                                        else v.batch_seed)
         for key, values in history.series().items():
             series[series_key(name, key)] = values
             final[series_key(name, key)] = values[-1]

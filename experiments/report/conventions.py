@@ -49,9 +49,7 @@ def _pair(name, optimizer, hyper, arch=ARCH, conventions=("book", "torch"), **kw
     data = breast_cancer.load().data
     runs = {}
     for convention in conventions:
-        h = dict(hyper)
-        if optimizer not in ("sgd", "adamw"):
-            h["convention"] = convention
+        h = npref.optim.with_convention(optimizer, hyper, convention)
         runs[convention] = _train(arch, optimizer, h, convention, data, **kw)
     (book_net, book_h), (torch_net, torch_h) = runs["book"], runs["torch"]
     diff = compare(book_net.params, torch_net.params, tol=1.0,

@@ -30,6 +30,7 @@ DASH = "—"
 #: (title, source, experiment names).
 SECTIONS = (
     ("Optimizers", "book §6.1", ("optimizer-paths", "optimizer-mnist")),
+    ("Learning-rate schedules", "the notes' learning-rate decay", ("lr-schedule",)),
     ("Initial weights", "book §6.2", ("init-histograms", "init-mnist")),
     ("Batch Normalization", "book §6.3", ("batchnorm-mnist",)),
     ("Overfitting and regularization", "book §6.4 and the exercise notebook",

@@ -23,19 +23,22 @@ Not covered, refused by :func:`make` with the reason (:data:`REFUSED`): LBFGS, S
 
 from __future__ import annotations
 
+from . import more
 from .base import Buffer, Optimizer, Param  # noqa: F401 (the description's pieces)
 from .chapter6 import DEFAULT_EPS, SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop
-from .more import ASGD, Adadelta, Adafactor, Adamax, NAdam, RAdam, Rprop
+from .more import *  # noqa: F401,F403 (every rule more.py defines, by its __all__)
+
+_MORE = tuple(getattr(more, name) for name in more.__all__)
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW",
-           "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor", "make",
-           "NAMES", "CHAPTER_6", "DEFAULT_EPS", "REFUSED", "RULES", "has_conventions",
-           "with_convention"]
+           *more.__all__, "make", "NAMES", "CHAPTER_6", "DEFAULT_EPS", "REFUSED", "RULES",
+           "has_conventions", "with_convention"]
 
 #: Every rule, by the lower-case name :func:`make` takes: chapter 6's in the book's order, then
-#: the rest of ``torch.optim``.
+#: the rest of ``torch.optim`` (every class of :mod:`npref.optim.more`: adding one there adds
+#: it here, to torchref and to the parity suite).
 RULES = {cls.name: cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam, AdamW,
-                                   Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop, Adafactor)}
+                                   *_MORE)}
 NAMES = tuple(RULES)
 #: The book's seven.
 CHAPTER_6 = NAMES[:7]

@@ -19,6 +19,9 @@ A rule is a subclass of :class:`Optimizer` that declares
     ``"SGD"``, ``"NAdam"`` … — the ``torch.optim`` class that computes the rule (None where PyTorch
     has none, as for the book's Adam);
 
+``formula``
+    the update in one line of the book's notation, for the report;
+
 and implements ``_step(p, g, state, work)``, which updates ``p`` and ``state`` in place. Adding an
 optimizer is that class (its update rule and its row); the parity suite reads the rest.
 """
@@ -122,6 +125,10 @@ class Optimizer:
     #: Whether one pass over a network's whole parameter buffer computes the same as the loop:
     #: element-wise rules whose state is arrays starting at zero.
     flat: bool = True
+
+    #: The rule in one line of the book's notation ("Adamax: m ← …; p ← …"), for the report's
+    #: rule panels (chapter 6's are written there per convention).
+    formula: str | None = None
 
     #: Whether the rule exists in the book's convention too (False: SGD, where both agree, and
     #: the rules the book does not have) — set from ``buffers``.

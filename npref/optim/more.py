@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import _validate
 from .base import Buffer, Optimizer, Param, fraction_pair, positive_pair
-from .chapter6 import _lerp_
 
 __all__ = ["Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor"]
 
@@ -24,6 +23,16 @@ DECAY = Param(0.0, _validate.nonnegative, draw="decay")
 def _float32(x) -> float:
     """A Python float rounded to float32, as PyTorch stores its scalar state."""
     return float(np.float32(x))
+
+
+def _lerp(m: np.ndarray, g, w: float) -> None:
+    """``m ← m + w·(g − m)`` in place, rounded as ``torch.lerp`` rounds it: the weight in the
+    array's dtype, and ``g − (g − m)·(1 − w)`` for ``w ≥ ½``."""
+    w = m.dtype.type(w)
+    if w < 0.5:
+        m += (g - m) * w
+    else:
+        m[...] = g - (g - m) * (1 - w)
 
 
 def _norm(x: np.ndarray, **kw):
@@ -45,6 +54,8 @@ class Adadelta(Optimizer):
     """
 
     name = "adadelta"
+    formula = ("Adadelta: v ← ρ·v + (1 − ρ)·g²;  Δ ← √(u + eps)/√(v + eps)·g;"
+               "  u ← ρ·u + (1 − ρ)·Δ²;  p ← p − lr·Δ")
     torch_class = "Adadelta"
     hyper = {"lr": Param(1.0, _validate.positive, draw="lr"),
              "rho": Param(0.9, _validate.fraction, draw="alpha"),
@@ -78,6 +89,8 @@ class Adamax(Optimizer):
     """
 
     name = "adamax"
+    formula = ("Adamax: m ← β₁·m + (1 − β₁)·g;  u ← max(β₂·u, |g| + eps);"
+               "  p ← p − lr/(1 − β₁ᵗ)·m/u")
     torch_class = "Adamax"
     hyper = {"lr": Param(2e-3, _validate.positive, draw="lr"),
              "betas": Param((0.9, 0.999), fraction_pair, draw="betas"),
@@ -89,8 +102,8 @@ class Adamax(Optimizer):
         g = self._decayed(p, g)
         beta1, beta2 = self.betas
         m, u = state["exp_avg"], state["exp_inf"]
-        _lerp_(m, g, 1 - beta1, work[0])
-        np.maximum(u * beta2, np.abs(g) + self.eps, out=u)
+        _lerp(m, g, 1 - beta1)
+        u[...] = np.maximum(u * beta2, np.abs(g) + self.eps)
         clr = self.lr / (1 - beta1 ** state["step"])
         p -= clr * (m / u)
 
@@ -127,6 +140,8 @@ class NAdam(_Decoupled):
     """
 
     name = "nadam"
+    formula = ("NAdam: m, v as Adam's;  p ← p − lr·(1 − μₜ)/(1 − Πμ)·g/d"
+               " − lr·μₜ₊₁/(1 − Πμ·μₜ₊₁)·m/d,  d = √(v/(1 − β₂ᵗ)) + eps")
     torch_class = "NAdam"
     flat = False
     hyper = {"lr": Param(2e-3, _validate.positive, draw="lr"),
@@ -146,7 +161,7 @@ class NAdam(_Decoupled):
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         mu_product = state["mu_product"] = float(np.float32(state["mu_product"]) * np.float32(mu))
-        _lerp_(m, g, 1 - beta1, work[0])
+        _lerp(m, g, 1 - beta1)
         v *= beta2
         v += (1 - beta2) * g * g
         denom = np.sqrt(v / (1 - beta2 ** t)) + self.eps
@@ -168,6 +183,8 @@ class RAdam(_Decoupled):
     """
 
     name = "radam"
+    formula = ("RAdam: m, v as Adam's;"
+               "  p ← p − lr·m/(1 − β₁ᵗ)·[r·√(1 − β₂ᵗ)/(√v + eps) once ρₜ > 5, else 1]")
     torch_class = "RAdam"
     hyper = {"lr": Param(1e-3, _validate.positive, draw="lr"),
              "betas": Param((0.9, 0.999), fraction_pair, draw="betas"),
@@ -181,7 +198,7 @@ class RAdam(_Decoupled):
         beta1, beta2 = self.betas
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        _lerp_(m, g, 1 - beta1, work[0])
+        _lerp(m, g, 1 - beta1)
         v *= beta2
         v += (1 - beta2) * g * g
         bias_correction2 = 1 - beta2 ** t
@@ -212,6 +229,8 @@ class ASGD(Optimizer):
     """
 
     name = "asgd"
+    formula = ("ASGD: p ← p·(1 − λ·η) − η·g;  a ← a + μ·(p − a);"
+               "  η ← lr/(1 + λ·lr·t)^α,  μ ← 1/max(1, t − t₀)")
     torch_class = "ASGD"
     hyper = {"lr": Param(1e-2, _validate.positive, draw="lr"),
              "lambd": Param(1e-4, _validate.nonnegative, draw="small_positive"),
@@ -273,6 +292,8 @@ class Rprop(Optimizer):
     """
 
     name = "rprop"
+    formula = ("Rprop: s ← s·η₊ where g·g_prev > 0,"
+               " s·η₋ where < 0 (and that step skipped);  p ← p − sign(g)·s")
     torch_class = "Rprop"
     decay = None
     flat = False
@@ -291,7 +312,7 @@ class Rprop(Optimizer):
         sign[sign > 0] = etaplus
         sign[sign < 0] = etaminus
         sign[sign == 0] = 1
-        np.clip(step_size * sign, *self.step_sizes, out=step_size)
+        step_size[...] = np.clip(step_size * sign, *self.step_sizes)
         g = np.array(g)                                   # a copy
         g[sign == etaminus] = 0                           # a flipped sign: skip this step
         p -= _sign(g) * step_size
@@ -337,10 +358,14 @@ class Adafactor(Optimizer):
         u = g/√max(v̂, eps1²);   p ← p − α/max(1, RMS(u)/d) · u
 
     Defaults: lr 1e-2, beta2_decay −0.8, eps (None, 1e-3) — None: the dtype's machine epsilon —
-    d 1.0, weight_decay 0. State ``row_var``, ``col_var`` (matrices) or ``variance`` (vectors).
+    d 1.0, weight_decay 0. State ``row_var``, ``col_var`` (a parameter of two or more
+    dimensions, factored over its last two) or ``variance`` (vectors and scalars).
     """
 
     name = "adafactor"
+    formula = ("Adafactor: v̂ ← factored average of g² (rows × columns; a vector's own);"
+               "  u = g/√v̂;"
+               "  p ← p − min(lr, 1/√t)·max(eps₂, RMS(p))·u/max(1, RMS(u)/d)")
     torch_class = "Adafactor"
     decay = "decoupled"
     flat = False
@@ -371,14 +396,12 @@ class Adafactor(Optimizer):
             p *= 1 - self.lr * self.weight_decay
         if _factored(p):
             row, col = state["row_var"], state["col_var"]
-            _lerp_(row, _norm(g, axis=-1, keepdims=True) ** 2 / g.shape[-1], weight,
-                   np.empty_like(row))
-            _lerp_(col, _norm(g, axis=-2, keepdims=True) ** 2 / g.shape[-2], weight,
-                   np.empty_like(col))
+            _lerp(row, _norm(g, axis=-1, keepdims=True) ** 2 / g.shape[-1], weight)
+            _lerp(col, _norm(g, axis=-2, keepdims=True) ** 2 / g.shape[-2], weight)
             estimate = row @ col
             estimate /= np.maximum(row.mean(axis=-2, keepdims=True), eps1)
         else:
-            _lerp_(state["variance"], g * g, weight, np.empty_like(g))
+            _lerp(state["variance"], g * g, weight)
             estimate = state["variance"].copy()
         update = 1 / np.sqrt(np.maximum(estimate, eps1 * eps1)) * g
         denom = max(1.0, float(_norm(update)) / (update.size ** 0.5 * self.d))

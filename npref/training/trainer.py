@@ -39,9 +39,7 @@ def book_optimizer_keywords(name: str, optimizer_param) -> tuple[str, dict]:
         raise ValueError(f"the book's Trainer builds its optimizers with convention='book', got "
                          f"convention={kw['convention']!r}")
     kw.pop("convention", None)
-    if name != "sgd":
-        kw["convention"] = "book"
-    return name, kw
+    return name, _optim.with_convention(name, kw, "book")
 
 
 class Trainer:

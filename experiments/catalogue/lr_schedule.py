@@ -1,0 +1,235 @@
+"""lr-schedule: learning-rate decay on MNIST — a constant rate against step decay, cosine
+annealing and a cut on a validation plateau (the seeds' "learning rate decay", the idea
+AdaGrad makes per weight; ``torch.optim.lr_scheduler``'s StepLR, CosineAnnealingLR and
+ReduceLROnPlateau, and npref.schedulers' transcriptions of them).
+
+Every schedule starts from the same weights, trains on the same batches and starts at the same
+rate — one large enough to learn fast early and to keep the loss bouncing late — so that the
+schedule is all that differs. Each backend builds its own schedulers from one
+:class:`npref.training.Schedule` (``lr_schedule``): npref's on the NumPy side, PyTorch's own on
+the PyTorch side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import npref.optim
+from experiments import settings as S
+from experiments.catalogue.variants import Variant, run_variants
+from experiments.data import mnist
+from experiments.registry import Experiment, register
+from npref.training import Data, Schedule
+
+#: The four runs, in the order the figure and the findings name them.
+NAMES = ("constant", "step", "cosine", "plateau")
+LABELS = {"constant": "constant", "step": "StepLR (step decay)",
+          "cosine": "CosineAnnealingLR", "plateau": "ReduceLROnPlateau"}
+COLORS = {"constant": "#7f7f7f", "step": "#1f77b4", "cosine": "#2ca02c", "plateau": "#d62728"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Four runs of one network and optimizer, one per learning-rate schedule."""
+    n_train: int = S.setting(0, S.count, "images, validation included")
+    n_test: int = S.setting(0, S.count, "test images")
+    validation: float = S.setting(0.2, S.open_fraction, "the share held out for validation")
+    hidden: list = S.setting([100, 100], S.layer_sizes, "hidden layer sizes")
+    batch_size: int = S.setting(100, S.positive_int, "images per iteration")
+    epochs: int = S.setting(30, S.positive_int, "epochs of every run")
+    optimizer: str = S.setting("momentum", S.choice(*npref.optim.NAMES),
+                               "the optimizer every schedule drives")
+    lr: float = S.setting(0.3, S.positive, "the starting learning rate of every run")
+    momentum: float = S.setting(0.9, S.fraction, "the optimizer's momentum (where it has one)")
+    step_size: int = S.setting(10, S.positive_int, "StepLR: epochs between decays")
+    gamma: float = S.setting(0.1, S.open_fraction, "StepLR: the factor of each decay")
+    eta_min: float = S.setting(0.0, S.nonnegative, "CosineAnnealingLR: the last rate")
+    patience: int = S.setting(1, S.count, "ReduceLROnPlateau: epochs without improvement "
+                                          "it waits before cutting")
+    factor: float = S.setting(0.1, S.open_fraction, "ReduceLROnPlateau: the factor of a cut")
+    dtype: str = S.dtype()
+
+
+PROFILES = {"quick": Settings(n_train=4000, n_test=1000, epochs=12, step_size=4)}
+
+
+def specs(config) -> dict:
+    """Each run's ``lr_schedule``, in npref.schedulers' (and PyTorch's) names."""
+    return {"constant": None,
+            "step": ("StepLR", {"step_size": config["step_size"], "gamma": config["gamma"]}),
+            "cosine": ("CosineAnnealingLR", {"T_max": config["epochs"],
+                                             "eta_min": config["eta_min"]}),
+            "plateau": ("ReduceLROnPlateau", {"patience": config["patience"],
+                                              "factor": config["factor"]})}
+
+
+def hyper(config) -> dict:
+    out = {"lr": config["lr"]}
+    if "momentum" in npref.optim.RULES[config["optimizer"]].hyper:
+        out["momentum"] = config["momentum"]
+    # PyTorch's convention: the book's Momentum is PyTorch's only while lr stays constant.
+    return npref.optim.with_convention(config["optimizer"], out, "torch")
+
+
+def split(data: Data, config, seed) -> Data:
+    """Shuffle the training images (from ``seed``) and hold out the first ``validation`` share;
+    the test images stay the test set."""
+    order = np.random.default_rng(seed).permutation(len(data.t_train))
+    x, t = data.x_train[order], data.t_train[order]
+    n_val = int(len(t) * config["validation"])
+    return Data(x[n_val:], t[n_val:], data.x_test, data.t_test, x[:n_val], t[:n_val])
+
+
+def compute(backend, config, seed, data_dir):
+    data = split(mnist.for_experiment(config, data_dir).data, config, seed)
+    arch = {"input_size": 784, "hidden_sizes": config["hidden"], "output_size": 10,
+            "activation": "relu", "weight_init": "he"}
+    variants = {name: Variant(arch, config["optimizer"], hyper(config),
+                              Schedule(batch_size=config["batch_size"], epochs=config["epochs"],
+                                       lr_schedule=spec),
+                              init_seed=seed, batch_seed=seed + 1)
+                for name, spec in specs(config).items()}
+    return run_variants(backend, variants, data=data, config=config, seed=seed,
+                        label="lr-schedule")
+
+
+def rates(result, config, name) -> list:
+    """The learning rate of every epoch (a constant run records none: it is ``lr``)."""
+    return result.series.get(f"{name}.lr", [config["lr"]] * config["epochs"])
+
+
+def plot(results, config, out_dir):
+    import matplotlib.pyplot as plt
+
+    from experiments.plotting import legend, line, save
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4))
+    epochs = np.arange(1, config["epochs"] + 1)
+    for backend, result in results.items():
+        for name in NAMES:
+            look = line(backend, color=COLORS[name])
+            axes[0].plot(epochs, rates(result, config, name), drawstyle="steps-post", **look)
+            loss = result.series[f"{name}.epoch_loss"]
+            axes[1].plot(epochs[:len(loss)], loss, **look)
+            val = result.series[f"{name}.val_loss"]
+            axes[2].plot(epochs[:len(val)], val, **look)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("learning rate (each epoch's)")
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel("training loss (epoch mean)")
+    axes[2].set_ylabel("validation loss")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+    legend(axes[0], [(LABELS[n], COLORS[n]) for n in NAMES], results, loc="lower left",
+           fontsize=11)
+    hidden = "-".join(map(str, config["hidden"]))
+    fig.suptitle(f"MNIST, 784-{hidden}-10 ReLU, {npref.optim.RULES[config['optimizer']].__name__}"
+                 f" from lr {config['lr']:g}: four learning-rate schedules")
+    return [save(fig, out_dir, "lr-schedule.png", source="learning-rate decay")]
+
+
+def _tail(values, config) -> list:
+    """The last third of the epochs (at least two)."""
+    return list(values[-max(2, config["epochs"] // 3):])
+
+
+def _plateau_cuts(result, config) -> list[tuple[int, bool]]:
+    """Each epoch after which ReduceLROnPlateau cut the rate, and whether the validation loss
+    had then gone ``patience + 1`` epochs without a new best (PyTorch's rule, threshold 1e-4
+    relative)."""
+    lrs, val = rates(result, config, "plateau"), result.series["plateau.val_loss"]
+    cuts = []
+    for e in range(len(lrs) - 1):
+        if lrs[e + 1] < lrs[e]:
+            window = range(e - config["patience"], e + 1)
+            best_before = min(val[:max(0, window.start)], default=np.inf)
+            stalled = window.start >= 1 and all(val[k] >= best_before * (1 - 1e-4)
+                                                for k in window)
+            cuts.append((e + 1, stalled))
+    return cuts
+
+
+def findings(result, config):
+    from experiments.catalogue.claims import finding
+    from experiments.catalogue.wording import ranking, relation
+
+    decayed = [n for n in NAMES if n != "constant"]
+    final = {LABELS[n]: result.series[f"{n}.val_loss"][-1] for n in NAMES}
+    spread = {n: float(np.ptp(_tail(result.series[f"{n}.val_loss"], config))) for n in NAMES}
+    tail = len(_tail(result.series["constant.val_loss"], config))
+    cuts = _plateau_cuts(result, config)
+    gone = [LABELS[n] for n in NAMES if not np.isfinite(result.series[f"{n}.val_loss"][-1])]
+    return [
+        finding("Decaying the learning rate ends at a lower validation loss than keeping the "
+                "starting rate",
+                f"validation loss after epoch {config['epochs']}: "
+                f"{ranking(final, best_word='lowest', diverged=gone)}",
+                {f"{LABELS[n]} ends lower than the constant rate by more than 10%":
+                     relation(final[LABELS[n]], final["constant"]) == "ahead"
+                 for n in decayed},
+                diverged=gone),
+        finding("Once the rate is small the validation loss stops bouncing",
+                f"spread (max − min) of the validation loss over the last {tail} epochs: "
+                + ", ".join(f"{LABELS[n]} {spread[n]:.3g}" for n in NAMES),
+                {f"{LABELS[n]}'s spread is under half the constant rate's": 
+                     spread[n] < 0.5 * spread["constant"] for n in decayed},
+                diverged=gone),
+        finding("ReduceLROnPlateau cuts the rate only once the validation loss has stalled",
+                (f"cuts after epoch {', '.join(str(e) for e, _ in cuts)} (patience "
+                 f"{config['patience']}); the rate ends at {rates(result, config, 'plateau')[-1]:.3g}"
+                 if cuts else f"no cut in {config['epochs']} epochs (patience "
+                              f"{config['patience']})"),
+                {"the rate was cut at least once": bool(cuts),
+                 f"each cut follows {config['patience'] + 1} epochs without a new best "
+                 "validation loss": bool(cuts) and all(ok for _, ok in cuts)},
+                why=None if cuts else "the validation loss kept improving: the plateau "
+                                      "rule had nothing to act on in this run"),
+    ]
+
+
+def concept(config):
+    name = npref.optim.RULES[config["optimizer"]].__name__
+    return (
+        f"The same ReLU network (hidden layers of {', '.join(map(str, config['hidden']))} "
+        f"units), from the same He-initialized weights and on the same batches of {config['batch_size']}, is trained "
+        f"for {config['epochs']} epochs by {name} from lr {config['lr']:g} — a rate large "
+        "enough to learn fast at first, too large to settle — under four schedules, each "
+        "stepped after every epoch: constant; StepLR, lr × "
+        f"{config['gamma']:g} every {config['step_size']} epochs; CosineAnnealingLR, lr "
+        f"following half a cosine down to {config['eta_min']:g} over the run; "
+        f"ReduceLROnPlateau, lr × {config['factor']:g} once the validation loss "
+        f"({config['validation']:.0%} of the training images, held out) has not improved for "
+        f"{config['patience']} epoch(s) after the best. One npref.training.Schedule describes "
+        "each run; the NumPy side builds npref.schedulers' class of that name, the PyTorch "
+        "side torch.optim.lr_scheduler's own. The optimizer runs in PyTorch's convention: "
+        "PyTorch's Momentum (b ← μ·b + g; p ← p − lr·b) applies a new rate to the whole "
+        "buffer at once, the book's velocity form (v ← μ·v − lr·g) only to new gradients, so "
+        "under a changing rate the two are different rules (torchref refuses the book's "
+        "with a schedule).")
+
+
+def rules(config):
+    from experiments.catalogue import rules as R
+
+    out = [R.optimizer(config["optimizer"], hyper(config))]
+    for name, spec in specs(config).items():
+        if spec is not None:
+            out.append(R.lr_schedule(spec, label=LABELS[name]))
+    return out
+
+
+def _data(config, data_dir):
+    described = mnist.for_experiment(config, data_dir).describe()
+    n_val = int(described["n_train"] * config["validation"])
+    return {**described, "n_train": described["n_train"] - n_val, "n_val": n_val}
+
+
+register(Experiment(
+    name="lr-schedule",
+    description="Learning-rate decay on MNIST: constant vs StepLR vs CosineAnnealingLR vs "
+                "ReduceLROnPlateau, npref.schedulers against torch.optim.lr_scheduler",
+    concept=concept,
+    settings=Settings, profiles=PROFILES, compute=compute, plot=plot, data=_data,
+    findings=findings, rules=rules))
