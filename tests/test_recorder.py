@@ -1,0 +1,128 @@
+"""npref.testing.record on a book-style NumPy net (an ordered dict of layer objects, a ReLU whose
+backward writes into its argument, dropout drawn from np.random's global state) against its
+PyTorch port, and the recorder's refusals."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from npref.testing import draws, lockstep, record
+
+
+class Affine:                                  # the book's layers, written here as a user has them
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dW, self.db = self.x.T @ dout, dout.sum(axis=0)
+        return dout @ self.W.T
+
+
+class Relu:
+    def forward(self, x):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        dout[self.mask] = 0                    # the book's: writes into its argument
+        return dout
+
+
+class Dropout:
+    def __init__(self, ratio):
+        self.ratio = ratio
+
+    def forward(self, x, train_flg=True):
+        self.mask = np.random.rand(*x.shape) > self.ratio
+        return x * self.mask
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class BookNet:
+    def __init__(self, rng):
+        self.layers = OrderedDict(
+            Affine1=Affine(rng.standard_normal((4, 5)), np.zeros(5)), Relu1=Relu(),
+            Dropout1=Dropout(0.5), Affine2=Affine(rng.standard_normal((5, 3)), np.zeros(3)))
+
+    def gradient(self, x, dout):
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        for layer in reversed(self.layers.values()):
+            dout = layer.backward(dout)
+
+
+class MaskedDropout(nn.Module):
+    def forward(self, x):
+        return x * self.mask
+
+
+def test_a_book_net_and_its_port_meet_by_name_and_layout():
+    rng = np.random.default_rng(0)
+    book = BookNet(rng)
+    port = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), MaskedDropout(), nn.Linear(5, 3)).double()
+    with torch.no_grad():
+        for fc, key in ((port[0], "Affine1"), (port[3], "Affine2")):
+            fc.weight.copy_(torch.tensor(book.layers[key].W.T))
+            fc.bias.copy_(torch.tensor(book.layers[key].b))
+    rec_book, rec_port = record(book), record(port, names={"2": "dropout1"})
+    x, dout = rng.standard_normal((6, 4)), rng.standard_normal((6, 3))
+    np.random.seed(3)
+
+    def book_step(t):
+        with draws() as drawn:
+            book.gradient(x, dout.copy())
+        port[2].mask = torch.tensor(drawn[0] > 0.5)     # the same masks, from np.random's draws
+        return {**rec_book.take(), **rec_book.params()}
+
+    def port_step(t):
+        xt = torch.tensor(x)
+        port(xt).backward(torch.tensor(dout))
+        seen = rec_port.take()
+        port.zero_grad()
+        return {**seen, **rec_port.params()}
+
+    names = list(book_step(0))
+    assert names == ["affine1.out", "relu1.out", "dropout1.out", "affine2.out", "affine2.W.grad",
+                     "affine2.b.grad", "affine2.dx", "dropout1.dx", "relu1.dx", "affine1.W.grad",
+                     "affine1.b.grad", "affine1.W", "affine1.b", "affine2.W", "affine2.b"]
+    assert lockstep(book_step, port_step, steps=3, names=("book", "port")) is None
+    assert rec_book.masks()[0].shape == (6, 5)
+    rec_book.detach()
+    assert "forward" not in vars(book.layers["Affine1"])
+
+
+def test_draws_hands_the_code_the_numbers_it_would_have_drawn():
+    np.random.seed(7)
+    expected = np.random.rand(3, 2)
+    np.random.seed(7)
+    with draws() as drawn:
+        got = np.random.rand(3, 2)
+    assert np.array_equal(got, expected) and np.array_equal(drawn[0], expected)
+    assert np.random.rand.__name__ == "rand"                    # restored
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda: record(object()), "has no `layers`"),
+    (lambda: record(object(), layers=[object()]), r"layers\[0\] has no forward/backward"),
+    (lambda: record(nn.Sequential(nn.Linear(2, 2)), names={"9": "x"}), "names: no layer '9'"),
+    (lambda: record(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), names={"1": "affine1"}),
+     "two layers would be called 'affine1'"),
+    (lambda: record(nn.Sequential(nn.Linear(2, 2))).state("sgd"),
+     "optimizer must be a torch.optim.Optimizer"),
+])
+def test_bad_arguments_are_refused_by_name(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
