@@ -175,7 +175,11 @@ def _run(args) -> int:
                         pages=report.page_writers(experiment, spec.out))
     if (spec.out / report.PAGES["index"]).exists():
         report.refresh_index(spec.out)
-    return DISAGREE if result.parity.passed is False else DONE
+    if result.parity.passed is False:
+        from experiments.backends.parity import failure_summary
+        print(f"run: {failure_summary(result.experiment, result.parity)}", file=sys.stderr)
+        return DISAGREE
+    return DONE
 
 
 def _run_help(args) -> int:

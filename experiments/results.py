@@ -121,7 +121,8 @@ class Finding:
 @dataclass
 class Parity:
     """How far apart the backends landed (``docs/parity.md``); the optional fields are there
-    when the run measured them (per part, its own sensitivity, per seed)."""
+    when the run measured them (per part: the shadowed verdict and a nudge's sensitivity; per
+    seed)."""
 
     max_abs_diff: float | None
     max_rel_diff: float | None
@@ -132,6 +133,7 @@ class Parity:
     compared: int = 0
     by_part: dict | None = None
     sensitivity: dict | None = None
+    shadow: dict | None = None
     chaotic: list | None = None
     failed_parts: list | None = None
     criterion: str | None = None

@@ -20,8 +20,10 @@ from experiments import backends as backend_registry
 from experiments import io, parallel, registry, results
 from experiments import settings as settings_mod
 from experiments.backends import parity as judging
+from experiments.backends import shadow
 from experiments.parallel import seeds as seeds_mod
 from experiments.results import BackendResult, Computed, Finding, Parity, Result
+from npref.testing import tolerance_for
 
 
 def log(message: str) -> None:
@@ -149,12 +151,16 @@ def _compute_seed(job: Job) -> Outcome:
         timings[b] = time.perf_counter() - start
         log(f"{where}: {b} took {timings[b]:.2f} s")
     parity = _parity(computed, judging.tolerance(experiment, config))
-    if parity["passed"] is False and computed["numpy"].arrays is not None:
-        judging.judge_against_sensitivity(
+    step_tol = tolerance_for(config.get("dtype", "float64"))
+    if (parity["passed"] is False and computed["numpy"].arrays is not None
+            and set(sides) == {"numpy", "torch"}):
+        judging.judge_shadowed(
             parity, computed,
-            lambda k, parts: compute(backend_registry.get("numpy", perturbation=k,
-                                                          only_parts=parts)),
-            log=lambda message: log(f"{where}: {message}"))
+            rerun=lambda k, parts: compute(backend_registry.get("numpy", perturbation=k,
+                                                                only_parts=parts)),
+            shadowed=lambda parts: shadow.run_shadowed(compute, parts, step_tol,
+                                                       device=job.device),
+            step_tol=step_tol, log=lambda message: log(f"{where}: {message}"))
     return Outcome(job.seed, computed, timings, {b: s.device for b, s in sides.items()},
                    parity, findings(experiment, computed, config, job.profile))
 
@@ -231,10 +237,12 @@ def _log_parity(name: str, parity: Parity) -> None:
     log(f"{name}: parity {verdict}: max relative difference {parity.max_rel_diff:.3g} "
         f"(tolerance {parity.tolerance:.0e})")
     if parity.chaotic:
-        log(f"{name}: chaotic parts, within {judging.SENSITIVITY_FACTOR}× their own "
-            "sensitivity: "
-            + ", ".join(f"{p} ({parity.by_part[p]:.2g} vs {parity.sensitivity[p]:.2g})"
-                        for p in parity.chaotic))
+        log(f"{name}: chaotic parts — the whole run parts, every shadowed iteration agrees: "
+            + ", ".join(f"{p} (whole run {parity.by_part[p]:.2g}, shadowed "
+                        f"{parity.shadow[p]['max_rel_diff']:.2g} over "
+                        f"{parity.shadow[p]['steps']} iterations)" for p in parity.chaotic))
+    for p in parity.failed_parts or []:
+        log(f"{name}: part {p!r} FAILED: {judging.shadow_failure((parity.shadow or {}).get(p))}")
 
 
 def _computer(experiment, config: dict, seed: int, data_dir):

@@ -112,7 +112,7 @@ def _check_inputs(net, optimizer, schedule) -> None:
 
 
 def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
-          progress=None, label: str = "torchref", **schedule_keywords):
+          progress=None, label: str = "torchref", after_step=None, **schedule_keywords):
     """Train a torchref :class:`~torchref.nets.MultiLayerNet` with a ``torch.optim`` optimizer as
     ``schedule`` (an :class:`npref.training.Schedule`) says; the older keyword form
     ``batch_size=…, epochs=…`` still works.
@@ -122,7 +122,9 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
     :class:`npref.training.Data` of NumPy arrays) moves to the network's device once, and each
     iteration indexes it there, runs ``loss.backward()`` and ``optimizer.step()``; the
     schedule's ``lr_schedule`` is ``torch.optim.lr_scheduler``'s class of that name on
-    ``optimizer``. Returns the same :class:`npref.training.History` as npref's ``train``.
+    ``optimizer``. ``after_step(done, loss)`` is called after each iteration (see
+    :func:`npref.training.fit`). Returns the same :class:`npref.training.History` as npref's
+    ``train``.
     """
     schedule, stopper = _np_training._resolve_schedule(schedule, schedule_keywords, "train")
     _check_inputs(net, optimizer, schedule)
@@ -189,7 +191,7 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
                             dropout=net.dropout, params=params, check_params=check_params,
                             stopper=stopper, stopper_type=EarlyStopping,
                             observe=observe if watch or update_ratios else None,
-                            progress=progress, label=label,
+                            progress=progress, label=label, after_step=after_step,
                             scheduler=_np_training.lr_scheduler(
                                 schedule, optimizer, torch.optim.lr_scheduler))
 

@@ -24,14 +24,14 @@ _NO_TORCH = ("the torch backend needs PyTorch, which {python} does not have: use
 
 
 def get(name: str, device: str = "auto", *, perturbation: int | None = None,
-        only_parts=None) -> Backend:
+        only_parts=None, shadow=None) -> Backend:
     """A backend by name: ``"numpy"`` (npref, always the CPU) or ``"torch"`` (torchref).
 
-    ``perturbation`` and ``only_parts`` are the declared hooks of :class:`Backend` (the one-ulp
-    sensitivity measurement of :mod:`.parity` uses them).
+    ``perturbation``, ``only_parts`` and ``shadow`` are the declared hooks of :class:`Backend`
+    (the one-ulp nudge and the shadowed parity of :mod:`.parity` use them).
     """
-    perturbation, only_parts = protocol.hooks(perturbation, only_parts)
-    hooks = {"perturbation": perturbation, "only_parts": only_parts}
+    perturbation, only_parts, shadow = protocol.hooks(perturbation, only_parts, shadow)
+    hooks = {"perturbation": perturbation, "only_parts": only_parts, "shadow": shadow}
     if name == "numpy":
         from experiments.backends.numpy_backend import NumpyBackend
         return NumpyBackend(**hooks)

@@ -19,8 +19,8 @@ class NumpyBackend:
     name = "numpy"
     device = "cpu"
 
-    def __init__(self, *, perturbation: int | None = None, only_parts=None):
-        self.perturbation, self.only_parts = hooks(perturbation, only_parts)
+    def __init__(self, *, perturbation: int | None = None, only_parts=None, shadow=None):
+        self.perturbation, self.only_parts, self.shadow = hooks(perturbation, only_parts, shadow)
 
     def descend(self, objective, start, optimizer, hyper, steps, dtype):
         params = {k: np.array(v, dtype=dtype) for k, v in start.items()}
@@ -42,10 +42,14 @@ class NumpyBackend:
         net = MultiLayerNet(**build_arch(arch, npref.regularizers),
                             rng=np.random.default_rng(seed), dtype=dtype)
         net.load_params(nudge(init, self.perturbation))
+        opt = npref.optim.make(optimizer, **hyper)
+        lead = None if self.shadow is None else self.shadow.lead(label, net, opt)
         with np.errstate(over="ignore", invalid="ignore"):   # the guard names the iteration
-            history = training.train(net, npref.optim.make(optimizer, **hyper), data.cast(dtype),
-                                     schedule, rng=np.random.default_rng(seed),
-                                     label=f"{label} numpy")
+            history = training.train(net, opt, data.cast(dtype), schedule,
+                                     rng=np.random.default_rng(seed), label=f"{label} numpy",
+                                     after_step=lead)
+        if lead is not None:
+            self.shadow.lead_end(label, history)
         return history, {k: v.copy() for k, v in net.params.items()}
 
     def activations(self, x, weights, activation, dtype):

@@ -3,9 +3,10 @@
 Every series is judged against the largest magnitude it reached (see :mod:`npref.testing`), a
 final value that ends a series as that series' last point, final parameters against their
 layer's largest magnitude — at the experiment's tolerance. Where a part differs by more, the
-run's own sensitivity to rounding decides (:func:`judge_against_sensitivity`): a *chaotic* part
-is one whose backends differ no more than a one-ulp change of the starting weights moves the
-NumPy run itself.
+shadowed run decides (:func:`judge_shadowed`): a *chaotic* part is one where PyTorch, restarted
+from NumPy's state after every iteration, agrees with NumPy at every iteration to one
+computation's tolerance — a property of the two implementations that no BLAS kernel, CPU or
+thread count can flip (``docs/parity.md``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 import numpy as np
 
 from experiments.results import split_key
-from npref.testing import SENSITIVITY_FACTOR, compare, layer_floors, tolerance_for
+from npref.testing import compare, layer_floors, tolerance_for
 
 #: How parity between the backends is judged in every metrics.json: each series against the
 #: largest magnitude it reached (see npref.testing), final parameters against their layer's
@@ -47,53 +48,102 @@ def judge(results: dict, tol: float) -> dict:
             "compared": result.count, "by_part": _by_part(numpy_side, torch_side, floors, tol)}
 
 
-#: A run is "chaotic" where its backends differ by more than the tolerance but by no more than
-#: SENSITIVITY_FACTOR times what a one-ulp change of its starting weights does to the NumPy run
-#: itself — the rule, and the figure, of :mod:`npref.testing` (see there why it is 100).
+#: How many one-ulp nudges of NumPy's start measure a chaotic part's own sensitivity — shown on
+#: the page as evidence of chaos, not used for the verdict (the shadow decides).
 SENSITIVITY_RUNS = 2
 
 
-def judge_against_sensitivity(parity: dict, results: dict, rerun, log=lambda message: None):
-    """Where the backends disagree beyond the tolerance, measure the run's own sensitivity.
+def judge_shadowed(parity: dict, results: dict, *, rerun, shadowed, step_tol: float,
+                   log=lambda message: None) -> None:
+    """Where the backends disagree beyond the tolerance, tell chaos from a bug by the shadow.
 
     Some runs amplify any rounding difference exponentially — L1's subgradient flips sign as a
-    weight crosses zero, BatchNorm at tiny weight scales divides by √(σ² + eps), a large
-    learning rate bounces around the minimum — and no two implementations can agree on their
-    path to 1e-9. NumPy runs the parts that disagree again, ``SENSITIVITY_RUNS`` times, with every
-    starting weight one ulp away: ``rerun(perturbation, only_parts)`` returns that run's result
-    (the runner builds a NumPy backend with those declared hooks). A part whose backends differ
-    by no more than ``SENSITIVITY_FACTOR`` times that own sensitivity is *chaotic*: the
-    implementations agree as closely as the problem allows. Updates ``parity`` in place.
+    weight crosses zero, BatchNorm at tiny weight scales divides by √(σ² + eps), Adam scales a
+    gradient that is rounding noise by lr/eps — and no two implementations can agree on their
+    path to 1e-9; how far apart they end depends on the BLAS kernel and the thread count that
+    did the rounding. The verdict therefore comes from the *shadowed* run
+    (:mod:`experiments.backends.shadow`): ``shadowed(parts)`` trains the parts that disagree on
+    both backends with PyTorch restarted from NumPy's state after every iteration, and returns
+    ``{training run label: record}``. A part whose every iteration agrees within ``step_tol``
+    (one computation's tolerance) is *chaotic — as close as the problem allows*; one that parts
+    at some iteration fails, named there.
+
+    As evidence of the chaos, NumPy also runs the parts ``SENSITIVITY_RUNS`` times from a start
+    moved by one ulp (``rerun(perturbation, only_parts)``): how far that moves NumPy's own run
+    (``sensitivity``, the largest) is shown beside the whole-run difference. Updates ``parity``
+    in place.
     """
-    log(f"the backends differ by {parity['max_rel_diff']:.3g}; measuring the run's own "
-        f"sensitivity (NumPy with its starting weights moved by one ulp)")
     tol = parity["tolerance"]
     suspects = {part for part, value in parity["by_part"].items() if value > tol}
+    log(f"the backends differ by {parity['max_rel_diff']:.3g} over the whole run; shadowing "
+        f"{', '.join(sorted(suspects))}: PyTorch restarted from NumPy's state every iteration")
+    try:
+        records = shadowed(suspects)
+    except (KeyError, IndexError):
+        # The experiment needs parts it was not given (a second stage built on the first,
+        # checks across variants): run it whole.
+        records = shadowed(None)
     sensitivity: dict[str, float] = {}
     for k in range(1, SENSITIVITY_RUNS + 1):
         try:
             nudged = rerun(k, suspects)
         except (KeyError, IndexError):
-            # The experiment needs parts it was not given (a second stage built on the first,
-            # checks across variants): run it whole.
             nudged = rerun(k, None)
         for part in suspects:
             sub = {"numpy": results["numpy"].part(part), "torch": nudged.part(part)}
             moved = judge(sub, tol)["max_rel_diff"]
             sensitivity[part] = max(sensitivity.get(part, 0.0), moved)
-    chaotic, failed = [], []
-    for part, value in parity["by_part"].items():
-        if value <= tol:
-            continue
-        if value <= SENSITIVITY_FACTOR * sensitivity.get(part, 0.0):
-            chaotic.append(part)
-        else:
-            failed.append(part)
-    parity.update({"sensitivity": sensitivity, "chaotic": chaotic, "failed_parts": failed,
-                   "passed": not failed,
-                   "criterion": f"each part within {tol:g}, or, for a chaotic part, within "
-                                f"{SENSITIVITY_FACTOR}× the difference that moving NumPy's "
-                                f"starting weights by one ulp makes"})
+    shadow = {part: shadow_of(part, records, step_tol) for part in sorted(suspects)}
+    chaotic = [part for part in parity["by_part"] if part in shadow and shadow[part]["passed"]]
+    failed = [part for part in parity["by_part"] if part in shadow and not shadow[part]["passed"]]
+    parity.update({"sensitivity": sensitivity, "shadow": shadow, "chaotic": chaotic,
+                   "failed_parts": failed, "passed": not failed,
+                   "criterion": f"each part within {tol:g} over the whole run, or, shadowed — "
+                                f"PyTorch restarted from NumPy's state after every iteration — "
+                                f"within {step_tol:g} at every iteration"})
+
+
+def shadow_of(part: str, records: dict, step_tol: float) -> dict:
+    """One part's shadowed verdict from the records of its training runs (those whose label
+    ends with the part's name): ``passed``, the iterations compared, the largest difference and
+    where, and the first iteration beyond ``step_tol`` (or why the runs could not be compared)."""
+    mine = [(label, r) for label, r in records.items()
+            if label == part or label.endswith(f" {part}")]
+    if not mine:
+        return {"passed": False, "steps": 0, "max_rel_diff": None, "tol": step_tol,
+                "problem": "no training run of this part could be shadowed"}
+    label, worst = max(mine, key=lambda lr: (not lr[1]["max_rel_diff"] <= step_tol,
+                                             lr[1]["max_rel_diff"]))
+    problem = next((r["problem"] for _, r in mine if r["problem"]), None)
+    first = next((r["first_over"] for _, r in mine if r["first_over"]), None)
+    return {"passed": problem is None and first is None,
+            "steps": sum(r["steps"] for _, r in mine), "max_rel_diff": worst["max_rel_diff"],
+            "step": worst["step"], "where": worst["where"], "tol": step_tol,
+            "first_over": first, "problem": problem}
+
+
+def shadow_failure(record: dict | None) -> str:
+    """Why a shadowed part failed, in one phrase: the iteration and array where PyTorch, started
+    from NumPy's state, parted from it — or why the runs could not be compared."""
+    if not record:
+        return "beyond the tolerance, and not shadowed"
+    if record.get("problem"):
+        return record["problem"]
+    first = record["first_over"]
+    return (f"at iteration {first['step']}, PyTorch started from NumPy's state parts from it "
+            f"in {first['where']} by {first['rel_diff']:.2g} (tolerance {record['tol']:.0e})")
+
+
+def failure_summary(name: str, parity) -> str:
+    """One line naming the experiment and each failed part, with why (a :class:`Parity`)."""
+    parts = parity.failed_parts or [part for part, value in (parity.by_part or {}).items()
+                                    if not value <= parity.tolerance]
+    shadow = parity.shadow or {}
+    said = "; ".join(f"{part!r} " + (shadow_failure(shadow[part]) if part in shadow else
+                                     f"differs by {parity.by_part[part]:.2g} over the whole run "
+                                     f"(tolerance {parity.tolerance:.0e})")
+                     for part in parts) or f"differs by {parity.max_rel_diff:.2g}"
+    return f"parity FAILED in {name}: {said}"
 
 
 def _final_floors(side: dict) -> dict:

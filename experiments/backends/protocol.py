@@ -28,6 +28,10 @@ Two declared hooks, given when the backend is built (:func:`experiments.backends
 ``only_parts``
     ``None``, or the names of the parts (variants) an experiment needs to run; the others are
     skipped (:func:`experiments.catalogue.variants.run_variants`).
+``shadow``
+    ``None``, or an :class:`experiments.backends.shadow.Shadow` shared by a NumPy and a PyTorch
+    backend: ``train`` then hands NumPy's state over after every iteration (NumPy) or compares
+    with it and loads it (PyTorch) — the shadowed parity of :mod:`experiments.backends.parity`.
 """
 
 from __future__ import annotations
@@ -69,12 +73,15 @@ def nudge(params: dict, seed: int | None) -> dict:
             for k, v in params.items()}
 
 
-def hooks(perturbation, only_parts) -> tuple:
-    """The hooks, checked: a seed or None; a set of part names or None."""
+def hooks(perturbation, only_parts, shadow=None) -> tuple:
+    """The hooks, checked: a seed or None; a set of part names or None; a Shadow or None."""
     if perturbation is not None and (isinstance(perturbation, bool)
                                      or not isinstance(perturbation, int)):
         raise ValueError(f"perturbation must be None or an int seed, got {perturbation!r}")
-    return perturbation, None if only_parts is None else frozenset(only_parts)
+    if shadow is not None and not callable(getattr(shadow, "follow", None)):
+        raise ValueError(f"shadow must be None or an experiments.backends.shadow.Shadow, got "
+                         f"{type(shadow).__name__}")
+    return perturbation, None if only_parts is None else frozenset(only_parts), shadow
 
 
 def build_arch(arch: dict, regularizers) -> dict:

@@ -26,8 +26,9 @@ SMALL_NET = 10_000
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, device="auto", *, perturbation: int | None = None, only_parts=None):
-        self.perturbation, self.only_parts = hooks(perturbation, only_parts)
+    def __init__(self, device="auto", *, perturbation: int | None = None, only_parts=None,
+                 shadow=None):
+        self.perturbation, self.only_parts, self.shadow = hooks(perturbation, only_parts, shadow)
         self._device = resolve(device)
         self.device = describe(self._device)
         self._threads = torch.get_num_threads()
@@ -67,10 +68,14 @@ class TorchBackend:
         net = MultiLayerNet(**build_arch(arch, torchref.regularizers),
                             dtype=getattr(torch, dtype), device=self._device)
         net.load_params(nudge(init, self.perturbation))
+        opt = torchref.optim.make(optimizer, net.parameters(), **hyper)
+        follow = None if self.shadow is None else self.shadow.follow(label, net, opt)
         history = torchref.training.train(
             # The inputs are cast in NumPy first, as the NumPy side casts them.
-            net, torchref.optim.make(optimizer, net.parameters(), **hyper), data.cast(dtype),
-            schedule, rng=np.random.default_rng(seed), label=f"{label} torch")
+            net, opt, data.cast(dtype), schedule, rng=np.random.default_rng(seed),
+            label=f"{label} torch", after_step=follow)
+        if follow is not None:
+            self.shadow.follow_end(label)
         return history, net.numpy_params()
 
     @full_float32()

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from experiments import io, parallel, registry, results
+from experiments.backends.parity import failure_summary
 from experiments.report import render
 from experiments.runner import RunSpec, compute_seed, finish, log, plan
 
@@ -53,6 +54,8 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
     index = _write_pages(out, found, experiments, _conventions(out, force), profile)
     failed = [n for n, r in found.items() if r.parity.passed is False]
     log(f"report: wrote {index} ({len(names)} experiments, {len(failed)} parity failures)")
+    for n in failed:
+        log(f"report: {failure_summary(n, found[n].parity)}")
     return index, failed
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from experiments import plotting
-from experiments.backends.parity import PARITY_FLOOR
+from experiments.backends.parity import PARITY_FLOOR, shadow_failure
 from experiments.results import Parity, Result
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -247,19 +247,26 @@ def _where(where) -> str:
 
 
 def _chaotic_sentence(p: Parity) -> str | None:
-    """One sentence for a chaotic verdict, with both sensitivities: how far the backends part,
-    and how far rounding alone moves one backend."""
+    """One sentence for a chaotic verdict: how far the whole runs part, how closely every
+    shadowed iteration agrees, and how far rounding alone moves one backend's run."""
     if not p.chaotic:
         return None
-    parts = ", ".join(f"{part} differs between the backends by {fmt(p.by_part[part], '.1e')} "
-                      f"where a one-ulp nudge of its own starting weights moves NumPy's run by "
-                      f"{fmt(p.sensitivity[part], '.1e')}"
-                      for part in p.chaotic)
-    return (f"Chaotic — as close as the problem allows: {parts}. These runs amplify any "
-            "rounding difference, so no two implementations can agree on their path to the "
-            "tolerance; the backends differ no more than rounding alone moves one of them. Not "
-            "a pass at the tolerance: a bug parts them far more (on the lecture's RMSprop, an "
-            "eps off by a billionth 103 times the nudge, the other convention 1,400 times).")
+    shadow, nudged = p.shadow or {}, p.sensitivity or {}
+    parts = "; ".join(
+        f"{part}: the whole runs differ by {fmt(p.by_part[part], '.1e')}, every one of its "
+        f"{shadow[part]['steps']:,} shadowed iterations agrees within "
+        f"{fmt(shadow[part]['max_rel_diff'], '.1e')}"
+        + (f", and a one-ulp nudge of NumPy's starting weights moves NumPy's own run by "
+           f"{fmt(nudged[part], '.1e')}" if part in nudged else "")
+        for part in p.chaotic if part in shadow)
+    return (f"Chaotic — as close as the problem allows. {parts}. These runs amplify any "
+            "rounding difference, so no two implementations can follow the same path to the "
+            "tolerance, and how far apart they end depends on the BLAS kernel that rounded "
+            "them. The verdict is the shadowed run's: PyTorch restarted from NumPy's state "
+            "(parameters, running statistics, optimizer buffers) after every iteration agrees "
+            f"with NumPy within {fmt(p.shadow[p.chaotic[0]]['tol'], '.0e')} at every one — a "
+            "bug (a wrong eps, the other convention, a wrong layer) parts them at the first "
+            "iteration it touches.")
 
 
 def _overrides(r: Result, experiment) -> set:
@@ -272,13 +279,18 @@ def _overrides(r: Result, experiment) -> set:
 
 
 def _parts(p: Parity) -> list:
-    """The parity of each part of an experiment, with the part's own sensitivity."""
+    """The parity of each part of an experiment: the whole run's difference, the shadowed
+    iterations' largest difference (where the part was shadowed) and a nudge's sensitivity."""
     rows = []
     for part, value in (p.by_part or {}).items():
         status = ("chaotic — as close as the problem allows" if part in (p.chaotic or []) else
                   "FAILED" if part in (p.failed_parts or []) else
                   "passed" if value <= p.tolerance else "FAILED")
+        shadow = (p.shadow or {}).get(part)
+        if status == "FAILED" and shadow:
+            status = "FAILED: " + shadow_failure(shadow)
         rows.append({"part": part, "max_rel_diff": value,
+                     "shadowed": None if shadow is None else shadow.get("max_rel_diff"),
                      "sensitivity": (p.sensitivity or {}).get(part), "verdict": status})
     return rows
 

@@ -48,7 +48,7 @@ def fit(step, evaluate, schedule: Schedule | None = None, *, n_train: int,
         rng: np.random.Generator, dropout_sizes=(), dropout: float = 0.0, params=None,
         check_params=None, observe=None, progress: bool | None = None, label: str = "training",
         stopper: EarlyStopping | None = None, stopper_type: type | None = None,
-        scheduler=None, **schedule_keywords) -> History:
+        scheduler=None, after_step=None, **schedule_keywords) -> History:
     r"""The minibatch loop, written once for both backends, run as ``schedule`` says.
 
     ``step(indices, masks) -> float`` runs forward, backward and the optimizer's update on the
@@ -75,6 +75,11 @@ def fit(step, evaluate, schedule: Schedule | None = None, *, n_train: int,
     each epoch as ``schedule.lr_schedule_every`` says — ``ReduceLROnPlateau`` on the epoch's
     ``val_loss``, else its ``epoch_loss`` — and ``history.lr`` records each epoch's rate.
 
+    ``after_step(done, loss)`` (if given) is called at the end of each iteration, after the
+    schedule's per-update step and ``observe``, with the iterations done so far and the batch
+    loss: the experiments' shadowed parity (:mod:`experiments.backends.shadow`) takes and loads
+    the state there.
+
     The older keyword form — ``fit(step, evaluate, n_train=…, batch_size=…, epochs=…, rng=…,
     early_stopping=EarlyStopping(…))`` — builds the Schedule from those keywords.
     """
@@ -91,7 +96,7 @@ def fit(step, evaluate, schedule: Schedule | None = None, *, n_train: int,
     run = _Run(step, schedule, history, rng, total, label=label, n_train=n_train,
                dropout_sizes=tuple(dropout_sizes), dropout=dropout, observe=observe,
                bar=Progress(total, label, progress), scheduler=scheduler,
-               per_update=per_update)
+               per_update=per_update, after_step=after_step)
     start = time.perf_counter()
     done, epoch = 0, 0
     while done < total:
@@ -146,6 +151,7 @@ class _Run:
     bar: Progress
     scheduler: object = None
     per_update: object = None
+    after_step: object = None
 
 
 def _epoch(run: _Run, done: int) -> int:
@@ -176,6 +182,8 @@ def _epoch(run: _Run, done: int) -> int:
         if run.observe is not None:
             for name, value in run.observe().items():
                 history.observed.setdefault(name, []).append(float(value))
+        if run.after_step is not None:
+            run.after_step(done, loss)
         run.bar.update(done, f"loss {loss:.4g}")
         if done == run.total:
             break
@@ -185,13 +193,14 @@ def _epoch(run: _Run, done: int) -> int:
 
 def train(net, optimizer, data: Data, schedule: Schedule | None = None, *,
           rng: np.random.Generator, progress: bool | None = None, label: str = "npref",
-          **schedule_keywords) -> History:
+          after_step=None, **schedule_keywords) -> History:
     """Train an npref :class:`~npref.nets.MultiLayerNet` with an npref optimizer as ``schedule``
     says (see :func:`fit`; the older keyword form ``batch_size=…, epochs=…`` still works).
 
     Evaluation after each epoch: accuracy on the training and test data, and loss and accuracy on
     the validation data, all in evaluation mode. ``schedule.watch`` and
-    ``schedule.update_ratios`` record single weights and ‖ΔW‖/‖W‖ after every iteration.
+    ``schedule.update_ratios`` record single weights and ‖ΔW‖/‖W‖ after every iteration;
+    ``after_step(done, loss)`` is called after each (see :func:`fit`).
     """
     schedule, stopper = resolve_schedule(schedule, schedule_keywords, "train")
     if not callable(getattr(optimizer, "update", None)):
@@ -235,7 +244,8 @@ def train(net, optimizer, data: Data, schedule: Schedule | None = None, *,
                dropout_sizes=net.hidden_sizes if net.dropouts else (), dropout=net.dropout,
                params=net.params, check_params=check_params, stopper=stopper,
                observe=observe if schedule.watch or schedule.update_ratios else None,
-               progress=progress, label=label, scheduler=lr_scheduler(schedule, optimizer))
+               progress=progress, label=label, scheduler=lr_scheduler(schedule, optimizer),
+               after_step=after_step)
 
 
 def lr_scheduler(schedule: Schedule, optimizer, module=None):
