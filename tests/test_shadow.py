@@ -1,8 +1,9 @@
 """Shadowed parity (experiments.backends.shadow): chaos passes, bugs fail where they start.
 
 Every part that today is judged chaotic — deep-mnist-exercises' 7-layer nets, the L1 and elastic
-penalties of breast-cancer-regularization and lecture-errata, lecture-errata's minibatch run and
-lr-schedule's constant rate — is shadowed here: PyTorch, restarted from NumPy's state after every
+penalties of breast-cancer-regularization and lecture-errata, lecture-errata's minibatch run (and
+its RMSprop run, 1.0e-9 apart under OpenBLAS's Sandybridge kernel) and lr-schedule's constant
+rate — is shadowed here: PyTorch, restarted from NumPy's state after every
 iteration, agrees with NumPy to the one-computation tolerance at every iteration. And each bug
 planted in the PyTorch side — an eps off by a billionth, the other convention, one update off by
 a billionth of itself, a wrong layer in a deep net — fails at the iteration where it starts.
@@ -28,7 +29,7 @@ CHAOTIC = [
     ("deep-mnist-exercises", ("7-layer BN Adam", "7-layer BN Adam + decay"),
      ("n_train=400", "n_test=100", "small_train=300", "iterations_7layer=6")),
     ("breast-cancer-regularization", ("L1 0.01", "elastic"), ("epochs=12",)),
-    ("lecture-errata", ("L1 0.01", "elastic", "minibatch"),
+    ("lecture-errata", ("L1 0.01", "elastic", "minibatch", "rmsprop"),
      ("epochs=12", "long_epochs=12", "rmsprop_epochs=12", "notebook_iterations=4")),
     ("lr-schedule", ("constant",), ("n_train=400", "n_test=100", "epochs=2", "step_size=1")),
 ]
@@ -88,6 +89,18 @@ def planted(bug: str):
             opt.step = stepped
             return opt
         mp.setattr(torch_backend.torchref.optim, "make", wrong)
+    elif bug == "nan":                    # the batch loss of iteration AT is NaN
+        class Wrong(torch_backend.MultiLayerNet):
+            calls = 0
+
+            def loss(self, x, t, train=None, masks=None):
+                out = super().loss(x, t, train=train, masks=masks)
+                if train:
+                    Wrong.calls += 1
+                    if Wrong.calls == AT:
+                        out = out * float("nan")
+                return out
+        mp.setattr(torch_backend, "MultiLayerNet", Wrong)
     elif bug == "layer":                  # BatchNorm's eps ten times the rule's
         class Wrong(torch_backend.MultiLayerNet):
             def __init__(self, *args, **kwargs):
@@ -211,3 +224,13 @@ def test_a_real_parity_failure_exits_1_with_one_line_naming_experiment_and_part(
     assert len(lines) == 1, err[-3000:]
     assert "breast-cancer-optimizers: 'RMSprop' at iteration 1, PyTorch started from NumPy's" \
            in lines[0] and "'Adam' at iteration 1" in lines[0], lines[0]
+
+
+def test_a_pytorch_run_that_stops_on_nan_fails_its_part_naming_why():
+    """A NaN in PyTorch's side from a state NumPy went on from: the part fails, saying so."""
+    name, parts, sets = ADAPTIVE
+    with planted("nan"):
+        verdict = shadowed(name, ("RMSprop",), sets)["RMSprop"]
+    assert not verdict["passed"]
+    assert verdict["problem"].startswith("PyTorch's run stopped") and f"{AT}" in \
+        verdict["problem"], verdict

@@ -50,7 +50,7 @@ def judge(results: dict, tol: float) -> dict:
 
 #: How many one-ulp nudges of NumPy's start measure a chaotic part's own sensitivity — shown on
 #: the page as evidence of chaos, not used for the verdict (the shadow decides).
-SENSITIVITY_RUNS = 2
+SENSITIVITY_RUNS = 1
 
 
 def judge_shadowed(parity: dict, results: dict, *, rerun, shadowed, step_tol: float,

@@ -33,6 +33,8 @@ import threading
 
 import numpy as np
 
+from npref.guard import NonFiniteError
+
 #: How long one side waits for the other before it looks again whether the other has gone.
 _POLL = 0.1
 
@@ -242,6 +244,12 @@ def run_shadowed(compute, parts, tol: float, device: str = "auto") -> dict:
     thread.start()
     try:
         compute(follower)
+    except NonFiniteError as error:
+        # PyTorch met a NaN or Inf from a state NumPy went on from: that part failed there.
+        open_records = [r for r in shadow.records.values() if r["problem"] is None]
+        if not open_records:
+            raise
+        open_records[-1]["problem"] = f"PyTorch's run stopped: {error}"
     finally:
         shadow.close()
         thread.join()
