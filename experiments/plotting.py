@@ -248,10 +248,11 @@ def smooth_curve(values, window: int = 11):
 
 
 def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_label="epoch",
-                  accuracy="test_acc", loss_ylim=None, source=None):
+                  accuracy="test_acc", loss_ylim=None, source=None, log_loss=False):
     """Loss per iteration (left) and an accuracy per evaluation (right) for each name, every
     backend drawn in its style (NumPy wide and pale, PyTorch thin and dashed on top); one legend
-    entry per name, one per backend."""
+    entry per name, one per backend. ``log_loss``: the loss on a log axis, where curves that end
+    an order of magnitude apart would pile up near zero on a linear one."""
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 5))
@@ -267,11 +268,19 @@ def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_l
                             **line(backend, marker=True, color=color, markersize=4))
     ax_loss.set_xlabel(x_label)
     ax_loss.set_ylabel("loss" + (" (smoothed)" if smooth else ""))
+    where = {}
+    if log_loss:
+        # Headroom above the curves for the legend: on a log axis the low curves fill the
+        # bottom, where a legend would hide them.
+        ax_loss.set_yscale("log")
+        low, high = ax_loss.get_ylim()
+        ax_loss.set_ylim(low, high * (high / low) ** 0.6)
+        where = {"loc": "upper right"}
     if loss_ylim:
         ax_loss.set_ylim(*loss_ylim)
     ax_acc.set_xlabel("iteration" if x_label == "iteration" else "epoch")
     ax_acc.set_ylabel(accuracy.replace("_acc", " accuracy"))
     legend(ax_loss, [(name, COLORS[i % len(COLORS)]) for i, name in enumerate(names)], results,
-           ncol=2)
+           ncol=2, **where)
     fig.suptitle(title)
     return [save(fig, out_dir, f"{filename}.png", source=source)]

@@ -90,7 +90,7 @@ def test_run_name_help_lists_the_experiment_s_settings(capsys):
     assert main(["run", "hyperparameter-search", "--help"]) == 0
     out = capsys.readouterr().out
     assert "lr_range" in out and "-6.0,-2.0" in out and "two exponents lo,hi" in out
-    assert "trials" in out and "(quick: 12)" in out
+    assert "trials" in out and "(quick: 20)" in out
     assert main(["run", "--help"]) == 0
     assert "--set KEY=VALUE" in capsys.readouterr().out
 

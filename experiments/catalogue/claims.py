@@ -6,7 +6,13 @@ import numpy as np
 
 from experiments.registry import finding
 
-__all__ = ["finals", "finding", "listing", "num", "pct", "tail_mean"]
+__all__ = ["HOLDS_POINTS", "accuracy_holds", "finals", "finding", "listing", "num", "pct",
+           "tail_mean"]
+
+#: "Without giving up test accuracy", on every page that claims it: the cured (or stopped)
+#: net's test accuracy is within this many points of its baseline's, or better — the wording
+#: module's "about the same" (:data:`experiments.catalogue.wording.POINT_WORDS`' first bound).
+HOLDS_POINTS = 2.0
 
 
 def finals(result: dict, metric: str, names) -> dict:
@@ -35,3 +41,15 @@ def num(value) -> str:
 def listing(pairs, form=num) -> str:
     """``[("SGD", 0.41), ("Adam", 0.04)]`` → ``SGD 0.41, Adam 0.04``."""
     return ", ".join(f"{name} {form(value)}" for name, value in pairs)
+
+
+def accuracy_holds(value: float | None, baseline: float | None, whose: str) -> tuple[str, bool]:
+    """The one rule for "without giving up test accuracy": ``(condition text, holds)`` — the
+    test accuracy ``value`` is within :data:`HOLDS_POINTS` points of ``baseline`` (``whose``:
+    "the plain net's"), or better; the text states the rule and the measured difference."""
+    if value is None or baseline is None:
+        return (f"the test accuracy holds: within {HOLDS_POINTS:g} points of {whose} or better "
+                "(not measured)", False)
+    change = 100 * (value - baseline)
+    return (f"the test accuracy holds: within {HOLDS_POINTS:g} points of {whose} or better "
+            f"(here {change:+.1f} points)", change >= -HOLDS_POINTS - 1e-9)   # 0.72 − 0.74

@@ -84,7 +84,7 @@ def compute(backend, config, seed, data_dir):
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding, pct
+    from experiments.catalogue.claims import accuracy_holds, finding, pct
     from experiments.catalogue.wording import POINT_WORDS, ranking, relation
 
     s, f = result.series, result.final
@@ -99,15 +99,14 @@ def findings(result, config):
 
     def cure(name, label, needs):
         held = relation(test[name], test[plain], scale="points", lower_is_better=False)
+        rule, holds = accuracy_holds(test[name], test[plain], "the plain net's")
         return finding(
             f"{label} narrows the train − test gap without giving up test accuracy",
             f"gap: plain {100 * gap[plain]:.1f} points, {label} {100 * gap[name]:.1f}; test "
             f"accuracy plain {pct(test[plain])}, {label} {pct(test[name])} ({held})",
             {f"the gap narrows by {POINT_WORDS[0][0]:g} points or more":
                  100 * (gap[plain] - gap[name]) >= POINT_WORDS[0][0],
-             f"the test accuracy holds: within {POINT_WORDS[1][0]:g} points of the plain "
-             f"net's or better (here {held})": held in ("about the same", "close behind",
-                                                         "ahead")}, needs=needs)
+             rule: holds}, needs=needs)
 
     return [
         finding("He weights train the ReLU net faster than the book's Xavier",

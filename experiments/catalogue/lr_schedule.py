@@ -165,7 +165,8 @@ def findings(result, config):
         finding("Decaying the learning rate ends at a lower validation loss than keeping the "
                 "starting rate",
                 f"validation loss after epoch {config['epochs']}: "
-                f"{ranking(final, best_word='lowest', diverged=gone)}",
+                f"{ranking(final, best_word='lowest', diverged=gone)}"
+                + _other_order(result, final, gone),
                 {f"{LABELS[n]} ends lower than the constant rate by more than 10%":
                      relation(final[LABELS[n]], final["constant"]) == "ahead"
                  for n in decayed},
@@ -187,6 +188,23 @@ def findings(result, config):
                 why=None if cuts else "the validation loss kept improving: the plateau "
                                       "rule had nothing to act on in this run"),
     ]
+
+
+def _other_order(result, final: dict, gone) -> str:
+    """Where the test accuracy ranks the schedules differently from the validation loss, that
+    ranking too (a ranking says where another metric disagrees)."""
+    from experiments.catalogue.claims import pct
+    from experiments.catalogue.wording import ranking
+
+    test = {LABELS[n]: result.final.get(f"{n}.test_acc") for n in NAMES}
+    if any(v is None for v in test.values()):
+        return ""
+    by_loss = sorted((k for k in final if k not in gone), key=final.get)
+    by_test = sorted((k for k in test if k not in gone), key=test.get, reverse=True)
+    if by_loss[:1] == by_test[:1]:
+        return ""
+    return ("; by test accuracy the order differs: "
+            + ranking(test, scale="points", lower_is_better=False, form=pct, diverged=gone))
 
 
 def concept(config):

@@ -155,7 +155,9 @@ def findings(result, config):
     flips = {label: int(np.sum(np.diff(np.sign(s[f"{label}.y"])) != 0))
              for label in ("SGD", *adaptive)}
     book = [LABELS[n] for n in OPTIMIZERS]
-    values = {split_key(k)[0]: v for k, v in f.items() if split_key(k)[0] in book}
+    # "Nearest the minimum" in the quantity the figure shows: the distance to (0, 0), not f.
+    values = {label: float(np.hypot(s[f"{label}.x"][-1], s[f"{label}.y"][-1]))
+              for label in book}
     gone = [label for label in diverged(result, config) if label in book]
     half = config["steps"] // 2
     where = (f"; {' and '.join(gone)} diverged (f rose from {start_value(config):.3g} at the "
@@ -170,8 +172,9 @@ def findings(result, config):
                 diverged=[k for k in gone if k == "SGD"]),
         finding("AdaGrad, scaling each coordinate by its squared gradients, ends nearest the "
                 "minimum",
-                f"f at the last step: {ranking(values, best_word='nearest', diverged=gone)}",
-                {"AdaGrad ends lower than every other optimizer by more than 10%":
+                f"distance to the minimum at the last step: "
+                f"{ranking(values, best_word='nearest', diverged=gone)}",
+                {"AdaGrad ends nearer than every other optimizer by more than 10%":
                      "AdaGrad" not in gone and leads(values, "AdaGrad", diverged=gone)},
                 diverged=[k for k in gone if k == "AdaGrad"]),
         *_more_findings(result, config),
@@ -231,23 +234,36 @@ def data(config, data_dir):
             "n_test": 0}
 
 
+def concept(config):
+    factor = 1 - 2 * config["lr_sgd"]
+    along_y = (f"at SGD's lr {config['lr_sgd']:g} that factor is {factor:.3g}: "
+               + ("y changes side at every step and shrinks only slowly — the zigzag (past "
+                  "lr 1 the factor's size exceeds 1 and the path would grow instead)"
+                  if -1 < factor < 0 else
+                  "its size exceeds 1, so the path grows instead of shrinking"
+                  if abs(factor) >= 1 else "y shrinks without changing side"))
+    return (
+        f"Each optimizer minimizes f(x, y) = x²/20 + y², a bowl twenty times steeper in y than "
+        f"in x, for {config['steps']} steps from ({config['start_x']:g}, "
+        f"{config['start_y']:g}). SGD (p ← p − lr·∇f) steps by the gradient alone; Momentum "
+        "and Nesterov accumulate a velocity; AdaGrad, RMSprop and Adam divide each "
+        "coordinate's step by the root of its squared gradients. Along y the gradient is 2y, "
+        f"so each SGD step multiplies y by 1 − 2·lr; {along_y}. The second figure walks the "
+        "rest of torch.optim down the same bowl: Adamax, NAdam and RAdam, Adam's relatives, "
+        "at Adam's lr (RAdam's step turns adaptive only once its variance estimate can be "
+        "trusted, and then starts small); ASGD, SGD keeping a running average of its "
+        "iterates aside; Rprop, a step size per coordinate, grown while the gradient keeps "
+        "its sign and cut when it flips; Adafactor, Adam's second moment in factored form "
+        "and a step relative to the parameter's size; Adadelta, whose first steps are about "
+        "lr·√(eps/(1 − ρ)) ≈ 0.003·lr whatever the gradient, hence lr "
+        f"{config['lr_adadelta']:g}. The NumPy side differentiates f by hand, the PyTorch "
+        "side with autograd.")
+
+
 register(Experiment(
     name="optimizer-paths",
     description="Paths of SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on x²/20 + y² "
                 "from (−7, 2) (book figure 6-8), and of the rest of torch.optim",
-    concept="Each optimizer minimizes f(x, y) = x²/20 + y², a bowl twenty times steeper in y "
-            "than in x, for {steps} steps from ({start_x:g}, {start_y:g}). SGD (p ← p − lr·∇f) "
-            "steps by the gradient alone; Momentum and Nesterov accumulate a velocity; AdaGrad, "
-            "RMSprop and Adam divide each coordinate's step by the root of its squared "
-            "gradients. Along y the gradient is 2y, so a step of lr > 1 overshoots by more than "
-            "it corrects and SGD's path grows instead of shrinking. The second figure walks the "
-            "rest of torch.optim down the same bowl: Adamax, NAdam and RAdam, Adam's relatives, "
-            "at Adam's lr (RAdam's step turns adaptive only once its variance estimate can be "
-            "trusted, and then starts small); ASGD, SGD keeping a running average of its "
-            "iterates aside; Rprop, a step size per coordinate, grown while the gradient keeps "
-            "its sign and cut when it flips; Adafactor, Adam's second moment in factored form "
-            "and a step relative to the parameter's size; Adadelta, whose first steps are about "
-            "lr·√(eps/(1 − ρ)) ≈ 0.003·lr whatever the gradient, hence lr {lr_adadelta:g}. The "
-            "NumPy side differentiates f by hand, the PyTorch side with autograd.",
+    concept=concept,
     settings=Settings, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION,
     findings=findings, rules=rules))

@@ -11,8 +11,10 @@ Two scales, each with its thresholds:
   points *about the same*, within 5 *close behind*, beyond *far behind*.
 
 A value that is not finite, or that the caller names as diverged, is *diverged* — never ranked,
-never "close". Every comparative word on the pages comes from :func:`relation` or
-:func:`ranking` (tested in ``tests/test_wording.py``).
+never "close". Every comparative word on the pages comes from :func:`relation`, :func:`ranking` (each
+against the leader) or :func:`against` (each against the claim's own baseline: "learns faster
+than SGD" words every rule against SGD, never against the best of them); tested in
+``tests/test_wording.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["ABOUT_THE_SAME", "CLOSE", "DIVERGED", "FAR", "POINT_WORDS", "RATIO_WORDS",
-           "close_or_same", "leads", "ranking", "relation"]
+           "against", "close_or_same", "leads", "ranking", "relation"]
 
 ABOUT_THE_SAME, CLOSE, FAR, DIVERGED = "about the same", "close behind", "far behind", "diverged"
 
@@ -119,4 +121,27 @@ def ranking(values: dict, *, scale: str = "ratio", lower_is_better: bool = True,
         if bad(name):
             shown = form(values[name]) if _finite(values[name]) else "not finite"
             parts.append(f"{name} {shown}, diverged")
+    return "; ".join(parts)
+
+
+def against(values: dict, baseline: str, *, scale: str = "ratio", lower_is_better: bool = True,
+            form=lambda v: f"{v:.3g}", diverged=()) -> str:
+    """Each value beside the claim's baseline, worded against *it*:
+    ``SGD 0.41 (the baseline); Momentum 0.12, ahead (3.4×); AdaGrad 0.40, about the same``."""
+    base = values[baseline]
+    parts = [f"{baseline} {form(base)} (the baseline)"]
+    for name, value in values.items():
+        if name == baseline:
+            continue
+        word = relation(value, base, scale=scale, lower_is_better=lower_is_better,
+                        diverged=name in diverged)
+        if word == DIVERGED:
+            parts.append(f"{name} {form(value) if _finite(value) else 'not finite'}, diverged")
+        elif word == ABOUT_THE_SAME:
+            parts.append(f"{name} {form(value)}, about the same")
+        else:
+            ahead = word == "ahead"
+            by = _ratio_text(base if ahead else value, value if ahead else base, scale,
+                             lower_is_better)
+            parts.append(f"{name} {form(value)}, {word} ({by})")
     return "; ".join(parts)

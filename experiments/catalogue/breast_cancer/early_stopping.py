@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from experiments import settings as S
 from experiments.catalogue import rules as R
 from experiments.catalogue.breast_cancer import Lecture, experiment, gd
-from experiments.catalogue.claims import finding, pct
+from experiments.catalogue.claims import accuracy_holds, finding, pct
 from experiments.catalogue.wording import relation
 
 STOPPING, PLAIN = "GD + early stopping", "GD, no early stopping"
+#: How each comparative word reads before the run it compares with.
+PREPOSITION = {"about the same": "about the same as", "ahead": "ahead of"}
 
 
 def findings(result, config):
@@ -21,6 +23,7 @@ def findings(result, config):
     kept = s[f"{STOPPING}.test_acc"][int(best)] if best is not None else None
     end = f[f"{PLAIN}.test_acc"]
     held = relation(kept, end, scale="points", lower_is_better=False) if kept is not None else None
+    rule, holds = accuracy_holds(kept, end, "training to the end's")
     return [
         finding("training stops long before the epoch budget, once the validation loss stops "
                 "improving",
@@ -29,11 +32,12 @@ def findings(result, config):
                 {"it stopped": stop is not None,
                  "before half the budget": stop is not None and stop + 1 < budget / 2}),
         finding("the best epoch's weights, restored, test as well as training to the end",
-                f"test accuracy of the restored best epoch {pct(kept)}; without early stopping, "
-                f"after {budget} epochs, {pct(end)}" + (f" ({held})" if held else ""),
+                f"test accuracy of the restored best epoch {pct(kept)}"
+                + (f" — {PREPOSITION.get(held, held)}" if held else "; ")
+                + f" training to the end without early stopping ({pct(end)} after {budget} "
+                  "epochs)",
                 {"it stopped and restored its best epoch": best is not None and stop is not None,
-                 "the test accuracy is within 2 points of training to the end, or better":
-                     held in ("about the same", "ahead")}),
+                 rule: holds}),
     ]
 
 
@@ -58,10 +62,29 @@ def mark_epochs(axes, result):
         values = s[f"{STOPPING}.{key}"]
         ax.plot([len(values)], [values[-1]], marker="o", markersize=8, linestyle="none",
                 color=COLORS[0])
+    if len(axes) > 2 and best is not None:
+        kept = s[f"{STOPPING}.test_acc"][int(best)]
+        axes[2].axvline(best + 1, color="0.3", linestyle=":", linewidth=1.2)
+        axes[2].plot([best + 1], [kept], marker="o", markersize=8, linestyle="none",
+                     color=COLORS[0])
+        axes[2].annotate(f"restored best epoch {best + 1:.0f}: {100 * kept:.1f}%",
+                         xy=(best + 1, kept), xytext=(8, -18), textcoords="offset points",
+                         fontsize=11, color="0.2")
     if stop is not None:
-        axes[1].annotate(f"both runs are one curve until epoch {stop + 1:.0f};\nthen only "
-                         f"“{PLAIN}” goes on", xy=(0.98, 0.55), xycoords="axes fraction",
+        axes[1].annotate(f"both runs are one curve\nuntil epoch {stop + 1:.0f}; then only\n"
+                         f"“{PLAIN}” goes on", xy=(0.97, 0.45), xycoords="axes fraction",
                          ha="right", fontsize=11)
+
+
+def accuracy_panel(ax, result, name, look):
+    """The third panel: test accuracy per epoch — the second finding is about it (the restored
+    best epoch is marked by :func:`mark_epochs`)."""
+    from experiments.catalogue.breast_cancer import _epochs_at
+
+    ax.plot(_epochs_at(result.series, name), result.series[f"{name}.test_acc"], **look)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+
 
 
 def rules(config):
@@ -84,4 +107,5 @@ experiment(
     lambda c: {STOPPING: ({}, *gd(c, early_stopping={"patience": c["patience"]})),
                PLAIN: ({}, *gd(c))},
     lambda c: [STOPPING, PLAIN], validation=True, settings=Settings,
-    plot_kwargs={"accuracy": "val_loss", "marks": mark_epochs}, findings=findings, rules=rules)
+    plot_kwargs={"accuracy": "val_loss", "marks": mark_epochs, "extra_panel": accuracy_panel},
+    findings=findings, rules=rules)
