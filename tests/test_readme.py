@@ -1,4 +1,6 @@
-"""The README's code runs as written — every ```python block of it.
+"""The README's code runs as written — every ```python block of it, and of the docs pages it links
+for students and users (:data:`DOCS`: the README is one screen; the rest of what it used to hold
+lives there, and runs as it did).
 
 :func:`python_blocks` finds the fenced ```python blocks under one heading of the README (up to the
 next heading of the same or a higher level); :func:`run_blocks` executes them in order, in one
@@ -20,6 +22,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+#: The README and the pages it links whose code a student runs: every python block runs.
+DOCS = [README] + [ROOT / "docs" / name for name in ("guide.md", "running.md", "porting.md",
+                                                     "install.md", "performance.md",
+                                                     "layout.md")]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(```+|~~~+)\s*(\w*)")
@@ -88,18 +94,22 @@ def runnable_sections(text: str) -> list[str]:
             if level == 2 and python_blocks(text, title)]
 
 
-#: The sections whose python blocks run as written: all that have one.
-SECTIONS = runnable_sections(README.read_text(encoding="utf-8"))
+#: The sections whose python blocks run as written: all that have one, in every page of DOCS.
+SECTIONS = [heading for doc in DOCS for heading in runnable_sections(doc.read_text(encoding="utf-8"))]
+#: Which page each section is in.
+PAGE = {heading: doc for doc in DOCS
+        for heading in runnable_sections(doc.read_text(encoding="utf-8"))}
 
 
 def run_blocks(heading: str, text: str | None = None) -> dict:
     """Execute the Python blocks under ``heading`` in order, in one namespace; return it."""
-    text = README.read_text(encoding="utf-8") if text is None else text
+    doc = PAGE.get(heading, README)
+    text = doc.read_text(encoding="utf-8") if text is None else text
     blocks = python_blocks(text, heading)
-    assert blocks, f"README section {heading!r} has no python code block"
+    assert blocks, f"{doc.name} section {heading!r} has no python code block"
     namespace = {"__name__": "readme"}
     for n, code in enumerate(blocks, start=1):
-        exec(compile(code, f"README.md [{heading}, block {n}]", "exec"), namespace)
+        exec(compile(code, f"{doc.name} [{heading}, block {n}]", "exec"), namespace)
     return namespace
 
 
@@ -156,13 +166,27 @@ def test_readme_section_runs_as_written(heading, ran):
 
 
 def test_every_python_block_of_the_readme_is_run():
-    text = README.read_text(encoding="utf-8")
-    covered = [block for heading in SECTIONS for block in python_blocks(text, heading)]
-    assert covered == code_blocks(text), (
-        "a python block lies outside every '## ' section (before the first one?): it would not "
-        "run")
-    assert {"Using it", "Train the lecture's net on both backends",
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        covered = [block for heading in runnable_sections(text)
+                   for block in python_blocks(text, heading)]
+        assert covered == code_blocks(text), (
+            f"{doc.name}: a python block lies outside every '## ' section (before the first "
+            "one?): it would not run")
+    assert {"Use the libraries", "Using it", "Train the lecture's net on both backends",
             "Prove your own port"} <= set(SECTIONS)
+    assert len(SECTIONS) == len(set(SECTIONS)), "a heading with code in two pages"
+
+
+def test_the_readme_is_one_screen_for_a_student():
+    """What this is, the two commands, a run, the experiments beside the book's figures, and
+    links: 150 lines at most; everything else in docs/, linked from it."""
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150
+    assert "book" in text and "fig. 6-8" in text and "results/index.html" in text
+    for doc in DOCS[1:]:
+        assert f"(docs/{doc.name})" in text, doc.name
+    assert "npref/optim.py" not in (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_worked_example_trains_both_backends_alike_and_plots(ran):
@@ -190,7 +214,8 @@ def test_the_readmes_experiments_commands_parse():
     from experiments.cli import _parser
     from experiments.registry import all_experiments
 
-    commands = [words for words in _shell_commands(README.read_text(encoding="utf-8"))
+    commands = [words for doc in DOCS
+                for words in _shell_commands(doc.read_text(encoding="utf-8"))
                 if words[1:3] == ["-m", "experiments"] and words[0].endswith(("python",
                                                                               "python3"))]
     assert len(commands) >= 5
@@ -205,20 +230,32 @@ def test_the_readmes_experiments_commands_parse():
 
 def test_the_readmes_make_targets_exist():
     targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE))
-    used = {words[1] for words in _shell_commands(README.read_text(encoding="utf-8"))
+    used = {words[1] for doc in DOCS for words in _shell_commands(doc.read_text(encoding="utf-8"))
             if words[0] == "make" and len(words) > 1 and "=" not in words[1]}
     assert used and used <= targets, used - targets
 
 
 def test_the_readmes_links_to_its_own_sections_resolve():
-    text = README.read_text(encoding="utf-8")
-
+    """Every link of the README and its pages to a section — on the same page or another page
+    of docs/ — names a heading that is there, and every linked page exists."""
     def slug(title):                                   # GitHub's anchor for a heading
         return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
 
-    anchors = {slug(title) for _, _, title in _headings(text.splitlines())}
-    links = set(re.findall(r"\]\(#([^)]+)\)", text))
-    assert links and links <= anchors, links - anchors
+    def anchors(path):
+        return {slug(title) for _, _, title in _headings(path.read_text(
+            encoding="utf-8").splitlines())}
+
+    checked = 0
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for page, anchor in re.findall(r"\]\(([\w./-]*\.md)?#([^)]+)\)", text):
+            target = (doc.parent / page).resolve() if page else doc
+            assert target.exists(), (doc.name, page)
+            assert anchor in anchors(target), (doc.name, page, anchor)
+            checked += 1
+        for page in re.findall(r"\]\(([\w./-]+\.md)\)", text):
+            assert (doc.parent / page).exists(), (doc.name, page)
+    assert checked
 
 
 def test_without_torch_the_torch_backend_points_to_the_venv(monkeypatch):
@@ -243,7 +280,7 @@ def test_the_port_example_finds_the_slip_at_step_two(ran):
     # The output shown in the README, to 10 digits (the last bits may differ between CPUs):
     # the Adam slip, then the network port's BatchNorm eps.
     adam, network = printed.split("step 1, 'batchnorm1.out'")
-    readme = _digits(README.read_text(encoding="utf-8"))
+    readme = _digits(PAGE["Prove your own port"].read_text(encoding="utf-8"))
     assert adam.startswith("step 2, 'p'[") and _digits(adam.strip()) in readme
     assert _digits(("step 1, 'batchnorm1.out'" + network).strip()) in readme
 
