@@ -113,7 +113,7 @@ def _grid(results, config, out_dir, names, shape, filename, source):
     first = next(iter(results.values()))
     gone = diverged(first, config)
     rows, cols = shape
-    fig, axes = plt.subplots(rows, cols, figsize=(13, 7.5 if cols == 3 else 6.3), sharex=True,
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 8 if cols == 3 else 6.8), sharex=True,
                              sharey=True)
     for ax, name in zip(axes.flat, names):
         label = LABELS[name]
@@ -122,13 +122,16 @@ def _grid(results, config, out_dir, names, shape, filename, source):
         for backend, result in results.items():
             ax.plot(result.series[f"{label}.x"], result.series[f"{label}.y"],
                     **path(backend))
-        f = first.final[f"{label}.f"]
+        x_end, y_end = first.series[f"{label}.x"][-1], first.series[f"{label}.y"][-1]
         verdict = "diverged, " if label in gone else ""
-        ax.set_title(f"{label} (lr={config[f'lr_{name}']:g}): {verdict}f = {f:.3g}",
+        ax.set_title(f"{label} (lr={config[f'lr_{name}']:g})\n{verdict}ends "
+                     f"{np.hypot(x_end, y_end):.2g} from the minimum",
                      color="#b00020" if label in gone else "black")
         ax.set_xlim(-10, 10)
         ax.set_ylim(-5, 5)
         ax.set_xticks(range(-10, 11, 5))
+        if names == OPTIMIZERS and label not in gone:
+            _last_steps(ax, results, label, xs, ys, zs)
     for ax in axes[:, 0]:
         ax.set_ylabel("y")
     for ax in axes[-1]:
@@ -139,11 +142,31 @@ def _grid(results, config, out_dir, names, shape, filename, source):
     if len(spare):                                   # the legend in a free panel
         spare[0].legend(*axes.flat[0].get_legend_handles_labels(), loc="center")
     else:
-        axes.flat[cols].legend(loc="lower right")   # one entry per backend: its own path
+        axes.flat[cols].legend(loc="upper right")   # one entry per backend: its own path
     fig.suptitle(f"f(x, y) = x²/20 + y² from ({config['start_x']:g}, {config['start_y']:g}), "
                  f"{config['steps']} steps"
                  + (f", convention={config['convention']!r}" if names == OPTIMIZERS else ""))
     return save(fig, out_dir, filename, source=source)
+
+
+def _last_steps(ax, results, label, xs, ys, zs, steps=10):
+    """An inset, lower right, magnifying the last ``steps`` steps around the minimum (at the
+    book's scale they are a dot): the same paths, a square window centred on (0, 0)."""
+    from experiments.plotting import path
+
+    first = next(iter(results.values()))
+    tail = np.abs(np.r_[first.series[f"{label}.x"][-steps:], first.series[f"{label}.y"][-steps:]])
+    half = max(1.3 * float(np.max(tail)), 0.05)
+    inset = ax.inset_axes([0.6, 0.04, 0.38, 0.38])
+    inset.contour(xs, ys, zs, levels=np.geomspace(1e-4, 25, 18), colors="0.8", linewidths=0.6)
+    inset.plot(0, 0, "+", color="black", markersize=8)
+    for backend, result in results.items():
+        inset.plot(result.series[f"{label}.x"], result.series[f"{label}.y"], **path(backend))
+    inset.set_xlim(-half, half)
+    inset.set_ylim(-half / 2, half / 2)
+    inset.set_xticks([])
+    inset.set_yticks([])
+    ax.indicate_inset_zoom(inset, edgecolor="0.4")
 
 
 def findings(result, config):
