@@ -157,7 +157,46 @@ def findings(result, config):
                 why=None if fair else "no scale where both nets learn: a race needs two "
                                       "runners (the scales where the plain net sits at chance "
                                       "are the first finding's)"),
+        _scale_in_the_step(result, stds, acc, gone),
     ]
+
+
+def _scale_in_the_step(result, stds, acc, gone):
+    """Why BatchNorm's own accuracy varies with the scale: it takes the weights' scale out of
+    the forward pass, not out of the step. A weight's gradient grows as 1/scale, so lr·gradient
+    relative to the weight grows as 1/scale²: at the largest scale the steps are tiny beside the
+    weights and learning is slow; at the smallest the steps are so large that the weights inflate
+    (each step adds its square to ‖W‖²) before learning settles. Measured by how far each hidden
+    layer's weights grew: ‖W‖ at the end over ‖W‖ at the start (the drawn std times √(size))."""
+    from experiments.catalogue.claims import finding, pct
+
+    arrays = result.arrays or {}
+    growth = {}
+    for std in stds:
+        weights = arrays.get(_name(True, std))
+        if weights is None or (True, std) in gone:
+            continue
+        hidden = [k for k in weights if k.startswith("W")][1:-1]   # those BatchNorm follows
+        growth[std] = float(np.median([np.linalg.norm(weights[k])
+                                       / (std * np.sqrt(weights[k].size)) for k in hidden]))
+    said = "; ".join(f"W std {std:.3g}: ×{growth[std]:.3g}, {pct(acc[True, std])}"
+                     for std in sorted(growth, reverse=True))
+    large, small = (max(growth), min(growth)) if growth else (None, None)
+    return finding(
+        "BatchNorm takes the weights' scale out of the forward pass, not out of the step: at "
+        "the largest scale its steps are tiny beside the weights and it learns slowly; at the "
+        "smallest they are so large that the weights first inflate many times over; in "
+        "between it learns best",
+        (f"growth of BatchNorm's hidden weights over the run (median over its layers), and "
+         f"its final training accuracy: {said}" if growth else
+         "the final weights were not kept in this result"),
+        {"at the largest scale the weights move by less than 5% of their size":
+             large is not None and abs(growth[large] - 1) < 0.05,
+         "at the smallest scale they grow more than twofold":
+             small is not None and growth[small] > 2,
+         "a scale in between learns better than both ends":
+             large is not None and any(acc[True, s] > max(acc[True, large], acc[True, small])
+                                       for s in growth if s not in (large, small))})
 
 
 def rules(config):
