@@ -169,7 +169,8 @@ def concept(config):
         f"10^U({lo:g}, {hi:g}) and λ from 10^U({dlo:g}, {dhi:g}), trains for "
         f"{config['epochs']} epochs and is scored by validation accuracy (never the test set); "
         f"a second stage of {config['fine_trials']} trials searches the range of the best "
-        f"{config['top']}.")
+        f"{config['top']} that learn (validation {LEARNS:.0%} or more, four times chance; with "
+        "none, the whole range again).")
 
 
 #: Validation accuracy in each backend's line, training accuracy dotted in either.
