@@ -17,10 +17,10 @@ difference between the two *implementations*, not between two chaotic trajectori
   iteration, whatever BLAS kernel, CPU or thread count rounds it: one step cannot amplify a
   rounding difference the way thousands can;
 - a bug (a wrong eps, the other convention, a wrong layer) changes the very first iteration it
-  touches, and is named there: the iteration, the array and the element.
+  touches, and is named there: the iteration and the array.
 
 Judged at each iteration: the batch loss (against the largest loss so far), every parameter but
-the *inert* ones (against its layer's largest magnitude; the bias of an Affine that BatchNorm
+the *inert* ones (against its layer's largest magnitude, :func:`npref.testing.layer_floors`; the bias of an Affine that BatchNorm
 follows has a gradient that is zero in exact arithmetic — see
 :meth:`npref.nets.MultiLayerNet.inert_params` — and is loaded from NumPy each step, not judged),
 and BatchNorm's running statistics (each against its own largest magnitude).
@@ -34,6 +34,7 @@ import threading
 import numpy as np
 
 from npref.guard import NonFiniteError
+from npref.testing import layer_floors
 
 #: How long one side waits for the other before it looks again whether the other has gone.
 _POLL = 0.1
@@ -139,7 +140,7 @@ class Shadow:
             peak_loss[0] = max(peak_loss[0], abs(np_loss))
             diffs = [("loss", abs(float(loss) - np_loss) / max(peak_loss[0], 1e-300))]
             mine = net.numpy_params()
-            floors = _layer_floors({k: v for k, v in params.items() if k not in inert})
+            floors = layer_floors({k: v for k, v in params.items() if k not in inert})
             for key, floor in floors.items():
                 diffs.append((key, _rel(mine[key], params[key], floor)))
             for key, value in net.running_stats().items():
@@ -181,15 +182,6 @@ def _mismatch(item, label, done) -> str:
         return f"PyTorch's run {label!r} ended, NumPy's {item[1]!r} went on to {item[2]}"
     return (f"the runs parted: PyTorch at {label!r} iteration {done}, NumPy at {item[1]!r} "
             f"iteration {item[2]}")
-
-
-def _layer_floors(params: dict) -> dict:
-    """Each parameter's floor: the largest magnitude in its layer (W1, b1, gamma1, beta1 …)."""
-    groups: dict[str, float] = {}
-    for key, value in params.items():
-        layer = key.lstrip("Wbgammabet")
-        groups[layer] = max(groups.get(layer, 0.0), float(np.max(np.abs(value), initial=0.0)))
-    return {key: groups[key.lstrip("Wbgammabet")] for key in params}
 
 
 def _rel(a, b, floor: float) -> float:
