@@ -13,9 +13,9 @@ $(BIN)/python:
 	@echo "Creating $(VENV) with $(PYTHON) ..."
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-%: pyproject.toml constraints.txt | $(BIN)/python
 	@echo "Installing the project with extras [$*] into $(VENV) (first run only) ..."
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[$*]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[$*]"
 	@touch $@
 
 ## make report: install, then run every experiment on both backends and write results/index.html

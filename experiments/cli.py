@@ -1,4 +1,4 @@
-"""``python -m experiments list | run | report`` — see ``--help`` of each."""
+"""``python -m experiments list | run | report | notebook | bench`` — see ``--help`` of each."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ PyTorch (torchref). Each experiment runs on both backends and records how far ap
   python -m experiments list                      the catalogue, one line each
   python -m experiments run optimizer-paths       run one, write OUT/NAME/metrics.json + figures
   python -m experiments report --profile quick    run them all, write OUT/index.html
+  python -m experiments notebook --all            every experiment as a Jupyter notebook
   python -m experiments bench                     time a training step, both backends vs PyTorch
 """
 
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m experiments", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{list,run,report,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{list,run,report,notebook,bench}")
 
     p = sub.add_parser("list", help="list the experiments with a one-line description")
     p.set_defaults(handler=_list)
@@ -102,6 +103,39 @@ def _parser() -> argparse.ArgumentParser:
                    help="rerun every experiment, even those whose configuration and code are "
                         "unchanged since their last run")
     p.set_defaults(handler=_report)
+
+    p = sub.add_parser("notebook", help="write experiments as Jupyter notebooks to run and change",
+                       description="Write one Jupyter notebook per experiment, generated from "
+                                   "the catalogue: the lesson, the settings as an editable cell, "
+                                   "the run on both backends, the figures, the claims judged "
+                                   "with ✓/✗, the parity verdict and the rule side by side — and "
+                                   "the project's wheel beside them, which a notebook's first "
+                                   "cell installs in Colab. Outputs are empty unless --execute "
+                                   "runs each notebook in a fresh kernel (working folder OUT) "
+                                   "and stores its outputs. Exit status: 0 done, 1 a notebook "
+                                   "failed to run or its backends disagree, 2 bad arguments.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="experiment names (see `list`)")
+    p.add_argument("--all", action="store_true", help="every experiment of the catalogue")
+    p.add_argument("--out", default="notebooks", help="output folder (default: notebooks)")
+    p.add_argument("--lang", default="en", metavar="LANG",
+                   help="the notebooks' language (default: en; accepted: en)")
+    p.add_argument("--profile", choices=PROFILES, default="quick",
+                   help="whose settings the settings cell starts from (default: quick)")
+    p.add_argument("--seed", type=int, default=0, help="the settings cell's seed (default: 0)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="start the settings cell from this value (repeatable; a key every named "
+                        "experiment must take)")
+    p.add_argument("--source", default=None, metavar="REQUIREMENT",
+                   help="what the install cell installs where the project is not importable "
+                        "(Colab): a pip requirement such as 'npref[experiments] @ "
+                        "git+https://…'; default: the wheel written beside the notebooks")
+    p.add_argument("--execute", action="store_true",
+                   help="run each notebook in a fresh kernel and store its outputs (needs "
+                        "nbclient and ipykernel: pip install -e '.[notebook]')")
+    p.add_argument("--timeout", type=int, default=1200, metavar="S",
+                   help="with --execute, the longest one cell may run, in seconds "
+                        "(default: 1200)")
+    p.set_defaults(handler=_notebook)
 
     p = sub.add_parser("bench", help="time one training step: npref, torchref, plain PyTorch",
                        description="Time one training step (forward, backward, Adam) of the "
@@ -173,6 +207,7 @@ def _run(args) -> int:
     experiment = registry.get(args.name)
     result = runner.run(spec, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
                         pages=report.page_writers(experiment, spec.out))
+    report.ship_wheel(spec.out)
     if (spec.out / report.PAGES["index"]).exists():
         report.refresh_index(spec.out)
     if result.parity.passed is False:
@@ -224,6 +259,28 @@ def _bench(args) -> int:
           f"{result['load_average']['before']:.1f} before, {result['load_average']['after']:.1f} "
           f"after ({result['cpu_count']} CPUs); {result['seconds']:.0f} s; page: {page}")
     return 0
+
+
+def _notebook(args) -> int:
+    """Write (and with --execute run) the notebooks; every argument checked before any work."""
+    from experiments import notebook, registry
+    if args.all == bool(args.names):
+        raise ConfigError("notebook takes experiment names or --all (one of them)")
+    if args.timeout < 1:
+        raise ConfigError(f"--timeout must be an int >= 1 (seconds), got {args.timeout}")
+    names = list(registry.all_experiments()) if args.all else args.names
+    try:
+        written = notebook.write(names, args.out, profile=args.profile, sets=tuple(args.sets),
+                                 seed=args.seed, lang=args.lang, source=args.source,
+                                 execute=args.execute, timeout=args.timeout,
+                                 log=lambda m: print(m, file=sys.stderr, flush=True))
+    except notebook.NotebookFailed as error:
+        print(f"notebook: {error}", file=sys.stderr)
+        return DISAGREE
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    print("\n".join(map(str, written)))
+    return DONE
 
 
 def _report(args) -> int:

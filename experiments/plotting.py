@@ -8,12 +8,17 @@ which refuses a figure a class could not read (:func:`check_figure`): text too s
 page it is shown on, an empty panel, an unlabelled axis, a lone point without a marker.
 """
 
+import sys
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 
-matplotlib.use("Agg")   # files only, no window; set before pyplot is imported anywhere
+# Files only, no window; set before pyplot is imported anywhere — except in a notebook's kernel,
+# whose inline backend a student's own plots need (the experiments' figures are closed once
+# written, so they are shown as the files, never twice).
+if "ipykernel" not in sys.modules:
+    matplotlib.use("Agg")
 
 #: Figures are written at this resolution (the PNG records it).
 DPI = 150

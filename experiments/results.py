@@ -148,6 +148,26 @@ class Parity:
             raise ValueError(f"parity: unknown field(s) {sorted(unknown)}")
         return cls(**record)
 
+    def summary(self) -> str:
+        """The verdict in one sentence, with the largest difference and the tolerance."""
+        if self.passed is None:
+            return "Parity not measured: only one backend ran."
+        figures = (f"largest relative difference {self.max_rel_diff:.1e}, tolerance "
+                   f"{self.tolerance:.0e}")
+        if self.passed and self.chaotic:
+            shadow = self.shadow or {}
+            worst = max((shadow[p]["max_rel_diff"] for p in self.chaotic if p in shadow),
+                        default=float("nan"))
+            return (f"Chaotic — as close as the problem allows ({figures}): the whole runs of "
+                    f"{', '.join(self.chaotic)} part, but PyTorch restarted from NumPy's state "
+                    f"after every iteration agrees with NumPy within {worst:.1e} at every one.")
+        if self.passed:
+            return f"Passed: NumPy and PyTorch agree ({figures})."
+        parts = self.failed_parts or [p for p, v in (self.by_part or {}).items()
+                                      if not v <= self.tolerance]
+        return (f"FAILED: NumPy and PyTorch disagree ({figures})"
+                + (f" in {', '.join(parts)}." if parts else "."))
+
     def as_dict(self) -> dict:
         out = {}
         for f in fields(self):

@@ -25,7 +25,7 @@ README = ROOT / "README.md"
 #: The README and the pages it links whose code a student runs: every python block runs.
 DOCS = [README] + [ROOT / "docs" / name for name in ("guide.md", "running.md", "porting.md",
                                                      "install.md", "performance.md",
-                                                     "layout.md")]
+                                                     "layout.md", "notebooks.md")]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(```+|~~~+)\s*(\w*)")

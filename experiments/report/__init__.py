@@ -17,7 +17,9 @@ from experiments.report.building import (
     page_for,
     page_writers,
     refresh_index,
+    ship_wheel,
     write_bench_page,
 )
 
-__all__ = ["PAGES", "build", "page_for", "page_writers", "refresh_index", "write_bench_page"]
+__all__ = ["PAGES", "build", "page_for", "page_writers", "refresh_index", "ship_wheel",
+           "write_bench_page"]

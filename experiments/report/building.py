@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from experiments import io, parallel, registry, results
+from experiments import io, notebook, parallel, registry, results
 from experiments.backends.parity import failure_summary
 from experiments.report import render
 from experiments.runner import RunSpec, compute_seed, finish, log, plan
@@ -52,6 +52,7 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
     on_disk = results.on_disk(out, experiments)
     found = {n: found.get(n, on_disk.get(n)) for n in experiments if n in found or n in on_disk}
     index = _write_pages(out, found, experiments, _conventions(out, force), profile)
+    ship_wheel(out)
     failed = [n for n, r in found.items() if r.parity.passed is False]
     log(f"report: wrote {index} ({len(names)} experiments, {len(failed)} parity failures)")
     for n in failed:
@@ -79,8 +80,11 @@ def _run_planned(planned: list, executor, jobs, scheduler, out) -> dict:
 
 
 def page_writers(experiment, out) -> list:
-    """The pages a result set of ``experiment`` holds: its page, rendered from the result."""
-    return [("index.html", lambda result: page_for(result, experiment, out))]
+    """The pages a result set of ``experiment`` holds: its page and its notebook (the run's
+    settings, outputs empty: :mod:`experiments.notebook`), rendered from the result."""
+    return [("index.html", lambda result: page_for(result, experiment, out)),
+            (notebook.file_name(experiment.name), lambda result: notebook.text(notebook.make(
+                experiment, result.config, profile=result.profile, seed=result.seed)))]
 
 
 def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
@@ -89,7 +93,8 @@ def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
     extras = render.optional_pages(out, coming=[f"{name}/index.html" for name in metrics])
     for name, m in metrics.items():
         io.write_text(out / name / "index.html",
-                      _sanitize(render.render_experiment(m, experiments[name], extras)))
+                      _sanitize(render.render_experiment(m, experiments[name], extras,
+                                                         _notebook_link(name))))
     io.write_text(out / PAGES["conventions"],
                   _sanitize(render.render_conventions(conventions, extras)))
     index = out / PAGES["index"]
@@ -112,7 +117,20 @@ def refresh_index(out) -> Path:
 def page_for(result, experiment, out) -> str:
     """One experiment's page, as ``run`` writes it into the experiment's result set."""
     extras = render.optional_pages(out, coming=[f"{experiment.name}/index.html"])
-    return _sanitize(render.render_experiment(result, experiment, extras))
+    return _sanitize(render.render_experiment(result, experiment, extras,
+                                              _notebook_link(experiment.name)))
+
+
+def ship_wheel(out) -> Path:
+    """The project's wheel at the report's root: what each page's notebook installs in Colab
+    (its pages link it)."""
+    return notebook.build_wheel(out)
+
+
+def _notebook_link(name: str) -> tuple:
+    """What a page links as "Open as notebook": its notebook, and the wheel at the report's root
+    that the notebook installs in Colab."""
+    return notebook.file_name(name), notebook.wheel_name()
 
 
 def _conventions(out: Path, force: bool) -> dict:

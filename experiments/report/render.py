@@ -192,7 +192,9 @@ def _data_short(data: dict) -> str:
     return data["name"] + (f" ({' / '.join(counts)})" if counts else "")
 
 
-def render_experiment(r: Result, experiment, extras: tuple = ()) -> str:
+def render_experiment(r: Result, experiment, extras: tuple = (), notebook=None) -> str:
+    """One experiment's page; ``notebook``: ``(its notebook's file, the wheel's file name)``
+    to link as "Open as notebook" (none when not given)."""
     p = r.parity
     criterion = p.criterion or (f"every value within {p.tolerance:g} relative "
                                 f"(floor: {PARITY_FLOOR})")
@@ -212,7 +214,8 @@ def render_experiment(r: Result, experiment, extras: tuple = ()) -> str:
                    concept=experiment.concept_for(r.config), rules=rules(experiment, r.config),
                    convention=r.config.get("convention"), figures=r.figures, table=table,
                    findings=findings(r), parity=parity, runs=runs, data=_data_text(r.data),
-                   profile=r.profile,
+                   profile=r.profile, notebook=notebook[0] if notebook else None,
+                   wheel=notebook[1] if notebook else None,
                    seed=(f"{r.seed} (seeds {r.seeds[0]}–{r.seeds[-1]}: medians drawn, "
                          "spread in the last figure)" if r.seeds else r.seed),
                    command=_command(r, experiment),
