@@ -159,8 +159,9 @@ class Parity:
             worst = max((shadow[p]["max_rel_diff"] for p in self.chaotic if p in shadow),
                         default=float("nan"))
             return (f"Chaotic — as close as the problem allows ({figures}): the whole runs of "
-                    f"{', '.join(self.chaotic)} part, but PyTorch restarted from NumPy's state "
-                    f"after every iteration agrees with NumPy within {worst:.1e} at every one.")
+                    f"{' and '.join(self.chaotic)} drift apart, but PyTorch restarted from "
+                    f"NumPy's state after every iteration agrees with NumPy within {worst:.1e} "
+                    "at every one.")
         if self.passed:
             return f"Passed: NumPy and PyTorch agree ({figures})."
         parts = self.failed_parts or [p for p, v in (self.by_part or {}).items()
