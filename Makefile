@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PROFILE ?= quick
+# The report's language: en or ko (not LANG, which the shell's locale already sets).
+REPORT_LANG ?= en
 PYTEST_ARGS ?=
 
 .PHONY: report test test-cuda clean
@@ -19,8 +21,9 @@ $(VENV)/.installed-%: pyproject.toml constraints.txt | $(BIN)/python
 	@touch $@
 
 ## make report: install, then run every experiment on both backends and write results/index.html
+## (make report REPORT_LANG=ko: the same report in Korean, reusing the results)
 report: $(VENV)/.installed-experiments
-	$(BIN)/python -m experiments report --profile $(PROFILE)
+	$(BIN)/python -m experiments report --profile $(PROFILE) --lang $(REPORT_LANG)
 
 ## make test: install with the test tools, then run the parity suite and the other tests.
 ## pytest's exit code 5 ("no tests collected", e.g. `make test PYTEST_ARGS="-m cuda"` on a

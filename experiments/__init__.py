@@ -12,20 +12,22 @@ __all__ = ["run"]
 
 def run(name: str, settings: dict | None = None, *, seed: int = 0, profile: str = "quick",
         seeds: int = 1, backends=("numpy", "torch"), device: str = "auto", data_dir=None,
-        out="results"):
+        out="results", lang: str = "en"):
     """Run experiment ``name`` on NumPy and PyTorch as ``python -m experiments run`` does, and
     return its :class:`~experiments.results.Result` (``.findings``, ``.parity``, ``.figures``,
     ``.backends``); its set — metrics.json, figures, page — is written to ``out/NAME/``.
 
     ``settings``: values that replace the profile's (``{"epochs": 30}``), each checked as
     ``--set`` checks it: an unknown key or a value out of range is a ``ValueError`` naming it,
-    before any work."""
+    before any work. ``lang``: the language of the page, the figures and the returned
+    result's findings (``"en"`` or ``"ko"``; metrics.json keeps both)."""
     import contextlib
     import sys
 
-    from experiments import registry, report, runner
+    from experiments import i18n, registry, report, runner
     from experiments.settings import ConfigError
 
+    i18n.check(lang)
     experiment = registry.get(name)
     given = dict(settings or {})
     unknown = sorted(set(given) - set(experiment.defaults))
@@ -36,12 +38,12 @@ def run(name: str, settings: dict | None = None, *, seed: int = 0, profile: str 
     spec = runner.RunSpec(name, profile=profile, seed=seed, seeds=seeds, sets=sets,
                           backends=tuple(backends), device=device, data_dir=data_dir, out=out)
     # The progress lines go to stdout here: a notebook shows stderr as if something were wrong.
-    with contextlib.redirect_stderr(sys.stdout):
+    with contextlib.redirect_stderr(sys.stdout), i18n.language(lang):
         result = runner.run(spec, pages=report.page_writers(experiment, spec.out))
         report.ship_wheel(spec.out)
         if (spec.out / report.PAGES["index"]).exists():
             report.refresh_index(spec.out)
-    return result
+    return result.in_language(lang)
 
 
 def _text(value) -> str:

@@ -7,6 +7,7 @@ import os
 import sys
 
 from experiments import backends as backend_registry
+from experiments import i18n
 from experiments.settings import PROFILES, ConfigError
 from experiments.data import DataError
 from experiments.parallel import ExecutorError
@@ -117,8 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="experiment names (see `list`)")
     p.add_argument("--all", action="store_true", help="every experiment of the catalogue")
     p.add_argument("--out", default="notebooks", help="output folder (default: notebooks)")
-    p.add_argument("--lang", default="en", metavar="LANG",
-                   help="the notebooks' language (default: en; accepted: en)")
+    p.add_argument("--lang", choices=i18n.LANGUAGES, default="en",
+                   help="the notebooks' language: their prose, comments and the run's findings "
+                        "and figures — en (English) or ko (Korean) (default: en)")
     p.add_argument("--profile", choices=PROFILES, default="quick",
                    help="whose settings the settings cell starts from (default: quick)")
     p.add_argument("--seed", type=int, default=0, help="the settings cell's seed (default: 0)")
@@ -181,6 +183,10 @@ def _common(p):
                         "workers, or the cluster at --scheduler (default: local)")
     p.add_argument("--scheduler", default=None, metavar="ADDR",
                    help="a running Dask scheduler, tcp://host:8786 (with --executor dask)")
+    p.add_argument("--lang", choices=i18n.LANGUAGES, default="en",
+                   help="the language of the pages, findings and figures: en (English) or ko "
+                        "(한국어); results are shared, so switching reruns nothing "
+                        "(default: en)")
 
 
 def _list(args) -> int:
@@ -205,11 +211,13 @@ def _run(args) -> int:
                           sets=tuple(args.sets), backends=chosen, device=args.device,
                           data_dir=args.data_dir, out=args.out)
     experiment = registry.get(args.name)
-    result = runner.run(spec, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                        pages=report.page_writers(experiment, spec.out))
-    report.ship_wheel(spec.out)
-    if (spec.out / report.PAGES["index"]).exists():
-        report.refresh_index(spec.out)
+    with i18n.language(args.lang):
+        result = runner.run(spec, jobs=args.jobs, executor=args.executor,
+                            scheduler=args.scheduler,
+                            pages=report.page_writers(experiment, spec.out))
+        report.ship_wheel(spec.out)
+        if (spec.out / report.PAGES["index"]).exists():
+            report.refresh_index(spec.out)
     if result.parity.passed is False:
         from experiments.backends.parity import failure_summary
         print(f"run: {failure_summary(result.experiment, result.parity)}", file=sys.stderr)
@@ -285,9 +293,10 @@ def _notebook(args) -> int:
 
 def _report(args) -> int:
     from experiments.report import build
-    index, failed = build(out=args.out, profile=args.profile, only=args.only, device=args.device,
-                          seed=args.seed, data_dir=args.data_dir, force=args.force,
-                          seeds=args.seeds, jobs=args.jobs, executor=args.executor,
-                          scheduler=args.scheduler)
+    with i18n.language(args.lang):
+        index, failed = build(out=args.out, profile=args.profile, only=args.only,
+                              device=args.device, seed=args.seed, data_dir=args.data_dir,
+                              force=args.force, seeds=args.seeds, jobs=args.jobs,
+                              executor=args.executor, scheduler=args.scheduler)
     print(index)
     return DISAGREE if failed else DONE

@@ -25,29 +25,31 @@ import importlib.util
 import io as _io
 import time
 import zipfile
-from dataclasses import fields
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from experiments import io
+from experiments import i18n, io
+from experiments.i18n import _
 
-#: The languages a notebook can be written in.
-LANGUAGES = ("en",)
+#: The languages a notebook can be written in: the report's.
+LANGUAGES = i18n.LANGUAGES
 #: The packages the project's wheel holds.
 PACKAGES = ("npref", "torchref", "experiments")
 #: The Python modules a notebook's cells import: the project's public API and IPython's display.
 IMPORTS = ("experiments", "importlib.util", "IPython.display")
 
-#: The first code cell of every notebook — the one the README shows for Colab. ``{source}``: what
-#: pip installs (the wheel beside the notebook, or the repository's ``git+https://…`` URL).
+#: The first code cell of every notebook — the one the README shows for Colab (README.ko.md the
+#: Korean one): its comment, then the code. ``{source}``: what pip installs (the wheel beside the
+#: notebook, or the repository's ``git+https://…`` URL).
+INSTALL_COMMENT = i18n.N_(
+    "# Colab, or a Python without the project: install it first (here it is skipped when the\n"
+    "# project is already importable). SOURCE is what pip installs: the project's wheel, uploaded\n"
+    "# beside this notebook (Colab: the Files panel on the left), or its repository as\n"
+    "# \"npref[experiments] @ git+https://…\". The PyTorch already installed is kept: the project\n"
+    "# accepts torch>=2.5,<3, it does not pin one version.")
 INSTALL = '''\
-# Colab, or a Python without the project: install it first (here it is skipped when the
-# project is already importable). SOURCE is what pip installs: the project's wheel, uploaded
-# beside this notebook (Colab: the Files panel on the left), or its repository as
-# "npref[experiments] @ git+https://…". The PyTorch already installed is kept: the project
-# accepts torch>=2.5,<3, it does not pin one version.
 SOURCE = "{source}"
 
 import importlib.util
@@ -71,47 +73,56 @@ def default_source() -> str:
     return f"./{wheel_name()}[experiments]"
 
 
-def install_cell(source: str | None = None) -> str:
-    """The install cell's code for ``source`` (a pip requirement; by default the wheel)."""
+def install_cell(source: str | None = None, lang: str = "en") -> str:
+    """The install cell's code for ``source`` (a pip requirement; by default the wheel), its
+    comment in ``lang``."""
     source = default_source() if source is None else source
     if '"' in source or "\n" in source or not source.strip():
         raise ValueError(f"--source must be one pip requirement (no quotes), got {source!r}")
-    return INSTALL.format(source=source)
+    with i18n.language(check_lang(lang)):
+        return _(INSTALL_COMMENT) + "\n" + INSTALL.format(source=source)
 
 
 # -- a notebook from the catalogue ----------------------------------------------------------------
 
 def make(experiment, config: dict, *, profile: str = "quick", seed: int = 0,
          source: str | None = None, lang: str = "en") -> nbformat.NotebookNode:
-    """The notebook of ``experiment`` for ``config`` (its settings, checked), with empty outputs."""
-    check_lang(lang)
+    """The notebook of ``experiment`` for ``config`` (its settings, checked), with empty outputs,
+    its prose and comments in ``lang``."""
+    with i18n.language(check_lang(lang)):
+        return _make(experiment, config, profile, seed, source, lang)
+
+
+def _make(experiment, config, profile, seed, source, lang):
     name = experiment.name
     cells = [
         new_markdown_cell(_title(experiment, config, profile)),
-        new_code_cell(install_cell(source)),
-        new_markdown_cell("## The settings\n\nEvery value the experiment takes, with what it "
-                          "means. Change any of them, then run the cells below again "
-                          "(*Run → Run All Below* in Jupyter, *Runtime → Run after* in Colab)."),
+        new_code_cell(install_cell(source, lang)),
+        new_markdown_cell(_("## The settings\n\nEvery value the experiment takes, with what it "
+                            "means. Change any of them, then run the cells below again "
+                            "(*Run → Run All Below* in Jupyter, *Runtime → Run after* in "
+                            "Colab).")),
         new_code_cell(_settings_cell(experiment, config, seed)),
-        new_markdown_cell("## Train on both backends\n\nNumPy (`npref`, the book's code) and "
-                          "PyTorch (`torchref`, PyTorch's own optimizers and layers) each train "
-                          "from the same seed — the same initial weights, dropout masks and "
-                          "batch order — and the run compares them value by value. It writes "
-                          f"its numbers and figures to `results/{name}/`, as "
-                          "`python -m experiments run` does."),
-        new_code_cell(_run_cell(name, profile)),
-        new_markdown_cell("## The figures\n\nNumPy's lines are wide and pale, PyTorch's thin "
-                          "and dashed on top of them: where the backends agree, one line runs "
-                          "inside the other."),
+        new_markdown_cell(_("## Train on both backends\n\nNumPy (`npref`, the book's code) and "
+                            "PyTorch (`torchref`, PyTorch's own optimizers and layers) each "
+                            "train from the same seed — the same initial weights, dropout masks "
+                            "and batch order — and the run compares them value by value. It "
+                            "writes its numbers and figures to `results/{name}/`, as "
+                            "`python -m experiments run` does.", name=name)),
+        new_code_cell(_run_cell(name, profile, lang)),
+        new_markdown_cell(_("## The figures\n\nNumPy's lines are wide and pale, PyTorch's thin "
+                            "and dashed on top of them: where the backends agree, one line runs "
+                            "inside the other.")),
         new_code_cell(_FIGURES),
-        new_markdown_cell("## What the source claims, and what this run shows\n\nEach claim of "
-                          "the book (or the course's lecture and slides) is judged on each "
-                          "backend's own numbers: ✓ where they bear it out, ✗ where they do not, "
-                          "with the reason."),
-        new_code_cell(_FINDINGS),
-        new_markdown_cell("## Do NumPy and PyTorch agree?\n\nEvery value of every series is "
-                          "compared, relative to the largest magnitude its series reached."),
-        new_code_cell(_PARITY),
+        new_markdown_cell(_("## What the source claims, and what this run shows\n\nEach claim "
+                            "of the book (or the course's lecture and slides) is judged on each "
+                            "backend's own numbers: ✓ where they bear it out, ✗ where they do "
+                            "not, with the reason.")),
+        new_code_cell(_findings_cell()),
+        new_markdown_cell(_("## Do NumPy and PyTorch agree?\n\nEvery value of every series is "
+                            "compared, relative to the largest magnitude its series reached.")),
+        new_code_cell(_PARITY.replace("p.summary()", f'p.summary(lang="{lang}")')
+                      if lang != "en" else _PARITY),
     ]
     rules = _rules_markdown(experiment, config)
     if rules:
@@ -131,37 +142,38 @@ def text(nb) -> str:
 
 
 def check_lang(lang: str) -> str:
-    if lang not in LANGUAGES:
-        raise ValueError(f"--lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
-    return lang
+    return i18n.check(lang)
 
 
 def _title(experiment, config: dict, profile: str) -> str:
     return (f"# {experiment.description_for(config)}\n\n"
-            f"`{experiment.name}` — one experiment of *npref / torchref*: the training "
-            "techniques of chapter 6 of *Deep Learning from Scratch*, written once in NumPy "
-            "and once in PyTorch, and checked against each other.\n\n"
-            f"{experiment.concept_for(config)}\n\n"
-            f"The settings below are the **{profile}** profile's"
-            + (" (seconds on a laptop; `profile=\"full\"` runs the book's own settings)."
-               if profile == "quick" else "."))
+            + _("`{name}` — one experiment of *npref / torchref*: the training techniques of "
+                "chapter 6 of *Deep Learning from Scratch*, written once in NumPy and once in "
+                "PyTorch, and checked against each other.", name=experiment.name) + "\n\n"
+            + f"{experiment.concept_for(config)}\n\n"
+            + (_("The settings below are the **quick** profile's (seconds on a laptop; "
+                 "`profile=\"full\"` runs the book's own settings).") if profile == "quick" else
+               _("The settings below are the **{profile}** profile's.", profile=profile)))
 
 
 def _settings_cell(experiment, config: dict, seed: int) -> str:
-    meanings = {f.name: f.metadata["meaning"] for f in fields(experiment.settings)}
+    meanings = experiment.meanings()
     values = [(f"    {key}={value!r},", meanings.get(key, "")) for key, value in config.items()]
-    width = max(len(code) for code, _ in values)
-    lines = ["# The experiment's settings (change any, then run the cells below again)",
+    width = max(len(code) for code, _meaning in values)
+    lines = [_("# The experiment's settings (change any, then run the cells below again)"),
              "settings = dict("]
     lines += [f"{code:<{width}}  # {meaning}" for code, meaning in values]
-    lines += [")", f"seed = {seed}  # the random seed: initial weights, dropout masks, batch order"]
+    lines += [")", f"seed = {seed}  # " + _("the random seed: initial weights, dropout masks, "
+                                           "batch order")]
     return "\n".join(lines)
 
 
-def _run_cell(name: str, profile: str) -> str:
+def _run_cell(name: str, profile: str, lang: str = "en") -> str:
     return ("import experiments\n\n"
-            "# Train on NumPy and on PyTorch, compare them, judge the claims; write results/.\n"
-            f'result = experiments.run("{name}", settings, seed=seed, profile="{profile}")')
+            + _("# Train on NumPy and on PyTorch, compare them, judge the claims; write "
+                "results/.") + "\n"
+            + f'result = experiments.run("{name}", settings, seed=seed, profile="{profile}"'
+            + (f', lang="{lang}")' if lang != "en" else ")"))
 
 
 _FIGURES = """\
@@ -170,14 +182,16 @@ from IPython.display import Image, display
 for figure in result.figures:
     display(Image(filename=f"results/{result.experiment}/{figure}"))"""
 
-_FINDINGS = """\
+def _findings_cell() -> str:
+    measured, why = _("measured:"), _("why not:")
+    return f"""\
 for f in result.findings:
     print("✓" if f.holds else "✗", f.claim)
-    print("    measured:", f.measured)
+    print("    {measured}", f.measured)
     print("    NumPy", "✓" if f.reproduced["numpy"] else "✗",
           "· PyTorch", "✓" if f.reproduced["torch"] else "✗")
     if f.why:
-        print("    why not:", f.why)"""
+        print("    {why}", f.why)"""
 
 _PARITY = """\
 p = result.parity
@@ -194,14 +208,14 @@ def _rules_markdown(experiment, config: dict) -> str:
     rules = render.rules(experiment, config)
     if not rules:
         return ""
-    out = ["## The rule, side by side", "",
-           "Left: the rule in NumPy as the book writes it (npref computes exactly this). Right: "
-           "the lines of PyTorch (or torchref) that ran for these settings, read from the "
-           "installed code.", ""]
+    out = [_("## The rule, side by side"), "",
+           _("Left: the rule in NumPy as the book writes it (npref computes exactly this). "
+             "Right: the lines of PyTorch (or torchref) that ran for these settings, read from "
+             "the installed code."), ""]
     for rule in rules:
         out += [f"**{_md(rule['formula'])}**", ""]
         if rule["book"]:
-            out += [f"The book's convention: {_md(rule['book'])}", ""]
+            out += [_("The book's convention: {text}", text=_md(rule['book'])), ""]
         out.append('<table><tr><th style="text-align: left">NumPy</th>'
                    '<th style="text-align: left">PyTorch</th></tr><tr>')
         for side in ("numpy", "torch"):
@@ -215,13 +229,14 @@ def _rules_markdown(experiment, config: dict) -> str:
 
 
 def _next(name, experiment, config, profile, seed) -> str:
-    return ("## Next\n\n"
-            "- Change a setting above and run the cells again: the claims are judged anew on "
-            "the new numbers, and the parity verdict says whether the backends still agree.\n"
-            f"- The same run from a terminal: `python -m experiments run {name} --profile "
-            f"{profile} --seed {seed}` (with `--set KEY=VALUE` for each setting you changed; "
-            f"`python -m experiments run {name} --help` lists them with their ranges).\n"
-            "- The whole report, every experiment side by side: `python -m experiments report`.")
+    return _("## Next\n\n"
+             "- Change a setting above and run the cells again: the claims are judged anew on "
+             "the new numbers, and the parity verdict says whether the backends still agree.\n"
+             "- The same run from a terminal: `python -m experiments run {name} --profile "
+             "{profile} --seed {seed}` (with `--set KEY=VALUE` for each setting you changed; "
+             "`python -m experiments run {name} --help` lists them with their ranges).\n"
+             "- The whole report, every experiment side by side: `python -m experiments "
+             "report`.", name=name, profile=profile, seed=seed)
 
 
 def _md(text: str) -> str:

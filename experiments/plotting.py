@@ -14,6 +14,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from experiments.i18n import N_, _, current
+
 # Files only, no window; set before pyplot is imported anywhere — except in a notebook's kernel,
 # whose inline backend a student's own plots need (the experiments' figures are closed once
 # written, so they are shown as the files, never twice).
@@ -40,10 +42,10 @@ matplotlib.rcParams.update({
 #: ``labels_shared``: the backend that names the curves both draw alike, so a legend lists them
 #: once; ``short``: the name in a crowded legend.
 BACKEND_STYLE = {
-    "numpy": {"label": "NumPy (npref)", "short": "NumPy", "color": "#6baed6", "marker": "o",
+    "numpy": {"label": N_("NumPy (npref)"), "short": "NumPy", "color": "#6baed6", "marker": "o",
               "linestyle": "-", "linewidth": 3.0, "markersize": 5, "alpha": 0.45,
               "histogram": "bars", "bar_alpha": 0.6, "labels_shared": True},
-    "torch": {"label": "PyTorch (torchref)", "short": "PyTorch", "color": "#b2182b",
+    "torch": {"label": N_("PyTorch (torchref)"), "short": "PyTorch", "color": "#b2182b",
               "marker": "x", "linestyle": "--", "linewidth": 1.0, "markersize": 4, "alpha": 1.0,
               "histogram": "steps", "labels_shared": False},
 }
@@ -66,15 +68,15 @@ def path(backend: str) -> dict:
     """Matplotlib keywords for a figure where the backend is all that varies (one path per
     backend): the backend's own colour, marker and line, fully opaque, labelled."""
     style = BACKEND_STYLE[backend]
-    return {k: style[k] for k in ("label", "color", "marker", "linestyle", "linewidth",
-                                  "markersize")}
+    out = {k: style[k] for k in ("color", "marker", "linestyle", "linewidth", "markersize")}
+    return {"label": _(style["label"]), **out}
 
 
 def label(backend: str, name: str | None = None, *, short: bool = False) -> str:
     """A legend entry: the backend's name, or ``name (backend)``; ``short`` for crowded
     legends."""
-    own = BACKEND_STYLE[backend]["short" if short else "label"]
-    return own if name is None else f"{name} ({own})"
+    own = _(BACKEND_STYLE[backend]["short" if short else "label"])
+    return own if name is None else _("{name} ({backend})", name=name, backend=own)
 
 
 def shared_label(backend: str, name: str) -> str | None:
@@ -93,7 +95,7 @@ def backend_key(backends) -> list:
         style = BACKEND_STYLE[b]
         handles.append(Line2D([], [], color="0.35", linestyle=style["linestyle"],
                               linewidth=style["linewidth"], alpha=max(style["alpha"], 0.6),
-                              label=style["label"]))
+                              label=_(style["label"])))
     return handles
 
 
@@ -123,12 +125,12 @@ def mark_point(ax, x, y, text: str, *, color="black", **kw) -> None:
 
 def _bars(ax, edges, counts, style):
     ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=style["color"],
-           alpha=style["bar_alpha"], label=style["label"])
+           alpha=style["bar_alpha"], label=_(style["label"]))
 
 
 def _steps(ax, edges, counts, style):
     ax.step(edges[:-1], counts, where="post", color=style["color"],
-            linestyle=style["linestyle"], linewidth=style["linewidth"], label=style["label"])
+            linestyle=style["linestyle"], linewidth=style["linewidth"], label=_(style["label"]))
 
 
 _HISTOGRAMS = {"bars": _bars, "steps": _steps}
@@ -141,21 +143,33 @@ def histogram(ax, backend: str, edges, counts) -> None:
     _HISTOGRAMS[style["histogram"]](ax, edges, counts, style)
 
 
+def fonts():
+    """``matplotlib.rc_context`` with the fonts the current language's figures need (none for
+    English: its figures are drawn exactly as before); wrap a whole ``plot`` in it."""
+    from experiments.i18n import figure_fonts
+
+    return matplotlib.rc_context(figure_fonts())
+
+
 def save(fig, out_dir, filename: str, *, source: str | None = None) -> str:
     """Write ``fig`` to ``out_dir/filename`` (atomically, :func:`experiments.io.save_figure`, at
     :data:`DPI`) and close it — pyplot keeps every open figure alive, and a report draws dozens.
     ``source`` (``"book figure 6-8"``, ``"the breast-cancer lecture"``) is added to the title:
-    where in the course the figure comes from. Returns ``filename``, the name an experiment
-    lists among its figures."""
+    where in the course the figure comes from. Drawn in another language than English
+    (:func:`experiments.i18n.language`), the file is ``NAME.<lang>.png`` beside the English one.
+    Returns the file name, the name an experiment lists among its figures."""
     import matplotlib.pyplot as plt
 
     from experiments.io import save_figure
 
+    if current() != "en":                      # each language's figure beside the English one
+        stem, dot, ext = filename.rpartition(".")
+        filename = f"{stem}.{current()}.{ext}" if dot else f"{filename}.{current()}"
     try:
         if source:
             title = getattr(fig, "_suptitle", None)
             text = title.get_text() if title is not None else ""
-            fig.suptitle(f"{text} ({source})" if text else source)
+            fig.suptitle(_("{title} ({source})", title=text, source=source) if text else source)
         check_figure(fig, filename)
         # Constrained layout keeps titles and labels apart; a figure that made its own colour
         # bar without it has already laid itself out.
@@ -252,6 +266,13 @@ def smooth_curve(values, window: int = 11):
     return np.convolve(padded, w / w.sum(), mode="valid")
 
 
+#: The accuracy axis of a training figure, by the series it shows.
+ACCURACY_LABELS = {"test_acc": N_("test accuracy"), "train_acc": N_("train accuracy"),
+                   "val_acc": N_("val accuracy")}
+#: Axis words experiments hand to plot_training.
+N_("epoch"), N_("iteration")
+
+
 def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_label="epoch",
                   accuracy="test_acc", loss_ylim=None, source=None, log_loss=False):
     """Loss per iteration (left) and an accuracy per evaluation (right) for each name, every
@@ -271,8 +292,8 @@ def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_l
             if key in result.series:
                 ax_acc.plot(result.series[f"{name}.epoch_iterations"], result.series[key],
                             **line(backend, marker=True, color=color, markersize=4))
-    ax_loss.set_xlabel(x_label)
-    ax_loss.set_ylabel("loss" + (" (smoothed)" if smooth else ""))
+    ax_loss.set_xlabel(_(x_label))
+    ax_loss.set_ylabel(_("loss (smoothed)") if smooth else _("loss"))
     where = {}
     if log_loss:
         # Headroom above the curves for the legend: on a log axis the low curves fill the
@@ -283,8 +304,8 @@ def plot_training(results, names, out_dir, filename, *, title, smooth=False, x_l
         where = {"loc": "upper right"}
     if loss_ylim:
         ax_loss.set_ylim(*loss_ylim)
-    ax_acc.set_xlabel("iteration" if x_label == "iteration" else "epoch")
-    ax_acc.set_ylabel(accuracy.replace("_acc", " accuracy"))
+    ax_acc.set_xlabel(_("iteration") if x_label == "iteration" else _("epoch"))
+    ax_acc.set_ylabel(_(ACCURACY_LABELS[accuracy]))
     legend(ax_loss, [(name, COLORS[i % len(COLORS)]) for i, name in enumerate(names)], results,
            ncol=2, **where)
     fig.suptitle(title)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from experiments import settings as settings_mod
+from experiments.i18n import _
 
 #: Modules that define experiments, one each, imported on first use (in catalogue order).
 MODULES = tuple(f"experiments.catalogue.{name}" for name in (
@@ -95,12 +96,17 @@ class Experiment:
         string with its ``{key}`` fields filled from the configuration."""
         if callable(self.concept):
             return self.concept(config)
-        return self.concept.format(**config)
+        return _(self.concept).format(**config)
 
     def description_for(self, config: dict | None = None) -> str:
         """The one-line description with its ``{key}`` fields filled from the configuration that
         ran (the defaults when none is given, as ``list`` prints it)."""
-        return self.description.format(**(self.defaults if config is None else config))
+        return _(self.description).format(**(self.defaults if config is None else config))
+
+    def meanings(self) -> dict:
+        """Each setting's meaning, in the current language (the page's configuration table)."""
+        return {f.name: _(f.metadata.get("meaning", "")) if f.metadata.get("meaning") else ""
+                for f in dataclasses.fields(self.settings)}
 
 
 def finding(claim: str, measured: str, holds, needs: str = "quick", *, diverged=(),
@@ -118,10 +124,12 @@ def finding(claim: str, measured: str, holds, needs: str = "quick", *, diverged=
     ok = all(conditions.values()) if conditions else bool(holds)
     if diverged:
         ok = False
-        why = why or f"{' and '.join(diverged)} diverged: there is nothing to compare"
+        why = why or _("{runs} diverged: there is nothing to compare",
+                       runs=_(" and ").join(diverged))
     if not ok and why is None:
-        why = ("not shown: " + "; ".join(c for c, passed in conditions.items() if not passed)
-               if conditions else "the numbers measured do not bear the claim out")
+        why = (_("not shown: {conditions}", conditions="; ".join(
+                   c for c, passed in conditions.items() if not passed))
+               if conditions else _("the numbers measured do not bear the claim out"))
     return {"claim": claim, "measured": measured, "holds": ok, "needs": needs,
             "why": None if ok else why}
 

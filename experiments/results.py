@@ -148,26 +148,36 @@ class Parity:
             raise ValueError(f"parity: unknown field(s) {sorted(unknown)}")
         return cls(**record)
 
-    def summary(self) -> str:
-        """The verdict in one sentence, with the largest difference and the tolerance."""
+    def summary(self, lang: str | None = None) -> str:
+        """The verdict in one sentence, with the largest difference and the tolerance, in
+        ``lang`` (by default the current language, :mod:`experiments.i18n`)."""
+        from experiments import i18n
+
+        with i18n.language(lang or i18n.current()):
+            return self._summary()
+
+    def _summary(self) -> str:
+        from experiments.i18n import _
+
         if self.passed is None:
-            return "Parity not measured: only one backend ran."
-        figures = (f"largest relative difference {self.max_rel_diff:.1e}, tolerance "
-                   f"{self.tolerance:.0e}")
+            return _("Parity not measured: only one backend ran.")
+        figures = _("largest relative difference {diff}, tolerance {tol}",
+                    diff=f"{self.max_rel_diff:.1e}", tol=f"{self.tolerance:.0e}")
         if self.passed and self.chaotic:
             shadow = self.shadow or {}
             worst = max((shadow[p]["max_rel_diff"] for p in self.chaotic if p in shadow),
                         default=float("nan"))
-            return (f"Chaotic — as close as the problem allows ({figures}): the whole runs of "
-                    f"{' and '.join(self.chaotic)} drift apart, but PyTorch restarted from "
-                    f"NumPy's state after every iteration agrees with NumPy within {worst:.1e} "
-                    "at every one.")
+            return _("Chaotic — as close as the problem allows ({figures}): the whole runs of "
+                     "{parts} drift apart, but PyTorch restarted from NumPy's state after every "
+                     "iteration agrees with NumPy within {worst} at every one.", figures=figures,
+                     parts=_(" and ").join(self.chaotic), worst=f"{worst:.1e}")
         if self.passed:
-            return f"Passed: NumPy and PyTorch agree ({figures})."
+            return _("Passed: NumPy and PyTorch agree ({figures}).", figures=figures)
         parts = self.failed_parts or [p for p, v in (self.by_part or {}).items()
                                       if not v <= self.tolerance]
-        return (f"FAILED: NumPy and PyTorch disagree ({figures})"
-                + (f" in {', '.join(parts)}." if parts else "."))
+        return (_("FAILED: NumPy and PyTorch disagree ({figures}) in {parts}.", figures=figures,
+                  parts=", ".join(parts)) if parts else
+                _("FAILED: NumPy and PyTorch disagree ({figures}).", figures=figures))
 
     def as_dict(self) -> dict:
         out = {}
@@ -197,6 +207,23 @@ class Result:
     seeds: list | None = None
     table: dict | None = None
     format: int = FORMAT
+    #: The other languages' words: ``{lang: {"findings": [{claim, measured, why}, …],
+    #: "table": {columns, rows} (where the experiment has one), "figures": [file names]}}`` —
+    #: the numbers are the ones above, shared.
+    translations: dict = field(default_factory=dict)
+
+    def in_language(self, lang: str) -> "Result":
+        """This result with its findings' words and its figures in ``lang`` (itself for
+        English, or where the set holds no such translation)."""
+        words = self.translations.get(lang)
+        if lang == "en" or not words:
+            return self
+        texts = words.get("findings", [])
+        findings = [replace(f, claim=t["claim"], measured=t["measured"], why=t["why"])
+                    for f, t in zip(self.findings, texts)] if len(texts) == len(
+                        self.findings) else self.findings
+        return replace(self, findings=findings, table=words.get("table", self.table),
+                       figures=list(words.get("figures", self.figures)))
 
 
 def to_json(result: Result) -> dict:
@@ -214,6 +241,8 @@ def to_json(result: Result) -> dict:
     out.update({"findings": [_finding_json(f) for f in result.findings],
                 "versions": result.versions, "fingerprint": result.fingerprint,
                 "figures": list(result.figures), "figure_sha256": dict(result.figure_sha256)})
+    if result.translations:
+        out["translations"] = result.translations
     return _finite_or_null(out)
 
 
@@ -245,7 +274,8 @@ def from_json(obj: dict) -> Result:
         parity=Parity.of(obj["parity"]), findings=findings, versions=obj["versions"],
         fingerprint=obj["fingerprint"], figures=list(obj.get("figures", [])),
         figure_sha256=dict(obj.get("figure_sha256", {})), seeds=obj.get("seeds"),
-        table=obj.get("table"), format=obj.get("format", 1))
+        table=obj.get("table"), format=obj.get("format", 1),
+        translations=dict(obj.get("translations", {})))
 
 
 def _finite_or_null(obj):
@@ -310,14 +340,20 @@ def fingerprint(spec, config: dict) -> str:
 
 def write_set(folder: Path, result: Result, draw, pages=()) -> Result:
     """Write ``result`` as one set under ``folder``: its figures (``draw(new_folder) -> [file
-    names]``), ``metrics.json`` (with each figure's SHA-256) and each page of ``pages``
+    names]``, or ``([English files], {lang: [files]})`` with the other languages'),
+    ``metrics.json`` (with each figure's SHA-256) and each page of ``pages``
     (``[(file name, render(result) -> str)]``, given by the caller: running knows no pages),
     written into a fresh folder and swapped in together (:func:`experiments.io.result_set`).
     Returns the result as written."""
     with io.result_set(folder) as new:
-        figures = list(draw(new))
-        result = replace(result, figures=figures,
-                         figure_sha256={f: io.sha256(new / f) for f in figures})
+        drawn = draw(new)
+        figures, translated = (drawn if isinstance(drawn, tuple) else (list(drawn), {}))
+        translations = {lang: {**result.translations.get(lang, {}), "figures": files}
+                        for lang, files in translated.items()}
+        every = [*figures, *(f for files in translated.values() for f in files)]
+        result = replace(result, figures=list(figures),
+                         translations={**result.translations, **translations},
+                         figure_sha256={f: io.sha256(new / f) for f in every})
         io.write_json(new / "metrics.json", to_json(result))
         for name, render in pages:
             io.write_text(new / name, render(result))
@@ -343,7 +379,9 @@ def saved(folder: Path, key: str) -> Result | None:
     result = read(folder)
     if result is None or result.fingerprint != key:
         return None
-    return result if figures_intact(folder, result.figures, result.figure_sha256) else None
+    every = [*result.figures, *(f for words in result.translations.values()
+                                for f in words.get("figures", []))]
+    return result if figures_intact(folder, every, result.figure_sha256) else None
 
 
 def figures_intact(folder: Path, names, hashes) -> bool:

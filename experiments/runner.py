@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from experiments import backends as backend_registry
-from experiments import io, parallel, registry, results
+from experiments import i18n, io, parallel, registry, results
 from experiments import settings as settings_mod
 from experiments.backends import parity as judging
 from experiments.backends import shadow
@@ -94,6 +94,8 @@ class Outcome:
     devices: dict
     parity: dict
     findings: list = field(default_factory=list)
+    #: the findings worded in the other languages: {lang: [Finding]}
+    translated: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -161,8 +163,13 @@ def _compute_seed(job: Job) -> Outcome:
             shadowed=lambda parts: shadow.run_shadowed(compute, parts, step_tol,
                                                        device=job.device),
             step_tol=step_tol, log=lambda message: log(f"{where}: {message}"))
+    words = {}
+    for lang in i18n.LANGUAGES:              # the same judgement, worded in each language
+        with i18n.language(lang):
+            words[lang] = findings(experiment, computed, config, job.profile)
+    english = words.pop("en")
     return Outcome(job.seed, computed, timings, {b: s.device for b, s in sides.items()},
-                   parity, findings(experiment, computed, config, job.profile))
+                   parity, english, words)
 
 
 def finish(made: Plan, outcomes: list, pages=()) -> Result:
@@ -175,6 +182,12 @@ def finish(made: Plan, outcomes: list, pages=()) -> Result:
     several = len(outcomes) > 1
     combined = seeds_mod.median_results(per_seed) if several else per_seed[0]
     first = outcomes[0]
+
+    def table_in(lang):
+        """The experiment's table worded in ``lang`` (its numbers the same in every one)."""
+        with i18n.language(lang):
+            return experiment.table(combined, config)
+
     result = Result(
         experiment=name, profile=spec.profile, seed=spec.seed_list[0],
         seeds=spec.seed_list if several else None, config=config, data=made.data,
@@ -183,16 +196,34 @@ def finish(made: Plan, outcomes: list, pages=()) -> Result:
                   for b, c in combined.items()},
         parity=Parity.of(seeds_mod.parity([o.parity for o in outcomes], spec.seed_list)
                          if several else first.parity),
-        table=experiment.table(combined, config) if experiment.table else None,
+        table=table_in("en") if experiment.table else None,
         findings=(seeds_mod.findings([o.findings for o in outcomes]) if several
                   else first.findings),
-        versions=results.versions(), fingerprint=results.fingerprint(spec, config))
+        versions=results.versions(), fingerprint=results.fingerprint(spec, config),
+        translations={lang: {"findings": [
+            {"claim": f.claim, "measured": f.measured, "why": f.why}
+            for f in (seeds_mod.findings([o.translated[lang] for o in outcomes]) if several
+                      else first.translated[lang])],
+            **({"table": table_in(lang)} if experiment.table else {})}
+            for lang in first.translated})
 
-    def draw(folder):
+    def draw_in(folder):
         figures = list(experiment.plot(combined, config, folder))
         if several:
             figures += seeds_mod.plot_spread(per_seed, folder, f"{name}-seeds", name)
         return figures
+
+    def draw(folder):
+        """The English figures, and each other language's beside them (NAME.<lang>.png)."""
+        from experiments import plotting
+
+        with i18n.language("en"):
+            english = draw_in(folder)
+        others = {}
+        for lang in i18n.figure_languages()[1:]:
+            with i18n.language(lang), plotting.fonts():
+                others[lang] = draw_in(folder)
+        return english, others
 
     result = results.write_set(spec.out / name, result, draw, pages)
     _log_parity(name, result.parity)
@@ -205,7 +236,7 @@ def finish(made: Plan, outcomes: list, pages=()) -> Result:
 
 
 #: Why a claim the quick profile is too short for does not hold there.
-TOO_SHORT = "too short in the quick profile: run --profile full"
+TOO_SHORT = i18n.N_("too short in the quick profile: run --profile full")
 
 
 def findings(experiment, computed: dict, config: dict, profile: str = "full") -> list[Finding]:
@@ -222,7 +253,7 @@ def findings(experiment, computed: dict, config: dict, profile: str = "full") ->
         failing = [judged[b][i] for b in judged if not judged[b][i]["holds"]]
         why = failing[0]["why"] if failing else None
         if failing and f["needs"] == "full" and profile != "full":
-            why = TOO_SHORT + (f" ({why})" if why else "")
+            why = i18n._(TOO_SHORT) + (f" ({why})" if why else "")
         out.append(Finding(f["claim"], f["measured"],
                            {b: judged[b][i]["holds"] for b in judged}, f["needs"], why))
     return out

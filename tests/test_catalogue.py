@@ -63,6 +63,8 @@ def test_the_catalogue_is_the_specs(capsys):
 
 @pytest.mark.parametrize("name", list(all_experiments()))
 def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monkeypatch):
+    # every experiment's figures in every language: a glyph missing from a Korean figure fails
+    monkeypatch.setenv("NPREF_FIGURE_LANGUAGES", "en,ko")
     args = ["run", name, "--backend", "both", "--device", "cpu", "--out", str(tmp_path)]
     for item in SLIVERS.get(name, []):
         args += ["--set", item]
@@ -77,6 +79,9 @@ def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monke
     assert m["format"] == results.FORMAT and results.to_json(results.from_json(m)) == m
     assert m["parity"]["passed"] is True, m["parity"]
     assert m["figures"] and all((folder / f).stat().st_size > 5000 for f in m["figures"])
+    korean = m["translations"]["ko"]["figures"]
+    assert len(korean) == len(m["figures"]) and all(".ko." in f and (folder / f).stat().st_size
+                                                    > 5000 for f in korean)
     assert set(m["data"]) >= {"name", "source", "n_train", "n_test"}
     # At least one claim of the source, judged on each backend (docs/experiments.md); every figure passed
     # experiments.plotting.check_figure (data on every panel, both axes labelled) on its way out.

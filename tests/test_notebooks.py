@@ -100,6 +100,7 @@ def four(tmp_path_factory):
         mp.setenv("NPREF_OFFLINE", "1")
         mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
         mp.delenv("NPREF_DATA_DIR", raising=False)
+        mp.setenv("NPREF_FIGURE_LANGUAGES", "en")
         return _execute_all(FOUR, tmp_path_factory.mktemp("four"))
 
 
@@ -233,3 +234,35 @@ def test_the_wheel_installs_and_keeps_the_torch_already_there(tmp_path):
                                                        "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith(str(target))
+
+
+def test_a_korean_notebook_speaks_korean_and_runs(tmp_path, monkeypatch):
+    """``--lang ko``: the prose, the comments and the run's findings in Korean — the page's
+    language — while the code and the numbers stay the same."""
+    from tests.test_report import hangul_share
+
+    assert main(["notebook", "--all", "--out", str(tmp_path / "all"), "--lang", "ko",
+                 "--source", "npref"]) == 0
+    for path in sorted((tmp_path / "all").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        # the rule tables are code; the prose around them is Korean
+        prose = re.sub(r"(?s)<table>.*?</table>", " ", prose)
+        prose = re.sub(r"`[^`]*`", " ", prose)
+        assert hangul_share(prose) >= 0.9, (path.name, hangul_share(prose))
+        assert _code(nb)[0] == notebook.install_cell("npref", lang="ko")
+    name = "breast-cancer-init"
+    monkeypatch.setenv("NPREF_FIGURE_LANGUAGES", "en,ko")
+    notebook.write([name], tmp_path / "run", sets=tuple(SLIVERS[name]), lang="ko",
+                   execute=True, source="npref")
+    nb = nbformat.read(tmp_path / "run" / f"{name}.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                      for o in c.outputs if o.output_type == "stream")
+    metrics = json.loads((tmp_path / "run" / "results" / name / "metrics.json").read_text())
+    korean = metrics["translations"]["ko"]["findings"]
+    assert korean and all(f"{f['claim']}\n    측정: {f['measured']}\n" in printed
+                          for f in korean), printed
+    assert "통과: NumPy와 PyTorch가 일치한다" in printed
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]
+    assert len(images) == len(metrics["translations"]["ko"]["figures"]) >= 1

@@ -61,3 +61,4 @@ def test_the_package_accepts_a_torch_range_and_the_install_path_pins_one():
     # the README's Colab cell is the one every notebook carries
     from experiments.notebook import install_cell
     assert install_cell() in (ROOT / "README.md").read_text()
+    assert install_cell(lang="ko") in (ROOT / "README.ko.md").read_text()

@@ -210,11 +210,13 @@ def _shell_commands(text: str):
                 words = words[cut + 1:]
 
 
-def test_the_readmes_experiments_commands_parse():
+@pytest.mark.parametrize("readme", [README, ROOT / "README.ko.md"], ids=lambda p: p.name)
+def test_the_readmes_experiments_commands_parse(readme):
     from experiments.cli import _parser
     from experiments.registry import all_experiments
 
-    commands = [words for doc in DOCS
+    docs = DOCS if readme == README else [readme]
+    commands = [words for doc in docs
                 for words in _shell_commands(doc.read_text(encoding="utf-8"))
                 if words[1:3] == ["-m", "experiments"] and words[0].endswith(("python",
                                                                               "python3"))]
@@ -228,11 +230,17 @@ def test_the_readmes_experiments_commands_parse():
             assert name in known, words
 
 
-def test_the_readmes_make_targets_exist():
-    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE))
-    used = {words[1] for doc in DOCS for words in _shell_commands(doc.read_text(encoding="utf-8"))
-            if words[0] == "make" and len(words) > 1 and "=" not in words[1]}
+@pytest.mark.parametrize("readme", [README, ROOT / "README.ko.md"], ids=lambda p: p.name)
+def test_the_readmes_make_targets_exist(readme):
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w-]+):", makefile, re.MULTILINE))
+    docs = DOCS if readme == README else [readme]
+    commands = [words for doc in docs for words in _shell_commands(doc.read_text(encoding="utf-8"))
+                if words[0] == "make"]
+    used = {words[1] for words in commands if len(words) > 1 and "=" not in words[1]}
     assert used and used <= targets, used - targets
+    variables = {w.split("=")[0] for words in commands for w in words[1:] if "=" in w}
+    assert all(re.search(rf"^{v} \?=", makefile, re.MULTILINE) for v in variables), variables
 
 
 def test_the_readmes_links_to_its_own_sections_resolve():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments import i18n
 from experiments.report import build
 
 ONLY = ["optimizer-paths", "breast-cancer-validation"]
@@ -16,16 +17,67 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
         "track", "wbr"}
 
 
+@pytest.fixture(autouse=True)
+def every_language(monkeypatch):
+    """The report's tests write pages in both languages: their runs draw both languages' figures
+    (conftest.py draws English only)."""
+    monkeypatch.setenv("NPREF_FIGURE_LANGUAGES", "en,ko")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    index, failed = build(out=out, profile="quick", only=ONLY, device="cpu")
+    with pytest.MonkeyPatch.context() as mp:        # the Korean pages below need their figures
+        mp.setenv("NPREF_FIGURE_LANGUAGES", "en,ko")
+        index, failed = build(out=out, profile="quick", only=ONLY, device="cpu")
     assert failed == []
     return out
 
 
 def pages(site):
     return sorted(site.rglob("*.html"))
+
+
+@pytest.fixture(scope="module")
+def site_ko(site, tmp_path_factory):
+    """The same report written in Korean from the same results (a copy, so that the English
+    pages stay for the other tests): no experiment reruns."""
+
+    out = tmp_path_factory.mktemp("report-ko") / "site"
+    shutil.copytree(site, out)
+    before = {p: p.read_bytes() for p in out.rglob("metrics.json")}
+    with i18n.language("ko"):
+        index, failed = build(out=out, profile="quick", only=ONLY, device="cpu")
+    assert failed == [] and {p: p.read_bytes() for p in out.rglob("metrics.json")} == before
+    return out
+
+
+#: Words a Korean page keeps in Latin letters: names of methods, libraries, options and symbols.
+NAMES = {"numpy", "pytorch", "npref", "torchref", "python", "sgd", "momentum", "nesterov",
+         "adagrad", "rmsprop", "adam", "adamw", "adadelta", "adamax", "nadam", "radam", "asgd",
+         "rprop", "adafactor", "xavier", "he", "relu", "sigmoid", "tanh", "mnist", "eps", "ulp",
+         "lr", "quick", "full", "book", "torch", "cpu", "cuda", "mlxtend", "scikit", "learn",
+         "x", "y", "f", "p", "g", "v", "b", "w", "t", "dtype", "float64", "float32", "softmax",
+         "batchnorm", "dropout", "nan", "inf", "lecun", "glorot", "kaiming", "steplr",
+         "cosineannealinglr", "reducelronplateau", "jinja", "seeds", "seed", "gemm", "blas",
+         "openblas", "idx"}
+
+
+def hangul_share(html_text: str) -> float:
+    """The share of Hangul among the letters of a page's prose: text outside code, figures'
+    file names and the formula lines, with numbers, identifiers (names above, words with digits,
+    dots, underscores or capitals inside) and the English term given in parentheses after a
+    Korean one left out."""
+    text = re.sub(r"(?s)<(code|pre|style|title)[^>]*>.*?</\1>", " ", html_text)
+    text = re.sub(r'(?s)<p class="formula">.*?</p>', " ", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = html.unescape(text)
+    text = re.sub(r"(?<=[가-힣])\([A-Za-z][A-Za-z ,'’\-]*\)", " ", text)
+    words = re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*", text)
+    latin = sum(len(w) for w in words
+                if w.lower() not in NAMES and not re.search(r"[0-9_.\-]|.[A-Z]", w))
+    hangul = len(re.findall(r"[가-힣]", text))
+    return hangul / max(1, hangul + latin)
 
 
 class Checker(html.parser.HTMLParser):
@@ -253,6 +305,30 @@ def test_figures_with_an_empty_panel_or_an_unlabelled_axis_are_refused(tmp_path)
     assert save(fig, tmp_path, "fine.png") == "fine.png"
 
 
+def test_every_korean_page_is_korean_html(site_ko):
+    """The Korean report: the same pages, lang="ko", well formed, Korean figures beside the
+    English ones, and prose at least 90 % Hangul (the English term once in parentheses, names
+    and code aside)."""
+    assert {p.relative_to(site_ko).as_posix() for p in pages(site_ko)} == {
+        "index.html", "conventions.html", *(f"{n}/index.html" for n in ONLY)}
+    for page in pages(site_ko):
+        text = page.read_text()
+        assert text.startswith("<!DOCTYPE html>") and '<html lang="ko">' in text, page
+        checker = Checker()
+        checker.feed(text)
+        assert checker.errors == [] and checker.stack == [], (page, checker.errors)
+        for src in checker.images:
+            assert ".ko." in src and (page.parent / src).exists(), (page, src)
+        # the page carries the Hangul it shows (a browser with no Korean font shows it too)
+        assert "font-family: 'Report Hangul'" in text, page
+        font_letters = set(re.findall(i18n.SCRIPTS["ko"], "".join(
+            i18n.catalogue("ko").values()) + i18n.NAMES["ko"]))
+        shown = set(re.findall(i18n.SCRIPTS["ko"], re.sub(r"(?s)<style>.*?</style>", "", text)))
+        assert shown <= font_letters, (page, sorted(shown - font_letters)[:20])
+        share = hangul_share(text)
+        assert share >= 0.9, f"{page.relative_to(site_ko)}: {share:.0%} Hangul"
+
+
 def _chromium():
     for candidate in (os.environ.get("NPREF_CHROMIUM"), "chromium", "chromium-browser",
                       "google-chrome"):
@@ -264,7 +340,7 @@ def _chromium():
 @pytest.mark.skipif(_chromium() is None,
                     reason="no Chromium on this machine (Debian: apt install chromium; or set "
                            "NPREF_CHROMIUM to a Chromium executable)")
-def test_every_page_renders_in_a_real_browser(site, tmp_path):
+def test_every_page_renders_in_a_real_browser(site, site_ko, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason="playwright (a dev dependency) is not installed")
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -275,8 +351,9 @@ def test_every_page_renders_in_a_real_browser(site, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             shown = [site / "index.html", site / "conventions.html",
                      *(site / name / "index.html" for name in ONLY)]
+            korean = [site_ko / "index.html", site_ko / ONLY[0] / "index.html"]
             assert len(shown) >= 4 and all(p.exists() for p in shown)
-            for path in pages(site):
+            for path in [*pages(site), *korean]:
                 page.goto(path.as_uri())
                 page.wait_for_load_state("load")
                 broken = page.evaluate("[...document.images].filter(i => !(i.complete && "
@@ -292,7 +369,8 @@ def test_every_page_renders_in_a_real_browser(site, tmp_path):
                     # sharp (never enlarged) and shown large: at least 600 px or its own width
                     assert figure["natural"] >= figure["shown"], figure
                     assert figure["shown"] >= min(600, figure["natural"]), figure
-                shot = tmp_path / (path.parent.name + "-" + path.stem + ".png")
+                shot = tmp_path / (("ko-" if path in korean else "") + path.parent.name + "-"
+                                   + path.stem + ".png")
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 20_000, f"{path}: the screenshot is blank"
         finally:

@@ -10,6 +10,7 @@ import numpy as np
 from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 from npref.training import Schedule
 
@@ -83,22 +84,23 @@ def plot(results, config, out_dir):
             first = next(iter(results.values()))
             exploded = first.final.get(f"{name}.exploded_at")
             if exploded is not None:
-                notes.append(f"{'BatchNorm' if bn else 'plain'}: diverged")
+                notes.append(_("BatchNorm: diverged") if bn else _("plain: diverged"))
                 acc = first.series.get(f"{name}.train_acc", [])
                 if len(acc) == 1:
                     mark_point(ax, 1, acc[0], f"{acc[0]:.2f}", color=colors[bn])
-        ax.set_title(f"W std {std:.3g}" + (f" — {', '.join(notes)}" if notes else ""),
+        ax.set_title(_("W std {std:.3g}", std=std) + (f" — {', '.join(notes)}" if notes else ""),
                      color="#b00020" if notes else "black")
         ax.set_ylim(0, 1)
     for ax in axes.flat[len(stds):]:
         ax.axis("off")
-    legend(axes[0, 0], [("BatchNorm", colors[True]), ("without", colors[False])], results,
+    legend(axes[0, 0], [(_("BatchNorm"), colors[True]), (_("without"), colors[False])], results,
            loc="upper left")
-    fig.supxlabel("epoch")
-    fig.supylabel("training accuracy")
-    fig.suptitle(f"MNIST ({config['n_train']} images), 784-[100×{len(config['hidden'])}]-10 "
-                 f"ReLU, SGD lr {config['lr']}: with and without BatchNorm")
-    return [save(fig, out_dir, "batchnorm-mnist.png", source="book figure 6-19")]
+    fig.supxlabel(_("epoch"))
+    fig.supylabel(_("training accuracy"))
+    fig.suptitle(_("MNIST ({n_train} images), 784-[100×{layers}]-10 ReLU, SGD lr {lr}: with and "
+                   "without BatchNorm", n_train=config['n_train'], layers=len(config['hidden']),
+                   lr=config['lr']))
+    return [save(fig, out_dir, "batchnorm-mnist.png", source=_("book figure 6-19"))]
 
 
 #: "Does not learn": at chance among 10 classes (≤ 15%); "learns": three times chance or more.
@@ -124,39 +126,45 @@ def findings(result, config):
     # the first one (it does not learn at all), not a race.
     fair = [std for std in finished if acc[False, std] >= LEARNS]
     wins = [std for std in fair if acc[True, std] > acc[False, std]]
-    race = "; ".join(f"W std {std:.3g}: BatchNorm {pct(acc[True, std])}, plain "
-                     f"{pct(acc[False, std])}" for std in sorted(fair, reverse=True))
-    diverged_text = "; diverged (not counted): " + ", ".join(
-        f"{'BatchNorm' if bn else 'plain'} at W std {std:.3g}" for bn, std in sorted(gone)
-    ) if gone else ""
-    scope = (f"W std {max(small):.3g} and below ({len(small)} of {len(stds)} scales): plain at "
-             f"chance (≤ {AT_CHANCE:.0%}), BatchNorm " + ", ".join(pct(acc[True, s]) for s in
-                                                                      sorted(small, reverse=True))
-             if small else f"the plain net is not at chance at the smallest scale, "
-                           f"W std {min(stds):.3g}")
+    race = "; ".join(_("W std {std:.3g}: BatchNorm {bn}, plain {plain}", std=std,
+                       bn=pct(acc[True, std]), plain=pct(acc[False, std]))
+                     for std in sorted(fair, reverse=True))
+    diverged_text = _("; diverged (not counted): {runs}", runs=", ".join(
+        _("BatchNorm at W std {std:.3g}", std=std) if bn else
+        _("plain at W std {std:.3g}", std=std) for bn, std in sorted(gone)
+    )) if gone else ""
+    scope = (_("W std {top:.3g} and below ({count} of {total} scales): plain at chance "
+               "(≤ {chance:.0%}), BatchNorm {accuracies}", top=max(small), count=len(small),
+               total=len(stds), chance=AT_CHANCE,
+               accuracies=", ".join(pct(acc[True, s]) for s in sorted(small, reverse=True)))
+             if small else _("the plain net is not at chance at the smallest scale, "
+                             "W std {std:.3g}", std=min(stds)))
     return [
-        finding("at small weight scales the plain network does not learn at all, while "
-                "BatchNorm does",
-                scope + f" (learning: ≥ {LEARNS:.0%}, three times chance)" + diverged_text,
-                {"the plain net is at chance at the smallest scales": bool(small),
-                 f"BatchNorm reaches {LEARNS:.0%} or more at every one of them":
+        finding(_("at small weight scales the plain network does not learn at all, while "
+                  "BatchNorm does"),
+                scope + _(" (learning: ≥ {learns:.0%}, three times chance)", learns=LEARNS)
+                + diverged_text,
+                {_("the plain net is at chance at the smallest scales"): bool(small),
+                 _("BatchNorm reaches {learns:.0%} or more at every one of them", learns=LEARNS):
                      bool(small) and all(acc[True, s] >= LEARNS and (True, s) not in gone
                                          for s in small)},
                 why=None if small or min(stds) < 0.01 else
-                f"the run's smallest weight scale, {min(stds):.3g}, does not reach the small "
-                "scales the claim is about"),
-        finding("BatchNorm learns faster at nearly every scale",
-                (f"where the plain net learns too (≥ {LEARNS:.0%}), BatchNorm's final training "
-                 f"accuracy is higher at {len(wins)} of {len(fair)} scales — {race}"
-                 if fair else f"the plain net learns (≥ {LEARNS:.0%}) at none of the "
-                              f"{len(finished)} scales both ran to the end")
+                _("the run's smallest weight scale, {std:.3g}, does not reach the small "
+                  "scales the claim is about", std=min(stds))),
+        finding(_("BatchNorm learns faster at nearly every scale"),
+                (_("where the plain net learns too (≥ {learns:.0%}), BatchNorm's final training "
+                   "accuracy is higher at {wins} of {fair} scales — {race}", learns=LEARNS,
+                   wins=len(wins), fair=len(fair), race=race)
+                 if fair else _("the plain net learns (≥ {learns:.0%}) at none of the "
+                                "{finished} scales both ran to the end", learns=LEARNS,
+                                finished=len(finished)))
                 + diverged_text,
-                {f"BatchNorm is ahead at two thirds or more of the scales where the plain net "
-                 f"learns too": bool(fair) and len(wins) >= 2 * len(fair) / 3,
-                 "BatchNorm never diverged": not any(bn for bn, _ in gone)},
-                why=None if fair else "no scale where both nets learn: a race needs two "
-                                      "runners (the scales where the plain net sits at chance "
-                                      "are the first finding's)"),
+                {_("BatchNorm is ahead at two thirds or more of the scales where the plain net "
+                   "learns too"): bool(fair) and len(wins) >= 2 * len(fair) / 3,
+                 _("BatchNorm never diverged"): not any(bn for bn, _std in gone)},
+                why=None if fair else _("no scale where both nets learn: a race needs two "
+                                        "runners (the scales where the plain net sits at chance "
+                                        "are the first finding's)")),
         _scale_in_the_step(result, stds, acc, gone),
     ]
 
@@ -179,22 +187,22 @@ def _scale_in_the_step(result, stds, acc, gone):
         hidden = [k for k in weights if k.startswith("W")][1:-1]   # those BatchNorm follows
         growth[std] = float(np.median([np.linalg.norm(weights[k])
                                        / (std * np.sqrt(weights[k].size)) for k in hidden]))
-    said = "; ".join(f"W std {std:.3g}: ×{growth[std]:.3g}, {pct(acc[True, std])}"
-                     for std in sorted(growth, reverse=True))
+    said = "; ".join(_("W std {std:.3g}: ×{growth:.3g}, {acc}", std=std, growth=growth[std],
+                       acc=pct(acc[True, std])) for std in sorted(growth, reverse=True))
     large, small = (max(growth), min(growth)) if growth else (None, None)
     return finding(
-        "BatchNorm takes the weights' scale out of the forward pass, not out of the step: at "
-        "the largest scale its steps are tiny beside the weights and it learns slowly; at the "
-        "smallest they are so large that the weights first inflate many times over; in "
-        "between it learns best",
-        (f"growth of BatchNorm's hidden weights over the run (median over its layers), and "
-         f"its final training accuracy: {said}" if growth else
-         "the final weights were not kept in this result"),
-        {"at the largest scale the weights move by less than 5% of their size":
+        _("BatchNorm takes the weights' scale out of the forward pass, not out of the step: at "
+          "the largest scale its steps are tiny beside the weights and it learns slowly; at the "
+          "smallest they are so large that the weights first inflate many times over; in "
+          "between it learns best"),
+        (_("growth of BatchNorm's hidden weights over the run (median over its layers), and "
+           "its final training accuracy: {said}", said=said) if growth else
+         _("the final weights were not kept in this result")),
+        {_("at the largest scale the weights move by less than 5% of their size"):
              large is not None and abs(growth[large] - 1) < 0.05,
-         "at the smallest scale they grow more than twofold":
+         _("at the smallest scale they grow more than twofold"):
              small is not None and growth[small] > 2,
-         "a scale in between learns better than both ends":
+         _("a scale in between learns better than both ends"):
              large is not None and any(acc[True, s] > max(acc[True, large], acc[True, small])
                                        for s in growth if s not in (large, small))})
 
@@ -205,29 +213,30 @@ def rules(config):
     book = config["convention"] == "book"
     return [R.layer("batchnorm", {"use_batchnorm": True, "convention": config["convention"],
                                   "activation": "relu", "weight_init": 0.01},
-                    formula_text="BatchNorm (training): μ = mean(x), σ² = mean((x − μ)²); "
-                                 "x̂ = (x − μ)/√(σ² + eps);  y = γ·x̂ + β",
-                    book="the book's running averages use momentum 0.9 on the old value and "
-                         "the biased batch variance; PyTorch's use 0.1 on the new value and "
-                         "the unbiased one (see the conventions page)" if book else None)]
+                    formula_text=_("BatchNorm (training): μ = mean(x), σ² = mean((x − μ)²); "
+                                   "x̂ = (x − μ)/√(σ² + eps);  y = γ·x̂ + β"),
+                    book=_("the book's running averages use momentum 0.9 on the old value and "
+                           "the biased batch variance; PyTorch's use 0.1 on the new value and "
+                           "the unbiased one (see the conventions page)") if book else None)]
 
 
 def concept(config):
     hidden = config["hidden"]
-    return (
-        f"A 784-[{hidden[0]}×{len(hidden)}]-10 ReLU net trained by SGD (lr {config['lr']:g}) on "
-        f"{config['n_train']:,} images for {config['epochs']} epochs, from weights of std "
-        f"logspace(0, −4, {config['scales']}), once plain and once with BatchNorm "
-        "(x̂ = (x − μ)/√(σ² + eps), then γ·x̂ + β) before each ReLU. BatchNorm rescales every "
-        "layer's input whatever the weights' scale; without it, small weights shrink the "
-        "signal layer by layer, and at large ones it grows until the loss overflows (a run "
-        "whose loss passes 1000 is stopped and marked diverged).")
+    return _(
+        "A 784-[{width}×{layers}]-10 ReLU net trained by SGD (lr {lr:g}) on {n_train:,} images "
+        "for {epochs} epochs, from weights of std logspace(0, −4, {scales}), once plain and once "
+        "with BatchNorm (x̂ = (x − μ)/√(σ² + eps), then γ·x̂ + β) before each ReLU. BatchNorm "
+        "rescales every layer's input whatever the weights' scale; without it, small weights "
+        "shrink the signal layer by layer, and at large ones it grows until the loss overflows "
+        "(a run whose loss passes 1000 is stopped and marked diverged).",
+        width=hidden[0], layers=len(hidden), lr=config['lr'], n_train=config['n_train'],
+        epochs=config['epochs'], scales=config['scales'])
 
 
 register(Experiment(
     name="batchnorm-mnist",
-    description="With vs without BatchNorm across weight scales from 1 to 1e-4 (book figure "
-                "6-19)",
+    description=N_("With vs without BatchNorm across weight scales from 1 to 1e-4 (book figure "
+                   "6-19)"),
     concept=concept,
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from experiments.i18n import _
 from experiments.registry import finding
 
 __all__ = ["HOLDS_POINTS", "accuracy_holds", "finals", "finding", "listing", "num", "pct",
@@ -48,8 +49,9 @@ def accuracy_holds(value: float | None, baseline: float | None, whose: str) -> t
     test accuracy ``value`` is within :data:`HOLDS_POINTS` points of ``baseline`` (``whose``:
     "the plain net's"), or better; the text states the rule and the measured difference."""
     if value is None or baseline is None:
-        return (f"the test accuracy holds: within {HOLDS_POINTS:g} points of {whose} or better "
-                "(not measured)", False)
+        return (_("the test accuracy holds: within {points:g} points of {whose} or better "
+                  "(not measured)", points=HOLDS_POINTS, whose=whose), False)
     change = 100 * (value - baseline)
-    return (f"the test accuracy holds: within {HOLDS_POINTS:g} points of {whose} or better "
-            f"(here {change:+.1f} points)", change >= -HOLDS_POINTS - 1e-9)   # 0.72 − 0.74
+    return (_("the test accuracy holds: within {points:g} points of {whose} or better "
+              "(here {change:+.1f} points)", points=HOLDS_POINTS, whose=whose, change=change),
+            change >= -HOLDS_POINTS - 1e-9)   # 0.72 − 0.74

@@ -16,6 +16,7 @@ import numpy as np
 from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
@@ -46,6 +47,11 @@ PROFILES = {"quick": Settings(n_train=4000, n_test=1000, iterations_3layer=300,
 
 NAMES = ("3-layer Xavier", "3-layer He", "4-layer BN Adam", "7-layer BN Adam",
          "7-layer BN Adam + decay", "7-layer BN Adam + dropout")
+#: Each network as the page names it (translated where shown; the names above are keys).
+LABELS = {"3-layer Xavier": N_("3-layer Xavier"), "3-layer He": N_("3-layer He"),
+          "4-layer BN Adam": N_("4-layer BN Adam"), "7-layer BN Adam": N_("7-layer BN Adam"),
+          "7-layer BN Adam + decay": N_("7-layer BN Adam + decay"),
+          "7-layer BN Adam + dropout": N_("7-layer BN Adam + dropout")}
 
 
 def variants(config, data: Data, seed):
@@ -99,29 +105,34 @@ def findings(result, config):
 
     def cure(name, label, needs):
         held = relation(test[name], test[plain], scale="points", lower_is_better=False)
-        rule, holds = accuracy_holds(test[name], test[plain], "the plain net's")
+        rule, holds = accuracy_holds(test[name], test[plain], _("the plain net's"))
         return finding(
-            f"{label} narrows the train − test gap without giving up test accuracy",
-            f"gap: plain {100 * gap[plain]:.1f} points, {label} {100 * gap[name]:.1f}; test "
-            f"accuracy plain {pct(test[plain])}, {label} {pct(test[name])} ({held})",
-            {f"the gap narrows by {POINT_WORDS[0][0]:g} points or more":
+            _("{label} narrows the train − test gap without giving up test accuracy",
+              label=label),
+            _("gap: plain {plain_gap:.1f} points, {label} {gap:.1f}; test accuracy plain "
+              "{plain_test}, {label} {test} ({held})", plain_gap=100 * gap[plain], label=label,
+              gap=100 * gap[name], plain_test=pct(test[plain]), test=pct(test[name]),
+              held=_(held)),
+            {_("the gap narrows by {points:g} points or more", points=POINT_WORDS[0][0]):
                  100 * (gap[plain] - gap[name]) >= POINT_WORDS[0][0],
              rule: holds}, needs=needs)
 
     return [
-        finding("He weights train the ReLU net faster than the book's Xavier",
-                f"mean loss over all {config['iterations_3layer']:,} iterations: "
-                f"{ranking(loss, best_word='fastest')}",
-                {"He's loss is lower than Xavier's by more than 10%":
+        finding(_("He weights train the ReLU net faster than the book's Xavier"),
+                _("mean loss over all {iterations:,} iterations: {ranking}",
+                  iterations=config['iterations_3layer'],
+                  ranking=ranking({_(LABELS[k]): v for k, v in loss.items()},
+                                  best_word=_("fastest"))),
+                {_("He's loss is lower than Xavier's by more than 10%"):
                      relation(loss["3-layer He"], loss["3-layer Xavier"]) == "ahead"}),
-        finding(f"the 7-layer net overfits its {n} images",
-                f"train {pct(train[plain])}, test {pct(test[plain])}",
-                {"training accuracy of 98% or more": train[plain] >= 0.98,
-                 "test accuracy more than 15 points below it": gap[plain] > 0.15}),
-        cure(dropout, f"dropout {config['dropout']:g}", "quick"),
+        finding(_("the 7-layer net overfits its {n} images", n=n),
+                _("train {train}, test {test}", train=pct(train[plain]), test=pct(test[plain])),
+                {_("training accuracy of 98% or more"): train[plain] >= 0.98,
+                 _("test accuracy more than 15 points below it"): gap[plain] > 0.15}),
+        cure(dropout, _("dropout {p:g}", p=config['dropout']), "quick"),
         # Not "needs full": the book's settings do not show it either on seed 0 (gap 20.3 →
         # 22.0 points); the 7-layer weight-decay result turns with the seed.
-        cure(decay, f"weight decay {config['weight_decay']:g}", "quick"),
+        cure(decay, _("weight decay {lam:g}", lam=config['weight_decay']), "quick"),
     ]
 
 
@@ -131,30 +142,30 @@ def plot(results, config, out_dir):
     from experiments.plotting import legend, line, mark_point, save
 
     fig, axes = plt.subplots(2, 3, figsize=(14, 8.4), sharey=True)
-    kinds = (("train_acc", "train", "#1f77b4"), ("test_acc", "test", "#d62728"))
+    kinds = (("train_acc", N_("train"), "#1f77b4"), ("test_acc", N_("test"), "#d62728"))
     for ax, name in zip(axes.flat, NAMES):
         first = next(iter(results.values()))
         for backend, result in results.items():
             its = result.series[f"{name}.epoch_iterations"]
-            for kind, _, color in kinds:
+            for kind, _label, color in kinds:
                 ax.plot(its, result.series[f"{name}.{kind}"], **line(
                     backend, marker=True, color=color))
         its = first.series[f"{name}.epoch_iterations"]
         if len(its) == 1:                    # a single evaluation: its value beside the marker
-            for kind, _, color in kinds:
+            for kind, _label, color in kinds:
                 value = first.series[f"{name}.{kind}"][0]
                 mark_point(ax, its[0], value, f"{value:.3f}", color=color)
         final = first.final
-        ax.set_title(f"{name}\ntrain {final[name + '.train_acc']:.3f} / test "
-                     f"{final[name + '.test_acc']:.3f}")
-        ax.set_xlabel("iteration")
+        ax.set_title(_("{name}\ntrain {train:.3f} / test {test:.3f}", name=_(LABELS[name]),
+                       train=final[name + '.train_acc'], test=final[name + '.test_acc']))
+        ax.set_xlabel(_("iteration"))
         ax.set_ylim(0, 1.02)
     for ax in axes[:, 0]:
-        ax.set_ylabel("accuracy")
-    legend(axes[0, 0], [(label, color) for _, label, color in kinds], results, marker=True,
-           loc="lower right")
-    fig.suptitle("3-, 4- and 7-layer networks on MNIST: training and test accuracy")
-    return [save(fig, out_dir, "deep-mnist-exercises.png", source="the exercise notebook")]
+        ax.set_ylabel(_("accuracy"))
+    legend(axes[0, 0], [(_(label), color) for _kind, label, color in kinds], results,
+           marker=True, loc="lower right")
+    fig.suptitle(_("3-, 4- and 7-layer networks on MNIST: training and test accuracy"))
+    return [save(fig, out_dir, "deep-mnist-exercises.png", source=_("the exercise notebook"))]
 
 
 def rules(config):
@@ -167,25 +178,27 @@ def rules(config):
     return [
         R.optimizer("adam", adam),
         R.layer("batchnorm", seven, optimizer_name="adam", hyper=adam,
-                formula_text="BatchNorm (training): x̂ = (x − μ_B)/√(σ²_B + eps);  y = γ·x̂ + β"),
+                formula_text=_("BatchNorm (training): x̂ = (x − μ_B)/√(σ²_B + eps);  "
+                               "y = γ·x̂ + β")),
         R.layer("dropout", {**seven, "dropout": config["dropout"]}, optimizer_name="adam",
-                hyper=adam, formula_text="Dropout: training y = x·mask; evaluation y = x·(1 − p)"
-                if book == "book" else "inverted dropout: training y = x·mask/(1 − p)"),
-        R.penalty("l2", formula_text="L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W"),
+                hyper=adam,
+                formula_text=_("Dropout: training y = x·mask; evaluation y = x·(1 − p)")
+                if book == "book" else _("inverted dropout: training y = x·mask/(1 − p)")),
+        R.penalty("l2", formula_text=_("L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W")),
     ]
 
 
 register(Experiment(
     name="deep-mnist-exercises",
-    description="The exercise notebook's 3-, 4- and 7-layer MNIST nets: Xavier/He, BatchNorm + "
-                "Adam, weight decay, dropout 0.15",
-    concept="The exercise notebook builds deeper networks step by step: a 784-50-100-10 net "
-            "with the book's Xavier (std √(1/n)) or He (√(2/n)) weights trained by SGD (lr "
-            "{sgd_lr:g}, {iterations_3layer} iterations); a 4-layer net with BatchNorm and Adam "
-            "(lr {adam_lr:g}) from std 0.01 weights for {epochs_4layer} epochs; and a 7-layer "
-            "net with BatchNorm and Adam on {small_train} images for {iterations_7layer} "
-            "iterations — which overfits — plain, with L2 weight decay {weight_decay:g} and "
-            "with dropout {dropout:g}.",
+    description=N_("The exercise notebook's 3-, 4- and 7-layer MNIST nets: Xavier/He, "
+                   "BatchNorm + Adam, weight decay, dropout 0.15"),
+    concept=N_("The exercise notebook builds deeper networks step by step: a 784-50-100-10 net "
+               "with the book's Xavier (std √(1/n)) or He (√(2/n)) weights trained by SGD (lr "
+               "{sgd_lr:g}, {iterations_3layer} iterations); a 4-layer net with BatchNorm and "
+               "Adam (lr {adam_lr:g}) from std 0.01 weights for {epochs_4layer} epochs; and a "
+               "7-layer net with BatchNorm and Adam on {small_train} images for "
+               "{iterations_7layer} iterations — which overfits — plain, with L2 weight decay "
+               "{weight_decay:g} and with dropout {dropout:g}."),
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
     findings=findings, rules=rules))

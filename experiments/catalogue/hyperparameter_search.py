@@ -10,6 +10,7 @@ import numpy as np
 from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
@@ -129,49 +130,58 @@ def findings(result, config):
     lo, hi = (10.0 ** e for e in config["lr_range"])
     reaches = lo <= GOOD[1] and hi >= GOOD[0]
     narrowed_text = ("" if f.get("fine.narrowed", 1.0) else
-                     "; no first-stage trial learned, so the second stage searched the same "
-                     "ranges again")
+                     _("; no first-stage trial learned, so the second stage searched the same "
+                       "ranges again"))
     return [
-        finding("the best learning rates lie near 1e-3…1e-2",
-                (f"{len(learned)} of {len(trials)} trials learn (validation {LEARNS:.0%} or "
-                 f"more, four times chance); the best {len(best)} of them "
-                 f"({pct(f[best[-1] + '.val_acc'])}–{pct(f[best[0] + '.val_acc'])}) have lr "
-                 + ", ".join(num(x) for x in lrs) if best else
-                 f"no trial of {len(trials)} learns (validation {LEARNS:.0%} or more, four "
-                 f"times chance): the best reaches {pct(f[trials[0] + '.val_acc'])}")
+        finding(_("the best learning rates lie near 1e-3…1e-2"),
+                (_("{learned} of {trials} trials learn (validation {learns:.0%} or more, four "
+                   "times chance); the best {count} of them ({low}–{high}) have lr {lrs}",
+                   learned=len(learned), trials=len(trials), learns=LEARNS, count=len(best),
+                   low=pct(f[best[-1] + '.val_acc']), high=pct(f[best[0] + '.val_acc']),
+                   lrs=", ".join(num(x) for x in lrs)) if best else
+                 _("no trial of {trials} learns (validation {learns:.0%} or more, four times "
+                   "chance): the best reaches {best}", trials=len(trials), learns=LEARNS,
+                   best=pct(f[trials[0] + '.val_acc'])))
                 + narrowed_text,
-                {f"{MIN_LEARNED} trials or more learn": len(learned) >= MIN_LEARNED,
-                 f"every one of the best that learn lies in [{GOOD[0]:g}, {GOOD[1]:g}]":
-                     bool(best) and all(GOOD[0] <= x <= GOOD[1] for x in lrs)},
+                {_("{count} trials or more learn", count=MIN_LEARNED): len(learned) >= MIN_LEARNED,
+                 _("every one of the best that learn lies in [{low:g}, {high:g}]", low=GOOD[0],
+                   high=GOOD[1]): bool(best) and all(GOOD[0] <= x <= GOOD[1] for x in lrs)},
                 why=None if reaches else
-                f"the search's range, lr 10^[{config['lr_range'][0]:g}, "
-                f"{config['lr_range'][1]:g}], does not reach 1e-3…1e-2"),
-        finding("far smaller learning rates do not learn in the same budget",
-                f"{len(slow)} trials with lr < {SLOW:g}: best validation accuracy "
-                f"{pct(max(slow)) if slow else '—'}; {len(learned)} trials at other rates "
-                f"learn ({LEARNS:.0%} or more)",
-                {f"there are trials with lr < {SLOW:g}": bool(slow),
-                 "none of them reaches 30% (three times chance)": bool(slow) and max(slow) < 0.3,
-                 "some trial at another rate learns (else no rate learns in this budget)":
+                _("the search's range, lr 10^[{low:g}, {high:g}], does not reach 1e-3…1e-2",
+                  low=config['lr_range'][0], high=config['lr_range'][1])),
+        finding(_("far smaller learning rates do not learn in the same budget"),
+                _("{count} trials with lr < {slow:g}: best validation accuracy {best}; "
+                  "{learned} trials at other rates learn ({learns:.0%} or more)",
+                  count=len(slow), slow=SLOW, best=pct(max(slow)) if slow else '—',
+                  learned=len(learned), learns=LEARNS),
+                {_("there are trials with lr < {slow:g}", slow=SLOW): bool(slow),
+                 _("none of them reaches 30% (three times chance)"):
+                     bool(slow) and max(slow) < 0.3,
+                 _("some trial at another rate learns (else no rate learns in this budget)"):
                      bool(learned)},
-                why=None if slow else f"no trial drew an lr below {SLOW:g}: the claim is about "
-                                      "a setting this run does not reach"),
+                why=None if slow else _("no trial drew an lr below {slow:g}: the claim is about "
+                                        "a setting this run does not reach", slow=SLOW)),
     ]
 
 
 def concept(config):
     lo, hi = config["lr_range"]
     dlo, dhi = config["decay_range"]
-    return (
-        f"{config['n_train']:,} training images, {config['validation']:.0%} held out for "
-        f"validation, a 784-[100×{len(config['hidden'])}]-10 network trained by SGD with L2 "
-        f"weight decay. Each of {config['trials']} trials draws the learning rate from "
-        f"10^U({lo:g}, {hi:g}) and λ from 10^U({dlo:g}, {dhi:g}), trains for "
-        f"{config['epochs']} epochs and is scored by validation accuracy (never the test set); "
-        f"a second stage of {config['fine_trials']} trials searches the range of the best "
-        f"{config['top']} that learn (validation {LEARNS:.0%} or more, four times chance; with "
-        "none, the whole range again).")
+    return _(
+        "{n_train:,} training images, {validation:.0%} held out for validation, a "
+        "784-[100×{layers}]-10 network trained by SGD with L2 weight decay. Each of {trials} "
+        "trials draws the learning rate from 10^U({lo:g}, {hi:g}) and λ from "
+        "10^U({dlo:g}, {dhi:g}), trains for {epochs} epochs and is scored by validation "
+        "accuracy (never the test set); a second stage of {fine_trials} trials searches the "
+        "range of the best {top} that learn (validation {learns:.0%} or more, four times "
+        "chance; with none, the whole range again).", n_train=config['n_train'],
+        validation=config['validation'], layers=len(config['hidden']), trials=config['trials'],
+        lo=lo, hi=hi, dlo=dlo, dhi=dhi, epochs=config['epochs'],
+        fine_trials=config['fine_trials'], top=config['top'], learns=LEARNS)
 
+
+#: The two stages as the space figure's legend names them.
+STAGES = {"coarse": N_("coarse"), "fine": N_("fine")}
 
 #: Validation accuracy in each backend's line, training accuracy dotted in either.
 KINDS = (("val_acc", {"color": "#1f77b4"}), ("train_acc", {"color": "#7f7f7f", "linestyle": ":"}))
@@ -199,17 +209,17 @@ def _plot_best(results, first, out_dir):
             for kind, look in KINDS:
                 acc = result.series[f"{name}.{kind}"]
                 ax.plot(range(1, len(acc) + 1), acc, **line(backend, **look))
-        ax.set_title(f"{name}, val {first.final[name + '.val_acc']:.2f}\n"
-                     f"lr {lr:.1e}, λ {decay:.1e}", fontsize=11)
+        ax.set_title(_("{name}, val {val:.2f}\nlr {lr:.1e}, λ {decay:.1e}", name=name,
+                       val=first.final[name + '.val_acc'], lr=lr, decay=decay), fontsize=11)
         ax.set_ylim(0, 1)
-    fig.supxlabel("epoch")
-    fig.supylabel("accuracy")
+    fig.supxlabel(_("epoch"))
+    fig.supylabel(_("accuracy"))
     from experiments.plotting import legend
-    legend(axes[0, 0], [("validation", KINDS[0][1]), ("training", KINDS[1][1])], results,
+    legend(axes[0, 0], [(_("validation"), KINDS[0][1]), (_("training"), KINDS[1][1])], results,
            loc="upper left", fontsize=11)
-    fig.suptitle(f"the {min(20, len(first.extra['ranked']))} best trials by validation "
-                 "accuracy")
-    return save(fig, out_dir, "hyperparameter-search-best.png", source="book figure 6-24")
+    fig.suptitle(_("the {count} best trials by validation accuracy",
+                   count=min(20, len(first.extra['ranked']))))
+    return save(fig, out_dir, "hyperparameter-search-best.png", source=_("book figure 6-24"))
 
 
 def _plot_space(first, out_dir):
@@ -227,15 +237,17 @@ def _plot_space(first, out_dir):
         rows = [r for r in first.extra["ranked"] if r[0].startswith(stage)]
         sc = ax.scatter([r[1] for r in rows], [r[2] for r in rows], marker=marker,
                         c=[first.final[f"{r[0]}.val_acc"] for r in rows], cmap="viridis",
-                        vmin=0, vmax=top, label=stage, edgecolors="k", linewidths=0.3)
+                        vmin=0, vmax=top, label=_(STAGES[stage]), edgecolors="k",
+                        linewidths=0.3)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("weight decay λ")
+    ax.set_xlabel(_("learning rate"))
+    ax.set_ylabel(_("weight decay λ"))
     ax.legend()
-    fig.colorbar(sc, label=f"final validation accuracy (chance 0.1; learns ≥ {LEARNS:g})")
-    ax.set_title("random search in log space: coarse stage, then the narrowed fine stage")
-    return save(fig, out_dir, "hyperparameter-search-space.png", source="book section 6.5")
+    fig.colorbar(sc, label=_("final validation accuracy (chance 0.1; learns ≥ {learns:g})",
+                             learns=LEARNS))
+    ax.set_title(_("random search in log space: coarse stage, then the narrowed fine stage"))
+    return save(fig, out_dir, "hyperparameter-search-space.png", source=_("book section 6.5"))
 
 
 def _data(config, data_dir):
@@ -247,8 +259,8 @@ def _data(config, data_dir):
 
 register(Experiment(
     name="hyperparameter-search",
-    description="Random search of the learning rate and weight decay in log space, then a "
-                "narrowed second stage (book figure 6-24)",
+    description=N_("Random search of the learning rate and weight decay in log space, then a "
+                   "narrowed second stage (book figure 6-24)"),
     concept=concept,
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot, data=_data,
     findings=findings))

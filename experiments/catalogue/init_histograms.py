@@ -15,10 +15,14 @@ import numpy as np
 
 import npref.init
 from experiments import settings as S
+from experiments.i18n import N_, _
 from experiments.registry import PER_OPERATION, Experiment, register
 from experiments.results import Computed
 
 INITS = {"std=1": 1.0, "std=0.01": 0.01, "Xavier (book)": "xavier", "He": "he"}
+#: The name each initialization is shown by, where it has words to translate (``_()`` it).
+LABELS = {"std=1": N_("std=1"), "std=0.01": N_("std=0.01"),
+          "Xavier (book)": N_("Xavier (book)")}
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 1.0)}
 
@@ -61,36 +65,40 @@ def findings(result, config):
     last = config["layers"]
     xavier, wide, narrow = (std[f"{k}/sigmoid"][-1] for k in ("Xavier (book)", "std=1", "std=0.01"))
     return [
-        finding("std 1 pushes sigmoid activations to 0 and 1 (where the gradient vanishes)",
-                f"std of layer-{last} sigmoid activations: {num(wide)} (0.5 is every value at 0 "
-                "or 1)", {"the std of the last layer's sigmoid activations is above 0.4":
-                          wide > 0.4}),
-        finding("std 0.01 crowds sigmoid activations near 0.5",
-                f"std of layer-{last} sigmoid activations: {num(narrow)}",
-                {"the std of the last layer's sigmoid activations is below 0.05": narrow < 0.05}),
-        finding("the book's Xavier keeps sigmoid activations spread: neither crowded at 0.5 nor "
-                "pushed to 0 and 1",
-                f"std of layer-{last} sigmoid activations: Xavier {num(xavier)}, std 0.01 "
-                f"{num(narrow)}, std 1 {num(wide)}",
-                {"Xavier's std is at least 4× std 0.01's": xavier >= 4 * narrow,
-                 "and at most half std 1's": xavier <= 0.5 * wide}),
-        finding("He keeps ReLU activations spread through every layer while std 0.01 collapses "
-                "them",
-                f"std of ReLU activations, layer 1 → {last}: He {num(std['He/relu'][0])} → "
-                f"{num(std['He/relu'][-1])}, std 0.01 {num(std['std=0.01/relu'][0])} → "
-                f"{num(std['std=0.01/relu'][-1])}",
-                {"He's last layer keeps at least half its first layer's std":
+        finding(_("std 1 pushes sigmoid activations to 0 and 1 (where the gradient vanishes)"),
+                _("std of layer-{layer} sigmoid activations: {std} (0.5 is every value at 0 "
+                  "or 1)", layer=last, std=num(wide)),
+                {_("the std of the last layer's sigmoid activations is above 0.4"): wide > 0.4}),
+        finding(_("std 0.01 crowds sigmoid activations near 0.5"),
+                _("std of layer-{layer} sigmoid activations: {std}", layer=last, std=num(narrow)),
+                {_("the std of the last layer's sigmoid activations is below 0.05"):
+                     narrow < 0.05}),
+        finding(_("the book's Xavier keeps sigmoid activations spread: neither crowded at 0.5 "
+                  "nor pushed to 0 and 1"),
+                _("std of layer-{layer} sigmoid activations: {std}", layer=last,
+                  std=_("Xavier {xavier}, std 0.01 {narrow}, std 1 {wide}", xavier=num(xavier),
+                        narrow=num(narrow), wide=num(wide))),
+                {_("Xavier's std is at least 4× std 0.01's"): xavier >= 4 * narrow,
+                 _("and at most half std 1's"): xavier <= 0.5 * wide}),
+        finding(_("He keeps ReLU activations spread through every layer while std 0.01 "
+                  "collapses them"),
+                _("std of ReLU activations, layer 1 → {last}: He {he_first} → {he_last}, "
+                  "std 0.01 {narrow_first} → {narrow_last}", last=last,
+                  he_first=num(std["He/relu"][0]), he_last=num(std["He/relu"][-1]),
+                  narrow_first=num(std["std=0.01/relu"][0]),
+                  narrow_last=num(std["std=0.01/relu"][-1])),
+                {_("He's last layer keeps at least half its first layer's std"):
                      std["He/relu"][-1] > 0.5 * std["He/relu"][0],
-                 "std 0.01's last layer has under 1/1000 of its first layer's":
+                 _("std 0.01's last layer has under 1/1000 of its first layer's"):
                      std["std=0.01/relu"][-1] < 1e-3 * std["std=0.01/relu"][0]}),
     ]
 
 
 #: The book's figures for each activation's histograms, and the counts axis it draws them on
 #: (figure 6-14 clips ReLU's bin at zero, which holds about half of the activations, at 7,000).
-BOOK_FIGURES = {"sigmoid": ("book figures 6-10, 6-11, 6-12", None),
-                "tanh": ("book figure 6-13", None),
-                "relu": ("book figure 6-14", 7000)}
+BOOK_FIGURES = {"sigmoid": (N_("book figures 6-10, 6-11, 6-12"), None),
+                "tanh": (N_("book figure 6-13"), None),
+                "relu": (N_("book figure 6-14"), 7000)}
 
 
 def plot(results, config, out_dir):
@@ -117,47 +125,50 @@ def plot(results, config, out_dir):
                     top = clip * scale
                     ax.set_ylim(0, top)
                     if counts[0] > top:       # the zero bin, off the book's scale: say how tall
-                        ax.annotate(f"bin at 0: {counts[0]:,}", xy=(0.98, 0.9),
+                        ax.annotate(_("bin at 0: {count:,}", count=counts[0]), xy=(0.98, 0.9),
                                     xycoords="axes fraction", ha="right", fontsize=11)
                 if row == 0:
-                    ax.set_title(f"layer {col + 1}")
+                    ax.set_title(_("layer {layer}", layer=col + 1))
                 if col == 0:
-                    ax.set_ylabel(init_name)
+                    ax.set_ylabel(_(LABELS.get(init_name, init_name)))
                 if row == len(INITS) - 1:
                     ax.set_xlabel(f"{activation}(a·W)")
         axes[-1, -1].legend(handles=backend_key(results), loc="center right", fontsize=11)
-        fig.supylabel("activations per bin (rows: initial weights)")
-        fig.suptitle(f"{activation}: activation histograms, {config['layers']} layers × "
-                     f"{config['units']} units, {config['n_inputs']} inputs"
-                     + (f"; counts axis clipped at {clip * scale:,.0f} as the book's"
+        fig.supylabel(_("activations per bin (rows: initial weights)"))
+        fig.suptitle(_("{activation}: activation histograms, {layers} layers × {units} units, "
+                       "{n_inputs} inputs", activation=activation, layers=config["layers"],
+                       units=config["units"], n_inputs=config["n_inputs"])
+                     + (_("; counts axis clipped at {top:,.0f} as the book's", top=clip * scale)
                         if clip else ""))
-        names.append(save(fig, out_dir, f"init-histograms-{activation}.png", source=source))
+        names.append(save(fig, out_dir, f"init-histograms-{activation}.png",
+                          source=_(source)))
     return names
 
 
 def rules(config):
     from experiments.catalogue import rules as R
 
-    return [R.initializer(1.0, label="std 1", formula_text="W ~ N(0, 1)"),
-            R.initializer(0.01, label="std 0.01", formula_text="W ~ N(0, 0.01²)"),
-            R.initializer("xavier", label="Xavier (the book's)",
-                          formula_text="W ~ N(0, 1/n), n the fan-in",
-                          book="the book calls N(0, 1/n) “Xavier”; Glorot's own Xavier is "
-                               "N(0, 2/(fan_in + fan_out))"),
-            R.initializer("he", label="He", formula_text="W ~ N(0, 2/n), n the fan-in")]
+    return [R.initializer(1.0, label=_("std 1"), formula_text="W ~ N(0, 1)"),
+            R.initializer(0.01, label=_("std 0.01"), formula_text="W ~ N(0, 0.01²)"),
+            R.initializer("xavier", label=_("Xavier (the book's)"),
+                          formula_text=_("W ~ N(0, 1/n), n the fan-in"),
+                          book=_("the book calls N(0, 1/n) “Xavier”; Glorot's own Xavier is "
+                                 "N(0, 2/(fan_in + fan_out))")),
+            R.initializer("he", label="He", formula_text=_("W ~ N(0, 2/n), n the fan-in"))]
 
 
 register(Experiment(
     name="init-histograms",
-    description="Activation histograms of a 5×100 net for std 1, std 0.01, Xavier and He "
-                "(sigmoid, tanh, ReLU; book figures 6-10…6-14)",
-    concept="{n_inputs:,} random inputs pass through {layers} layers a ← f(a·W) of {units} "
-            "units, with no bias, from four initial weight scales: std 1, std 0.01, the book's "
-            "Xavier (std √(1/n), n = {units} inputs per unit) and He (std √(2/n)). A sigmoid "
-            "whose inputs are large sits at 0 or 1, where its gradient vanishes; inputs near 0 "
-            "give activations near 0.5, all alike; ReLU zeroes every negative input, so about "
-            "half of its activations are exactly 0.",
+    description=N_("Activation histograms of a 5×100 net for std 1, std 0.01, Xavier and He "
+                   "(sigmoid, tanh, ReLU; book figures 6-10…6-14)"),
+    concept=N_("{n_inputs:,} random inputs pass through {layers} layers a ← f(a·W) of {units} "
+               "units, with no bias, from four initial weight scales: std 1, std 0.01, the "
+               "book's Xavier (std √(1/n), n = {units} inputs per unit) and He (std √(2/n)). A "
+               "sigmoid whose inputs are large sits at 0 or 1, where its gradient vanishes; "
+               "inputs near 0 give activations near 0.5, all alike; ReLU zeroes every negative "
+               "input, so about half of its activations are exactly 0."),
     settings=Settings, compute=compute, plot=plot,
-    data=lambda config, data_dir: {"name": "standard normal inputs", "source": "drawn from "
-                                   "numpy.random.default_rng(seed)", "n_train": 0, "n_test": 0},
+    data=lambda config, data_dir: {"name": N_("standard normal inputs"),
+                                   "source": N_("drawn from numpy.random.default_rng(seed)"),
+                                   "n_train": 0, "n_test": 0},
     tolerance=PER_OPERATION, findings=findings, rules=rules))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments.data.breast_cancer import _split
+from experiments.i18n import N_
 
 VARIANTS = ("fixed", "random", "xavier", "regularized", "learning-rate", "validation",
             "early-stop", "minibatch", "dropout", "momentum", "rmsprop", "adam")
@@ -52,27 +53,27 @@ PRINTED_STOP_EPOCH = 585
 
 #: One sentence per deviation (docs/lecture.md), by variant.
 DEVIATIONS = {
-    "fixed": "Updates with an implicit learning rate of 1, and every weight starts at 1: the "
-             "ten hidden units stay identical (the symmetry problem).",
-    "random": "Correct: N(0, 1) weights from a seeded generator.",
-    "xavier": "Uses std 2/√(fan_in + fan_out); Glorot's is √(2/(fan_in + fan_out)) — and the "
-              "output layer reuses the first layer's fans.",
-    "regularized": "Adds the L1/L2 terms to the step directly, not scaled by a learning rate, and "
-                   "leaves them out of the reported loss.",
-    "learning-rate": "Scales only the weight steps by the learning rate; the biases still step "
-                     "with rate 1.",
-    "validation": "Correct: trains on the validation split's training part.",
-    "early-stop": "Stops when the minimum of the last k validation losses is above the previous "
-                  "minimum, and keeps the last weights rather than the best.",
-    "minibatch": "Draws the batch order from an unseeded permutation: not repeatable.",
-    "dropout": "Drops units of the output's pre-activation in the forward pass only; the "
-               "backward pass ignores the mask.",
-    "momentum": "Steps by −lr·g + μ·v_new, which is Nesterov's update, not classical momentum; "
-                "the biases use plain gradient descent with rate 1.",
-    "rmsprop": "Puts eps inside the square root, √(h + eps); the biases step with rate 1; its "
-               "comparison listing trains an undefined 'Adagrad'.",
-    "adam": "Adds the raw gradient to m and the raw squared gradient to v ((1−β)·g/(1−β)), with "
-            "no bias correction, eps 1e-6; the biases step with rate 1.",
+    "fixed": N_("Updates with an implicit learning rate of 1, and every weight starts at 1: the "
+                "ten hidden units stay identical (the symmetry problem)."),
+    "random": N_("Correct: N(0, 1) weights from a seeded generator."),
+    "xavier": N_("Uses std 2/√(fan_in + fan_out); Glorot's is √(2/(fan_in + fan_out)) — and the "
+                 "output layer reuses the first layer's fans."),
+    "regularized": N_("Adds the L1/L2 terms to the step directly, not scaled by a learning "
+                      "rate, and leaves them out of the reported loss."),
+    "learning-rate": N_("Scales only the weight steps by the learning rate; the biases still "
+                        "step with rate 1."),
+    "validation": N_("Correct: trains on the validation split's training part."),
+    "early-stop": N_("Stops when the minimum of the last k validation losses is above the "
+                     "previous minimum, and keeps the last weights rather than the best."),
+    "minibatch": N_("Draws the batch order from an unseeded permutation: not repeatable."),
+    "dropout": N_("Drops units of the output's pre-activation in the forward pass only; the "
+                  "backward pass ignores the mask."),
+    "momentum": N_("Steps by −lr·g + μ·v_new, which is Nesterov's update, not classical "
+                   "momentum; the biases use plain gradient descent with rate 1."),
+    "rmsprop": N_("Puts eps inside the square root, √(h + eps); the biases step with rate 1; its "
+                  "comparison listing trains an undefined 'Adagrad'."),
+    "adam": N_("Adds the raw gradient to m and the raw squared gradient to v ((1−β)·g/(1−β)), "
+               "with no bias correction, eps 1e-6; the biases step with rate 1."),
 }
 
 
@@ -291,13 +292,14 @@ _STEPS = {"regularized": _regularized_step, "learning-rate": _learning_rate_step
 # -- the exercise notebook (seed 004): three deviations, on MNIST ---------------------------------
 
 NOTEBOOK_DEVIATIONS = {
-    "L2 in the loss only": "The L2 penalty of the first three layers enters the reported loss "
-                           "but never the gradients, so the weights are not decayed at all.",
-    "γ, β never trained": "BatchNorm's γ and β are never handed to the optimizer: they stay at "
-                          "1 and 0.",
-    "accuracy in training mode": "Accuracy is measured with BatchNorm and Dropout still in "
-                                 "training mode: batch statistics of the evaluated set, and "
-                                 "units dropped at random.",
+    "L2 in the loss only": N_("The L2 penalty of the first three layers enters the reported "
+                              "loss but never the gradients, so the weights are not decayed at "
+                              "all."),
+    "γ, β never trained": N_("BatchNorm's γ and β are never handed to the optimizer: they stay "
+                             "at 1 and 0."),
+    "accuracy in training mode": N_("Accuracy is measured with BatchNorm and Dropout still in "
+                                    "training mode: batch statistics of the evaluated set, and "
+                                    "units dropped at random."),
 }
 
 

@@ -17,6 +17,7 @@ from experiments.backends import BACKENDS
 from experiments.catalogue import lecture
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import breast_cancer, mnist
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
@@ -81,7 +82,7 @@ def as_written(config, seed, data_dir) -> dict:
     """The listings run as written: NumPy only and the same for either backend, so this is the
     experiment's shared step (``Experiment.prepare``), computed once per run."""
     out = {}
-    for name, variant, kw, epochs, _, _ in rows(config):
+    for name, variant, kw, epochs, _arch, _run in rows(config):
         for label, at in _entries(name, variant, lecture_epochs(variant)):
             out[label] = lecture.run(variant, epochs=at, **kw)
     data = mnist.for_experiment(config, data_dir).data
@@ -149,12 +150,17 @@ def notebook_variants(config, data: Data):
     }
 
 
+#: The exercise notebook's deviations as the table names them (translated where shown).
+DEVIATION_NAMES = (N_("L2 in the loss only"), N_("γ, β never trained"),
+                   N_("accuracy in training mode"))
+
+
 def table(results, config):
     """The errata table: a row per printed figure, then the notebook's three deviations."""
     first = next(iter(results.values()))
     written = first.extra["as_written"]
     out = []
-    for name, variant, _, epochs, _, _ in rows(config):
+    for name, variant, _kw, epochs, _arch, _run in rows(config):
         for label, at in _entries(name, variant, lecture_epochs(variant)):
             ran = min(at, epochs) if variant == "validation" else epochs
             corrected = {}
@@ -164,13 +170,15 @@ def table(results, config):
                     corrected[backend] = result.final.get(f"{name}.test_acc")
                 elif at <= epochs and at % 100 == 0 and at // 100 <= len(accuracies):
                     corrected[backend] = accuracies[at // 100 - 1]
-            note = lecture.DEVIATIONS[variant]
+            note = _(lecture.DEVIATIONS[variant])
             if variant == "early-stop":
                 stop = first.final.get(f"{name}.stopped_epoch")
-                note += (f" As written it stops at epoch {written[label]['stopped_epoch']} (the "
-                         f"lecture prints {lecture.PRINTED_STOP_EPOCH}); the correct rule, "
-                         f"patience 10, stops at epoch {None if stop is None else int(stop)} "
-                         "and restores the best weights.")
+                note += _(" As written it stops at epoch {written} (the lecture prints "
+                          "{printed}); the correct rule, patience 10, stops at epoch {correct} "
+                          "and restores the best weights.",
+                          written=written[label]['stopped_epoch'],
+                          printed=lecture.PRINTED_STOP_EPOCH,
+                          correct=None if stop is None else int(stop))
             printed = lecture.PRINTED.get(label, (None, None))[1]
             note += _explain(label, at, printed, written[label]["score"], ran,
                              corrected.get("numpy"))
@@ -179,12 +187,13 @@ def table(results, config):
     for deviation, sentence in lecture.NOTEBOOK_DEVIATIONS.items():
         name = f"notebook: {deviation}"
         n = config["notebook_iterations"]
-        out.append([name, n, None, written[name]["test_acc"], n,
+        shown = _("notebook: {deviation}", deviation=_(deviation))
+        out.append([shown, n, None, written[name]["test_acc"], n,
                     *(results[b].final.get(f"{name}.test_acc") if b in results else None
-                      for b in BACKENDS), sentence])
-    return {"columns": ["variant", "epochs (lecture)", "lecture printed", "as written",
-                        "epochs (corrected)", "corrected (npref)", "corrected (torchref)",
-                        "what the listing does"],
+                      for b in BACKENDS), _(sentence)])
+    return {"columns": [_("variant"), _("epochs (lecture)"), _("lecture printed"),
+                        _("as written"), _("epochs (corrected)"), _("corrected (npref)"),
+                        _("corrected (torchref)"), _("what the listing does")],
             "rows": out}
 
 
@@ -197,18 +206,24 @@ def _explain(label, at, printed, written, ran, corrected) -> str:
     figure cannot be drawn again), and every row where the correct rule scores lower."""
     text = ""
     if label == "dropout" and printed is not None and written != printed:
-        text += (f" The lecture draws its dropout masks from NumPy's unseeded global generator, "
-                 f"so its printed {printed:.3f} came from masks no one can draw again; the "
-                 f"listing run here, masks seeded, scores {written:.3f}.")
+        text += _(" The lecture draws its dropout masks from NumPy's unseeded global generator, "
+                  "so its printed {printed:.3f} came from masks no one can draw again; the "
+                  "listing run here, masks seeded, scores {written:.3f}.",
+                  printed=printed, written=written)
     if corrected is None or written is None or corrected >= written:
         return text
     images = round((written - corrected) * N_TEST)
     if ran < at:
-        return text + (f" The correct rule scores lower here because this run trained it for "
-                       f"{ran:,} epochs where the lecture trained {at:,} (the quick profile).")
-    return text + (f" The correct rule scores {images} test image{'s' * (images != 1)} lower: "
-                   "a correct rule need not score higher on one small split; here the "
-                   "listing's deviation happens to help.")
+        return text + _(" The correct rule scores lower here because this run trained it for "
+                        "{ran:,} epochs where the lecture trained {at:,} (the quick profile).",
+                        ran=ran, at=at)
+    if images == 1:
+        return text + _(" The correct rule scores 1 test image lower: a correct rule need not "
+                        "score higher on one small split; here the listing's deviation happens "
+                        "to help.")
+    return text + _(" The correct rule scores {images} test images lower: a correct rule need "
+                    "not score higher on one small split; here the listing's deviation happens "
+                    "to help.", images=images)
 
 
 def findings(result, config):
@@ -218,13 +233,19 @@ def findings(result, config):
     rows_ = [(label, lecture.PRINTED[label][1]) for label in lecture.PRINTED
              if label in written and label != "dropout"]
     same = [label for label, printed in rows_ if abs(written[label]["score"] - printed) < 1e-9]
-    missed = sorted({label for label, _ in rows_} - set(same))
-    return [finding("the lecture's listings, run as written, reproduce the accuracies it prints",
-                    f"{len(same)} of {len(rows_)} printed accuracies reproduced exactly"
-                    + (f" (not: {', '.join(missed)})" if missed else "")
-                    + "; the dropout row is left out: its masks are unseeded",
-                    {"every printed accuracy reproduced to the last digit": not missed},
-                    why=f"not reproduced: {', '.join(missed)}" if missed else None)]
+    missed = sorted({label for label, _printed in rows_} - set(same))
+    if missed:
+        measured = _("{same} of {total} printed accuracies reproduced exactly (not: {missed}); "
+                     "the dropout row is left out: its masks are unseeded", same=len(same),
+                     total=len(rows_), missed=", ".join(missed))
+    else:
+        measured = _("{same} of {total} printed accuracies reproduced exactly; the dropout row "
+                     "is left out: its masks are unseeded", same=len(same), total=len(rows_))
+    return [finding(_("the lecture's listings, run as written, reproduce the accuracies it "
+                      "prints"), measured,
+                    {_("every printed accuracy reproduced to the last digit"): not missed},
+                    why=_("not reproduced: {missed}", missed=", ".join(missed)) if missed
+                    else None)]
 
 
 def plot(results, config, out_dir):
@@ -233,34 +254,38 @@ def plot(results, config, out_dir):
     from experiments.plotting import save
 
     t = table(results, config)
-    rows_ = [r for r in t["rows"] if not r[0].startswith("notebook")]
+    rows_ = t["rows"][:len(t["rows"]) - len(lecture.NOTEBOOK_DEVIATIONS)]   # the listings'
+
     fig, ax = plt.subplots(figsize=(13, 5))
     x = np.arange(len(rows_))
-    for offset, column, label, color in ((-0.3, 2, "lecture printed", "#7f7f7f"),
-                                         (-0.1, 3, "as written (reproduced)", "#ff7f0e"),
-                                         (0.1, 5, "corrected, npref", "#1f77b4"),
-                                         (0.3, 6, "corrected, torchref", "#d62728")):
+    for offset, column, label, color in ((-0.3, 2, N_("lecture printed"), "#7f7f7f"),
+                                         (-0.1, 3, N_("as written (reproduced)"), "#ff7f0e"),
+                                         (0.1, 5, N_("corrected, npref"), "#1f77b4"),
+                                         (0.3, 6, N_("corrected, torchref"), "#d62728")):
         values = [np.nan if r[column] is None else r[column] for r in rows_]
-        ax.bar(x + offset, values, width=0.2, label=label, color=color)
+        ax.bar(x + offset, values, width=0.2, label=_(label), color=color)
     ax.set_xticks(x, [r[0] for r in rows_], rotation=40, ha="right")
     ax.set_ylim(0.8, 1.0)
-    ax.set_xlabel("variant (the lecture's listing)")
-    ax.set_ylabel("test accuracy (axis from 0.8)")
+    ax.set_xlabel(_("variant (the lecture's listing)"))
+    ax.set_ylabel(_("test accuracy (axis from 0.8)"))
     ax.legend(ncol=4)
-    ax.set_title("the breast-cancer lecture: printed, as written, and corrected (npref, torchref)")
-    return [save(fig, out_dir, "lecture-errata.png", source="the breast-cancer lecture")]
+    ax.set_title(_("the breast-cancer lecture: printed, as written, and corrected (npref, "
+                   "torchref)"))
+    return [save(fig, out_dir, "lecture-errata.png", source=_("the breast-cancer lecture"))]
 
 
 register(Experiment(
     name="lecture-errata",
-    description="The lecture's listings as written (their printed accuracies reproduced) beside "
-                "the correct rules in npref and torchref; the exercise notebook's deviations",
-    concept="The breast-cancer lecture's listings reproduce the accuracies it prints — but "
-            "several do not compute what their titles say: learning rates that skip the biases, "
-            "a 'Momentum' that is Nesterov's update, an RMSprop with eps inside the root, an "
-            "Adam without bias correction, a dropout whose mask never reaches the backward "
-            "pass. Each row sets the printed figure, its reproduction and the correct rule (same "
-            "data, same starting weights) side by side, with the deviation in one sentence.",
+    description=N_("The lecture's listings as written (their printed accuracies reproduced) "
+                   "beside the correct rules in npref and torchref; the exercise notebook's "
+                   "deviations"),
+    concept=N_("The breast-cancer lecture's listings reproduce the accuracies it prints — but "
+               "several do not compute what their titles say: learning rates that skip the "
+               "biases, a 'Momentum' that is Nesterov's update, an RMSprop with eps inside the "
+               "root, an Adam without bias correction, a dropout whose mask never reaches the "
+               "backward pass. Each row sets the printed figure, its reproduction and the "
+               "correct rule (same data, same starting weights) side by side, with the deviation "
+               "in one sentence."),
     settings=Settings, profiles=PROFILES, prepare=as_written, compute=compute, plot=plot,
     table=table, data=lambda config, data_dir: breast_cancer.load().describe(),
     findings=findings))

@@ -20,12 +20,14 @@ import npref.optim
 from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
-#: The four runs, in the order the figure and the findings name them.
+#: The four runs, in the order the figure and the findings name them; each by the name it is
+#: shown by (in the current language: ``_(LABELS[name])``).
 NAMES = ("constant", "step", "cosine", "plateau")
-LABELS = {"constant": "constant", "step": "StepLR (step decay)",
+LABELS = {"constant": N_("constant"), "step": N_("StepLR (step decay)"),
           "cosine": "CosineAnnealingLR", "plateau": "ReduceLROnPlateau"}
 COLORS = {"constant": "#7f7f7f", "step": "#1f77b4", "cosine": "#2ca02c", "plateau": "#d62728"}
 
@@ -116,18 +118,19 @@ def plot(results, config, out_dir):
             val = result.series[f"{name}.val_loss"]
             axes[2].plot(epochs[:len(val)], val, **look)
     axes[0].set_yscale("log")
-    axes[0].set_ylabel("learning rate (each epoch's)")
+    axes[0].set_ylabel(_("learning rate (each epoch's)"))
     axes[1].set_yscale("log")
-    axes[1].set_ylabel("training loss (epoch mean)")
-    axes[2].set_ylabel("validation loss")
+    axes[1].set_ylabel(_("training loss (epoch mean)"))
+    axes[2].set_ylabel(_("validation loss"))
     for ax in axes:
-        ax.set_xlabel("epoch")
-    legend(axes[0], [(LABELS[n], COLORS[n]) for n in NAMES], results, loc="lower left",
+        ax.set_xlabel(_("epoch"))
+    legend(axes[0], [(_(LABELS[n]), COLORS[n]) for n in NAMES], results, loc="lower left",
            fontsize=11)
     hidden = "-".join(map(str, config["hidden"]))
-    fig.suptitle(f"MNIST, 784-{hidden}-10 ReLU, {npref.optim.RULES[config['optimizer']].__name__}"
-                 f" from lr {config['lr']:g}: four learning-rate schedules")
-    return [save(fig, out_dir, "lr-schedule.png", source="learning-rate decay")]
+    fig.suptitle(_("MNIST, 784-{hidden}-10 ReLU, {optimizer} from lr {lr:g}: four "
+                   "learning-rate schedules", hidden=hidden,
+                   optimizer=npref.optim.RULES[config["optimizer"]].__name__, lr=config["lr"]))
+    return [save(fig, out_dir, "lr-schedule.png", source=_("learning-rate decay"))]
 
 
 def _tail(values, config) -> list:
@@ -156,76 +159,80 @@ def findings(result, config):
     from experiments.catalogue.wording import ranking, relation
 
     decayed = [n for n in NAMES if n != "constant"]
-    final = {LABELS[n]: result.series[f"{n}.val_loss"][-1] for n in NAMES}
+    label = {n: _(LABELS[n]) for n in NAMES}                 # shown names, current language
+    final = {label[n]: result.series[f"{n}.val_loss"][-1] for n in NAMES}
     spread = {n: float(np.ptp(_tail(result.series[f"{n}.val_loss"], config))) for n in NAMES}
     tail = len(_tail(result.series["constant.val_loss"], config))
     cuts = _plateau_cuts(result, config)
-    gone = [LABELS[n] for n in NAMES if not np.isfinite(result.series[f"{n}.val_loss"][-1])]
+    gone = [label[n] for n in NAMES if not np.isfinite(result.series[f"{n}.val_loss"][-1])]
     return [
-        finding("Decaying the learning rate ends at a lower validation loss than keeping the "
-                "starting rate",
-                f"validation loss after epoch {config['epochs']}: "
-                f"{ranking(final, best_word='lowest', diverged=gone)}"
-                + _other_order(result, final, gone),
-                {f"{LABELS[n]} ends lower than the constant rate by more than 10%":
-                     relation(final[LABELS[n]], final["constant"]) == "ahead"
+        finding(_("Decaying the learning rate ends at a lower validation loss than keeping the "
+                  "starting rate"),
+                _("validation loss after epoch {epoch}: {ranking}", epoch=config["epochs"],
+                  ranking=ranking(final, best_word=_("lowest"), diverged=gone))
+                + _other_order(result, label, final, gone),
+                {_("{label} ends lower than the constant rate by more than 10%", label=label[n]):
+                     relation(final[label[n]], final[label["constant"]]) == "ahead"
                  for n in decayed},
                 diverged=gone),
-        finding("Once the rate is small the validation loss stops bouncing",
-                f"spread (max − min) of the validation loss over the last {tail} epochs: "
-                + ", ".join(f"{LABELS[n]} {spread[n]:.3g}" for n in NAMES),
-                {f"{LABELS[n]}'s spread is under half the constant rate's": 
+        finding(_("Once the rate is small the validation loss stops bouncing"),
+                _("spread (max − min) of the validation loss over the last {tail} epochs: "
+                  "{spreads}", tail=tail,
+                  spreads=", ".join(f"{label[n]} {spread[n]:.3g}" for n in NAMES)),
+                {_("{label}'s spread is under half the constant rate's", label=label[n]):
                      spread[n] < 0.5 * spread["constant"] for n in decayed},
                 diverged=gone),
-        finding("ReduceLROnPlateau cuts the rate only once the validation loss has stalled",
-                (f"cuts after epoch {', '.join(str(e) for e, _ in cuts)} (patience "
-                 f"{config['patience']}); the rate ends at {rates(result, config, 'plateau')[-1]:.3g}"
-                 if cuts else f"no cut in {config['epochs']} epochs (patience "
-                              f"{config['patience']})"),
-                {"the rate was cut at least once": bool(cuts),
-                 f"each cut follows {config['patience'] + 1} epochs without a new best "
-                 "validation loss": bool(cuts) and all(ok for _, ok in cuts)},
-                why=None if cuts else "the validation loss kept improving: the plateau "
-                                      "rule had nothing to act on in this run"),
+        finding(_("ReduceLROnPlateau cuts the rate only once the validation loss has stalled"),
+                (_("cuts after epoch {epochs} (patience {patience}); the rate ends at "
+                   "{rate:.3g}", epochs=", ".join(str(e) for e, _ok in cuts),
+                   patience=config["patience"], rate=rates(result, config, "plateau")[-1])
+                 if cuts else _("no cut in {epochs} epochs (patience {patience})",
+                                epochs=config["epochs"], patience=config["patience"])),
+                {_("the rate was cut at least once"): bool(cuts),
+                 _("each cut follows {epochs} epochs without a new best validation loss",
+                   epochs=config["patience"] + 1): bool(cuts) and all(ok for _e, ok in cuts)},
+                why=None if cuts else _("the validation loss kept improving: the plateau "
+                                        "rule had nothing to act on in this run")),
     ]
 
 
-def _other_order(result, final: dict, gone) -> str:
+def _other_order(result, label: dict, final: dict, gone) -> str:
     """Where the test accuracy ranks the schedules differently from the validation loss, that
     ranking too (a ranking says where another metric disagrees)."""
     from experiments.catalogue.claims import pct
     from experiments.catalogue.wording import ranking
 
-    test = {LABELS[n]: result.final.get(f"{n}.test_acc") for n in NAMES}
+    test = {label[n]: result.final.get(f"{n}.test_acc") for n in NAMES}
     if any(v is None for v in test.values()):
         return ""
     by_loss = sorted((k for k in final if k not in gone), key=final.get)
     by_test = sorted((k for k in test if k not in gone), key=test.get, reverse=True)
     if by_loss[:1] == by_test[:1]:
         return ""
-    return ("; by test accuracy the order differs: "
-            + ranking(test, scale="points", lower_is_better=False, form=pct, diverged=gone))
+    return _("; by test accuracy the order differs: {ranking}", ranking=ranking(
+        test, scale="points", lower_is_better=False, form=pct, diverged=gone))
 
 
 def concept(config):
     name = npref.optim.RULES[config["optimizer"]].__name__
-    return (
-        f"The same ReLU network (hidden layers of {', '.join(map(str, config['hidden']))} "
-        f"units), from the same He-initialized weights and on the same batches of {config['batch_size']}, is trained "
-        f"for {config['epochs']} epochs by {name} from lr {config['lr']:g} — a rate large "
-        "enough to learn fast at first, too large to settle — under four schedules, each "
-        "stepped after every epoch: constant; StepLR, lr × "
-        f"{config['gamma']:g} every {config['step_size']} epochs; CosineAnnealingLR, lr "
-        f"following half a cosine down to {config['eta_min']:g} over the run; "
-        f"ReduceLROnPlateau, lr × {config['factor']:g} once the validation loss "
-        f"({config['validation']:.0%} of the training images, held out) has not improved for "
-        f"{config['patience']} epoch(s) after the best. One npref.training.Schedule describes "
+    return _(
+        "The same ReLU network (hidden layers of {hidden} units), from the same He-initialized "
+        "weights and on the same batches of {batch_size}, is trained for {epochs} epochs by "
+        "{name} from lr {lr:g} — a rate large enough to learn fast at first, too large to "
+        "settle — under four schedules, each stepped after every epoch: constant; StepLR, "
+        "lr × {gamma:g} every {step_size} epochs; CosineAnnealingLR, lr following half a "
+        "cosine down to {eta_min:g} over the run; ReduceLROnPlateau, lr × {factor:g} once the "
+        "validation loss ({validation:.0%} of the training images, held out) has not improved "
+        "for {patience} epoch(s) after the best. One npref.training.Schedule describes "
         "each run; the NumPy side builds npref.schedulers' class of that name, the PyTorch "
         "side torch.optim.lr_scheduler's own. The optimizer runs in PyTorch's convention: "
         "PyTorch's Momentum (b ← μ·b + g; p ← p − lr·b) applies a new rate to the whole "
         "buffer at once, the book's velocity form (v ← μ·v − lr·g) only to new gradients, so "
         "under a changing rate the two are different rules (torchref refuses the book's "
-        "with a schedule).")
+        "with a schedule).", hidden=", ".join(map(str, config["hidden"])),
+        batch_size=config["batch_size"], epochs=config["epochs"], name=name, lr=config["lr"],
+        gamma=config["gamma"], step_size=config["step_size"], eta_min=config["eta_min"],
+        factor=config["factor"], validation=config["validation"], patience=config["patience"])
 
 
 def rules(config):
@@ -234,7 +241,7 @@ def rules(config):
     out = [R.optimizer(config["optimizer"], hyper(config))]
     for name, spec in specs(config).items():
         if spec is not None:
-            out.append(R.lr_schedule(spec, label=LABELS[name]))
+            out.append(R.lr_schedule(spec, label=_(LABELS[name])))
     return out
 
 
@@ -246,8 +253,8 @@ def _data(config, data_dir):
 
 register(Experiment(
     name="lr-schedule",
-    description="Learning-rate decay on MNIST: constant vs StepLR vs CosineAnnealingLR vs "
-                "ReduceLROnPlateau, npref.schedulers against torch.optim.lr_scheduler",
+    description=N_("Learning-rate decay on MNIST: constant vs StepLR vs CosineAnnealingLR vs "
+                   "ReduceLROnPlateau, npref.schedulers against torch.optim.lr_scheduler"),
     concept=concept,
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot, data=_data,
     findings=findings, rules=rules))

@@ -10,6 +10,7 @@ from experiments import settings as S
 from experiments.catalogue.claims import tail_mean
 from experiments.catalogue.variants import run_optimizers
 from experiments.data import mnist
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 from npref.training import Schedule
 
@@ -68,10 +69,13 @@ def compute(backend, config, seed, data_dir):
 def plot(results, config, out_dir):
     from experiments.plotting import plot_training
     return plot_training(results, list(OPTIMIZERS), out_dir, "optimizer-mnist",
-                         title=f"MNIST, 784-{'-'.join(map(str, config['hidden']))}-10 ReLU, "
-                               f"batch {config['batch_size']}, convention={config['convention']!r}",
+                         title=_("MNIST, 784-{hidden}-10 ReLU, batch {batch_size}, "
+                                 "convention={convention!r}",
+                                 hidden="-".join(map(str, config["hidden"])),
+                                 batch_size=config["batch_size"],
+                                 convention=config["convention"]),
                          smooth=True, x_label="iteration", accuracy="test_acc",
-                         source="book figure 6-9", log_loss=True)
+                         source=_("book figure 6-9"), log_loss=True)
 
 
 def findings(result, config):
@@ -83,12 +87,14 @@ def findings(result, config):
     claimed = ("Momentum", "AdaGrad", "Adam")
     ahead = {label: relation(loss[label], loss["SGD"]) == "ahead" for label in claimed}
     others = {label: v for label, v in loss.items() if label != "SGD" and label not in claimed}
-    return [finding("Momentum, AdaGrad and Adam learn faster than plain SGD",
-                    f"mean loss over iterations {n - n // 3 + 1}–{n}, against SGD's: "
-                    f"{against({'SGD': loss['SGD'], **{k: loss[k] for k in claimed}}, 'SGD')}"
-                    f" (also ran, not in the claim: {listing(sorted(others.items()))}; the "
-                    f"lowest of all six: {min(loss, key=loss.get)})",
-                    {f"{label}'s loss is lower than SGD's by more than 10%": ok
+    return [finding(_("Momentum, AdaGrad and Adam learn faster than plain SGD"),
+                    _("mean loss over iterations {first}–{last}, against SGD's: {against} (also "
+                      "ran, not in the claim: {others}; the lowest of all six: {lowest})",
+                      first=n - n // 3 + 1, last=n,
+                      against=against({'SGD': loss['SGD'], **{k: loss[k] for k in claimed}},
+                                      'SGD'),
+                      others=listing(sorted(others.items())), lowest=min(loss, key=loss.get)),
+                    {_("{label}'s loss is lower than SGD's by more than 10%", label=label): ok
                      for label, ok in ahead.items()})]
 
 
@@ -101,21 +107,22 @@ def rules(config):
 
 
 def concept(config):
-    return (
+    return _(
         "The same network, from the same He-initialized weights and on the same minibatches "
-        f"({config['batch_size']} images drawn with replacement, as the book does), is trained "
-        f"for {config['iterations']} iterations by each optimizer at the book's default "
-        f"learning rate ({config['lr_sgd']:g}; Adam {config['lr_adam']:g}; RMSprop "
-        f"{config['lr_rmsprop']:g}, since at 0.01 its first step moves every weight by 0.1 and "
+        "({batch_size} images drawn with replacement, as the book does), is trained "
+        "for {iterations} iterations by each optimizer at the book's default "
+        "learning rate ({lr_sgd:g}; Adam {lr_adam:g}; RMSprop "
+        "{lr_rmsprop:g}, since at 0.01 its first step moves every weight by 0.1 and "
         "the run turns chaotic). As in the book's script, the loss plotted is each "
         "minibatch's loss just after its update; the curves are smoothed as the book smooths "
-        "them.")
+        "them.", batch_size=config["batch_size"], iterations=config["iterations"],
+        lr_sgd=config["lr_sgd"], lr_adam=config["lr_adam"], lr_rmsprop=config["lr_rmsprop"])
 
 
 register(Experiment(
     name="optimizer-mnist",
-    description="SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam training a 784-[100×4]-10 "
-                "ReLU net on MNIST (book figure 6-9)",
+    description=N_("SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam training a "
+                   "784-[100×4]-10 ReLU net on MNIST (book figure 6-9)"),
     concept=concept,
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),

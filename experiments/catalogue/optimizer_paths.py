@@ -21,6 +21,7 @@ import numpy as np
 
 import npref.optim
 from experiments import settings as S
+from experiments.i18n import N_, _
 from experiments.registry import PER_OPERATION, Experiment, register
 from experiments.results import Computed, split_key
 
@@ -98,9 +99,9 @@ def diverged(result, config) -> list[str]:
 
 def plot(results, config, out_dir):
     return [_grid(results, config, out_dir, OPTIMIZERS, (2, 3), "optimizer-paths.png",
-                  source="book figure 6-8"),
+                  source=_("book figure 6-8")),
             _grid(results, config, out_dir, MORE, (2, 4), "optimizer-paths-more.png",
-                  source="the rest of torch.optim")]
+                  source=_("the rest of torch.optim"))]
 
 
 def _grid(results, config, out_dir, names, shape, filename, source):
@@ -123,9 +124,11 @@ def _grid(results, config, out_dir, names, shape, filename, source):
             ax.plot(result.series[f"{label}.x"], result.series[f"{label}.y"],
                     **path(backend))
         x_end, y_end = first.series[f"{label}.x"][-1], first.series[f"{label}.y"][-1]
-        verdict = "diverged, " if label in gone else ""
-        ax.set_title(f"{label} (lr={config[f'lr_{name}']:g})\n{verdict}ends "
-                     f"{np.hypot(x_end, y_end):.2g} from the minimum",
+        lr, distance = config[f"lr_{name}"], float(np.hypot(x_end, y_end))
+        ax.set_title(_("{label} (lr={lr:g})\ndiverged, ends {distance:.2g} from the minimum",
+                       label=label, lr=lr, distance=distance) if label in gone else
+                     _("{label} (lr={lr:g})\nends {distance:.2g} from the minimum",
+                       label=label, lr=lr, distance=distance),
                      color="#b00020" if label in gone else "black")
         ax.set_xlim(-10, 10)
         ax.set_ylim(-5, 5)
@@ -143,8 +146,8 @@ def _grid(results, config, out_dir, names, shape, filename, source):
         spare[0].legend(*axes.flat[0].get_legend_handles_labels(), loc="center")
     else:
         axes.flat[cols].legend(loc="upper right")   # one entry per backend: its own path
-    fig.suptitle(f"f(x, y) = x²/20 + y² from ({config['start_x']:g}, {config['start_y']:g}), "
-                 f"{config['steps']} steps"
+    fig.suptitle(_("f(x, y) = x²/20 + y² from ({x:g}, {y:g}), {steps} steps",
+                   x=config["start_x"], y=config["start_y"], steps=config["steps"])
                  + (f", convention={config['convention']!r}" if names == OPTIMIZERS else ""))
     return save(fig, out_dir, filename, source=source)
 
@@ -183,21 +186,22 @@ def findings(result, config):
               for label in book}
     gone = [label for label in diverged(result, config) if label in book]
     half = config["steps"] // 2
-    where = (f"; {' and '.join(gone)} diverged (f rose from {start_value(config):.3g} at the "
-             "start)" if gone else "")
+    where = (_("; {runs} diverged (f rose from {f0:.3g} at the start)",
+               runs=_(" and ").join(gone), f0=start_value(config)) if gone else "")
     return [
-        finding("SGD zigzags across the steep y direction; the adaptive rules do not",
-                f"sign changes of y in {config['steps']} steps: "
-                + ", ".join(f"{k} {v}" for k, v in flips.items()) + where,
-                {f"SGD's y changes sign in at least half the steps ({half})": flips["SGD"] >= half,
-                 "AdaGrad, RMSprop and Adam change sign less often than SGD":
+        finding(_("SGD zigzags across the steep y direction; the adaptive rules do not"),
+                _("sign changes of y in {steps} steps: {counts}", steps=config["steps"],
+                  counts=", ".join(f"{k} {v}" for k, v in flips.items())) + where,
+                {_("SGD's y changes sign in at least half the steps ({half})", half=half):
+                     flips["SGD"] >= half,
+                 _("AdaGrad, RMSprop and Adam change sign less often than SGD"):
                      all(flips[k] < flips["SGD"] for k in adaptive)},
                 diverged=[k for k in gone if k == "SGD"]),
-        finding("AdaGrad, scaling each coordinate by its squared gradients, ends nearest the "
-                "minimum",
-                f"distance to the minimum at the last step: "
-                f"{ranking(values, best_word='nearest', diverged=gone)}",
-                {"AdaGrad ends nearer than every other optimizer by more than 10%":
+        finding(_("AdaGrad, scaling each coordinate by its squared gradients, ends nearest the "
+                  "minimum"),
+                _("distance to the minimum at the last step: {ranking}",
+                  ranking=ranking(values, best_word=_("nearest"), diverged=gone)),
+                {_("AdaGrad ends nearer than every other optimizer by more than 10%"):
                      "AdaGrad" not in gone and leads(values, "AdaGrad", diverged=gone)},
                 diverged=[k for k in gone if k == "AdaGrad"]),
         *_more_findings(result, config),
@@ -218,29 +222,32 @@ def _more_findings(result, config):
     lr = {name: config[f"lr_{name}"] for name in MORE}
     close = lambda a, b: abs(a - b) <= 1e-4 * abs(b)          # noqa: E731
     dx, dy, x0, y0 = _first_step(s, "Rprop")
-    sgd_dx, sgd_dy, _, _ = _first_step(s, "SGD")
-    ax, ay, _, _ = _first_step(s, "Adafactor")
+    sgd_dx, sgd_dy = _first_step(s, "SGD")[:2]
+    ax, ay = _first_step(s, "Adafactor")[:2]
     asgd = int(np.sum(np.diff(np.sign(s["ASGD.y"])) != 0))
     sgd = int(np.sum(np.diff(np.sign(s["SGD.y"])) != 0))
     half = config["steps"] // 2
+    counts = f"ASGD {asgd} (lr {lr['asgd']:g}), SGD {sgd} (lr {config['lr_sgd']:g})"
     return [
-        finding("Rprop's steps ignore the gradient's size: its first step is its learning rate "
-                "along x and along y alike",
-                f"Rprop's first step: |Δx| = {dx:.4g}, |Δy| = {dy:.4g} at lr = {lr['rprop']:g} "
-                f"(SGD's first |Δy|/|Δx|: {sgd_dy / sgd_dx:.3g}, the gradient's ratio)",
-                {"Rprop's |Δx| is its lr (within 0.01%)": close(dx, lr["rprop"]),
-                 "Rprop's |Δy| is its lr (within 0.01%)": close(dy, lr["rprop"])}),
-        finding("Adafactor's step is relative to the parameter's size: its first step moves "
-                "each coordinate by lr times its value",
-                f"Adafactor's first step: |Δx|/|x| = {ax / x0:.4g}, |Δy|/|y| = {ay / y0:.4g} at "
-                f"lr = {lr['adafactor']:g}",
-                {"|Δx|/|x| is Adafactor's lr (within 0.01%)": close(ax / x0, lr["adafactor"]),
-                 "|Δy|/|y| is Adafactor's lr (within 0.01%)": close(ay / y0, lr["adafactor"])}),
-        finding("ASGD's parameter walks SGD's zigzag: its averaging is kept in its state, not "
-                "in its path",
-                f"sign changes of y in {config['steps']} steps: ASGD {asgd} (lr "
-                f"{lr['asgd']:g}), SGD {sgd} (lr {config['lr_sgd']:g})",
-                {f"ASGD's y changes sign in at least half the steps ({half})": asgd >= half}),
+        finding(_("Rprop's steps ignore the gradient's size: its first step is its learning "
+                  "rate along x and along y alike"),
+                _("Rprop's first step: |Δx| = {dx:.4g}, |Δy| = {dy:.4g} at lr = {lr:g} (SGD's "
+                  "first |Δy|/|Δx|: {ratio:.3g}, the gradient's ratio)", dx=dx, dy=dy,
+                  lr=lr["rprop"], ratio=sgd_dy / sgd_dx),
+                {_("Rprop's |Δx| is its lr (within 0.01%)"): close(dx, lr["rprop"]),
+                 _("Rprop's |Δy| is its lr (within 0.01%)"): close(dy, lr["rprop"])}),
+        finding(_("Adafactor's step is relative to the parameter's size: its first step moves "
+                  "each coordinate by lr times its value"),
+                _("Adafactor's first step: |Δx|/|x| = {rx:.4g}, |Δy|/|y| = {ry:.4g} at "
+                  "lr = {lr:g}", rx=ax / x0, ry=ay / y0, lr=lr["adafactor"]),
+                {_("|Δx|/|x| is Adafactor's lr (within 0.01%)"): close(ax / x0, lr["adafactor"]),
+                 _("|Δy|/|y| is Adafactor's lr (within 0.01%)"): close(ay / y0, lr["adafactor"])}),
+        finding(_("ASGD's parameter walks SGD's zigzag: its averaging is kept in its state, not "
+                  "in its path"),
+                _("sign changes of y in {steps} steps: {counts}", steps=config["steps"],
+                  counts=counts),
+                {_("ASGD's y changes sign in at least half the steps ({half})", half=half):
+                     asgd >= half}),
     ]
 
 
@@ -253,40 +260,45 @@ def rules(config):
 
 
 def data(config, data_dir):
-    return {"name": "f(x, y) = x^2/20 + y^2", "source": "analytic function", "n_train": 0,
+    return {"name": "f(x, y) = x^2/20 + y^2", "source": N_("analytic function"), "n_train": 0,
             "n_test": 0}
 
 
 def concept(config):
     factor = 1 - 2 * config["lr_sgd"]
-    along_y = (f"at SGD's lr {config['lr_sgd']:g} that factor is {factor:.3g}: "
-               + ("y changes side at every step and shrinks only slowly — the zigzag (past "
-                  "lr 1 the factor's size exceeds 1 and the path would grow instead)"
-                  if -1 < factor < 0 else
-                  "its size exceeds 1, so the path grows instead of shrinking"
-                  if abs(factor) >= 1 else "y shrinks without changing side"))
-    return (
-        f"Each optimizer minimizes f(x, y) = x²/20 + y², a bowl twenty times steeper in y than "
-        f"in x, for {config['steps']} steps from ({config['start_x']:g}, "
-        f"{config['start_y']:g}). SGD (p ← p − lr·∇f) steps by the gradient alone; Momentum "
-        "and Nesterov accumulate a velocity; AdaGrad, RMSprop and Adam divide each "
-        "coordinate's step by the root of its squared gradients. Along y the gradient is 2y, "
-        f"so each SGD step multiplies y by 1 − 2·lr; {along_y}. The second figure walks the "
-        "rest of torch.optim down the same bowl: Adamax, NAdam and RAdam, Adam's relatives, "
-        "at Adam's lr (RAdam's step turns adaptive only once its variance estimate can be "
-        "trusted, and then starts small); ASGD, SGD keeping a running average of its "
-        "iterates aside; Rprop, a step size per coordinate, grown while the gradient keeps "
-        "its sign and cut when it flips; Adafactor, Adam's second moment in factored form "
-        "and a step relative to the parameter's size; Adadelta, whose first steps are about "
-        "lr·√(eps/(1 − ρ)) ≈ 0.003·lr whatever the gradient, hence lr "
-        f"{config['lr_adadelta']:g}. The NumPy side differentiates f by hand, the PyTorch "
-        "side with autograd.")
+    if -1 < factor < 0:
+        along_y = _("at SGD's lr {lr:g} that factor is {factor:.3g}: y changes side at every "
+                    "step and shrinks only slowly — the zigzag (past lr 1 the factor's size "
+                    "exceeds 1 and the path would grow instead)", lr=config["lr_sgd"],
+                    factor=factor)
+    elif abs(factor) >= 1:
+        along_y = _("at SGD's lr {lr:g} that factor is {factor:.3g}: its size exceeds 1, so the "
+                    "path grows instead of shrinking", lr=config["lr_sgd"], factor=factor)
+    else:
+        along_y = _("at SGD's lr {lr:g} that factor is {factor:.3g}: y shrinks without changing "
+                    "side", lr=config["lr_sgd"], factor=factor)
+    return _(
+        "Each optimizer minimizes f(x, y) = x²/20 + y², a bowl twenty times steeper in y than "
+        "in x, for {steps} steps from ({start_x:g}, {start_y:g}). SGD (p ← p − lr·∇f) steps by "
+        "the gradient alone; Momentum and Nesterov accumulate a velocity; AdaGrad, RMSprop and "
+        "Adam divide each coordinate's step by the root of its squared gradients. Along y the "
+        "gradient is 2y, so each SGD step multiplies y by 1 − 2·lr; {along_y}. The second "
+        "figure walks the rest of torch.optim down the same bowl: Adamax, NAdam and RAdam, "
+        "Adam's relatives, at Adam's lr (RAdam's step turns adaptive only once its variance "
+        "estimate can be trusted, and then starts small); ASGD, SGD keeping a running average "
+        "of its iterates aside; Rprop, a step size per coordinate, grown while the gradient "
+        "keeps its sign and cut when it flips; Adafactor, Adam's second moment in factored "
+        "form and a step relative to the parameter's size; Adadelta, whose first steps are "
+        "about lr·√(eps/(1 − ρ)) ≈ 0.003·lr whatever the gradient, hence lr {lr_adadelta:g}. "
+        "The NumPy side differentiates f by hand, the PyTorch side with autograd.",
+        steps=config["steps"], start_x=config["start_x"], start_y=config["start_y"],
+        along_y=along_y, lr_adadelta=config["lr_adadelta"])
 
 
 register(Experiment(
     name="optimizer-paths",
-    description="Paths of SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on x²/20 + y² "
-                "from (−7, 2) (book figure 6-8), and of the rest of torch.optim",
+    description=N_("Paths of SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on x²/20 + y² "
+                   "from (−7, 2) (book figure 6-8), and of the rest of torch.optim"),
     concept=concept,
     settings=Settings, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION,
     findings=findings, rules=rules))

@@ -12,6 +12,11 @@ made when a page is rendered, for the configuration that ran:
   from the installed torch — ``torch.optim``'s update function, ``torch.nn.init``'s
   initializer — or torchref's, where torchref has its own (BookAdam, BookBatchNorm1d, the
   dropout that takes npref's masks, the penalties).
+
+The formulas and notes are made when a page is rendered, in its language (:mod:`experiments.i18n`):
+the notation stays as written, the words around it are translated. The notes made of code (the
+values an update was called with, the optimizer that computes a rule) are markup (``_h``: their
+values escaped), so that a translation can set the code apart.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from experiments import code
+from experiments.i18n import N_, _, _h
 
 __all__ = ["Rule", "Panel", "optimizer", "initializer", "layer", "penalty", "early_stopping",
            "loss", "minibatches", "OPTIMIZER_FORMULAS"]
@@ -52,39 +58,52 @@ class Rule:
 #: Each optimizer's formula, per convention (the book's, PyTorch's).
 OPTIMIZER_FORMULAS = {
     ("sgd", "book"): "SGD: p ← p − lr·g",
-    ("momentum", "book"): "Momentum (the book's): v ← μ·v − lr·g;  p ← p + v",
-    ("momentum", "torch"): "Momentum (PyTorch's): b ← μ·b + g;  p ← p − lr·b",
-    ("nesterov", "book"): "Nesterov (the book's): p ← p + μ²·v − (1 + μ)·lr·g;  v ← μ·v − lr·g",
-    ("nesterov", "torch"): "Nesterov (PyTorch's): b ← μ·b + g;  p ← p − lr·(g + μ·b)",
+    ("momentum", "book"): N_("Momentum (the book's): v ← μ·v − lr·g;  p ← p + v"),
+    ("momentum", "torch"): N_("Momentum (PyTorch's): b ← μ·b + g;  p ← p − lr·b"),
+    ("nesterov", "book"): N_("Nesterov (the book's): p ← p + μ²·v − (1 + μ)·lr·g;  "
+                             "v ← μ·v − lr·g"),
+    ("nesterov", "torch"): N_("Nesterov (PyTorch's): b ← μ·b + g;  p ← p − lr·(g + μ·b)"),
     ("adagrad", "book"): "AdaGrad: h ← h + g²;  p ← p − lr·g/(√h + eps)",
     ("rmsprop", "book"): "RMSprop: h ← α·h + (1 − α)·g²;  p ← p − lr·g/(√h + eps)",
-    ("adam", "book"): "Adam (the book's): m ← m + (1 − β₁)·(g − m);  v ← v + (1 − β₂)·(g² − v);"
-                      "  p ← p − lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·m/(√v + eps)",
-    ("adam", "torch"): "Adam (PyTorch's): m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²;  "
-                       "p ← p − lr/(1 − β₁ᵗ)·m/(√v/√(1 − β₂ᵗ) + eps)",
-    ("adamw", "torch"): "AdamW: p ← p·(1 − lr·wd), then PyTorch's Adam step",
+    ("adam", "book"): N_("Adam (the book's): m ← m + (1 − β₁)·(g − m);  "
+                         "v ← v + (1 − β₂)·(g² − v);  p ← p − lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·m/(√v + eps)"),
+    ("adam", "torch"): N_("Adam (PyTorch's): m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²;  "
+                          "p ← p − lr/(1 − β₁ᵗ)·m/(√v/√(1 − β₂ᵗ) + eps)"),
+    ("adamw", "torch"): N_("AdamW: p ← p·(1 − lr·wd), then PyTorch's Adam step"),
 }
+#: The formulas of ``npref.optim.RULES`` (the rules beyond chapter 6) that hold words, for the
+#: catalogue: each is shown translated where its text is exactly this (the others are notation).
+_NPREF_FORMULAS = (
+    N_("NAdam: m, v as Adam's;  p ← p − lr·(1 − μₜ)/(1 − Πμ)·g/d − lr·μₜ₊₁/(1 − Πμ·μₜ₊₁)·m/d,  "
+       "d = √(v/(1 − β₂ᵗ)) + eps"),
+    N_("RAdam: m, v as Adam's;  p ← p − lr·m/(1 − β₁ᵗ)·[r·√(1 − β₂ᵗ)/(√v + eps) once ρₜ > 5, "
+       "else 1]"),
+    N_("Rprop: s ← s·η₊ where g·g_prev > 0, s·η₋ where < 0 (and that step skipped);  "
+       "p ← p − sign(g)·s"),
+    N_("Adafactor: v̂ ← factored average of g² (rows × columns; a vector's own);  u = g/√v̂;  "
+       "p ← p − min(lr, 1/√t)·max(eps₂, RMS(p))·u/max(1, RMS(u)/d)"),
+)
 #: Where the book's convention differs from PyTorch's, per optimizer.
 _BOOK_NOTES = {
-    "momentum": "the book keeps the velocity v = −lr·b; PyTorch the buffer b of gradients: "
-                "the same steps while lr stays constant (see the conventions page)",
-    "nesterov": "the book's velocity form and PyTorch's buffer form take the same steps while "
-                "lr stays constant",
-    "adagrad": "the book's eps is 1e-7, PyTorch's default 1e-10",
-    "rmsprop": "the book's eps is 1e-7, PyTorch's default 1e-8",
-    "adam": "the book folds both bias corrections into the rate and adds eps 1e-7 to the raw √v; "
-            "PyTorch adds eps 1e-8 to the corrected √v̂ (see the conventions page)",
+    "momentum": N_("the book keeps the velocity v = −lr·b; PyTorch the buffer b of gradients: "
+                   "the same steps while lr stays constant (see the conventions page)"),
+    "nesterov": N_("the book's velocity form and PyTorch's buffer form take the same steps "
+                   "while lr stays constant"),
+    "adagrad": N_("the book's eps is 1e-7, PyTorch's default 1e-10"),
+    "rmsprop": N_("the book's eps is 1e-7, PyTorch's default 1e-8"),
+    "adam": N_("the book folds both bias corrections into the rate and adds eps 1e-7 to the raw "
+               "√v; PyTorch adds eps 1e-8 to the corrected √v̂ (see the conventions page)"),
 }
 
 
 def formula(name: str, convention: str) -> str:
-    """The rule in one line: chapter 6's per convention (written here), the others' from their
-    description (``npref.optim.RULES[name].formula``)."""
+    """The rule in one line, in the current language: chapter 6's per convention (written
+    here), the others' from their description (``npref.optim.RULES[name].formula``)."""
     import npref.optim
 
-    return (OPTIMIZER_FORMULAS.get((name, convention))
-            or OPTIMIZER_FORMULAS.get((name, "book")) or OPTIMIZER_FORMULAS.get((name, "torch"))
-            or npref.optim.RULES[name].formula)
+    return _(OPTIMIZER_FORMULAS.get((name, convention))
+             or OPTIMIZER_FORMULAS.get((name, "book")) or OPTIMIZER_FORMULAS.get((name, "torch"))
+             or npref.optim.RULES[name].formula)
 
 
 # -- the tiny runs the panels are traced from -------------------------------------------------
@@ -210,11 +229,11 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
         if textbook is None:        # a rule beyond chapter 6: its update, as it ran
             record = _trace("numpy", arch, name, hyper)
             return _panel([type(opt)._step], record, cls=type(opt),
-                          note=f"{made}'s update of one parameter, in the order of operations "
-                               "of PyTorch's single-tensor path "
-                               "(parity_tests/test_optim_more.py)")
-        return _source_panel([textbook[0]], note=f"{made} computes this, bit for bit "
-                                                 "(tests/test_rules.py)")
+                          note=_("{made}'s update of one parameter, in the order of operations "
+                                 "of PyTorch's single-tensor path "
+                                 "(parity_tests/test_optim_more.py)", made=made))
+        return _source_panel([textbook[0]], note=_h("{made} computes this, bit for bit "
+                                                    "(tests/test_rules.py)", made=made))
 
     def torch_panel():
         record = _trace("torch", arch, name, hyper)
@@ -224,8 +243,8 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
     title = formula(name, convention)
     if label:
         title = f"{label} — {title.split(': ', 1)[-1]}" if ": " in title else title
-    return Rule(title, numpy_panel, torch_panel,
-                _BOOK_NOTES.get(name) if opt.has_conventions else None)
+    note = _BOOK_NOTES.get(name) if opt.has_conventions else None
+    return Rule(title, numpy_panel, torch_panel, _(note) if note else note)
 
 
 #: The arguments of PyTorch's update functions worth showing, when each took one value.
@@ -244,7 +263,8 @@ def _called_with(record, fns) -> str | None:
              if len(v) == 1 and k in _SHOWN}
     if not shown:
         return None
-    return "called with " + ", ".join(f"{k}={v!r}" for k, v in sorted(shown.items()))
+    return _h("called with {values}",
+              values=", ".join(f"{k}={v!r}" for k, v in sorted(shown.items())))
 
 
 # -- initializers -----------------------------------------------------------------------------
@@ -264,11 +284,11 @@ def initializer(spec, *, label: str, formula_text: str, book: str | None = None)
     def numpy_panel():
         if name in ("ones", "zeros"):
             return _source_panel([npref_rules.constant],
-                                 note=f"npref.init.get({spec!r}) fills with "
-                                      f"{1.0 if name == 'ones' else 0.0:g}")
+                                 note=_("npref.init.get({spec}) fills with {value:g}",
+                                        spec=repr(spec), value=1.0 if name == "ones" else 0.0))
         return _source_panel([getattr(npref_rules, name)],
-                             note=f"npref.init.{name} draws the same numbers, bit for bit "
-                                  "(tests/test_rules.py)")
+                             note=_("npref.init.{name} draws the same numbers, bit for bit "
+                                    "(tests/test_rules.py)", name=name))
 
     def torch_panel():
         import torch
@@ -279,8 +299,8 @@ def initializer(spec, *, label: str, formula_text: str, book: str | None = None)
                if callable(fn) and getattr(fn, "__module__", "") == "torch.nn.init"
                and fn.__name__.endswith("_") and not fn.__name__.startswith("_")
                and record.ran(fn)]
-        return _panel(fns, record, note="torchref.init draws on a (fan_out, fan_in) tensor, "
-                                        "nn.Linear's layout, and returns it transposed")
+        return _panel(fns, record, note=_("torchref.init draws on a (fan_out, fan_in) tensor, "
+                                          "nn.Linear's layout, and returns it transposed"))
 
     return Rule(f"{label}: {formula_text}", numpy_panel, torch_panel, book)
 
@@ -306,13 +326,13 @@ def layer(kind: str, arch: dict, *, formula_text: str, book: str | None = None,
         record = _trace("torch", arch, optimizer_name, hyper)
         if kind == "dropout":
             return _panel([torchref.layers.Dropout.forward], record,
-                          note="torchref's Dropout takes npref's keep-mask, so both backends "
-                               "drop the same units")
+                          note=_("torchref's Dropout takes npref's keep-mask, so both backends "
+                                 "drop the same units"))
         if convention == "book":
             return _panel([torchref.layers.BookBatchNorm1d.forward], record)
         return _panel([bn._BatchNorm.forward], record,
-                      note="F.batch_norm is ATen's C++ kernel: x̂ = (x − μ_B)/√(σ²_B + eps), "
-                           "y = γ·x̂ + β, running statistics with the unbiased σ²")
+                      note=_("F.batch_norm is ATen's C++ kernel: x̂ = (x − μ_B)/√(σ²_B + eps), "
+                             "y = γ·x̂ + β, running statistics with the unbiased σ²"))
 
     return Rule(formula_text, numpy_panel, torch_panel, book)
 
@@ -326,11 +346,11 @@ def penalty(name: str, *, formula_text: str, book: str | None = None) -> Rule:
     twin = torchref.regularizers.REGULARIZERS[name]
     return Rule(formula_text,
                 lambda: _source_panel([cls.penalty, cls.grad],
-                                      note="MultiLayerNet adds penalty(W1, W2, …) to the loss and "
-                                           "grad(W) to each weight's gradient"),
+                                      note=_("MultiLayerNet adds penalty(W1, W2, …) to the loss "
+                                             "and grad(W) to each weight's gradient")),
                 lambda: _source_panel([twin.penalty],
-                                      note="autograd differentiates the penalty: its gradient "
-                                           "is the grad(W) of the NumPy side"), book)
+                                      note=_("autograd differentiates the penalty: its gradient "
+                                             "is the grad(W) of the NumPy side")), book)
 
 
 def _torch_step(record):
@@ -360,11 +380,12 @@ def early_stopping(patience: int) -> Rule:
         record = _trace("torch", arch, "sgd", {"lr": 1.0}, schedule())
         return _panel([torchref.training.EarlyStopping._copy,
                        torchref.training.EarlyStopping.restore], record,
-                      note="torchref.training.EarlyStopping is npref's, keeping tensors: the "
-                           "step on the left decides for both backends")
+                      note=_("torchref.training.EarlyStopping is npref's, keeping tensors: the "
+                             "step on the left decides for both backends"))
 
-    return Rule(f"early stopping: stop once the validation loss has not improved for {patience} "
-                "epochs; restore the best epoch's parameters", numpy_panel, torch_panel)
+    return Rule(_("early stopping: stop once the validation loss has not improved for {patience} "
+                  "epochs; restore the best epoch's parameters", patience=patience),
+                numpy_panel, torch_panel)
 
 
 def loss(convention: str) -> Rule:
@@ -383,14 +404,14 @@ def loss(convention: str) -> Rule:
         if convention == "book":
             return _panel([torchref.layers._BookCrossEntropy.forward], record)
         return _panel([torch.nn.CrossEntropyLoss.forward], record,
-                      note="F.cross_entropy is ATen's C++ kernel: nll_loss(log_softmax(x)), the "
-                           "exact −(1/N)·Σ log softmax(x)_t")
+                      note=_("F.cross_entropy is ATen's C++ kernel: nll_loss(log_softmax(x)), "
+                             "the exact −(1/N)·Σ log softmax(x)_t"))
 
-    text = ("softmax cross-entropy: L = −(1/N)·Σ log(softmax(a)_t + 1e-7)" if convention == "book"
-            else "softmax cross-entropy: L = −(1/N)·Σ log softmax(a)_t")
+    text = (_("softmax cross-entropy: L = −(1/N)·Σ log(softmax(a)_t + 1e-7)")
+            if convention == "book" else _("softmax cross-entropy: L = −(1/N)·Σ log softmax(a)_t"))
     return Rule(text, numpy_panel, torch_panel,
-                "the book adds 1e-7 inside the log; PyTorch computes the exact log-softmax "
-                "(see the conventions page)")
+                _("the book adds 1e-7 inside the log; PyTorch computes the exact log-softmax "
+                  "(see the conventions page)"))
 
 
 def minibatches(batch_size: int) -> Rule:
@@ -404,17 +425,18 @@ def minibatches(batch_size: int) -> Rule:
     def numpy_panel():
         record = _trace_call(lambda: npref.training.minibatches(10, 4, np.random.default_rng(0)))
         return _panel([npref.training.minibatches], record,
-                      note="both backends train on these index arrays (one loop, "
-                           "npref.training.fit)")
+                      note=_("both backends train on these index arrays (one loop, "
+                             "npref.training.fit)"))
 
     def torch_panel():
         record = _trace("torch", arch, "sgd", {"lr": 0.1},
                         Schedule(batch_size=4, epochs=2, sampling="shuffle"))
         return _panel([_torch_step(record)], record,
-                      note="torchref.training.train's step, run on each batch")
+                      note=_("torchref.training.train's step, run on each batch"))
 
-    return Rule(f"minibatch gradient descent: each epoch a fresh permutation of the samples in "
-                f"batches of {batch_size}, one step p ← p − lr·∇L_batch per batch",
+    return Rule(_("minibatch gradient descent: each epoch a fresh permutation of the samples in "
+                  "batches of {batch_size}, one step p ← p − lr·∇L_batch per batch",
+                  batch_size=batch_size),
                 numpy_panel, torch_panel)
 
 
@@ -422,13 +444,13 @@ def minibatches(batch_size: int) -> Rule:
 
 #: Each schedule's rule in one line (the chainable form both backends compute, epoch e).
 _SCHEDULE_FORMULAS = {
-    "StepLR": "StepLR: lr ← lr·γ every {step_size} epochs",
-    "MultiStepLR": "MultiStepLR: lr ← lr·γ at each milestone",
-    "ExponentialLR": "ExponentialLR: lr ← lr·γ every epoch",
+    "StepLR": N_("StepLR: lr ← lr·γ every {step_size} epochs"),
+    "MultiStepLR": N_("MultiStepLR: lr ← lr·γ at each milestone"),
+    "ExponentialLR": N_("ExponentialLR: lr ← lr·γ every epoch"),
     "CosineAnnealingLR": "CosineAnnealingLR: lrₑ = η_min + (lr₀ − η_min)·(1 + cos(π·e/T))/2, "
                          "T = {T_max}",
-    "ReduceLROnPlateau": "ReduceLROnPlateau: lr ← lr·{factor} once the validation loss has not "
-                         "improved for {patience} epoch(s)",
+    "ReduceLROnPlateau": N_("ReduceLROnPlateau: lr ← lr·{factor} once the validation loss has "
+                            "not improved for {patience} epoch(s)"),
 }
 #: The methods that compute each schedule's rate, where ``get_lr`` is not it.
 _SCHEDULE_METHODS = {"ReduceLROnPlateau": ("step",)}
@@ -450,14 +472,16 @@ def lr_schedule(spec, *, label: str) -> Rule:
     def numpy_panel():
         record = _trace("numpy", arch, "sgd", {"lr": 0.1}, schedule)
         return _panel([getattr(getattr(npref.schedulers, name), m) for m in methods], record,
-                      note=f"npref.schedulers.{name}: the rates of PyTorch's class, bit for bit "
-                           "(parity_tests/test_schedulers.py)")
+                      note=_("npref.schedulers.{name}: the rates of PyTorch's class, bit for "
+                             "bit (parity_tests/test_schedulers.py)", name=name))
 
     def torch_panel():
         record = _trace("torch", arch, "sgd", {"lr": 0.1}, schedule)
         return _panel([getattr(getattr(torch_schedulers, name), m) for m in methods], record,
-                      note=f"torch.optim.lr_scheduler.{name}, PyTorch's own class, stepped by "
-                           "torchref.training.train")
+                      note=_("torch.optim.lr_scheduler.{name}, PyTorch's own class, stepped by "
+                             "torchref.training.train", name=name))
 
-    text = _SCHEDULE_FORMULAS.get(name, f"{name}: PyTorch's schedule").format(**keywords)
+    template = _SCHEDULE_FORMULAS.get(name)
+    text = (_("{name}: PyTorch's schedule", name=name) if template is None
+            else _(template).format(**keywords))
     return Rule(f"{label} — {text.split(': ', 1)[1]}", numpy_panel, torch_panel)

@@ -18,6 +18,7 @@ import numpy as np
 from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
@@ -89,38 +90,56 @@ def checks(result, config) -> dict:
     flat = abs(small[-1] - small[0]) / small[0]
     ratios = {k.replace("good lr.update/", ""): float(np.median(v)) for k, v in s.items()
               if k.startswith("good lr.update/")}
+    criterion = {k: text.format(ln10=math.log(10)) for k, text in CRITERIA.items()}   # English
     return {
-        "initial loss ≈ ln 10": {"value": initial, "criterion": f"|L − ln 10| < 0.02 "
-                                 f"(ln 10 = {math.log(10):.4f})",
+        "initial loss ≈ ln 10": {"value": initial, "criterion": criterion["initial loss ≈ ln 10"],
                                  "passed": bool(abs(initial - math.log(10)) < 0.02)},
         "strong penalty raises the loss": {"value": penalized,
-                                           "criterion": "L(λ = strong) > L(λ = 0) + 1",
+                                           "criterion": criterion[
+                                               "strong penalty raises the loss"],
                                            "passed": bool(penalized > initial + 1)},
         "20 images overfit to 100%": {"value": f["20 images.train_acc"],
-                                      "criterion": "training accuracy = 1",
+                                      "criterion": criterion["20 images overfit to 100%"],
                                       "passed": bool(f["20 images.train_acc"] == 1.0)},
         "too-small lr leaves the loss flat": {"value": flat,
-                                              "criterion": "relative change < 1%",
+                                              "criterion": criterion[
+                                                  "too-small lr leaves the loss flat"],
                                               "passed": bool(flat < 0.01)},
         "too-large lr explodes": {"value": f.get("lr too large.exploded_at"),
-                                  "criterion": "loss > 3× the initial loss (stopped there)",
+                                  "criterion": criterion["too-large lr explodes"],
                                   "passed": "lr too large.exploded_at" in f},
         "update/weight ratio ≈ 1e-3": {"value": ratios,
-                                       "criterion": "median per layer within [1e-4, 1e-2]",
+                                       "criterion": criterion["update/weight ratio ≈ 1e-3"],
                                        "passed": bool(all(1e-4 <= r <= 1e-2
                                                           for r in ratios.values()))},
     }
 
 
+#: Each check's criterion, as the finding states it (``metrics.json`` keeps it in English).
+CRITERIA = {
+    "initial loss ≈ ln 10": N_("|L − ln 10| < 0.02 (ln 10 = {ln10:.4f})"),
+    "strong penalty raises the loss": N_("L(λ = strong) > L(λ = 0) + 1"),
+    "20 images overfit to 100%": N_("training accuracy = 1"),
+    "too-small lr leaves the loss flat": N_("relative change < 1%"),
+    "too-large lr explodes": N_("loss > 3× the initial loss (stopped there)"),
+    "update/weight ratio ≈ 1e-3": N_("median per layer within [1e-4, 1e-2]"),
+}
+
+
+def criterion_text(check: str) -> str:
+    """A check's criterion in the current language."""
+    return _(CRITERIA[check], ln10=math.log(10))
+
+
 #: The slides' claim each check demonstrates.
 CLAIMS = {
-    "initial loss ≈ ln 10": "with small weights the initial loss is ln 10 ≈ 2.303",
-    "strong penalty raises the loss": "a strong weight penalty raises the initial loss",
-    "20 images overfit to 100%": "the network can learn a tiny subset perfectly",
-    "too-small lr leaves the loss flat": "a too-small learning rate leaves the loss flat",
-    "too-large lr explodes": "a too-large learning rate makes the loss explode",
-    "update/weight ratio ≈ 1e-3": "a good learning rate changes each weight matrix by about "
-                                  "1/1000 of its size per step",
+    "initial loss ≈ ln 10": N_("with small weights the initial loss is ln 10 ≈ 2.303"),
+    "strong penalty raises the loss": N_("a strong weight penalty raises the initial loss"),
+    "20 images overfit to 100%": N_("the network can learn a tiny subset perfectly"),
+    "too-small lr leaves the loss flat": N_("a too-small learning rate leaves the loss flat"),
+    "too-large lr explodes": N_("a too-large learning rate makes the loss explode"),
+    "update/weight ratio ≈ 1e-3": N_("a good learning rate changes each weight matrix by about "
+                                     "1/1000 of its size per step"),
 }
 
 
@@ -132,22 +151,29 @@ def findings(result, config):
     ratios = c["update/weight ratio ≈ 1e-3"]["value"]
     exploded = c["too-large lr explodes"]["value"]
     measured = {
-        "initial loss ≈ ln 10": f"initial loss {c['initial loss ≈ ln 10']['value']:.4f}",
-        "strong penalty raises the loss": f"λ = {config['strong_decay']:g}: initial loss "
-                                          f"{c['strong penalty raises the loss']['value']:.3f}",
-        "20 images overfit to 100%": f"{config['subset']} images, {config['subset_epochs']} "
-                                     f"epochs: training accuracy "
-                                     f"{pct(c['20 images overfit to 100%']['value'])}",
-        "too-small lr leaves the loss flat": f"lr {config['small_lr']:g}: loss changed by "
-                                             f"{100 * c['too-small lr leaves the loss flat']['value']:.2f}% "
-                                             f"in {config['iterations']} steps",
-        "too-large lr explodes": f"lr {config['large_lr']:g}: " + (
-            f"past 3× the initial loss at step {exploded:.0f}" if exploded is not None
-            else "never exploded"),
-        "update/weight ratio ≈ 1e-3": f"lr {config['good_lr']:g}: median ‖ΔW‖/‖W‖ "
-                                      + ", ".join(f"{k} {num(v)}" for k, v in ratios.items()),
+        "initial loss ≈ ln 10": _("initial loss {loss:.4f}",
+                                  loss=c['initial loss ≈ ln 10']['value']),
+        "strong penalty raises the loss": _("λ = {lam:g}: initial loss {loss:.3f}",
+                                            lam=config['strong_decay'],
+                                            loss=c['strong penalty raises the loss']['value']),
+        "20 images overfit to 100%": _("{n} images, {epochs} epochs: training accuracy "
+                                       "{accuracy}", n=config['subset'],
+                                       epochs=config['subset_epochs'],
+                                       accuracy=pct(c['20 images overfit to 100%']['value'])),
+        "too-small lr leaves the loss flat": _(
+            "lr {lr:g}: loss changed by {change:.2f}% in {steps} steps", lr=config['small_lr'],
+            change=100 * c['too-small lr leaves the loss flat']['value'],
+            steps=config['iterations']),
+        "too-large lr explodes": (
+            _("lr {lr:g}: past 3× the initial loss at step {step:.0f}", lr=config['large_lr'],
+              step=exploded) if exploded is not None
+            else _("lr {lr:g}: never exploded", lr=config['large_lr'])),
+        "update/weight ratio ≈ 1e-3": _("lr {lr:g}: median ‖ΔW‖/‖W‖ {ratios}",
+                                        lr=config['good_lr'], ratios=", ".join(
+                                            f"{k} {num(v)}" for k, v in ratios.items())),
     }
-    return [finding(CLAIMS[k], measured[k], {c[k]["criterion"]: c[k]["passed"]}) for k in CLAIMS]
+    return [finding(_(CLAIMS[k]), measured[k], {criterion_text(k): c[k]["passed"]})
+            for k in CLAIMS]
 
 
 def _loss_rule():
@@ -162,6 +188,8 @@ def plot(results, config, out_dir):
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 5))
     runs = ("lr too small", "good lr", "lr too large")
+    names = {"lr too small": N_("lr too small"), "good lr": N_("good lr"),
+             "lr too large": N_("lr too large")}
     layers = []
     for backend, result in results.items():
         for i, name in enumerate(runs):
@@ -176,23 +204,23 @@ def plot(results, config, out_dir):
         axes[2].plot(range(1, len(loss) + 1), loss, **line(backend, color=COLORS[0]))
     _clip_explosion(axes[0], next(iter(results.values())))
     axes[0].axhline(math.log(10), color="0.5", linewidth=0.8, linestyle=":")
-    axes[0].set_title("learning rate: too small, good, too large")
-    axes[0].set_xlabel("iteration")
-    axes[0].set_ylabel("training loss")
-    legend(axes[0], [(name, COLORS[i]) for i, name in enumerate(runs)], results,
+    axes[0].set_title(_("learning rate: too small, good, too large"))
+    axes[0].set_xlabel(_("iteration"))
+    axes[0].set_ylabel(_("training loss"))
+    legend(axes[0], [(_(names[name]), COLORS[i]) for i, name in enumerate(runs)], results,
            loc="center right")
     axes[1].set_yscale("log")
     axes[1].axhspan(1e-4, 1e-2, color="#2ca02c", alpha=0.08)
-    axes[1].set_title("update/weight ratio per layer (good lr)")
-    axes[1].set_xlabel("iteration")
+    axes[1].set_title(_("update/weight ratio per layer (good lr)"))
+    axes[1].set_xlabel(_("iteration"))
     axes[1].set_ylabel("‖ΔW‖ / ‖W‖")
     legend(axes[1], [(layer, COLORS[i]) for i, layer in enumerate(layers)], results)
     axes[2].set_yscale("log")
-    axes[2].set_title(f"{config['subset']} images learned by heart")
-    axes[2].set_xlabel("iteration")
-    axes[2].set_ylabel("training loss")
-    fig.suptitle("babysitting the learning process: sanity checks")
-    return [save(fig, out_dir, "sanity-checks.png", source="the slides")]
+    axes[2].set_title(_("{n} images learned by heart", n=config['subset']))
+    axes[2].set_xlabel(_("iteration"))
+    axes[2].set_ylabel(_("training loss"))
+    fig.suptitle(_("babysitting the learning process: sanity checks"))
+    return [save(fig, out_dir, "sanity-checks.png", source=_("the slides"))]
 
 
 def _clip_explosion(ax, result) -> None:
@@ -203,20 +231,21 @@ def _clip_explosion(ax, result) -> None:
     ax.set_ylim(0, 4 * start)
     last = s["lr too large.loss"][-1]
     if last > 4 * start:
-        ax.annotate(f"too large: {last:.2g} at step {len(s['lr too large.loss'])} (off the "
-                    "scale)", xy=(0.02, 0.94), xycoords="axes fraction", fontsize=11,
-                    color="#2ca02c")
+        ax.annotate(_("too large: {loss:.2g} at step {step} (off the scale)", loss=last,
+                      step=len(s['lr too large.loss'])), xy=(0.02, 0.94),
+                    xycoords="axes fraction", fontsize=11, color="#2ca02c")
 
 
 register(Experiment(
     name="sanity-checks",
-    description="The slides' babysitting checks: initial loss ≈ ln 10, penalty raises it, a tiny "
-                "subset overfits, lr too small/large, update/weight ratio ≈ 1e-3",
-    concept="Before a long run: with small weights the softmax gives every class 1/10, so the "
-            "initial loss is ln 10; a strong penalty must raise it; the network must be able to "
-            "learn {subset} images perfectly; a tiny learning rate barely moves the loss and a huge "
-            "one blows it up (here the run stops at 3× its initial loss); and a good learning "
-            "rate changes each weight matrix by about 1/1000 of its size per step.",
+    description=N_("The slides' babysitting checks: initial loss ≈ ln 10, penalty raises it, a "
+                   "tiny subset overfits, lr too small/large, update/weight ratio ≈ 1e-3"),
+    concept=N_("Before a long run: with small weights the softmax gives every class 1/10, so the "
+               "initial loss is ln 10; a strong penalty must raise it; the network must be able "
+               "to learn {subset} images perfectly; a tiny learning rate barely moves the loss "
+               "and a huge one blows it up (here the run stops at 3× its initial loss); and a "
+               "good learning rate changes each weight matrix by about 1/1000 of its size per "
+               "step."),
     settings=Settings, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
     findings=findings, rules=lambda config: [_loss_rule()]))

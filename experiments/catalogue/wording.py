@@ -21,10 +21,15 @@ from __future__ import annotations
 
 import math
 
+from experiments.i18n import N_, _
+
 __all__ = ["ABOUT_THE_SAME", "CLOSE", "DIVERGED", "FAR", "POINT_WORDS", "RATIO_WORDS",
            "against", "close_or_same", "leads", "ranking", "relation"]
 
-ABOUT_THE_SAME, CLOSE, FAR, DIVERGED = "about the same", "close behind", "far behind", "diverged"
+ABOUT_THE_SAME, CLOSE, FAR, DIVERGED = (N_("about the same"), N_("close behind"),
+                                        N_("far behind"), N_("diverged"))
+#: The word relation() returns for a value ahead (shown by the pages as is, in their language).
+AHEAD = N_("ahead")
 
 #: (bound, word): the first bound the measure stays below gives the word.
 RATIO_WORDS = ((1.1, ABOUT_THE_SAME), (1.5, CLOSE), (math.inf, FAR))
@@ -88,18 +93,21 @@ def leads(values: dict, name: str, *, scale: str = "ratio", lower_is_better: boo
 def _ratio_text(value, best, scale, lower_is_better) -> str:
     m = measure(value, best, scale=scale, lower_is_better=lower_is_better)
     if scale == "points":
-        return f"{abs(m):.1f} points"
+        return _("{points:.1f} points", points=abs(m))
     if math.isinf(m):
         return "∞×"
     return f"{m:.2g}×" if m < 100 else f"{m:,.0f}×"
 
 
 def ranking(values: dict, *, scale: str = "ratio", lower_is_better: bool = True,
-            form=lambda v: f"{v:.3g}", best_word: str = "best", diverged=()) -> str:
+            form=lambda v: f"{v:.3g}", best_word: str | None = None, diverged=()) -> str:
     """The values in order, best first, each after the first with its word against the best:
     ``He 0.618 (best); Xavier 1.98, far behind (3.2×); std 0.01 2.3, far behind (3.7×)``.
     Diverged values (non-finite, or named in ``diverged``) come last, named as such; when the
-    first two are about the same, the first is not called ``best_word``."""
+    first two are about the same, the first is not called ``best_word`` (``"best"`` by default,
+    in the current language: pass it translated)."""
+    best_word = _("best") if best_word is None else best_word
+
     def bad(name):
         return name in diverged or not _finite(values[name])
 
@@ -116,11 +124,12 @@ def ranking(values: dict, *, scale: str = "ratio", lower_is_better: bool = True,
         word = relation(values[name], values[good[0]], scale=scale,
                         lower_is_better=lower_is_better)
         by = _ratio_text(values[name], values[good[0]], scale, lower_is_better)
-        parts.append(f"{text}, {word}" if word == ABOUT_THE_SAME else f"{text}, {word} ({by})")
+        parts.append(f"{text}, {_(word)}" if word == ABOUT_THE_SAME
+                     else f"{text}, {_(word)} ({by})")
     for name in values:
         if bad(name):
-            shown = form(values[name]) if _finite(values[name]) else "not finite"
-            parts.append(f"{name} {shown}, diverged")
+            shown = form(values[name]) if _finite(values[name]) else _("not finite")
+            parts.append(_("{name} {value}, diverged", name=name, value=shown))
     return "; ".join(parts)
 
 
@@ -129,19 +138,20 @@ def against(values: dict, baseline: str, *, scale: str = "ratio", lower_is_bette
     """Each value beside the claim's baseline, worded against *it*:
     ``SGD 0.41 (the baseline); Momentum 0.12, ahead (3.4×); AdaGrad 0.40, about the same``."""
     base = values[baseline]
-    parts = [f"{baseline} {form(base)} (the baseline)"]
+    parts = [_("{name} {value} (the baseline)", name=baseline, value=form(base))]
     for name, value in values.items():
         if name == baseline:
             continue
         word = relation(value, base, scale=scale, lower_is_better=lower_is_better,
                         diverged=name in diverged)
         if word == DIVERGED:
-            parts.append(f"{name} {form(value) if _finite(value) else 'not finite'}, diverged")
+            shown = form(value) if _finite(value) else _("not finite")
+            parts.append(_("{name} {value}, diverged", name=name, value=shown))
         elif word == ABOUT_THE_SAME:
-            parts.append(f"{name} {form(value)}, about the same")
+            parts.append(f"{name} {form(value)}, {_(ABOUT_THE_SAME)}")
         else:
             ahead = word == "ahead"
             by = _ratio_text(base if ahead else value, value if ahead else base, scale,
                              lower_is_better)
-            parts.append(f"{name} {form(value)}, {word} ({by})")
+            parts.append(f"{name} {form(value)}, {_(word)} ({by})")
     return "; ".join(parts)

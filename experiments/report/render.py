@@ -14,34 +14,40 @@ from pathlib import Path
 
 import jinja2
 
-from experiments import plotting
-from experiments.backends.parity import PARITY_FLOOR, shadow_failure
+from experiments import i18n, plotting
+from experiments.backends.parity import PARITY_FLOOR
+from experiments.i18n import N_, _, _h
 from experiments.results import Parity, Result
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 #: Pages linked from every page's navigation when they exist: (path from the report's root, text).
-OPTIONAL_PAGES = (("lecture-errata/index.html", "The lecture as written"),
-                  ("bench/index.html", "Performance"))
+OPTIONAL_PAGES = (("lecture-errata/index.html", N_("The lecture as written")),
+                  ("bench/index.html", N_("Performance")))
 
 DASH = "—"
+#: A part's parity verdict, as the parts table says it.
+CHAOTIC, PASSED, FAILED = (N_("chaotic — as close as the problem allows"), N_("passed"),
+                           N_("FAILED"))
 
 #: The index's sections, in the order of the book's chapter 6, then the lecture and the slides:
 #: (title, source, experiment names).
 SECTIONS = (
-    ("Optimizers", "book §6.1", ("optimizer-paths", "optimizer-mnist")),
-    ("Learning-rate schedules", "the notes' learning-rate decay", ("lr-schedule",)),
-    ("Initial weights", "book §6.2", ("init-histograms", "init-mnist")),
-    ("Batch Normalization", "book §6.3", ("batchnorm-mnist",)),
-    ("Overfitting and regularization", "book §6.4 and the exercise notebook",
+    (N_("Optimizers"), N_("book §6.1"), ("optimizer-paths", "optimizer-mnist")),
+    (N_("Learning-rate schedules"), N_("the notes' learning-rate decay"), ("lr-schedule",)),
+    (N_("Initial weights"), N_("book §6.2"), ("init-histograms", "init-mnist")),
+    (N_("Batch Normalization"), N_("book §6.3"), ("batchnorm-mnist",)),
+    (N_("Overfitting and regularization"), N_("book §6.4 and the exercise notebook"),
      ("overfit-weight-decay", "overfit-dropout", "deep-mnist-exercises")),
-    ("Hyperparameter search", "book §6.5", ("hyperparameter-search",)),
-    ("The breast-cancer lecture", "the lecture",
+    (N_("Hyperparameter search"), N_("book §6.5"), ("hyperparameter-search",)),
+    (N_("The breast-cancer lecture"), N_("the lecture"),
      ("breast-cancer-init", "breast-cancer-regularization", "breast-cancer-learning-rate",
       "breast-cancer-validation", "breast-cancer-early-stopping", "breast-cancer-minibatch",
       "breast-cancer-dropout", "breast-cancer-optimizers", "lecture-errata")),
-    ("Babysitting the learning process", "the slides", ("sanity-checks",)),
+    (N_("Babysitting the learning process"), N_("the slides"), ("sanity-checks",)),
 )
+#: The section of the experiments no section names.
+OTHER = N_("Other experiments")
 
 
 # -- filters --------------------------------------------------------------------------------------
@@ -62,8 +68,8 @@ def tol(value) -> str:
 
 
 def seconds(value, digits: int = 1) -> str:
-    """A duration: ``2.98 s``."""
-    return DASH if value is None else f"{value:.{digits}f} s"
+    """A duration: ``2.98 s`` (``2.98초``)."""
+    return DASH if value is None else _("{seconds} s", seconds=format(value, f".{digits}f"))
 
 
 def cell(value) -> str:
@@ -81,12 +87,16 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(fmt=fmt, sci=sci, tol=tol, seconds=seconds, cell=cell)
+    env.globals.update(_=_, _h=_h)
     return env
 
 
 def _render(template: str, *, depth: int, extras: tuple, **data) -> str:
-    nav = [{"href": href, "text": text} for href, text in extras]
-    return environment().get_template(template).render(up="../" * depth, extras=nav, **data)
+    nav = [{"href": href, "text": _(text)} for href, text in extras]
+    return environment().get_template(template).render(up="../" * depth, extras=nav,
+                                                        lang=i18n.html_lang(),
+                                                        page_font=i18n.page_font_css(
+                                                            i18n.html_lang()), **data)
 
 
 # -- pieces of data -------------------------------------------------------------------------------
@@ -113,10 +123,26 @@ def _timing(r: Result, backend: str) -> str:
     return DASH if side is None else f"{seconds(side.seconds)} ({side.device})"
 
 
+#: How many samples of each split a dataset has, as the pages say it.
+SPLITS = (("n_train", N_("{count} train")), ("n_val", N_("{count} validation")),
+          ("n_test", N_("{count} test")))
+_FIRST = re.compile(r"the first (\d+) train / (\d+) test images used")
+
+
+def _source(text: str) -> str:
+    """A data source's words (``metrics.json`` keeps them in English): each ``;``-part looked
+    up in the catalogue, the subset note filled in."""
+    parts = []
+    for part in text.split("; "):
+        first = _FIRST.fullmatch(part)
+        parts.append(_("the first {n_train} train / {n_test} test images used",
+                       n_train=first.group(1), n_test=first.group(2)) if first else _(part))
+    return "; ".join(parts)
+
+
 def _data_text(data: dict) -> str:
-    text = f"{data['name']} — {data['source']}"
-    counts = [f"{data[k]} {label}" for k, label in (("n_train", "train"), ("n_val", "validation"),
-                                                    ("n_test", "test")) if data.get(k)]
+    text = f"{_(data['name'])} — {_source(data['source'])}"
+    counts = [_(label, count=data[k]) for k, label in SPLITS if data.get(k)]
     return text + (f" ({' / '.join(counts)})" if counts else "")
 
 
@@ -137,21 +163,34 @@ def render_index(found: dict, experiments: dict, profile: str, extras: tuple = (
     rows = {name: _index_row(name, r, experiments[name]) for name, r in found.items()}
     sections = []
     placed = set()
-    for title, source, names in SECTIONS + (("Other experiments", "", tuple(rows)),):
+    for title, source, names in SECTIONS + ((OTHER, "", tuple(rows)),):
         members = [rows[n] for n in names if n in rows and n not in placed]
         placed.update(r["name"] for r in members)
         if members:
-            sections.append({"title": title, "source": source, "rows": members,
+            sections.append({"title": _(title), "source": _(source) if source else "",
+                             "rows": members,
                              "id": re.sub(r"[^a-z]+", "-", title.lower()).strip("-")})
     versions = next(iter(found.values())).versions if found else {}
     passed = sum(r.parity.passed is True for r in found.values())
     taught = sum(r["all_reproduced"] for r in rows.values())
+    lang = i18n.current()
+    rebuild = f"python -m experiments report --profile {profile}" + (
+        f" --lang {lang}" if lang != "en" else "")
     return _render("index.html", depth=0, extras=extras, sections=sections, profile=profile,
                    passed=passed, taught=taught, total=len(found),
-                   sources=_sources(found), versions=_versions(versions))
+                   sources=_sources(found), versions=_versions(versions), rebuild=rebuild,
+                   switch=_switch())
+
+
+def _switch() -> str:
+    """The line that says how to write the report in the other languages, in their own."""
+    others = [lang for lang in i18n.LANGUAGES if lang != i18n.current()]
+    return " · ".join(f"{i18n.NAMES[lang]}: python -m experiments report --lang {lang}"
+                      for lang in others)
 
 
 def _index_row(name: str, r: Result, experiment) -> dict:
+    r = r.in_language(i18n.current())
     shown = findings(r)
     return {"name": name, "title": experiment.description_for(r.config), "findings": shown,
             "all_reproduced": bool(shown) and all(f["all"] for f in shown),
@@ -168,8 +207,8 @@ def findings(r: Result) -> list:
     for f in r.findings:
         counts = f.reproduced_in               # over several seeds: "reproduced in k of N"
         marks = [{"backend": plotting.label(b, short=True)
-                  + (f" (reproduced in {counts[b]} of {counts['seeds']} seeds)" if counts
-                     else ""), "ok": ok}
+                  + (_(" (reproduced in {count} of {seeds} seeds)", count=counts[b],
+                       seeds=counts["seeds"]) if counts else ""), "ok": ok}
                  for b, ok in f.reproduced.items()]
         out.append({"claim": f.claim, "measured": f.measured, "marks": marks, "all": f.holds,
                     "needs": f.needs, "why": None if f.holds else f.why})
@@ -182,22 +221,22 @@ def _sources(found: dict) -> list:
     seen = {}
     for r in found.values():
         seen.setdefault(r.data["name"], r.data["source"].split(";")[0])
-    return [{"name": k, "source": v} for k, v in seen.items()]
+    return [{"name": _(k), "source": _source(v)} for k, v in seen.items()]
 
 
 def _data_short(data: dict) -> str:
-    counts = [f"{data[k]:,} {label}" for k, label in (("n_train", "train"),
-                                                      ("n_val", "validation"),
-                                                      ("n_test", "test")) if data.get(k)]
-    return data["name"] + (f" ({' / '.join(counts)})" if counts else "")
+    counts = [_(label, count=format(data[k], ",")) for k, label in SPLITS if data.get(k)]
+    return _(data["name"]) + (f" ({' / '.join(counts)})" if counts else "")
 
 
 def render_experiment(r: Result, experiment, extras: tuple = (), notebook=None) -> str:
-    """One experiment's page; ``notebook``: ``(its notebook's file, the wheel's file name)``
-    to link as "Open as notebook" (none when not given)."""
+    """One experiment's page in the current language; ``notebook``: ``(its notebook's file,
+    the wheel's file name)`` to link as "Open as notebook" (none when not given)."""
+    r = r.in_language(i18n.current())
     p = r.parity
-    criterion = p.criterion or (f"every value within {p.tolerance:g} relative "
-                                f"(floor: {PARITY_FLOOR})")
+    criterion = _criterion(p.criterion) if p.criterion else _(
+        "every value within {tol:g} relative (floor: {floor})", tol=p.tolerance,
+        floor=_(PARITY_FLOOR))
     parity = {"verdict": verdict(p), "max_rel_diff": p.max_rel_diff, "tolerance": p.tolerance,
               "criterion": criterion, "compared": p.compared, "where": _where(p.where),
               "chaotic": _chaotic_sentence(p), "parts": _parts(p)}
@@ -209,6 +248,7 @@ def render_experiment(r: Result, experiment, extras: tuple = (), notebook=None) 
     runs = [{"backend": plotting.label(b), "seconds": s.seconds, "device": s.device}
             for b, s in r.backends.items()]
     overrides = _overrides(r, experiment)
+    meanings = experiment.meanings()
     return _render("experiment.html", depth=1, extras=extras, name=r.experiment,
                    description=experiment.description_for(r.config),
                    concept=experiment.concept_for(r.config), rules=rules(experiment, r.config),
@@ -216,11 +256,13 @@ def render_experiment(r: Result, experiment, extras: tuple = (), notebook=None) 
                    findings=findings(r), parity=parity, runs=runs, data=_data_text(r.data),
                    profile=r.profile, notebook=notebook[0] if notebook else None,
                    wheel=notebook[1] if notebook else None,
-                   seed=(f"{r.seed} (seeds {r.seeds[0]}–{r.seeds[-1]}: medians drawn, "
-                         "spread in the last figure)" if r.seeds else r.seed),
+                   seed=(_("{seed} (seeds {first}–{last}: medians drawn, spread in the last "
+                           "figure)", seed=r.seed, first=r.seeds[0], last=r.seeds[-1])
+                         if r.seeds else r.seed),
                    command=_command(r, experiment),
                    overrides=sorted(overrides),
-                   config=[(k, _cli_value(v), k in overrides) for k, v in r.config.items()],
+                   config=[(k, _cli_value(v), k in overrides, meanings.get(k, ""))
+                           for k, v in r.config.items()],
                    versions=_versions(r.versions))
 
 
@@ -256,20 +298,47 @@ def _chaotic_sentence(p: Parity) -> str | None:
         return None
     shadow, nudged = p.shadow or {}, p.sensitivity or {}
     parts = "; ".join(
-        f"{part}: the whole runs differ by {fmt(p.by_part[part], '.1e')}, every one of its "
-        f"{shadow[part]['steps']:,} shadowed iterations agrees within "
-        f"{fmt(shadow[part]['max_rel_diff'], '.1e')}"
-        + (f", and a one-ulp nudge of NumPy's starting weights moves NumPy's own run by "
-           f"{fmt(nudged[part], '.1e')}" if part in nudged else "")
+        _("{part}: the whole runs differ by {diff}, every one of its {steps} shadowed "
+          "iterations agrees within {shadowed}", part=part, diff=fmt(p.by_part[part], '.1e'),
+          steps=f"{shadow[part]['steps']:,}", shadowed=fmt(shadow[part]['max_rel_diff'], '.1e'))
+        + (_(", and a one-ulp nudge of NumPy's starting weights moves NumPy's own run by "
+             "{nudge}", nudge=fmt(nudged[part], '.1e')) if part in nudged else "")
         for part in p.chaotic if part in shadow)
-    return (f"Chaotic — as close as the problem allows. {parts}. These runs amplify any "
-            "rounding difference, so no two implementations can follow the same path to the "
-            "tolerance, and how far apart they end depends on the BLAS kernel that rounded "
-            "them. The verdict is the shadowed run's: PyTorch restarted from NumPy's state "
-            "(parameters, running statistics, optimizer buffers) after every iteration agrees "
-            f"with NumPy within {fmt(p.shadow[p.chaotic[0]]['tol'], '.0e')} at every one — a "
-            "bug (a wrong eps, the other convention, a wrong layer) parts them at the first "
-            "iteration it touches.")
+    return _("Chaotic — as close as the problem allows. {parts}. These runs amplify any "
+             "rounding difference, so no two implementations can follow the same path to the "
+             "tolerance, and how far apart they end depends on the BLAS kernel that rounded "
+             "them. The verdict is the shadowed run's: PyTorch restarted from NumPy's state "
+             "(parameters, running statistics, optimizer buffers) after every iteration agrees "
+             "with NumPy within {tol} at every one — a bug (a wrong eps, the other convention, "
+             "a wrong layer) parts them at the first iteration it touches.", parts=parts,
+             tol=fmt(p.shadow[p.chaotic[0]]['tol'], '.0e'))
+
+
+_SHADOW_CRITERION = re.compile(r"each part within (\S+) over the whole run, or, shadowed — "
+                               r"PyTorch restarted from NumPy's state after every iteration — "
+                               r"within (\S+) at every iteration")
+N_("history")                                   # PARITY_FLOOR, the floor's name
+
+
+def _criterion(text: str) -> str:
+    """The parity criterion (metrics.json keeps it in English) in the page's language."""
+    shadowed = _SHADOW_CRITERION.fullmatch(text)
+    if shadowed:
+        return _("each part within {tol} over the whole run, or, shadowed — PyTorch restarted "
+                 "from NumPy's state after every iteration — within {step_tol} at every "
+                 "iteration", tol=shadowed.group(1), step_tol=shadowed.group(2))
+    return _(text)
+
+
+def _shadow_failure(record: dict) -> str:
+    """Why a shadowed part failed (:func:`experiments.backends.parity.shadow_failure`), in the
+    page's language."""
+    if record.get("problem"):
+        return record["problem"]
+    first = record["first_over"]
+    return _("at iteration {step}, PyTorch started from NumPy's state parts from it in {where} "
+             "by {diff} (tolerance {tol})", step=first["step"], where=first["where"],
+             diff=f"{first['rel_diff']:.2g}", tol=f"{record['tol']:.0e}")
 
 
 def _overrides(r: Result, experiment) -> set:
@@ -286,12 +355,12 @@ def _parts(p: Parity) -> list:
     iterations' largest difference (where the part was shadowed) and a nudge's sensitivity."""
     rows = []
     for part, value in (p.by_part or {}).items():
-        status = ("chaotic — as close as the problem allows" if part in (p.chaotic or []) else
-                  "FAILED" if part in (p.failed_parts or []) else
-                  "passed" if value <= p.tolerance else "FAILED")
+        status = _(CHAOTIC if part in (p.chaotic or []) else
+                   FAILED if part in (p.failed_parts or []) else
+                   PASSED if value <= p.tolerance else FAILED)
         shadow = (p.shadow or {}).get(part)
-        if status == "FAILED" and shadow:
-            status = "FAILED: " + shadow_failure(shadow)
+        if status == _(FAILED) and shadow:
+            status = _("FAILED: {why}", why=_shadow_failure(shadow))
         rows.append({"part": part, "max_rel_diff": value,
                      "shadowed": None if shadow is None else shadow.get("max_rel_diff"),
                      "sensitivity": (p.sensitivity or {}).get(part), "verdict": status})
@@ -302,21 +371,29 @@ def _command(r: Result, experiment) -> str:
     """The command that reruns this experiment as it ran here."""
     changed = [f"--set {k}={_cli_value(r.config[k])}"
                for k in sorted(_overrides(r, experiment))]
+    lang = i18n.current()
     return (f"python -m experiments run {r.experiment} --backend both "
             f"--profile {r.profile} --seed {r.seed}"
             + (f" --seeds {len(r.seeds)}" if r.seeds else "")
-            + "".join(" " + c for c in changed))
+            + "".join(" " + c for c in changed) + (f" --lang {lang}" if lang != "en" else ""))
 
 
 def render_conventions(measured: dict, extras: tuple = ()) -> str:
-    sections = [{"id": s["name"].split()[0].lower(), "name": s["name"],
-                 "rule": [part.strip() for part in s["rule"].split(";  ")],
+    """The conventions page, in the current language: its words made from the measured numbers
+    (:func:`experiments.report.conventions.words`), its figures the language's own where the
+    measurements hold them (``translations``), else the English ones."""
+    from experiments.report import conventions
+
+    lang = i18n.current()
+    figures = measured["figures"] if lang == "en" else {
+        **measured["figures"], **measured.get("translations", {}).get(lang, {}).get("figures", {})}
+    sections = [{"id": s["name"].split()[0].lower(), **conventions.words(s, measured),
                  "steps": s["steps"], "max_rel_param_diff": s["max_rel_param_diff"],
                  "loss": s["loss"], "test_acc": s["test_acc"], "lr_drop": s.get("lr_drop"),
-                 "matters": s["matters"], "figure": measured["figures"][s["name"]]}
+                 "figure": figures[s["name"]]}
                 for s in measured["sections"]]
-    return _render("conventions.html", depth=0, extras=extras, task=measured["task"],
-                   sections=sections)
+    return _render("conventions.html", depth=0, extras=extras,
+                   task=conventions.task(measured), sections=sections)
 
 
 def render_bench(result, extras: tuple = ()) -> str:

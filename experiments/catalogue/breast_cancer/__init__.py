@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from experiments import settings as S
 from experiments.catalogue.variants import Variant, run_variants
 from experiments.data import breast_cancer
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 from npref.training import Schedule
 
@@ -69,15 +70,23 @@ def run(backend, config, seed, specs, label, validation=False):
 
 
 #: Where the family's figures come from.
-SOURCE = "the breast-cancer lecture"
+SOURCE = N_("the breast-cancer lecture")
+#: The right panel's axis, by the series it shows.
+AXIS_LABELS = {"test_acc": N_("test accuracy"), "val_loss": N_("val loss")}
+
+
+def named(values: dict, shown: dict) -> dict:
+    """``values`` keyed by each variant's shown name (``shown``: {name: shown name}; a name it
+    lacks is shown as it is): for the numbers a finding lists."""
+    return {shown.get(name, name): value for name, value in values.items()}
 
 
 def plot(results, names, out_dir, filename, title, accuracy="test_acc", epoch_loss=True,
-         extra_panel=None, marks=None):
+         extra_panel=None, marks=None, shown=None):
     """Training loss (left) and an accuracy or validation loss (right) per variant, each backend
     in its line; ``extra_panel(ax, result, name, look)`` draws a third panel; ``marks(axes,
     result)`` adds marks (early stopping's best and stopping epochs). One legend entry per
-    variant, one per backend."""
+    variant (by its ``shown`` name, in the current language), one per backend."""
     import matplotlib.pyplot as plt
 
     from experiments.plotting import COLORS, legend, line, save
@@ -96,14 +105,17 @@ def plot(results, names, out_dir, filename, title, accuracy="test_acc", epoch_lo
                 extra_panel(axes[2], result, name, look)
     if marks is not None:
         marks(axes, next(iter(results.values())))
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("training loss")
+    shown = shown or {}
+    axes[0].set_xlabel(_("epoch"))
+    axes[0].set_ylabel(_("training loss"))
     axes[0].set_ylim(0, 0.7)
-    legend(axes[0], [(n, COLORS[i % len(COLORS)]) for i, n in enumerate(names)], results)
-    axes[1].set_xlabel("epoch")
-    axes[1].set_ylabel(accuracy.replace("_acc", " accuracy").replace("_", " "))
+    legend(axes[0], [(shown.get(n, n), COLORS[i % len(COLORS)]) for i, n in enumerate(names)],
+           results)
+    axes[1].set_xlabel(_("epoch"))
+    axes[1].set_ylabel(_(AXIS_LABELS[accuracy]) if accuracy in AXIS_LABELS
+                       else accuracy.replace("_acc", " accuracy").replace("_", " "))
     fig.suptitle(title)
-    return [save(fig, out_dir, f"{filename}.png", source=SOURCE)]
+    return [save(fig, out_dir, f"{filename}.png", source=_(SOURCE))]
 
 
 def _epochs_at(series: dict, name: str) -> list[float]:
@@ -114,12 +126,18 @@ def _epochs_at(series: dict, name: str) -> list[float]:
 
 
 def experiment(name, description, concept, specs, names, *, settings=Lecture, validation=False,
-               extra=None, plot_kwargs=None, quick=None, findings=None, rules=None):
+               extra=None, plot_kwargs=None, quick=None, findings=None, rules=None, shown=None):
     """Register one experiment of the family: ``settings`` its settings (:class:`Lecture` or a
     subclass), ``quick`` the quick profile's changes; ``specs(config)`` gives its variants (see
-    :func:`variants`), ``names(config)`` the ones drawn; ``extra(result, config)`` adds finals;
-    ``findings(result, config)`` judges the lecture's claims (``concept``'s ``{key}`` fields are
-    filled from the configuration); ``rules(config)`` the rules its page shows."""
+    :func:`variants`), ``names(config)`` the ones drawn, ``shown(config)`` their names as the
+    figure shows them ({name: shown name}, in the current language; a name it lacks is shown as
+    it is); ``extra(result, config)`` adds finals; ``findings(result, config)`` judges the
+    lecture's claims (``concept``'s ``{key}`` fields are filled from the configuration);
+    ``rules(config)`` the rules its page shows.
+
+    ``description`` and ``concept`` are messages (marked with ``N_`` where they are written):
+    the figure's title translates ``description``; the page's title is the message
+    ``Breast cancer, 30-{units}-1 net: <description>``, which the catalogue holds whole."""
 
     def compute(backend, config, seed, data_dir):
         result = run(backend, config, seed, specs(config), name, validation)
@@ -129,8 +147,9 @@ def experiment(name, description, concept, specs, names, *, settings=Lecture, va
 
     def draw(results, config, out_dir):
         return plot(results, names(config), out_dir, name,
-                    f"breast cancer, 30-{config['units']}-1 sigmoid: {description}",
-                    **(plot_kwargs or {}))
+                    _("breast cancer, 30-{units}-1 sigmoid: {description}",
+                      units=config["units"], description=_(description)),
+                    shown=None if shown is None else shown(config), **(plot_kwargs or {}))
 
     register(Experiment(name=name, description=f"Breast cancer, 30-{{units}}-1 net: {description}",
                         concept=concept, settings=settings,

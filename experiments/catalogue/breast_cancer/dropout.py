@@ -9,6 +9,7 @@ from experiments.catalogue import rules as R
 from experiments.catalogue.breast_cancer import Lecture, arch, experiment, gd
 from experiments.catalogue.claims import finals, finding, pct
 from experiments.catalogue.wording import relation
+from experiments.i18n import N_, _
 
 
 def labels(c) -> list[str]:
@@ -16,27 +17,36 @@ def labels(c) -> list[str]:
     return ["no dropout", f"dropout {c['dropout']:g}"]
 
 
+def shown(c) -> dict:
+    """The variants' names as the pages and the figure show them."""
+    none, drop = labels(c)
+    return {none: _("no dropout"), drop: _("dropout {p:g}", p=c["dropout"])}
+
+
 def findings(result, config):
     none, drop = labels(config)
     loss, acc = finals(result, "loss", (none, drop)), finals(result, "test_acc", (none, drop))
     same = relation(acc[drop], acc[none], scale="points", lower_is_better=False)
+    name = shown(config)[drop]
     return [
-        finding("dropout makes the training loss higher",
-                f"final training loss: none {loss[none]:.4f}, {drop} {loss[drop]:.4f}",
-                {f"{drop}'s training loss is higher": loss[drop] > loss[none]}),
-        finding("on this small problem, which barely overfits, it changes the test accuracy "
-                "little",
-                f"test accuracy: none {pct(acc[none])}, {drop} {pct(acc[drop])} ({same})",
-                {"within 2 points (about the same)": same == "about the same"}),
+        finding(_("dropout makes the training loss higher"),
+                _("final training loss: none {none:.4f}, {name} {drop:.4f}", none=loss[none],
+                  name=name, drop=loss[drop]),
+                {_("{name}'s training loss is higher", name=name): loss[drop] > loss[none]}),
+        finding(_("on this small problem, which barely overfits, it changes the test accuracy "
+                  "little"),
+                _("test accuracy: none {none}, {name} {drop} ({relation})", none=pct(acc[none]),
+                  name=name, drop=pct(acc[drop]), relation=_(same)),
+                {_("within 2 points (about the same)"): same == "about the same"}),
     ]
 
 
 def rules(config):
     return [R.layer("dropout", arch(config, dropout=config["dropout"]),
-                    formula_text="inverted dropout: training y = x·mask/(1 − p), mask ~ "
-                                 "Bernoulli(1 − p); evaluation y = x"
+                    formula_text=_("inverted dropout: training y = x·mask/(1 − p), mask ~ "
+                                   "Bernoulli(1 − p); evaluation y = x")
                     if config["convention"] == "torch" else
-                    "Dropout: training y = x·mask; evaluation y = x·(1 − p)",
+                    _("Dropout: training y = x·mask; evaluation y = x·(1 − p)"),
                     optimizer_name="sgd", hyper={"lr": config["lr"]})]
 
 
@@ -47,9 +57,9 @@ class Settings(Lecture):
 
 experiment(
     "breast-cancer-dropout",
-    "dropout on the hidden layer vs none",
-    "Inverted dropout (x·mask/(1 − p) in training, x in evaluation) with p = {dropout:g} on the "
-    "{units} hidden units, {epochs} epochs. Dropout fights overfitting, which this small "
-    "problem barely has.",
+    N_("dropout on the hidden layer vs none"),
+    N_("Inverted dropout (x·mask/(1 − p) in training, x in evaluation) with p = {dropout:g} on "
+       "the {units} hidden units, {epochs} epochs. Dropout fights overfitting, which this small "
+       "problem barely has."),
     lambda c: dict(zip(labels(c), [({}, *gd(c)), ({"dropout": c["dropout"]}, *gd(c))])),
-    labels, settings=Settings, findings=findings, rules=rules)
+    labels, settings=Settings, findings=findings, rules=rules, shown=shown)

@@ -10,10 +10,17 @@ from experiments.catalogue import rules as R
 from experiments.catalogue.breast_cancer import Lecture, experiment, gd
 from experiments.catalogue.claims import accuracy_holds, finding, pct
 from experiments.catalogue.wording import relation
+from experiments.i18n import N_, _
 
 STOPPING, PLAIN = "GD + early stopping", "GD, no early stopping"
 #: How each comparative word reads before the run it compares with.
-PREPOSITION = {"about the same": "about the same as", "ahead": "ahead of"}
+PREPOSITION = {"about the same": N_("about the same as"), "ahead": N_("ahead of")}
+#: The two runs' names as the pages and the figure show them (translated where shown).
+SHOWN = {STOPPING: N_("GD + early stopping"), PLAIN: N_("GD, no early stopping")}
+
+
+def shown(config) -> dict:
+    return {name: _(text) for name, text in SHOWN.items()}
 
 
 def findings(result, config):
@@ -23,20 +30,24 @@ def findings(result, config):
     kept = s[f"{STOPPING}.test_acc"][int(best)] if best is not None else None
     end = f[f"{PLAIN}.test_acc"]
     held = relation(kept, end, scale="points", lower_is_better=False) if kept is not None else None
-    rule, holds = accuracy_holds(kept, end, "training to the end's")
+    rule, holds = accuracy_holds(kept, end, _("training to the end's"))
     return [
-        finding("training stops long before the epoch budget, once the validation loss stops "
-                "improving",
-                f"stopped at epoch {stop + 1:.0f} of {budget} (best epoch {best + 1:.0f})"
-                if stop is not None else f"never stopped in {budget} epochs",
-                {"it stopped": stop is not None,
-                 "before half the budget": stop is not None and stop + 1 < budget / 2}),
-        finding("the best epoch's weights, restored, test as well as training to the end",
-                f"test accuracy of the restored best epoch {pct(kept)}"
-                + (f" — {PREPOSITION.get(held, held)}" if held else "; ")
-                + f" training to the end without early stopping ({pct(end)} after {budget} "
-                  "epochs)",
-                {"it stopped and restored its best epoch": best is not None and stop is not None,
+        finding(_("training stops long before the epoch budget, once the validation loss stops "
+                  "improving"),
+                _("stopped at epoch {stopped:.0f} of {budget} (best epoch {best:.0f})",
+                  stopped=stop + 1, budget=budget, best=best + 1)
+                if stop is not None else _("never stopped in {budget} epochs", budget=budget),
+                {_("it stopped"): stop is not None,
+                 _("before half the budget"): stop is not None and stop + 1 < budget / 2}),
+        finding(_("the best epoch's weights, restored, test as well as training to the end"),
+                (_("test accuracy of the restored best epoch {kept} — {relation} training to "
+                   "the end without early stopping ({end} after {budget} epochs)", kept=pct(kept),
+                   relation=_(PREPOSITION.get(held, held)), end=pct(end), budget=budget)
+                 if held else
+                 _("test accuracy of the restored best epoch {kept}; training to the end without "
+                   "early stopping: {end} after {budget} epochs", kept=pct(kept), end=pct(end),
+                   budget=budget)),
+                {_("it stopped and restored its best epoch"): best is not None and stop is not None,
                  rule: holds}),
     ]
 
@@ -50,12 +61,12 @@ def mark_epochs(axes, result):
     f, s = result.final, result.series
     stop, best = f.get(f"{STOPPING}.stopped_epoch"), f.get(f"{STOPPING}.best_epoch")
     for ax, key in zip(axes[:2], ("epoch_loss", "val_loss")):
-        for epoch, text, style, side in ((best, "best", ":", "right"),
-                                         (stop, "stopped", "--", "left")):
+        for epoch, text, style, side in ((best, N_("best: epoch {epoch:.0f}"), ":", "right"),
+                                         (stop, N_("stopped: epoch {epoch:.0f}"), "--", "left")):
             if epoch is None:
                 continue
             ax.axvline(epoch + 1, color="0.3", linestyle=style, linewidth=1.2)
-            ax.annotate(f"{text}: epoch {epoch + 1:.0f}", xy=(epoch + 1, 0.97),
+            ax.annotate(_(text, epoch=epoch + 1), xy=(epoch + 1, 0.97),
                         xycoords=("data", "axes fraction"), rotation=90, ha=side, va="top",
                         fontsize=11, color="0.2", xytext=(-3 if side == "right" else 3, 0),
                         textcoords="offset points")
@@ -67,13 +78,14 @@ def mark_epochs(axes, result):
         axes[2].axvline(best + 1, color="0.3", linestyle=":", linewidth=1.2)
         axes[2].plot([best + 1], [kept], marker="o", markersize=8, linestyle="none",
                      color=COLORS[0])
-        axes[2].annotate(f"restored best epoch {best + 1:.0f}: {100 * kept:.1f}%",
+        axes[2].annotate(_("restored best epoch {epoch:.0f}: {acc:.1f}%", epoch=best + 1,
+                           acc=100 * kept),
                          xy=(best + 1, kept), xytext=(8, -18), textcoords="offset points",
                          fontsize=11, color="0.2")
     if stop is not None:
-        axes[1].annotate(f"both runs are one curve\nuntil epoch {stop + 1:.0f}; then only\n"
-                         f"“{PLAIN}” goes on", xy=(0.97, 0.45), xycoords="axes fraction",
-                         ha="right", fontsize=11)
+        axes[1].annotate(_("both runs are one curve\nuntil epoch {epoch:.0f}; then only\n"
+                           "“{plain}” goes on", epoch=stop + 1, plain=_(SHOWN[PLAIN])),
+                         xy=(0.97, 0.45), xycoords="axes fraction", ha="right", fontsize=11)
 
 
 def accuracy_panel(ax, result, name, look):
@@ -82,8 +94,8 @@ def accuracy_panel(ax, result, name, look):
     from experiments.catalogue.breast_cancer import _epochs_at
 
     ax.plot(_epochs_at(result.series, name), result.series[f"{name}.test_acc"], **look)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
+    ax.set_xlabel(_("epoch"))
+    ax.set_ylabel(_("test accuracy"))
 
 
 
@@ -99,13 +111,13 @@ class Settings(Lecture):
 
 experiment(
     "breast-cancer-early-stopping",
-    "early stopping on the validation loss",
-    "Training (up to {epochs} epochs) stops once the validation loss has not improved (by more "
-    "than min_delta = 0) for {patience} epochs in a row, and the parameters of the best epoch "
-    "are restored; beside it, the same network from the same start trained for all {epochs} "
-    "epochs. The lecture's run stops at epoch 585.",
+    N_("early stopping on the validation loss"),
+    N_("Training (up to {epochs} epochs) stops once the validation loss has not improved (by "
+       "more than min_delta = 0) for {patience} epochs in a row, and the parameters of the best "
+       "epoch are restored; beside it, the same network from the same start trained for all "
+       "{epochs} epochs. The lecture's run stops at epoch 585."),
     lambda c: {STOPPING: ({}, *gd(c, early_stopping={"patience": c["patience"]})),
                PLAIN: ({}, *gd(c))},
     lambda c: [STOPPING, PLAIN], validation=True, settings=Settings,
     plot_kwargs={"accuracy": "val_loss", "marks": mark_epochs, "extra_panel": accuracy_panel},
-    findings=findings, rules=rules)
+    findings=findings, rules=rules, shown=shown)

@@ -9,6 +9,7 @@ from experiments import settings as S
 from experiments.catalogue.breast_cancer import arch, describe
 from experiments.catalogue.variants import run_optimizers
 from experiments.data import breast_cancer
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 from npref.training import Schedule
 
@@ -52,10 +53,11 @@ def compute(backend, config, seed, data_dir):
 def plot(results, config, out_dir):
     from experiments.plotting import plot_training
     return plot_training(results, list(OPTIMIZERS), out_dir, "breast-cancer-optimizers",
-                         title=f"breast cancer, 30-{config['units']}-1 sigmoid, full batch, "
-                               f"convention={config['convention']!r}",
+                         title=_("breast cancer, 30-{units}-1 sigmoid, full batch, "
+                                 "convention={convention!r}", units=config["units"],
+                                 convention=config["convention"]),
                          x_label="epoch", accuracy="test_acc", loss_ylim=(0, 0.7),
-                         source="the breast-cancer lecture")
+                         source=_("the breast-cancer lecture"))
 
 
 def findings(result, config):
@@ -63,11 +65,11 @@ def findings(result, config):
     from experiments.catalogue.wording import ranking, relation
 
     loss = finals(result, "loss", OPTIMIZERS)
-    return [finding("the adaptive rules, RMSprop and Adam, reach a lower training loss than "
-                    "plain gradient descent in the same epochs",
-                    f"final training loss after {config['epochs']:,} epochs: "
-                    f"{ranking(loss, best_word='lowest')}",
-                    {f"{n}'s loss is lower than GD's by more than 10%":
+    return [finding(_("the adaptive rules, RMSprop and Adam, reach a lower training loss than "
+                      "plain gradient descent in the same epochs"),
+                    _("final training loss after {epochs:,} epochs: {ranking}",
+                      epochs=config["epochs"], ranking=ranking(loss, best_word=_("lowest"))),
+                    {_("{name}'s loss is lower than GD's by more than 10%", name=n):
                          relation(loss[n], loss["GD"]) == "ahead" for n in ("RMSprop", "Adam")})]
 
 
@@ -84,13 +86,13 @@ def rules(config):
 
 register(Experiment(
     name="breast-cancer-optimizers",
-    description="Full-batch GD, Momentum, RMSprop and Adam on the lecture's 30-{units}-1 sigmoid "
-                "net (breast cancer)",
-    concept="The lecture's network trained for {epochs:,} epochs from the same "
-            "Glorot-initialized weights by plain gradient descent at its implicit learning "
-            "rate {lr_gd:g}, and by Momentum (lr {lr_momentum:g}, μ {momentum:g}), RMSprop "
-            "(lr {lr_rmsprop:g}, α {alpha:g}) and Adam (lr {lr_adam:g}) — the correct rules, where the "
-            "lecture's listings deviate (see the lecture-as-written section). Every epoch is "
-            "one full-batch step: loss = mean binary cross-entropy.",
+    description=N_("Full-batch GD, Momentum, RMSprop and Adam on the lecture's 30-{units}-1 "
+                   "sigmoid net (breast cancer)"),
+    concept=N_("The lecture's network trained for {epochs:,} epochs from the same "
+               "Glorot-initialized weights by plain gradient descent at its implicit learning "
+               "rate {lr_gd:g}, and by Momentum (lr {lr_momentum:g}, μ {momentum:g}), RMSprop "
+               "(lr {lr_rmsprop:g}, α {alpha:g}) and Adam (lr {lr_adam:g}) — the correct rules, "
+               "where the lecture's listings deviate (see the lecture-as-written section). Every "
+               "epoch is one full-batch step: loss = mean binary cross-entropy."),
     settings=Settings, profiles={"quick": Settings(epochs=1000, evaluate_every=10)},
     compute=compute, plot=plot, data=describe, findings=findings, rules=rules))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from experiments import settings as S
 from experiments.catalogue.variants import run_variants
 from experiments.data import mnist
+from experiments.i18n import N_, _
 from npref.training import Schedule
 
 
@@ -49,36 +50,42 @@ def run(backend, config, seed, data_dir, variants, label):
     return result
 
 
-def findings(result, config, names, cure: str):
+def findings(result, config, names, cure: str, labels=None):
     """The book's two findings: without the cure the net learns its images by heart; with it
     the train − test gap narrows — and, the lesson of regularization, without giving up the
-    test accuracy: judged on the gap, the test accuracy and whether the cured net learns."""
+    test accuracy: judged on the gap, the test accuracy and whether the cured net learns.
+    ``cure`` and ``labels`` (the variants as the page names them; ``names`` by default) are
+    shown, in the current language."""
     from experiments.catalogue.claims import accuracy_holds, finals, finding, pct
     from experiments.catalogue.wording import POINT_WORDS, relation
 
     train, test = finals(result, "train_acc", names), finals(result, "test_acc", names)
     gap = {n: train[n] - test[n] for n in names}
     plain, cured = names
+    plain_label, cured_label = names if labels is None else labels
     held = relation(test[cured], test[plain], scale="points", lower_is_better=False)
     narrowed = 100 * (gap[plain] - gap[cured])
-    rule, holds = accuracy_holds(test[cured], test[plain], "the plain net's")
+    rule, holds = accuracy_holds(test[cured], test[plain], _("the plain net's"))
     return [
-        finding(f"on {config['n_train']} images the plain network learns them by heart: "
-                "training accuracy near 100%, test accuracy far below",
-                f"{plain}: train {pct(train[plain])}, test {pct(test[plain])}",
-                {"training accuracy of 98% or more": train[plain] >= 0.98,
-                 "test accuracy more than 15 points below it": gap[plain] > 0.15}),
-        finding(f"{cure} narrows the gap between training and test accuracy without giving up "
-                "test accuracy",
-                f"gap train − test: {plain} {100 * gap[plain]:.1f} points, {cured} "
-                f"{100 * gap[cured]:.1f} points; test accuracy {plain} {pct(test[plain])}, "
-                f"{cured} {pct(test[cured])} ({held}); training accuracy {cured} "
-                f"{pct(train[cured])}",
-                {f"the gap narrows by {POINT_WORDS[0][0]:g} points or more":
+        finding(_("on {n_train} images the plain network learns them by heart: training "
+                  "accuracy near 100%, test accuracy far below", n_train=config['n_train']),
+                _("{name}: train {train}, test {test}", name=plain_label,
+                  train=pct(train[plain]), test=pct(test[plain])),
+                {_("training accuracy of 98% or more"): train[plain] >= 0.98,
+                 _("test accuracy more than 15 points below it"): gap[plain] > 0.15}),
+        finding(_("{cure} narrows the gap between training and test accuracy without giving up "
+                  "test accuracy", cure=cure),
+                _("gap train − test: {plain} {plain_gap:.1f} points, {cured} {cured_gap:.1f} "
+                  "points; test accuracy {plain} {plain_test}, {cured} {cured_test} ({held}); "
+                  "training accuracy {cured} {cured_train}", plain=plain_label,
+                  cured=cured_label, plain_gap=100 * gap[plain], cured_gap=100 * gap[cured],
+                  plain_test=pct(test[plain]), cured_test=pct(test[cured]), held=_(held),
+                  cured_train=pct(train[cured])),
+                {_("the gap narrows by {points:g} points or more", points=POINT_WORDS[0][0]):
                      narrowed >= POINT_WORDS[0][0],
                  rule: holds,
-                 f"the net with {cure} still learns (training accuracy 30% or more, three "
-                 "times chance)": train[cured] >= 0.3},
+                 _("the net with {cure} still learns (training accuracy 30% or more, three "
+                   "times chance)", cure=cure): train[cured] >= 0.3},
                 why=_slower(cure, train[cured], test[cured], test[plain], config, held)),
     ]
 
@@ -89,9 +96,10 @@ def _slower(cure, train, test, plain_test, config, held):
     if held not in ("far behind",) or train >= 0.9:
         return None
     from experiments.catalogue.claims import pct
-    return (f"not shown: the test accuracy falls from {pct(plain_test)} to {pct(test)} — the net "
-            f"with {cure} is still learning after {config['epochs']} epochs (training accuracy "
-            f"{pct(train)}): it trains more slowly, and the test accuracy has not caught up")
+    return _("not shown: the test accuracy falls from {before} to {after} — the net with {cure} "
+             "is still learning after {epochs} epochs (training accuracy {train}): it trains "
+             "more slowly, and the test accuracy has not caught up", before=pct(plain_test),
+             after=pct(test), cure=cure, epochs=config['epochs'], train=pct(train))
 
 
 def gap_check(result, names) -> dict:
@@ -102,27 +110,29 @@ def gap_check(result, names) -> dict:
                             "criterion": f"gap({names[1]}) < gap({names[0]})"}}
 
 
-def plot(results, names, out_dir, filename, title, source):
-    """One panel per variant: training accuracy in one colour, test accuracy in another."""
+def plot(results, names, out_dir, filename, title, source, labels=None):
+    """One panel per variant: training accuracy in one colour, test accuracy in another;
+    ``labels``: the variants as the panels name them (``names`` by default)."""
     import matplotlib.pyplot as plt
 
     from experiments.plotting import COLORS, legend, line, save
 
     fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 4.8), sharey=True)
-    kinds = (("train_acc", "train", COLORS[0]), ("test_acc", "test", COLORS[1]))
-    for ax, name in zip(axes, names):
+    kinds = (("train_acc", N_("train"), COLORS[0]), ("test_acc", N_("test"), COLORS[1]))
+    for ax, name, shown in zip(axes, names, names if labels is None else labels):
         for backend, result in results.items():
-            for kind, _, look in kinds:
+            for kind, _label, look in kinds:
                 acc = result.series[f"{name}.{kind}"]
                 ax.plot(range(len(acc)), acc, **line(backend, color=look))
         final = next(iter(results.values())).final
         train, test = final[f"{name}.train_acc"], final[f"{name}.test_acc"]
-        ax.set_title(f"{name}: train {train:.1%}, test {test:.1%}, gap {100 * (train - test):.1f}"
-                     " points")
-        ax.set_xlabel("epoch")
+        ax.set_title(_("{name}: train {train:.1%}, test {test:.1%}, gap {gap:.1f} points",
+                       name=shown, train=train, test=test, gap=100 * (train - test)))
+        ax.set_xlabel(_("epoch"))
         ax.set_ylim(0, 1.02)
-    axes[0].set_ylabel("accuracy")
-    legend(axes[0], [(label, color) for _, label, color in kinds], results, loc="lower right")
+    axes[0].set_ylabel(_("accuracy"))
+    legend(axes[0], [(_(label), color) for _kind, label, color in kinds], results,
+           loc="lower right")
     fig.suptitle(title)
     return [save(fig, out_dir, f"{filename}.png", source=source)]
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from experiments import settings as S
 from experiments.catalogue import overfit, rules
 from experiments.catalogue.variants import Variant
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 
 
@@ -25,28 +26,37 @@ def compute(backend, config, seed, data_dir):
     return overfit.run(backend, config, seed, data_dir, variants, "overfit-dropout")
 
 
+def labels(config) -> list:
+    """The two variants as the page names them, in the current language."""
+    return [_("dropout {p:g}", p=p) for p in (0.0, config["dropout"])]
+
+
 def plot(results, config, out_dir):
     return overfit.plot(results, ["dropout 0", f"dropout {config['dropout']:g}"], out_dir,
-                        "overfit-dropout", f"{config['n_train']} MNIST images, 784-[100×6]-10, "
-                        f"SGD lr {config['lr']}: dropout (convention={config['convention']!r})",
-                        "book figures 6-20, 6-23")
+                        "overfit-dropout",
+                        _("{n_train} MNIST images, 784-[100×6]-10, SGD lr {lr}: dropout "
+                          "(convention={convention!r})", n_train=config['n_train'],
+                          lr=config['lr'], convention=config['convention']),
+                        _("book figures 6-20, 6-23"), labels=labels(config))
 
 
 register(Experiment(
     name="overfit-dropout",
-    description="The same overfitting setting without and with dropout {dropout:g} (book "
-                "figures 6-22, 6-23)",
-    concept="The same {n_train} images and network, {epochs} epochs; dropout switches each "
-            "hidden unit off with probability p = {dropout:g} at every training step (the book's convention: x·mask in "
-            "training, x·(1 − p) in evaluation). Fewer units learn from each step, so training "
-            "is slower: in the same epochs the net sees its images less often.",
+    description=N_("The same overfitting setting without and with dropout {dropout:g} (book "
+                   "figures 6-22, 6-23)"),
+    concept=N_("The same {n_train} images and network, {epochs} epochs; dropout switches each "
+               "hidden unit off with probability p = {dropout:g} at every training step (the "
+               "book's convention: x·mask in "
+               "training, x·(1 − p) in evaluation). Fewer units learn from each step, so training "
+               "is slower: in the same epochs the net sees its images less often."),
     settings=Settings, profiles={"quick": Settings(**overfit.QUICK)}, compute=compute, plot=plot, data=overfit.describe,
     findings=lambda result, config: overfit.findings(
-        result, config, ["dropout 0", f"dropout {config['dropout']:g}"], "dropout"),
+        result, config, ["dropout 0", f"dropout {config['dropout']:g}"], _("dropout"),
+        labels=labels(config)),
     rules=lambda config: [rules.layer(
         "dropout", overfit.arch(config, dropout=config["dropout"]),
-        formula_text="Dropout: training y = x·mask, mask ~ Bernoulli(1 − p); evaluation "
-                     "y = x·(1 − p)" if config["convention"] == "book" else
-                     "inverted dropout: training y = x·mask/(1 − p); evaluation y = x",
-        book="the book scales at evaluation (x·(1 − p)); PyTorch's inverted dropout scales in "
-             "training (x·mask/(1 − p)) and passes x unchanged at evaluation")]))
+        formula_text=_("Dropout: training y = x·mask, mask ~ Bernoulli(1 − p); evaluation "
+                       "y = x·(1 − p)") if config["convention"] == "book" else
+                     _("inverted dropout: training y = x·mask/(1 − p); evaluation y = x"),
+        book=_("the book scales at evaluation (x·(1 − p)); PyTorch's inverted dropout scales in "
+               "training (x·mask/(1 − p)) and passes x unchanged at evaluation"))]))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from experiments import settings as S
 from experiments.catalogue import overfit, rules
 from experiments.catalogue.variants import Variant
+from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 
 
@@ -27,23 +28,24 @@ def compute(backend, config, seed, data_dir):
 
 def plot(results, config, out_dir):
     return overfit.plot(results, ["λ=0", f"λ={config['weight_decay']:g}"], out_dir,
-                        "overfit-weight-decay", f"{config['n_train']} MNIST images, "
-                        f"784-[100×6]-10, SGD lr {config['lr']}: L2 weight decay",
-                        "book figures 6-20, 6-21")
+                        "overfit-weight-decay",
+                        _("{n_train} MNIST images, 784-[100×6]-10, SGD lr {lr}: L2 weight decay",
+                          n_train=config['n_train'], lr=config['lr']),
+                        _("book figures 6-20, 6-21"))
 
 
 register(Experiment(
     name="overfit-weight-decay",
-    description="300 MNIST images, 784-[100×6]-10: train vs test accuracy without and with L2 "
-                "weight decay (book figures 6-20, 6-21)",
-    concept="A seven-layer network trained on only {n_train} images for {epochs} epochs: the "
-            "book's overfitting setting, far more weights than images, so the net can fit its "
-            "training images by heart while doing worse on images it has not seen. Weight "
-            "decay adds "
-            "½·λ·ΣW² (here λ = {weight_decay:g}) to the loss (λ·W to each weight's gradient), "
-            "pulling every weight towards zero at each step.",
+    description=N_("300 MNIST images, 784-[100×6]-10: train vs test accuracy without and with "
+                   "L2 weight decay (book figures 6-20, 6-21)"),
+    concept=N_("A seven-layer network trained on only {n_train} images for {epochs} epochs: the "
+               "book's overfitting setting, far more weights than images, so the net can fit its "
+               "training images by heart while doing worse on images it has not seen. Weight "
+               "decay adds "
+               "½·λ·ΣW² (here λ = {weight_decay:g}) to the loss (λ·W to each weight's "
+               "gradient), pulling every weight towards zero at each step."),
     settings=Settings, profiles={"quick": Settings(**overfit.QUICK)}, compute=compute, plot=plot, data=overfit.describe,
     findings=lambda result, config: overfit.findings(
-        result, config, ["λ=0", f"λ={config['weight_decay']:g}"], "weight decay"),
+        result, config, ["λ=0", f"λ={config['weight_decay']:g}"], _("weight decay")),
     rules=lambda config: [rules.penalty(
-        "l2", formula_text="L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W")]))
+        "l2", formula_text=_("L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W"))]))
