@@ -26,6 +26,7 @@ def run(name: str, settings: dict | None = None, *, seed: int = 0, profile: str 
 
     from experiments import i18n, registry, report, runner
     from experiments.settings import ConfigError
+    from experiments.settings import _cli as settings_text      # what --set reads back
 
     i18n.check(lang)
     experiment = registry.get(name)
@@ -34,7 +35,8 @@ def run(name: str, settings: dict | None = None, *, seed: int = 0, profile: str 
     if unknown:
         raise ConfigError(f"unknown setting(s) {', '.join(map(repr, unknown))} for {name}; "
                           f"valid keys: {', '.join(experiment.defaults)}")
-    sets = tuple(f"{key}={_text(value)}" for key, value in given.items())
+    sets = tuple(f"{key}={settings_text(list(value) if isinstance(value, tuple) else value)}"
+                 for key, value in given.items())
     spec = runner.RunSpec(name, profile=profile, seed=seed, seeds=seeds, sets=sets,
                           backends=tuple(backends), device=device, data_dir=data_dir, out=out)
     # The progress lines go to stdout here: a notebook shows stderr as if something were wrong.
@@ -44,10 +46,3 @@ def run(name: str, settings: dict | None = None, *, seed: int = 0, profile: str 
         if (spec.out / report.PAGES["index"]).exists():
             report.refresh_index(spec.out)
     return result.in_language(lang)
-
-
-def _text(value) -> str:
-    """A setting's value as ``--set`` reads it (lists comma-separated, floats in full)."""
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(_text, value))
-    return repr(value) if isinstance(value, float) else str(value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import html
 import importlib
 import importlib.metadata
 import importlib.util
@@ -245,8 +246,9 @@ def _md(text: str) -> str:
 
 
 def _html(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\n\n", "\n&#8203;\n"))
+    """Code for a ``<pre>`` inside Markdown: escaped, and no blank line (which would end the
+    HTML block in the Markdown parser)."""
+    return html.escape(text, quote=False).replace("\n\n", "\n&#8203;\n")
 
 
 # -- writing, executing ---------------------------------------------------------------------------

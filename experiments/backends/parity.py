@@ -123,19 +123,31 @@ def shadow_of(part: str, records: dict, step_tol: float) -> dict:
 
 
 def shadow_failure(record: dict | None) -> str:
-    """Why a shadowed part failed, in one phrase: the iteration and array where PyTorch, started
-    from NumPy's state, parted from it — or why the runs could not be compared."""
+    """Why a shadowed part failed, in one phrase (in the current language): the iteration and
+    array where PyTorch, started from NumPy's state, parted from it — or why the runs could not
+    be compared."""
     if not record:
         return "beyond the tolerance, and not shadowed"
     if record.get("problem"):
         return record["problem"]
+    from experiments.i18n import _
+
     first = record["first_over"]
-    return (f"at iteration {first['step']}, PyTorch started from NumPy's state parts from it "
-            f"in {first['where']} by {first['rel_diff']:.2g} (tolerance {record['tol']:.0e})")
+    return _("at iteration {step}, PyTorch started from NumPy's state parts from it in {where} "
+             "by {diff} (tolerance {tol})", step=first["step"], where=first["where"],
+             diff=f"{first['rel_diff']:.2g}", tol=f"{record['tol']:.0e}")
 
 
 def failure_summary(name: str, parity) -> str:
-    """One line naming the experiment and each failed part, with why (a :class:`Parity`)."""
+    """One line naming the experiment and each failed part, with why (a :class:`Parity`) — in
+    English, as every line of the command line is."""
+    from experiments import i18n
+
+    with i18n.language("en"):
+        return _failure_summary(name, parity)
+
+
+def _failure_summary(name: str, parity) -> str:
     parts = parity.failed_parts or [part for part, value in (parity.by_part or {}).items()
                                     if not value <= parity.tolerance]
     shadow = parity.shadow or {}

@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from experiments import i18n, plotting
-from experiments.backends.parity import PARITY_FLOOR
+from experiments.backends.parity import PARITY_FLOOR, shadow_failure
 from experiments.i18n import N_, _, _h
 from experiments.results import Parity, Result
 
@@ -330,17 +330,6 @@ def _criterion(text: str) -> str:
     return _(text)
 
 
-def _shadow_failure(record: dict) -> str:
-    """Why a shadowed part failed (:func:`experiments.backends.parity.shadow_failure`), in the
-    page's language."""
-    if record.get("problem"):
-        return record["problem"]
-    first = record["first_over"]
-    return _("at iteration {step}, PyTorch started from NumPy's state parts from it in {where} "
-             "by {diff} (tolerance {tol})", step=first["step"], where=first["where"],
-             diff=f"{first['rel_diff']:.2g}", tol=f"{record['tol']:.0e}")
-
-
 def _overrides(r: Result, experiment) -> set:
     """The configuration keys set on the command line (``--set``): not the profile's value."""
     try:
@@ -360,7 +349,7 @@ def _parts(p: Parity) -> list:
                    PASSED if value <= p.tolerance else FAILED)
         shadow = (p.shadow or {}).get(part)
         if status == _(FAILED) and shadow:
-            status = _("FAILED: {why}", why=_shadow_failure(shadow))
+            status = _("FAILED: {why}", why=shadow_failure(shadow))
         rows.append({"part": part, "max_rel_diff": value,
                      "shadowed": None if shadow is None else shadow.get("max_rel_diff"),
                      "sensitivity": (p.sensitivity or {}).get(part), "verdict": status})
