@@ -33,9 +33,10 @@ from collections import Counter
 
 from . import _validate
 
-__all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
-           "ExponentialLR", "SequentialLR", "PolynomialLR", "CosineAnnealingLR",
-           "ReduceLROnPlateau", "CyclicLR", "OneCycleLR", "NAMES", "build", "check_spec"]
+__all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
+           "LinearLR", "ExponentialLR", "SequentialLR", "PolynomialLR", "CosineAnnealingLR",
+           "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR", "OneCycleLR",
+           "CosineAnnealingWarmRestarts", "NAMES", "build", "check_spec"]
 
 
 def _optimizer(optimizer):
@@ -124,6 +125,21 @@ class LambdaLR(LRScheduler):
     def get_lr(self):
         return [base_lr * lmbda(self.last_epoch)
                 for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(LRScheduler):
+    """lr ← lr · lr_lambda(epoch) at each step (the factor of each epoch, compounded)."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+        self.lr_lambdas = [_one("lr_lambda", lr_lambda)]
+        if not callable(self.lr_lambdas[0]):
+            raise ValueError(f"lr_lambda must be a function of the epoch, got {lr_lambda!r}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self._is_initial:
+            return self._lrs()
+        return [lr * lmbda(self.last_epoch) for lmbda, lr in zip(self.lr_lambdas, self._lrs())]
 
 
 class StepLR(LRScheduler):
@@ -327,6 +343,83 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
+
+
+class ChainedScheduler(LRScheduler):
+    """Several schedules of one optimizer stepped together, each from the lr the previous one
+    left (``step()`` steps every one of ``schedulers`` in order)."""
+
+    def __init__(self, schedulers, optimizer=None):
+        schedulers = list(schedulers)
+        if len(schedulers) < 1:
+            raise ValueError("schedulers must hold at least one scheduler, got none")
+        optimizer = optimizer if optimizer is not None else getattr(schedulers[0], "optimizer",
+                                                                    None)
+        for i, scheduler in enumerate(schedulers):
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"schedulers[{i}]: ChainedScheduler cannot run "
+                                 "ReduceLROnPlateau, whose step needs the metric")
+            if getattr(scheduler, "optimizer", None) is not optimizer:
+                raise ValueError(f"schedulers[{i}] drives another optimizer; all must drive "
+                                 "one")
+        self._schedulers = schedulers
+        self.optimizer = _optimizer(optimizer)
+        self._last_lr = self._lrs()
+
+    def step(self) -> None:
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._lrs()
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from the initial lr to ``eta_min`` over ``T_0`` epochs, then a restart,
+    each period ``T_mult`` times the previous (SGDR, Loshchilov & Hutter)::
+
+        lr = eta_min + (initial_lr − eta_min)·(1 + cos(π·T_cur/T_i))/2
+    """
+
+    def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        self.T_0 = self.T_i = _validate.positive_int("T_0", T_0)
+        self.T_mult = _validate.positive_int("T_mult", T_mult)
+        self.eta_min = _validate.nonnegative("eta_min", eta_min)
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [self.eta_min + (base_lr - self.eta_min)
+                * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+                for base_lr in self.base_lrs]
+
+    def step(self, epoch=None) -> None:
+        """One step (``epoch`` may be fractional: an iteration's share of an epoch)."""
+        self._step_count += 1
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            epoch = _validate._real("epoch", epoch, "a finite number >= 0")
+            if epoch < 0:
+                raise ValueError(f"epoch must be a finite number >= 0, got {epoch!r}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log((epoch / self.T_0 * (self.T_mult - 1) + 1), self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        self.optimizer.lr = self.get_lr()[0]
+        self._last_lr = [self.optimizer.lr]
 
 
 class ReduceLROnPlateau:
@@ -560,16 +653,18 @@ NAMES = tuple(n for n in __all__ if n not in ("LRScheduler", "NAMES", "build", "
 
 def build(spec, optimizer, module=None):
     """A schedule from its description ``(name, keywords)`` — ``("StepLR", {"step_size": 10})``;
-    SequentialLR's ``schedulers`` are descriptions too — for ``optimizer``: from this module for
+    SequentialLR's and ChainedScheduler's ``schedulers`` are descriptions too — for ``optimizer``: from this module for
     an npref optimizer, or from ``module`` (``torch.optim.lr_scheduler``, whose classes take the
     same names and keywords) for a torch one. What lets one ``Schedule`` drive both backends."""
     import sys
 
     module = module or sys.modules[__name__]
     name, keywords = spec[0], dict(spec[1])
-    if name == "SequentialLR":
+    if name in ("SequentialLR", "ChainedScheduler"):
         keywords = {**keywords, "schedulers": [build(s, optimizer, module)
                                                for s in keywords["schedulers"]]}
+    if name == "ChainedScheduler":          # PyTorch's signature: (schedulers, optimizer=None)
+        return getattr(module, name)(keywords.pop("schedulers"), optimizer=optimizer, **keywords)
     return getattr(module, name)(optimizer, **keywords)
 
 
@@ -585,9 +680,9 @@ def check_spec(spec, optimizer_name: str = "momentum") -> tuple[str, dict]:
                          f"10}}), got {spec!r}")
     name, keywords = spec[0], dict(spec[1])
     _validate.choice("lr_schedule", name, NAMES)
-    if name == "SequentialLR":
+    if name in ("SequentialLR", "ChainedScheduler"):
         if not isinstance(keywords.get("schedulers"), (list, tuple)):
-            raise ValueError("lr_schedule: SequentialLR's schedulers must be a list of (name, "
+            raise ValueError(f"lr_schedule: {name}'s schedulers must be a list of (name, "
                              "keywords) descriptions")
         keywords["schedulers"] = [check_spec(s, optimizer_name)
                                   for s in keywords["schedulers"]]

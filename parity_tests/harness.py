@@ -190,10 +190,17 @@ def torch_trajectory(make_optimizer, p0, grads, device) -> dict:
 
 def check_trajectory(expected, actual, *, dtype, what: str, names, floor) -> None:
     """Two trajectories with the same buffers: the parameter with ``floor``, the state buffers
-    each against its largest value (``floor="norm"``) under ``what (state)``."""
+    each against its largest value (``floor="norm"``) under ``what (state)``. ``floor`` may be a
+    dict ``{"p": floor, buffer: floor, …}`` for buffers that need their own (a rule that divides
+    by a cancelled root carries it into its state)."""
     assert set(expected) == set(actual), f"{what}: state {sorted(expected)} vs {sorted(actual)}"
-    check_parity(expected["p"], actual["p"], dtype=dtype, floor=floor, what=what, names=names)
-    buffers = sorted(set(expected) - {"p"})
+    own = dict(floor) if isinstance(floor, Mapping) else {"p": floor}
+    check_parity(expected["p"], actual["p"], dtype=dtype, floor=own.pop("p"), what=what,
+                 names=names)
+    for buffer, buffer_floor in own.items():
+        check_parity(expected[buffer], actual[buffer], dtype=dtype, floor=buffer_floor,
+                     what=f"{what} (state)", names=names)
+    buffers = sorted(set(expected) - {"p"} - set(own))
     if buffers:
         check_parity({k: expected[k] for k in buffers}, {k: actual[k] for k in buffers},
                      dtype=dtype, floor="norm", what=f"{what} (state)", names=names)

@@ -26,9 +26,11 @@ one step at a time from the same parameter and state.
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -119,24 +121,25 @@ def torch_sgd(nesterov: bool):
     def build(params, h):
         # torch refuses nesterov=True at momentum 0, where the rule is plain SGD.
         return torch.optim.SGD(params, lr=h["lr"], momentum=h["momentum"],
-                               weight_decay=h["weight_decay"],
+                               weight_decay=h["weight_decay"], maximize=h["maximize"],
                                nesterov=nesterov and h["momentum"] > 0)
     return build
 
 
 def torch_adagrad(params, h):
-    return torch.optim.Adagrad(params, lr=h["lr"], eps=h["eps"], weight_decay=h["weight_decay"])
+    return torch.optim.Adagrad(params, lr=h["lr"], eps=h["eps"], weight_decay=h["weight_decay"],
+                               maximize=h["maximize"])
 
 
 def torch_rmsprop(params, h):
     return torch.optim.RMSprop(params, lr=h["lr"], alpha=h["alpha"], eps=h["eps"],
-                               weight_decay=h["weight_decay"])
+                               weight_decay=h["weight_decay"], maximize=h["maximize"])
 
 
 def torch_adam(cls):
     def build(params, h):
         return cls(params, lr=h["lr"], betas=h["betas"], eps=h["eps"],
-                   weight_decay=h["weight_decay"])
+                   weight_decay=h["weight_decay"], maximize=h["maximize"])
     return build
 
 
@@ -172,6 +175,7 @@ class Rule:
 
 LR, DECAY = S.learning_rates, S.weight_decays
 HEAVY_BALL = dict(lr=0.01, momentum=0.9, weight_decay=0.0)
+MAXIMIZE = st.booleans()
 
 
 def velocity(h):
@@ -188,7 +192,8 @@ def rmsprop_weight(h):
 
 RULES = [
     Rule("sgd", None, dict(lr=0.01, weight_decay=0.0), dict(lr=LR, weight_decay=DECAY),
-         lambda ps, h: torch.optim.SGD(ps, lr=h["lr"], weight_decay=h["weight_decay"]),
+         lambda ps, h: torch.optim.SGD(ps, lr=h["lr"], weight_decay=h["weight_decay"],
+                                       maximize=h["maximize"]),
          state={}, terms=plain_terms),
     Rule("momentum", "torch", HEAVY_BALL, dict(lr=LR, weight_decay=DECAY, momentum=S.momenta),
          torch_sgd(nesterov=False), state={"momentum_buffer": "momentum_buffer"},
@@ -231,6 +236,10 @@ RULES = [
          torch_adam(torch.optim.AdamW), state={"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"},
          terms=adam_terms("exp_avg_sq"), decay="decoupled", adaptive=True),
 ]
+# Every rule ascends with maximize=True (g ← −g first), as torch.optim's do: drawn for every row,
+# False by default.
+RULES = [replace(rule, defaults={**rule.defaults, "maximize": False},
+                 hyper={**rule.hyper, "maximize": MAXIMIZE}) for rule in RULES]
 BY_ID = {rule.id: rule for rule in RULES}
 over_rules = pytest.mark.parametrize("rule", RULES, ids=[rule.id for rule in RULES])
 
@@ -298,6 +307,8 @@ def error_scale(rule, hyper, ref, grads):
     """
     h = resolved(rule, hyper)
     lr, wd = h["lr"], h["weight_decay"]
+    if h["maximize"]:                    # the rule sees −g
+        grads = [-gt for gt in grads]
     p = np.abs(ref["p"].astype(np.float64))
     g = [np.abs(gt.astype(np.float64)) for gt in grads]
     g_value = g
@@ -350,14 +361,37 @@ def test_fast_paths_match_npref(rule, fast, device, data):
                       what=f"{rule.label}: npref vs torchref ({fast}=True)" + STEPWISE * stepwise)
 
 
+#: The keywords whose default is the rule's own where PyTorch's would undo it: momentum 0 is not
+#: Momentum (PyTorch spells these rules SGD(momentum=μ[, nesterov=True])).
+OWN_DEFAULTS = {"momentum": {"momentum"}, "nesterov": {"momentum"}}
+
+
 @over_rules
 def test_defaults_are_the_specs(rule):
-    """Built with no keywords, both backends use docs/api.md's defaults."""
-    assert npref.optim.make(rule.name, **rule.keywords).hyperparameters() == \
-        {**rule.defaults, **rule.keywords}
+    """The classes — the book's door — use docs/api.md's defaults with every PyTorch option off,
+    in both backends; ``make`` — the PyTorch door — uses PyTorch's defaults under
+    convention="torch" (the book's under "book"), in both backends."""
+    cls = npref.optim.RULES[rule.name]
+    made = cls(**rule.keywords)
+    h = made.hyperparameters()
+    assert {k: h[k] for k in rule.defaults} == rule.defaults and made.options() == {}
+    group = getattr(torchref.optim, cls.__name__)([torch.zeros(2, requires_grad=True)],
+                                                  **rule.keywords).param_groups[0]
+    assert {k: group[k] for k in rule.defaults} == rule.defaults
+    door = npref.optim.make(rule.name, **rule.keywords)
     group = torchref.optim.make(rule.name, [torch.zeros(2, requires_grad=True)],
                                 **rule.keywords).param_groups[0]
-    assert {k: group[k] for k in rule.defaults} == rule.defaults
+    if rule.convention == "book":
+        assert door.hyperparameters() == h
+    else:
+        signature = inspect.signature(getattr(torch.optim, cls.torch_class))
+        for key, value in door.hyperparameters().items():
+            if key in OWN_DEFAULTS.get(rule.name, ()) or key == "convention":
+                continue
+            theirs = signature.parameters[key].default
+            assert value == theirs or tuple(value) == theirs, (key, value, theirs)
+            assert group[key] == value or tuple(group[key]) == tuple(value), key
+    assert door.options() == {}
 
 
 # -- closed forms: a witness that is neither npref nor PyTorch ------------------------------------
@@ -457,6 +491,7 @@ BAD_VALUES = {
     "eps": ([0.0, -1e-8, float("nan")], "> 0"),
     "weight_decay": ([-1e-4, float("inf"), None], ">= 0"),
     "convention": (["pytorch", None, "Book"], "'torch', 'book'"),
+    "maximize": (["yes", 1, None], "True or False"),
 }
 BAD_CASES = [(name, arg, value, accepted)
              for name, args in HYPER_OF.items()
@@ -500,6 +535,58 @@ def test_make_knows_every_name():
             npref.optim.make(name)
         with pytest.raises(ValueError, match=words):
             torchref.optim.make(name, [torch.zeros(1)])
+
+
+#: PyTorch's options of the chapter-6 rules: (rule, keywords, the words of the refusal).
+BAD_OPTIONS = [
+    ("sgd", {"momentum": 1.0}, "momentum must be a number in [0, 1)"),
+    ("sgd", {"dampening": 1.5}, "dampening must be a number in [0, 1]"),
+    ("sgd", {"nesterov": "yes"}, "nesterov must be True or False"),
+    ("sgd", {"nesterov": True}, "nesterov=True needs momentum > 0 and dampening 0"),
+    ("sgd", {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "needs momentum > 0 and"),
+    ("adagrad", {"lr_decay": -0.1}, "lr_decay must be a finite number >= 0"),
+    ("adagrad", {"initial_accumulator_value": float("nan")}, "initial_accumulator_value must"),
+    ("rmsprop", {"momentum": -0.5}, "momentum must be a number in [0, 1)"),
+    ("rmsprop", {"centered": 1}, "centered must be True or False"),
+    ("adam", {"amsgrad": "no"}, "amsgrad must be True or False"),
+    ("adam", {"amsgrad": True, "convention": "book"}, "amsgrad must be False with convention="),
+    ("adam", {"decoupled_weight_decay": True, "convention": "book"},
+     "decoupled_weight_decay must be False with convention='book'"),
+    ("adamw", {"amsgrad": None}, "amsgrad must be True or False"),
+    ("sgd", {"lr": np.zeros(2)}, "lr must be a finite number > 0"),
+]
+
+
+@pytest.mark.parametrize("backend", ["npref", "torchref"])
+@pytest.mark.parametrize("name,keywords,words", BAD_OPTIONS,
+                         ids=[f"{n}-{'-'.join(k)}-{i}" for i, (n, k, _) in enumerate(BAD_OPTIONS)])
+def test_a_bad_option_is_refused_naming_itself(backend, name, keywords, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        if backend == "npref":
+            npref.optim.make(name, **keywords)
+        else:
+            torchref.optim.make(name, [torch.zeros(2, requires_grad=True)], **keywords)
+
+
+def test_a_0d_learning_rate_is_its_number():
+    """PyTorch's tests pass ``lr=torch.tensor(0.001)`` (float32): read as the number it holds."""
+    for lr in (torch.tensor(0.001), np.array(0.001), np.float32(0.001)):
+        assert npref.optim.make("sgd", lr=lr).lr == float(lr)
+        assert torchref.optim.make("sgd", [torch.zeros(1)], lr=lr).param_groups[0]["lr"] \
+            == float(lr)
+    assert npref.optim.make("adam", betas=(torch.tensor(0.5), np.array(0.9))).betas == (0.5, 0.9)
+
+
+def test_sgd_is_pytorchs_whole_sgd():
+    """``make("sgd", …)`` with PyTorch's options is Momentum or Nesterov under their torch
+    convention (the book's names for the same rules), bit for bit."""
+    p0, grads = _fixed_case()
+    for sgd, book_name in (({"momentum": 0.9}, "momentum"),
+                           ({"momentum": 0.9, "nesterov": True}, "nesterov")):
+        a = npref_trajectory(npref.optim.make("sgd", lr=0.1, **sgd), p0, grads)
+        b = npref_trajectory(npref.optim.make(book_name, lr=0.1, momentum=0.9), p0, grads)
+        assert np.array_equal(a["p"], b["p"]) and np.array_equal(a["momentum_buffer"],
+                                                                 b["momentum_buffer"])
 
 
 @over_rules

@@ -79,6 +79,11 @@ SCHEDULES = {
     "PolynomialLR": st.builds(dict, total_iters=st.integers(1, 20), power=st.floats(0.1, 3.0)),
     "LambdaLR": st.sampled_from([dict(lr_lambda=lambda e: 0.95 ** e),
                                  dict(lr_lambda=lambda e: 1 / (1 + e))]),
+    "MultiplicativeLR": st.sampled_from([dict(lr_lambda=lambda e: 0.95),
+                                         dict(lr_lambda=lambda e: 1 / (1 + 0.1 * e))]),
+    "CosineAnnealingWarmRestarts": st.builds(dict, T_0=st.integers(1, 10),
+                                             T_mult=st.integers(1, 3),
+                                             eta_min=st.floats(0, 1e-3)),
 }
 
 
@@ -99,6 +104,26 @@ def test_the_closed_forms_are_pytorchs(name, data, lr):
     kw = data.draw(SCHEDULES[name])
     epochs = data.draw(st.lists(st.integers(0, 40), min_size=1, max_size=15))
     run(lambda module, opt: getattr(module, name)(opt, **kw), len(epochs), lr=lr, epochs=epochs)
+
+
+@given(data=st.data(), lr=lrs)
+def test_warm_restarts_at_any_epoch_are_pytorchs(data, lr):
+    """CosineAnnealingWarmRestarts stepped by epoch, fractions of one included (a step per
+    batch: ``step(epoch + i/iters)``)."""
+    kw = data.draw(SCHEDULES["CosineAnnealingWarmRestarts"])
+    epochs = data.draw(st.lists(st.one_of(st.integers(0, 60), st.floats(0, 60)), min_size=1,
+                                max_size=15))
+    run(lambda module, opt: module.CosineAnnealingWarmRestarts(opt, **kw), len(epochs), lr=lr,
+        epochs=epochs)
+
+
+@given(lr=lrs, steps=st.integers(1, 40), gamma=st.floats(0.5, 0.99), t_max=st.integers(1, 20))
+def test_chained_scheduler(lr, steps, gamma, t_max):
+    def make(module, opt):
+        return module.ChainedScheduler([module.ConstantLR(opt, factor=0.1, total_iters=2),
+                                        module.ExponentialLR(opt, gamma=gamma),
+                                        module.CosineAnnealingLR(opt, T_max=t_max)])
+    run(make, steps, lr=lr)
 
 
 @given(lr=lrs, steps=st.integers(1, 60), max_factor=st.floats(1.5, 20),
@@ -162,7 +187,8 @@ def test_a_wrong_schedule_fails():
 def test_every_schedule_of_the_issue_is_here():
     assert set(NS.NAMES) == {"StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
                              "LinearLR", "ConstantLR", "PolynomialLR", "OneCycleLR", "CyclicLR",
-                             "ReduceLROnPlateau", "SequentialLR", "LambdaLR"}
+                             "ReduceLROnPlateau", "SequentialLR", "LambdaLR", "MultiplicativeLR",
+                             "ChainedScheduler", "CosineAnnealingWarmRestarts"}
     for name in NS.NAMES:
         assert hasattr(torch.optim.lr_scheduler, name)
 
@@ -172,10 +198,17 @@ def test_every_schedule_of_the_issue_is_here():
     (lambda o: NS.ExponentialLR(o, gamma=-1), "gamma must be"),
     (lambda o: NS.ReduceLROnPlateau(o, factor=1.5), "factor must be a number in (0, 1)"),
     (lambda o: NS.ReduceLROnPlateau(o, mode="up"), "mode must be one of"),
-    (lambda o: NS.CyclicLR(npref.optim.make("sgd"), base_lr=0.1, max_lr=1.0),
+    (lambda o: NS.CyclicLR(npref.optim.make("adagrad"), base_lr=0.1, max_lr=1.0),
      "must support momentum or beta1"),
     (lambda o: NS.OneCycleLR(o, max_lr=0.1), "total_steps must be given"),
     (lambda o: NS.StepLR(np.zeros(2), step_size=1), "npref optimizer"),
+    (lambda o: NS.CosineAnnealingWarmRestarts(o, T_0=0), "T_0 must be an int >= 1"),
+    (lambda o: NS.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=1.5), "T_mult must be an int"),
+    (lambda o: NS.MultiplicativeLR(o, lr_lambda=0.9), "lr_lambda must be a function"),
+    (lambda o: NS.ChainedScheduler([]), "at least one scheduler"),
+    (lambda o: NS.ChainedScheduler([NS.StepLR(o, step_size=1),
+                                    NS.StepLR(npref.optim.make("sgd"), step_size=1)]),
+     "another optimizer"),
 ])
 def test_bad_arguments_are_refused_by_name(bad, words):
     opt = npref.optim.make("momentum", lr=0.1)

@@ -54,7 +54,10 @@ def _hyper(data, name, convention):
     if name == "adamw" or (name == "adam" and convention == "torch"):
         b1, b2 = hyper["betas"]
         hyper["betas"] = (max(b1, 0.5 + 1e-3), b2)   # lerp's written line (see adam_torch)
-    return {**hyper, **npref.optim.make(name, **hyper).hyperparameters()}   # eps resolved
+    resolved = npref.optim.make(name, **hyper).hyperparameters()       # eps resolved
+    return {**hyper, **{k: v for k, v in resolved.items()             # PyTorch's options off
+                        if npref.optim.RULES[name].hyper.get(k) is None
+                        or npref.optim.RULES[name].hyper[k].option is None}}
 
 
 @pytest.mark.parametrize("name,convention", OPTIMIZERS, ids=[f"{n}-{c}" for n, c in OPTIMIZERS])

@@ -47,8 +47,14 @@ __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW",
 
 def _checked(name: str, **kwargs) -> dict:
     """The keywords of rule ``name`` checked and resolved by npref's description of it — the one
-    place they are validated (:mod:`npref.optim.base`)."""
-    return npref.optim.make(name, **kwargs).hyperparameters()
+    place they are validated (:mod:`npref.optim.base`). Built as the class is (the book's
+    defaults of docs/api.md for what is left out): every factory passes all its keywords."""
+    return npref.optim.RULES[name](**kwargs).hyperparameters()
+
+
+def _torch_keywords(h: dict) -> dict:
+    """Resolved keywords as ``torch.optim`` takes them (no ``convention``)."""
+    return {k: v for k, v in h.items() if k != "convention"}
 
 
 def _params(params):
@@ -70,19 +76,27 @@ def _fast(foreach, fused) -> dict:
     return out
 
 
-def SGD(params, *, lr: float = 0.01, weight_decay: float = 0.0, foreach=None,
+def SGD(params, *, lr: float = 0.01, weight_decay: float = 0.0, momentum: float = 0.0,
+        dampening: float = 0.0, nesterov: bool = False, maximize: bool = False, foreach=None,
         fused=None) -> torch.optim.SGD:
     r"""Stochastic gradient descent, as ``torch.optim.SGD`` (one rule: the conventions agree)::
 
+        g ← −g                   (only with maximize=True)
         g ← g + wd·p             (only when weight_decay > 0)
         p ← p − lr·g
 
-    Hyperparameters and defaults: ``lr`` 0.01, ``weight_decay`` (wd, L2 decay folded into the
-    gradient) 0. No state.
+    With PyTorch's momentum μ > 0 (state ``momentum_buffer``), dampening d, Nesterov::
+
+        b ← g on the first step, then b ← μ·b + (1 − d)·g
+        p ← p − lr·b,   or with nesterov=True   p ← p − lr·(g + μ·b)
+
+    Hyperparameters and defaults: ``lr`` 0.01 (the book's; ``make("sgd", …)`` takes PyTorch's
+    1e-3), ``weight_decay`` (wd, L2 decay folded into the gradient) 0, ``momentum`` 0,
+    ``dampening`` 0, ``nesterov`` False (needs μ > 0 and d = 0), ``maximize`` False.
     """
-    h = _checked("sgd", lr=lr, weight_decay=weight_decay)
-    return torch.optim.SGD(_params(params), lr=h["lr"], weight_decay=h["weight_decay"],
-                           **_fast(foreach, fused))
+    h = _checked("sgd", lr=lr, weight_decay=weight_decay, momentum=momentum,
+                 dampening=dampening, nesterov=nesterov, maximize=maximize)
+    return torch.optim.SGD(_params(params), **_torch_keywords(h), **_fast(foreach, fused))
 
 
 #: The optimizers built for the book's velocity form (Momentum and Nesterov with
@@ -91,13 +105,13 @@ def SGD(params, *, lr: float = 0.01, weight_decay: float = 0.0, foreach=None,
 CONSTANT_LR_ONLY = weakref.WeakSet()
 
 
-def _heavy_ball(params, lr, momentum, weight_decay, convention, nesterov, fast):
+def _heavy_ball(params, lr, momentum, weight_decay, convention, nesterov, maximize, fast):
     # Both conventions are the same update while lr is constant; torch stores buf.
     h = _checked("nesterov" if nesterov else "momentum", lr=lr, momentum=momentum,
-                 weight_decay=weight_decay, convention=convention)
+                 weight_decay=weight_decay, convention=convention, maximize=maximize)
     # torch refuses nesterov=True with momentum 0, where the rule is plain SGD: g + 0·buf = g.
     made = torch.optim.SGD(_params(params), lr=h["lr"], momentum=h["momentum"],
-                           weight_decay=h["weight_decay"],
+                           weight_decay=h["weight_decay"], maximize=h["maximize"],
                            nesterov=nesterov and h["momentum"] > 0, **fast)
     if h["convention"] == "book" and h["momentum"] > 0:
         CONSTANT_LR_ONLY.add(made)
@@ -105,7 +119,8 @@ def _heavy_ball(params, lr, momentum, weight_decay, convention, nesterov, fast):
 
 
 def Momentum(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
-             convention: str = "torch", foreach=None, fused=None) -> torch.optim.SGD:
+             convention: str = "torch", maximize: bool = False, foreach=None,
+             fused=None) -> torch.optim.SGD:
     r"""Heavy-ball momentum μ, as ``torch.optim.SGD(momentum=μ)`` in either convention.
 
     convention="torch" (PyTorch's rule; state ``momentum_buffer``)::
@@ -119,14 +134,16 @@ def Momentum(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: f
     keeps ``b``.
 
     Hyperparameters and defaults (both conventions): ``lr`` 0.01, ``momentum`` (μ, in [0, 1))
-    0.9, ``weight_decay`` 0, ``convention`` "torch".
+    0.9, ``weight_decay`` 0, ``convention`` "torch", ``maximize`` False (ascend: g ← −g first).
+    ``make("momentum", …)`` takes PyTorch's SGD lr, 1e-3, where lr is left out.
     """
-    return _heavy_ball(params, lr, momentum, weight_decay, convention, False,
+    return _heavy_ball(params, lr, momentum, weight_decay, convention, False, maximize,
                        _fast(foreach, fused))
 
 
 def Nesterov(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
-             convention: str = "torch", foreach=None, fused=None) -> torch.optim.SGD:
+             convention: str = "torch", maximize: bool = False, foreach=None,
+             fused=None) -> torch.optim.SGD:
     r"""Nesterov momentum μ, as ``torch.optim.SGD(momentum=μ, nesterov=True)`` in either convention.
 
     convention="torch" (PyTorch's rule; state ``momentum_buffer``)::
@@ -140,31 +157,37 @@ def Nesterov(params, *, lr: float = 0.01, momentum: float = 0.9, weight_decay: f
     SGD, and PyTorch is given ``nesterov=False`` (it refuses Nesterov without momentum).
 
     Hyperparameters and defaults (both conventions): ``lr`` 0.01, ``momentum`` (μ, in [0, 1))
-    0.9, ``weight_decay`` 0, ``convention`` "torch".
+    0.9, ``weight_decay`` 0, ``convention`` "torch", ``maximize`` False (ascend: g ← −g first).
+    ``make("nesterov", …)`` takes PyTorch's SGD lr, 1e-3, where lr is left out.
     """
-    return _heavy_ball(params, lr, momentum, weight_decay, convention, True,
+    return _heavy_ball(params, lr, momentum, weight_decay, convention, True, maximize,
                        _fast(foreach, fused))
 
 
 def AdaGrad(params, *, lr: float = 0.01, eps: float | None = None, weight_decay: float = 0.0,
-            convention: str = "torch", foreach=None, fused=None) -> torch.optim.Adagrad:
+            convention: str = "torch", lr_decay: float = 0.0,
+            initial_accumulator_value: float = 0.0, maximize: bool = False, foreach=None,
+            fused=None) -> torch.optim.Adagrad:
     r"""AdaGrad, as ``torch.optim.Adagrad`` in either convention (state ``sum``)::
 
         g ← g + wd·p             (only when weight_decay > 0)
-        h ← h + g²               (h starts at 0)
-        p ← p − lr·g / (√h + eps)
+        h ← h + g²               (h starts at h₀, initial_accumulator_value)
+        p ← p − lr/(1 + (t − 1)·lr_decay) · g / (√h + eps)
 
     The conventions share the formula and differ in eps: ``eps=None`` means 1e-10 ("torch",
     PyTorch's default) or 1e-7 ("book"). Other defaults: ``lr`` 0.01, ``weight_decay`` 0,
-    ``convention`` "torch"; PyTorch's ``lr_decay`` and ``initial_accumulator_value`` stay 0.
+    ``convention`` "torch", PyTorch's ``lr_decay`` 0 and ``initial_accumulator_value`` 0,
+    ``maximize`` False (g ← −g first).
     """
-    h = _checked("adagrad", lr=lr, eps=eps, weight_decay=weight_decay, convention=convention)
-    return torch.optim.Adagrad(_params(params), lr=h["lr"], eps=h["eps"],
-                               weight_decay=h["weight_decay"], **_fast(foreach, fused))
+    h = _checked("adagrad", lr=lr, eps=eps, weight_decay=weight_decay, convention=convention,
+                 lr_decay=lr_decay, initial_accumulator_value=initial_accumulator_value,
+                 maximize=maximize)
+    return torch.optim.Adagrad(_params(params), **_torch_keywords(h), **_fast(foreach, fused))
 
 
 def RMSprop(params, *, lr: float = 0.01, alpha: float = 0.99, eps: float | None = None,
-            weight_decay: float = 0.0, convention: str = "torch",
+            weight_decay: float = 0.0, convention: str = "torch", momentum: float = 0.0,
+            centered: bool = False, maximize: bool = False,
             foreach=None) -> torch.optim.RMSprop:
     r"""RMSprop, as ``torch.optim.RMSprop`` in either convention (state ``square_avg``)::
 
@@ -172,19 +195,23 @@ def RMSprop(params, *, lr: float = 0.01, alpha: float = 0.99, eps: float | None 
         h ← α·h + (1−α)·g²       (h starts at 0)
         p ← p − lr·g / (√h + eps)
 
+    PyTorch's options: ``centered`` divides by √(h − ḡ²) + eps, ḡ ← α·ḡ + (1−α)·g (state
+    ``grad_avg``); ``momentum`` μ > 0 keeps B ← μ·B + g/(…) and steps p ← p − lr·B (state
+    ``momentum_buffer``).
+
     The conventions share the formula and differ in eps: ``eps=None`` means 1e-8 ("torch",
     PyTorch's default) or 1e-7 ("book"; the book calls α ``decay_rate``). Other defaults: ``lr``
-    0.01, ``alpha`` (α, in [0, 1)) 0.99, ``weight_decay`` 0, ``convention`` "torch"; PyTorch's
-    ``momentum`` stays 0 and ``centered`` False. Of the fast paths, ``foreach`` only.
+    0.01, ``alpha`` (α, in [0, 1)) 0.99, ``weight_decay`` 0, ``convention`` "torch",
+    ``momentum`` 0, ``centered`` False, ``maximize`` False. Of the fast paths, ``foreach`` only.
     """
     h = _checked("rmsprop", lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                 convention=convention)
-    return torch.optim.RMSprop(_params(params), lr=h["lr"], alpha=h["alpha"], eps=h["eps"],
-                               weight_decay=h["weight_decay"], **_fast(foreach, None))
+                 convention=convention, momentum=momentum, centered=centered, maximize=maximize)
+    return torch.optim.RMSprop(_params(params), **_torch_keywords(h), **_fast(foreach, None))
 
 
 def Adam(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
          eps: float | None = None, weight_decay: float = 0.0, convention: str = "torch",
+         amsgrad: bool = False, decoupled_weight_decay: bool = False, maximize: bool = False,
          foreach=None, fused=None) -> torch.optim.Optimizer:
     r"""Adam: bias-corrected moving averages of the gradient (m) and of its square (v).
 
@@ -205,27 +232,31 @@ def Adam(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999)
         p ← p − lr_t · m / (√v + eps)
 
     Defaults: ``lr`` 0.001, ``betas`` (β1, β2, each in [0, 1)) (0.9, 0.999), ``weight_decay`` 0,
-    ``convention`` "torch"; ``eps=None`` means 1e-8 ("torch") or 1e-7 ("book"). PyTorch's
-    ``amsgrad`` stays False. ``foreach`` / ``fused`` select PyTorch's fast paths for "torch";
-    :class:`BookAdam` has none, so "book" refuses ``True`` for either (``None``/``False`` pass).
+    ``convention`` "torch"; ``eps=None`` means 1e-8 ("torch") or 1e-7 ("book"); ``maximize``
+    False (g ← −g first). PyTorch's options, "torch" only: ``amsgrad`` (divide by the largest
+    v so far, state ``max_exp_avg_sq``), ``decoupled_weight_decay`` (AdamW's decay). ``foreach``
+    / ``fused`` select PyTorch's fast paths for "torch"; :class:`BookAdam` has none, so "book"
+    refuses ``True`` for either (``None``/``False`` pass).
     """
     h = _checked("adam", lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                 convention=convention)
+                 convention=convention, amsgrad=amsgrad,
+                 decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
     fast = _fast(foreach, fused)
-    keywords = {k: h[k] for k in ("lr", "betas", "eps", "weight_decay")}
+    keywords = _torch_keywords(h)
     if convention == "book":
         for flag, value in fast.items():
             if value:
                 raise ValueError(f"{flag}=True is not available with convention='book': "
                                  "BookAdam has no multi-tensor or fused path (use "
                                  f"{flag}=None, or convention='torch')")
-        return BookAdam(_params(params), **keywords)
+        return BookAdam(_params(params), **{k: h[k] for k in ("lr", "betas", "eps",
+                                                              "weight_decay", "maximize")})
     return torch.optim.Adam(_params(params), **keywords, **fast)
 
 
 def AdamW(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
-          eps: float = 1e-8, weight_decay: float = 0.01, foreach=None,
-          fused=None) -> torch.optim.AdamW:
+          eps: float = 1e-8, weight_decay: float = 0.01, amsgrad: bool = False,
+          maximize: bool = False, foreach=None, fused=None) -> torch.optim.AdamW:
     r"""AdamW (Loshchilov & Hutter), as ``torch.optim.AdamW`` — PyTorch's rule only, no
     convention (state ``exp_avg``, ``exp_avg_sq``)::
 
@@ -235,9 +266,10 @@ def AdamW(params, *, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999
         p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)
 
     Defaults, PyTorch's: ``lr`` 0.001, ``betas`` (0.9, 0.999), ``eps`` 1e-8, ``weight_decay``
-    0.01. PyTorch's ``amsgrad`` stays False.
+    0.01, ``amsgrad`` False (divide by the largest v so far), ``maximize`` False.
     """
-    h = _checked("adamw", lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    h = _checked("adamw", lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                 amsgrad=amsgrad, maximize=maximize)
     return torch.optim.AdamW(_params(params), **h, **_fast(foreach, fused))
 
 
@@ -251,16 +283,17 @@ class BookAdam(torch.optim.Optimizer):
         v ← v + (1−β2)·(g² − v)
         p ← p − lr_t · m / (√v + eps)
 
-    Defaults as the book: lr 0.001, betas (0.9, 0.999), eps 1e-7. Per-parameter state: ``step``
+    Defaults as the book: lr 0.001, betas (0.9, 0.999), eps 1e-7; ``maximize`` (g ← −g first)
+    False. Per-parameter state: ``step``
     (an int), ``m`` and ``v``, as in :class:`npref.optim.Adam` with ``convention="book"``.
     """
 
     def __init__(self, params: Iterable, lr: float = 0.001,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, maximize: bool = False):
         h = _checked("adam", lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                     convention="book")
-        defaults = {k: h[k] for k in ("lr", "betas", "eps", "weight_decay")}
+                     convention="book", maximize=maximize)
+        defaults = {k: h[k] for k in ("lr", "betas", "eps", "weight_decay", "maximize")}
         super().__init__(_params(params), defaults)
 
     @torch.no_grad()
@@ -287,7 +320,7 @@ class BookAdam(torch.optim.Optimizer):
                 # Every product is rounded before its sum, as NumPy rounds it (add_ with alpha
                 # would fuse the two into one FMA): the book's v + (1−β2)·(g² − v) cancels for
                 # β2 near 0, and the same rounding keeps npref and torchref together there.
-                g = p.grad
+                g = -p.grad if group["maximize"] else p.grad
                 if group["weight_decay"] != 0:
                     g = g + p * group["weight_decay"]
                 m, v = state["m"], state["v"]
@@ -332,11 +365,16 @@ assert tuple(_FACTORIES) == NAMES
 
 
 def make(name: str, params, **kwargs) -> torch.optim.Optimizer:
-    """Build an optimizer by lower-case name, e.g. ``make("adam", model.parameters(), lr=1e-3)``."""
+    """Build an optimizer by lower-case name, e.g. ``make("adam", model.parameters(), lr=1e-3)``
+    — the PyTorch door, as :func:`npref.optim.make`: ``torch.optim``'s keywords and options, and
+    for a keyword left out PyTorch's default (``make("sgd", ps)`` is ``torch.optim.SGD(ps)``,
+    lr 1e-3), or with ``convention="book"`` the book's. ``foreach`` / ``fused`` as the
+    factories take them."""
     key = name.lower() if isinstance(name, str) else name
     if key in REFUSED:
         raise ValueError(REFUSED[key])
     factory = _FACTORIES.get(key)
     if factory is None:
         raise ValueError(f"name must be one of {', '.join(map(repr, NAMES))}, got {name!r}")
-    return factory(params, **kwargs)
+    flags = {k: kwargs.pop(k) for k in ("foreach", "fused") if k in kwargs}
+    return factory(params, **npref.optim.make(key, **kwargs).hyperparameters(), **flags)

@@ -219,12 +219,16 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
 
     convention = hyper.get("convention", "torch")
     opt = npref.optim.make(name, **hyper)
-    textbook = npref_rules.RULES.get((name, convention if opt.has_conventions else "torch"))
+    options = opt.options()              # PyTorch's options set: not the book's form any more
+    textbook = None if options else npref_rules.RULES.get(
+        (name, convention if opt.has_conventions else "torch"))
     arch = {**_TINY, "activation": "relu", "weight_init": "he"}
 
     def numpy_panel():
         resolved = opt.hyperparameters()
-        values = ", ".join(f"{k}={v!r}" for k, v in resolved.items() if k != "convention")
+        shown = {k: v for k, v in resolved.items()          # options only where set
+                 if k != "convention" and (type(opt).hyper[k].option is None or k in options)}
+        values = ", ".join(f"{k}={v!r}" for k, v in shown.items())
         made = f"npref.optim.{type(opt).__name__}({values})"
         if textbook is None:        # a rule beyond chapter 6: its update, as it ran
             record = _trace("numpy", arch, name, hyper)

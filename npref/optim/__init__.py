@@ -24,7 +24,7 @@ Not covered, refused by :func:`make` with the reason (:data:`REFUSED`): LBFGS, S
 from __future__ import annotations
 
 from . import more
-from .base import Buffer, Optimizer, Param  # noqa: F401 (the description's pieces)
+from .base import _SAME, Buffer, Optimizer, Param  # noqa: F401 (the description's pieces)
 from .chapter6 import DEFAULT_EPS, SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop
 from .more import *  # noqa: F401,F403 (every rule more.py defines, by its __all__)
 
@@ -57,14 +57,25 @@ REFUSED = {
 
 
 def make(name: str, **kwargs) -> Optimizer:
-    """Build an optimizer by lower-case name, e.g. ``make("adam", lr=1e-3, convention="book")``;
-    the keywords are PyTorch's names for every rule (``make("nadam", momentum_decay=4e-3)``)."""
+    """Build an optimizer by lower-case name — the PyTorch door.
+
+    The keywords are ``torch.optim``'s names for every rule and every option
+    (``make("sgd", momentum=0.9, dampening=0.5, nesterov=True)``, ``make("adam", amsgrad=True)``,
+    ``make("rmsprop", centered=True, momentum=0.5)``, ``maximize=True`` for any); a keyword left
+    out takes **PyTorch's default** (``make("sgd")`` steps like ``torch.optim.SGD(params)``, lr
+    1e-3), or with ``convention="book"`` the book's (``make("adam", convention="book")``: eps
+    1e-7). An ``lr`` may be a 0-d tensor or array, read as the number it holds. The classes
+    themselves (``SGD()`` …) keep the book's defaults of docs/api.md.
+    """
     key = name.lower() if isinstance(name, str) else name
     if key in REFUSED:
         raise ValueError(REFUSED[key])
     cls = RULES.get(key)
     if cls is None:
         raise ValueError(f"name must be one of {', '.join(map(repr, NAMES))}, got {name!r}")
+    if kwargs.get("convention", "torch") == "torch":
+        kwargs = {**{k: p.torch_default for k, p in cls.hyper.items()
+                     if k not in kwargs and p.torch_default is not _SAME}, **kwargs}
     return cls(**kwargs)
 
 

@@ -39,7 +39,10 @@ import numpy as np
 
 from .. import _flat, _validate
 
-__all__ = ["Optimizer", "Param", "Buffer", "fraction_pair", "positive_pair"]
+__all__ = ["Optimizer", "Param", "Buffer", "MAXIMIZE", "fraction_pair", "positive_pair"]
+
+
+_SAME = object()
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,17 @@ class Param:
     check: Callable
     draw: str = "default"
     torch: str | None = None
+    #: PyTorch's default where it differs from ``default`` (the book's, section 4 of the API):
+    #: :func:`npref.optim.make`, the PyTorch door, uses it under ``convention="torch"``.
+    torch_default: object = _SAME
+    #: One of PyTorch's options that the book's rule does not have (``maximize``, ``amsgrad``,
+    #: ``centered`` …): shown only when set, and (where it is not None) refused away from the
+    #: conventions listed.
+    option: tuple[str, ...] | None = None
 
-    def default_for(self, convention: str):
+    def default_for(self, convention: str, door: str = "class"):
+        if door == "torch" and convention == "torch" and self.torch_default is not _SAME:
+            return self.torch_default
         if isinstance(self.default, Mapping):
             return self.default[convention]
         return self.default
@@ -80,10 +92,28 @@ class Buffer:
     nonnegative: bool = False
     scale: Callable | None = None
     init: Callable | None = None
+    #: ``when(opt)``: whether the optimizer keeps this buffer at all (RMSprop's ``grad_avg`` only
+    #: when ``centered``); None: always. As PyTorch, which creates it only then.
+    when: Callable | None = None
 
     @property
     def torch_name(self) -> str:
         return self.torch or self.name
+
+
+def _plain(value):
+    """A 0-d array or tensor (PyTorch's own tests pass ``lr=torch.tensor(0.001)``) as the Python
+    number it holds, a pair of them element by element; anything else as it is (and checked)."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v) for v in value)
+    if (not isinstance(value, (numbers.Number, str, bytes)) and getattr(value, "ndim", None) == 0
+            and callable(getattr(value, "item", None))):
+        return value.item()
+    return value
+
+
+#: ``maximize``: every rule's, as in ``torch.optim``.
+MAXIMIZE = Param(False, _validate.flag, draw="flag", option=("torch", "book"))
 
 
 def fraction_pair(name: str, value) -> tuple[float, float]:
@@ -137,6 +167,8 @@ class Optimizer:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.has_conventions = len(cls.buffers) > 1
+        if "maximize" not in cls.hyper:          # PyTorch's every rule has it: ascend on g
+            cls.hyper = {**cls.hyper, "maximize": MAXIMIZE}
         # The keywords, as a signature: help() and inspect show SGD(*, lr=0.01, …).
         keywords = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY,
                                       default=None if p.by_convention else p.default)
@@ -156,10 +188,18 @@ class Optimizer:
         self.convention = (_validate.convention(kwargs.get("convention", "torch"))
                            if cls.has_conventions else "torch")
         for key, param in cls.hyper.items():
-            value = kwargs.get(key)
+            value = _plain(kwargs.get(key))
             if value is None and (key not in kwargs or param.by_convention):
                 value = param.default_for(self.convention)
-            setattr(self, key, param.check(key, value))
+            value = param.check(key, value)
+            if (param.option is not None and self.convention not in param.option
+                    and value != param.default_for(self.convention)):
+                raise ValueError(f"{key} must be {param.default_for(self.convention)!r} with "
+                                 f"convention={self.convention!r}, got {value!r}: it is "
+                                 f"PyTorch's option, which the book's {cls.__name__} does not "
+                                 "have (use convention='torch')")
+            setattr(self, key, value)
+        self._check_options()
         self.state: dict[str, dict] = {}
         #: The learning rate a schedule started from (npref.schedulers sets it, as PyTorch
         #: sets a param group's ``initial_lr``).
@@ -171,13 +211,21 @@ class Optimizer:
 
     @property
     def state_buffers(self) -> tuple[Buffer, ...]:
-        return tuple(self.buffers[self.convention])
+        """The buffers this optimizer keeps (its convention's; an option's only when set)."""
+        return tuple(b for b in self.buffers[self.convention] if b.when is None or b.when(self))
 
     @property
     def state_names(self) -> Mapping[str, tuple[str, ...]]:
-        """The array buffers of the parameter's shape, per convention."""
-        return {c: tuple(b.name for b in bs if b.kind == "array")
+        """The array buffers of the parameter's shape, per convention (an option's only when
+        set)."""
+        return {c: tuple(b.name for b in bs if b.kind == "array" and (b.when is None
+                                                                       or b.when(self)))
                 for c, bs in self.buffers.items()}
+
+    def options(self) -> dict:
+        """The PyTorch options set away from their defaults (``{"amsgrad": True}``)."""
+        return {key: getattr(self, key) for key, p in type(self).hyper.items()
+                if p.option is not None and getattr(self, key) != p.default_for(self.convention)}
 
     @property
     def nonnegative(self) -> tuple[str, ...]:
@@ -213,7 +261,7 @@ class Optimizer:
             if state is None:
                 state = self.state[key] = self._new_state(p)
             state["step"] += 1
-            self._step(p, grads[key], state, self._scratch(key, p))
+            self._step(p, self._ascent(grads[key]), state, self._scratch(key, p))
 
     def hyperparameters(self) -> dict:
         """The constructor's keywords, with the values in use (defaults resolved)."""
@@ -292,7 +340,15 @@ class Optimizer:
         for key in layout.keys:
             self.state[key]["step"] = step + 1
         state = {"step": step + 1, **{name: layout.state_flat[name] for name in names}}
-        self._step(layout.base, flat_g, state, layout.scratch())
+        self._step(layout.base, self._ascent(flat_g), state, layout.scratch())
+
+    def _ascent(self, g: np.ndarray) -> np.ndarray:
+        """``−g`` with ``maximize=True`` (a new array: the caller's gradient is kept), as every
+        ``torch.optim`` rule negates it before anything else; else ``g``."""
+        return np.negative(g) if self.maximize else g
+
+    def _check_options(self) -> None:
+        """Checks that involve several hyperparameters (SGD: Nesterov needs momentum)."""
 
     def _new_state(self, p: np.ndarray) -> dict:
         state = {"step": 0}

@@ -31,7 +31,10 @@ DEFAULT_EPS = {
 }
 
 LR = Param(0.01, _validate.positive, draw="lr")
+#: SGD's, Momentum's and Nesterov's learning rate: the book's 0.01; PyTorch's SGD defaults to 1e-3.
+SGD_LR = Param(0.01, _validate.positive, draw="lr", torch_default=1e-3)
 DECAY = Param(0.0, _validate.nonnegative, draw="decay")
+TORCH = ("torch",)
 
 
 def _velocity(opt) -> float:
@@ -44,17 +47,56 @@ class SGD(Optimizer):
 
         p ← p − lr·g
 
-    Equals ``torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)``.
+    Equals ``torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)``. With PyTorch's options
+    it is ``torch.optim.SGD`` whole — momentum μ, dampening d, Nesterov (state
+    ``momentum_buffer``, only when μ > 0)::
+
+        b ← g on the first step, then b ← μ·b + (1 − d)·g
+        p ← p − lr·b,   or with nesterov=True   p ← p − lr·(g + μ·b)
+
+    (the book's Momentum and Nesterov are these rules under their own names, with the book's
+    velocity form as a convention). Defaults: lr 0.01 here (the book's); ``make("sgd")`` takes
+    PyTorch's 1e-3. momentum 0, dampening 0, nesterov False, maximize False.
     """
 
     name = "sgd"
     torch_class = "SGD"
     fast = ("foreach", "fused")
-    hyper = {"lr": LR, "weight_decay": DECAY}
+    hyper = {"lr": SGD_LR, "weight_decay": DECAY,
+             "momentum": Param(0.0, _validate.fraction, draw="momentum", option=TORCH),
+             "dampening": Param(0.0, _validate.unit_interval, draw="fraction", option=TORCH),
+             "nesterov": Param(False, _validate.flag, option=TORCH)}
+    # Made by the first step with momentum (a copy of g, as PyTorch's ``buf is None``), also
+    # when a schedule (CyclicLR) turns momentum on later.
+    buffers = {"torch": (Buffer("momentum_buffer", when=lambda opt: opt.momentum > 0,
+                                init=lambda opt, p: None),)}
+
+    def _check_options(self):
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError(f"nesterov=True needs momentum > 0 and dampening 0 (as "
+                             f"torch.optim.SGD), got momentum={self.momentum!r}, "
+                             f"dampening={self.dampening!r}")
 
     def _step(self, p, g, state, work):
         g = self._decayed(p, g)
         a = work[0]
+        if self.momentum > 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(g)      # b ← g
+            else:
+                buf *= self.momentum
+                if self.dampening == 0:
+                    buf += g                         # b ← μ·b + g
+                else:
+                    np.multiply(g, 1 - self.dampening, out=a)
+                    buf += a                         # b ← μ·b + (1 − d)·g
+            if self.nesterov:
+                np.multiply(buf, self.momentum, out=a)
+                a += g
+                g = a                                # g + μ·b
+            else:
+                g = buf
         np.multiply(g, self.lr, out=a)               # lr·g
         p -= a
 
@@ -78,7 +120,7 @@ class Momentum(Optimizer):
     name = "momentum"
     torch_class = "SGD"
     fast = ("foreach", "fused")
-    hyper = {"lr": LR, "momentum": Param(0.9, _validate.fraction, draw="momentum"),
+    hyper = {"lr": SGD_LR, "momentum": Param(0.9, _validate.fraction, draw="momentum"),
              "weight_decay": DECAY}
     buffers = {"torch": (Buffer("momentum_buffer"),),
                "book": (Buffer("v", torch="momentum_buffer", scale=_velocity),)}
@@ -155,7 +197,11 @@ class AdaGrad(Optimizer):
     torch_class = "Adagrad"
     fast = ("foreach", "fused")
     hyper = {"lr": LR, "eps": Param(DEFAULT_EPS["adagrad"], _validate.positive, draw="eps"),
-             "weight_decay": DECAY}
+             "weight_decay": DECAY,
+             "lr_decay": Param(0.0, _validate.nonnegative, draw="small_positive",
+                               option=("torch", "book")),
+             "initial_accumulator_value": Param(0.0, _validate.nonnegative, draw="small_positive",
+                                                option=("torch", "book"))}
     buffers = {"torch": (Buffer("sum", nonnegative=True),),
                "book": (Buffer("h", torch="sum", nonnegative=True),)}
 
@@ -163,9 +209,14 @@ class AdaGrad(Optimizer):
         g = self._decayed(p, g)
         h = state[self.state_names[self.convention][0]]
         a, b = work
+        if state["step"] == 1 and self.initial_accumulator_value:
+            h += self.initial_accumulator_value     # h starts at h₀ (0 + h₀: exact)
         np.multiply(g, g, out=a)
         h += a                                       # h ← h + g²
-        _divided_step(p, g, h, self.lr, self.eps, a, b)
+        lr = self.lr
+        if self.lr_decay:
+            lr = lr / (1 + (state["step"] - 1) * self.lr_decay)   # lr/(1 + (t − 1)·decay)
+        _divided_step(p, g, h, lr, self.eps, a, b)
 
 
 class RMSprop(Optimizer):
@@ -183,19 +234,45 @@ class RMSprop(Optimizer):
     torch_class = "RMSprop"
     hyper = {"lr": LR, "alpha": Param(0.99, _validate.fraction, draw="alpha"),
              "eps": Param(DEFAULT_EPS["rmsprop"], _validate.positive, draw="eps"),
-             "weight_decay": DECAY}
-    buffers = {"torch": (Buffer("square_avg", nonnegative=True),),
-               "book": (Buffer("h", torch="square_avg", nonnegative=True),)}
+             "weight_decay": DECAY,
+             "momentum": Param(0.0, _validate.fraction, draw="momentum",
+                               option=("torch", "book")),
+             "centered": Param(False, _validate.flag, draw="flag", option=("torch", "book"))}
+    _options = (Buffer("grad_avg", when=lambda opt: opt.centered),
+                Buffer("momentum_buffer", when=lambda opt: opt.momentum > 0))
+    buffers = {"torch": (Buffer("square_avg", nonnegative=True), *_options),
+               "book": (Buffer("h", torch="square_avg", nonnegative=True), *_options)}
 
     def _step(self, p, g, state, work):
         g = self._decayed(p, g)
-        h = state[self.state_names[self.convention][0]]
+        h = state["square_avg" if self.convention == "torch" else "h"]
         a, b = work
         h *= self.alpha
         np.multiply(g, 1 - self.alpha, out=a)
         a *= g
         h += a                                       # h ← α·h + (1−α)·g²
-        _divided_step(p, g, h, self.lr, self.eps, a, b)
+        if not (self.centered or self.momentum > 0):
+            _divided_step(p, g, h, self.lr, self.eps, a, b)
+            return
+        if self.centered:                            # the variance: h − ḡ², ḡ the mean of g
+            avg = state["grad_avg"]
+            _lerp_(avg, g, 1 - self.alpha, a)        # ḡ ← α·ḡ + (1−α)·g
+            _fused_square_difference(h, avg, b)      # h − ḡ², rounded once
+            np.sqrt(b, out=b)
+        else:
+            np.sqrt(h, out=b)
+        b += self.eps                                # √(h − ḡ²) + eps, or √h + eps
+        if self.momentum > 0:
+            buf = state["momentum_buffer"]
+            buf *= self.momentum
+            np.divide(g, b, out=a)
+            buf += a                                 # B ← μ·B + g/(…)
+            np.multiply(buf, self.lr, out=a)
+            p -= a                                   # p ← p − lr·B
+        else:
+            np.divide(g, b, out=a)
+            a *= self.lr
+            p -= a                                   # p ← p − lr·g/(…)
 
 
 class Adam(Optimizer):
@@ -227,15 +304,22 @@ class Adam(Optimizer):
     hyper = {"lr": Param(0.001, _validate.positive, draw="lr"),
              "betas": Param((0.9, 0.999), fraction_pair, draw="betas"),
              "eps": Param(DEFAULT_EPS["adam"], _validate.positive, draw="eps"),
-             "weight_decay": DECAY}
-    buffers = {"torch": (Buffer("exp_avg"), Buffer("exp_avg_sq", nonnegative=True)),
+             "weight_decay": DECAY,
+             "amsgrad": Param(False, _validate.flag, draw="flag", option=TORCH),
+             "decoupled_weight_decay": Param(False, _validate.flag, draw="flag", option=TORCH)}
+    _amsgrad = Buffer("max_exp_avg_sq", nonnegative=True, when=lambda opt: opt.amsgrad)
+    buffers = {"torch": (Buffer("exp_avg"), Buffer("exp_avg_sq", nonnegative=True), _amsgrad),
                "book": (Buffer("m"), Buffer("v", nonnegative=True))}
     _decoupled = False
+
+    @property
+    def decay(self) -> str:
+        return "decoupled" if self._decoupled or self.decoupled_weight_decay else "L2"
 
     def _step(self, p, g, state, work):
         beta1, beta2 = self.betas
         t = state["step"]
-        if self._decoupled:
+        if self._decoupled or self.decoupled_weight_decay:
             if self.weight_decay != 0.0:
                 p *= 1 - self.lr * self.weight_decay
         else:
@@ -248,6 +332,9 @@ class Adam(Optimizer):
             np.multiply(g, 1 - beta2, out=a)
             a *= g
             v += a                                       # v ← β2·v + (1−β2)·g²
+            if self.amsgrad:                             # the largest v so far
+                v = state["max_exp_avg_sq"]
+                np.maximum(v, state["exp_avg_sq"], out=v)
             np.sqrt(v, out=b)
             b /= (1 - beta2 ** t) ** 0.5
             b += self.eps                                # √v/√(1−β2ᵗ) + eps
@@ -282,14 +369,16 @@ class AdamW(Adam):
 
     name = "adamw"
     torch_class = "AdamW"
-    decay = "decoupled"
     fast = ("foreach", "fused")
     hyper = {"lr": Param(0.001, _validate.positive, draw="lr"),
              "betas": Param((0.9, 0.999), fraction_pair, draw="betas"),
              "eps": Param(1e-8, _validate.positive, draw="small_eps"),
-             "weight_decay": Param(0.01, _validate.nonnegative, draw="decoupled_decay")}
-    buffers = {"torch": (Buffer("exp_avg"), Buffer("exp_avg_sq", nonnegative=True))}
+             "weight_decay": Param(0.01, _validate.nonnegative, draw="decoupled_decay"),
+             "amsgrad": Param(False, _validate.flag, draw="flag", option=TORCH)}
+    buffers = {"torch": (Buffer("exp_avg"), Buffer("exp_avg_sq", nonnegative=True),
+                         Adam._amsgrad)}
     _decoupled = True
+    decoupled_weight_decay = True
 
 
 def _lerp_(m: np.ndarray, g: np.ndarray, w: float, a: np.ndarray) -> None:
@@ -307,6 +396,23 @@ def _lerp_(m: np.ndarray, g: np.ndarray, w: float, a: np.ndarray) -> None:
     else:
         a *= 1 - w
         np.subtract(g, a, out=m)
+
+
+def _fused_square_difference(h: np.ndarray, m: np.ndarray, out: np.ndarray) -> None:
+    """``out ← h − m²`` rounded once, as PyTorch's ``addcmul`` computes it with a fused
+    multiply-add. Where the variance h − m² cancels (a gradient that hardly changes) the result
+    is all rounding, and RMSprop divides by its root: rounding m² first, as plain NumPy would,
+    would change the step by far more than the dtype's tolerance. Dekker's product gives m² as
+    hi + lo exactly (hi = m·m rounded); ``(h − hi) − lo`` is then exact up to one rounding
+    wherever the two cancel (h − hi is exact there, Sterbenz), and within an ulp elsewhere."""
+    split = m.dtype.type(134217729.0 if m.dtype == np.float64 else 4097.0)   # 2^⌈p/2⌉ + 1
+    hi = m * m
+    c = m * split
+    m_hi = c - (c - m)                       # m = m_hi + m_lo, each half the mantissa
+    m_lo = m - m_hi
+    lo = ((m_hi * m_hi - hi) + 2 * m_hi * m_lo) + m_lo * m_lo      # m² − hi, exactly
+    np.subtract(h, hi, out=out)
+    out -= lo
 
 
 def _divided_step(p, g, h, lr, eps, a, b) -> None:

@@ -126,6 +126,7 @@ DRAWS = {
     "decay": weight_decays,
     "decoupled_decay": weight_decays,
     "momentum": momenta,
+    "fraction": st.floats(0.0, 1.0),
     "alpha": alphas,
     "betas": betas,
     "eps": epsilons,
@@ -142,10 +143,13 @@ DRAWS = {
 }
 
 
-def hyperparameters(optimizer: str):
+def hyperparameters(optimizer: str, options: bool = False):
     """A dict of keyword arguments for the named optimizer (``"adam"``, ``"nadam"``, …), each over
     its valid range, as its description says: ``npref.optim.make(name, **drawn)`` (the same
-    keywords work for ``torchref.optim.make``)."""
+    keywords work for ``torchref.optim.make``). ``options=True`` also draws PyTorch's options
+    the book's rules lack (``maximize``, ``amsgrad``, ``centered``, SGD's ``momentum`` …), valid
+    under ``convention="torch"``; SGD's ``nesterov`` (which needs momentum and no dampening) is
+    left at False."""
     from npref import optim
 
     key = optimizer.lower() if isinstance(optimizer, str) else optimizer
@@ -153,13 +157,14 @@ def hyperparameters(optimizer: str):
         raise ValueError(f"optimizer must be one of {', '.join(optim.NAMES)}, got {optimizer!r}")
     return st.fixed_dictionaries({name: DRAWS[param.draw]
                                   for name, param in optim.RULES[key].hyper.items()
-                                  if param.draw in DRAWS})
+                                  if param.draw in DRAWS
+                                  and (options or param.option is None)})
 
 
 #: The chapter-6 optimizers' hyperparameter strategies, by name (as before the descriptions
 #: carried them; kept for callers that read this table).
 HYPERPARAMETERS = {name: {k: DRAWS[p.draw] for k, p in __import__("npref.optim",
                                                                   fromlist=["RULES"])
-                          .RULES[name].hyper.items()}
+                          .RULES[name].hyper.items() if p.option is None}
                    for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
                                 "adamw")}
