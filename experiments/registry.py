@@ -105,7 +105,13 @@ class Experiment:
 
     def meanings(self) -> dict:
         """Each setting's meaning, in the current language (the page's configuration table)."""
-        return {f.name: _(f.metadata.get("meaning", "")) if f.metadata.get("meaning") else ""
+        def translated(meaning):
+            if not meaning:
+                return ""
+            if hasattr(meaning, "message"):      # experiments.settings.named
+                return _(meaning.message, **meaning.values)
+            return _(meaning)
+        return {f.name: translated(f.metadata.get("meaning"))
                 for f in dataclasses.fields(self.settings)}
 
 

@@ -44,6 +44,23 @@ def setting(default, check, meaning: str):
     return field(default=default, metadata=metadata)
 
 
+class Named(str):
+    """A meaning made from a message with placeholders (``named("{name}'s learning rate",
+    name="Lion")``): the English text, which also keeps the message and its values, so that the
+    page translates the message and fills them in."""
+
+    def __new__(cls, message: str, **values):
+        made = super().__new__(cls, message.format(**values))
+        made.message, made.values = message, values
+        return made
+
+
+def named(message: str, **values) -> Named:
+    """A setting's meaning from a catalogue message with placeholders (for settings made from a
+    description, one per rule)."""
+    return Named(message, **values)
+
+
 def _accepts(text: str):
     def mark(check):
         check.accepts = text

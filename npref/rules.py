@@ -135,14 +135,17 @@ def he_normal(shape, rng):
     return math.sqrt(2.0) / math.sqrt(shape[0]) * rng.standard_normal(shape)
 
 
-#: The reference form of each optimizer of :mod:`npref.optim`, by name and convention: the
-#: function, and the names of its state arrays in the order it takes them (``t``: the step).
-RULES = {
-    ("sgd", "torch"): (sgd, ()), ("sgd", "book"): (sgd, ()),
-    ("momentum", "book"): (momentum, ("v",)), ("momentum", "torch"): (momentum_buffer, ("b",)),
-    ("nesterov", "book"): (nesterov, ("v",)), ("nesterov", "torch"): (nesterov_buffer, ("b",)),
-    ("adagrad", "book"): (adagrad, ("h",)), ("adagrad", "torch"): (adagrad, ("h",)),
-    ("rmsprop", "book"): (rmsprop, ("h",)), ("rmsprop", "torch"): (rmsprop, ("h",)),
-    ("adam", "book"): (adam, ("m", "v", "t")), ("adam", "torch"): (adam_torch, ("m", "v", "t")),
-    ("adamw", "torch"): (adamw, ("m", "v", "t")), ("adamw", "book"): (adamw, ("m", "v", "t")),
-}
+def __getattr__(name):
+    if name == "RULES":
+        return _rules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _rules() -> dict:
+    """``RULES``: the reference form of each optimizer of :mod:`npref.optim`, by name and
+    convention — the function, and the names of its state arrays in the order it takes them
+    (``t``: the step) — as each rule's description names it (its ``textbook``)."""
+    from . import optim
+
+    return {(rule.name, convention): form for rule in optim.RULES.values()
+            for convention, form in rule.textbook.items()}

@@ -44,7 +44,17 @@ PATHS = ["single-tensor", "foreach"]
 
 
 def torch_class(name):
-    return getattr(torch.optim, RULES[name].torch_class)
+    """PyTorch's class for the rule, or torchref's own where PyTorch has none (Lion): then npref
+    and torchref, written apart, witness each other."""
+    return torchref.optim.counterpart(name)
+
+
+def label(name, short=False):
+    """``torch.optim.NAdam`` (``torch.optim`` with ``short``), or ``torchref.optim.Lion``."""
+    cls = torch_class(name)
+    if cls.__module__.startswith("torch.optim"):
+        return "torch.optim" if short else f"torch.optim.{cls.__name__}"
+    return f"torchref.optim.{cls.__name__}"
 
 
 def torch_keywords(name, hyper: dict) -> dict:
@@ -140,12 +150,13 @@ def test_matches_pytorch(name, path, device, data):
         run = run_update_parity(opt, reference, p0, grads, device=device, dtype=dtype,
                                 state=state_map(opt, p0), floor=scale(opt, grads),
                                 stepwise=True,
-                                names=(f"torch.optim.{RULES[name].torch_class} ({path})",
+                                names=(f"{label(name)} ({path})",
                                        "npref"),
-                                what=f"{name}: npref vs torch.optim ({path}, step by step)")
+                                what=f"{name}: npref vs {label(name, short=True)} ({path}, "
+                                     "step by step)")
     mirror = torch_trajectory(lambda ps: torchref.optim.make(name, ps, **hyper, foreach=foreach),
                               p0, grads, device)
-    for key, values in mirror.items():        # torchref is PyTorch's class: the same bits
+    for key, values in mirror.items():        # torchref returns the reference's class: same bits
         assert np.array_equal(values, run.reference[key], equal_nan=True), (name, key)
 
 

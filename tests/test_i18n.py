@@ -33,6 +33,23 @@ def messages() -> dict:
                                                       "lstrip_blocks": "True"}}):
             message = message[0] if isinstance(message, tuple) else message
             found.setdefault(message, []).append(f"{filename}:{lineno}")
+    for message, where in phrases().items():
+        found.setdefault(message, []).append(where)
+    return found
+
+
+def phrases() -> dict:
+    """The words the optimizers' descriptions hold for the report (``npref.optim.Phrase``: a
+    formula's words, a note), each with where it is: {message: "npref.optim.RULES[name].…"}."""
+    import npref.optim
+
+    found = {}
+    for name, rule in npref.optim.RULES.items():
+        formulas = rule.formula.values() if isinstance(rule.formula, dict) else [rule.formula]
+        for attribute, texts in (("formula", formulas), ("note", [rule.note])):
+            for text in texts:
+                if isinstance(text, npref.optim.Phrase):
+                    found.setdefault(str(text), f"npref.optim.RULES[{name!r}].{attribute}")
     return found
 
 

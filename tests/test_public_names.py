@@ -58,6 +58,8 @@ NPREF_ONLY = {
 TORCHREF_ONLY = {
     ("optim", "BookAdam"): "the book's Adam has no torch.optim twin, so it is a class of its own; "
                            "in npref it is Adam(convention='book')",
+    ("optim", "counterpart"): "the class computing a rule in PyTorch (torch.optim's, or "
+                              "torchref's own where PyTorch has none): a question for torch",
     ("layers", "BookSoftmaxWithLoss"): "the book's log(y + 1e-7) loss as an nn.Module; in npref "
                                        "it is SoftmaxWithLoss(convention='book')",
     ("layers", "BookBatchNorm1d"): "the book's BatchNorm has no nn.BatchNorm1d setting; in npref "

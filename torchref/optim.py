@@ -42,7 +42,7 @@ import npref.optim
 from npref.optim import NAMES, REFUSED
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW", "BookAdam",
-           "make", "NAMES"]         # and the factories of the rules beyond chapter 6, below
+           "make", "counterpart", "NAMES"]         # and the factories of the rules beyond chapter 6, below
 
 
 def _checked(name: str, **kwargs) -> dict:
@@ -331,11 +331,30 @@ class BookAdam(torch.optim.Optimizer):
         return loss
 
 
+#: torchref's own optimizers, by class name: BookAdam, and the rules of npref.optim PyTorch has no
+#: class for (their ``torch_class`` names one defined here) — every torch.optim.Optimizer class
+#: this module defines.
+OWN = {name: obj for name, obj in list(globals().items())
+       if isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer)
+       and obj.__module__ == __name__}
+
+
+def counterpart(name: str) -> type:
+    """The class that computes rule ``name`` (npref.optim's name) in PyTorch: ``torch.optim``'s
+    (``"nadam"`` → ``torch.optim.NAdam``), or where PyTorch has none torchref's own
+    (``"lion"`` → :class:`Lion`) — as the rule's description names it (``torch_class``)."""
+    rule = npref.optim.RULES[name.lower()]
+    return getattr(torch.optim, rule.torch_class, None) or OWN[rule.torch_class]
+
+
 def _factory(name: str):
     """The factory of a rule PyTorch has and chapter 6 does not: npref's description checks the
-    keywords (PyTorch's names), PyTorch's own class computes it."""
+    keywords (PyTorch's names), PyTorch's own class computes it. A rule PyTorch lacks is its
+    torchref class itself (which checks its keywords by the same description)."""
     rule = npref.optim.RULES[name]
-    torch_class = getattr(torch.optim, rule.torch_class)
+    torch_class = counterpart(name)
+    if torch_class.__module__ == __name__:
+        return torch_class
 
     def factory(params, *, foreach=None, **kwargs) -> torch.optim.Optimizer:
         h = _checked(name, **kwargs)

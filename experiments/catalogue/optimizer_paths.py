@@ -15,7 +15,7 @@ the gradient, so PyTorch's default lr of 1 barely leaves the start in 30 steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, make_dataclass
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class Bowl:
 
 
 @dataclass(frozen=True)
-class Settings:
+class BookSettings:
     """The book's figure 6-8: its start, its 30 steps and its learning rates."""
     start_x: float = S.setting(-7.0, S.finite, "x of the start")
     start_y: float = S.setting(2.0, S.finite, "y of the start")
@@ -55,19 +55,25 @@ class Settings:
     lr_adagrad: float = S.setting(1.5, S.positive, "AdaGrad's learning rate")
     lr_rmsprop: float = S.setting(0.1, S.positive, "RMSprop's learning rate")
     lr_adam: float = S.setting(0.3, S.positive, "Adam's learning rate")
-    lr_adadelta: float = S.setting(50.0, S.positive, "Adadelta's learning rate")
-    lr_adamax: float = S.setting(0.3, S.positive, "Adamax's learning rate")
-    lr_nadam: float = S.setting(0.3, S.positive, "NAdam's learning rate")
-    lr_radam: float = S.setting(0.3, S.positive, "RAdam's learning rate")
-    lr_asgd: float = S.setting(0.95, S.positive, "ASGD's learning rate")
-    lr_rprop: float = S.setting(0.01, S.positive, "Rprop's learning rate (its first step)")
-    lr_adafactor: float = S.setting(0.1, S.positive, "Adafactor's relative step size")
 
 
-#: The second figure: every other rule npref has that the settings give a learning rate (a rule
-#: added to npref.optim joins the figure with its ``lr_<name>`` setting).
+#: The second figure: every rule beyond chapter 6 whose description gives a learning rate for
+#: this bowl (``example_lr``), each with its ``lr_<name>`` setting — a rule added to npref.optim
+#: joins the figure by its description.
 MORE = tuple(n for n in npref.optim.NAMES if n not in npref.optim.CHAPTER_6
-             and f"lr_{n}" in {f.name for f in fields(Settings)})
+             and npref.optim.RULES[n].example_lr is not None)
+#: What each of them is named by, for the figures, the findings and the settings' meanings.
+_NAMES = {name: npref.optim.RULES[name].__name__ for name in MORE}
+_LR_MEANING = N_("{name}'s learning rate")
+Settings = make_dataclass(
+    "Settings",
+    [(f"lr_{name}", float,
+      S.setting(npref.optim.RULES[name].example_lr, S.positive,
+                S.named(_LR_MEANING, name=_NAMES[name])))
+     for name in MORE],
+    bases=(BookSettings,), frozen=True)
+Settings.__doc__ = BookSettings.__doc__ + " Then one learning rate per rule of the second figure."
+Settings.__module__ = __name__
 #: The name each rule is shown by: its npref class's ("AdaGrad", "NAdam").
 LABELS = {name: npref.optim.RULES[name].__name__ for name in OPTIMIZERS + MORE}
 
@@ -100,8 +106,19 @@ def diverged(result, config) -> list[str]:
 def plot(results, config, out_dir):
     return [_grid(results, config, out_dir, OPTIMIZERS, (2, 3), "optimizer-paths.png",
                   source=_("book figure 6-8")),
-            _grid(results, config, out_dir, MORE, (2, 4), "optimizer-paths-more.png",
-                  source=_("the rest of torch.optim"))]
+            _grid(results, config, out_dir, MORE, (-(-len(MORE) // 4), 4),
+                  "optimizer-paths-more.png", source=_more_source())]
+
+
+def _more_source() -> str:
+    """What the second figure shows: the rest of torch.optim, and the rules PyTorch lacks."""
+    import torch.optim
+
+    own = [_NAMES[n] for n in MORE if not hasattr(torch.optim, npref.optim.RULES[n].torch_class)]
+    if not own:
+        return _("the rest of torch.optim")
+    return _("the rest of torch.optim, and {names} (no torch.optim class: torchref's own)",
+             names=", ".join(own))
 
 
 def _grid(results, config, out_dir, names, shape, filename, source):
@@ -114,8 +131,8 @@ def _grid(results, config, out_dir, names, shape, filename, source):
     first = next(iter(results.values()))
     gone = diverged(first, config)
     rows, cols = shape
-    fig, axes = plt.subplots(rows, cols, figsize=(13, 8 if cols == 3 else 6.8), sharex=True,
-                             sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 8 if cols == 3 else 3.4 * rows),
+                             sharex=True, sharey=True, squeeze=False)
     for ax, name in zip(axes.flat, names):
         label = LABELS[name]
         ax.contour(xs, ys, zs, levels=np.geomspace(0.05, 25, 12), colors="0.75", linewidths=0.8)
@@ -292,7 +309,21 @@ def concept(config):
         "about lr·√(eps/(1 − ρ)) ≈ 0.003·lr whatever the gradient, hence lr {lr_adadelta:g}. "
         "The NumPy side differentiates f by hand, the PyTorch side with autograd.",
         steps=config["steps"], start_x=config["start_x"], start_y=config["start_y"],
-        along_y=along_y, lr_adadelta=config["lr_adadelta"])
+        along_y=along_y, lr_adadelta=config["lr_adadelta"]) + _beyond_torch(config)
+
+
+def _beyond_torch(config) -> str:
+    """The rules of the second figure that PyTorch has no class for, from their descriptions."""
+    import torch.optim
+
+    own = [n for n in MORE if not hasattr(torch.optim, npref.optim.RULES[n].torch_class)]
+    if not own:
+        return ""
+    return " " + _("It also walks rules PyTorch has no class for, which torchref implements: "
+                   "{rules}.", rules="; ".join(
+                       _("{formula} (lr {lr:g})",
+                         formula=_(npref.optim.RULES[n].formula_for("torch")),
+                         lr=config[f"lr_{n}"]) for n in own))
 
 
 register(Experiment(

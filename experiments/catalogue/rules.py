@@ -55,55 +55,22 @@ class Rule:
     book: str | None = None
 
 
-#: Each optimizer's formula, per convention (the book's, PyTorch's).
-OPTIMIZER_FORMULAS = {
-    ("sgd", "book"): "SGD: p ← p − lr·g",
-    ("momentum", "book"): N_("Momentum (the book's): v ← μ·v − lr·g;  p ← p + v"),
-    ("momentum", "torch"): N_("Momentum (PyTorch's): b ← μ·b + g;  p ← p − lr·b"),
-    ("nesterov", "book"): N_("Nesterov (the book's): p ← p + μ²·v − (1 + μ)·lr·g;  "
-                             "v ← μ·v − lr·g"),
-    ("nesterov", "torch"): N_("Nesterov (PyTorch's): b ← μ·b + g;  p ← p − lr·(g + μ·b)"),
-    ("adagrad", "book"): "AdaGrad: h ← h + g²;  p ← p − lr·g/(√h + eps)",
-    ("rmsprop", "book"): "RMSprop: h ← α·h + (1 − α)·g²;  p ← p − lr·g/(√h + eps)",
-    ("adam", "book"): N_("Adam (the book's): m ← m + (1 − β₁)·(g − m);  "
-                         "v ← v + (1 − β₂)·(g² − v);  p ← p − lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·m/(√v + eps)"),
-    ("adam", "torch"): N_("Adam (PyTorch's): m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²;  "
-                          "p ← p − lr/(1 − β₁ᵗ)·m/(√v/√(1 − β₂ᵗ) + eps)"),
-    ("adamw", "torch"): N_("AdamW: p ← p·(1 − lr·wd), then PyTorch's Adam step"),
-}
-#: The formulas of ``npref.optim.RULES`` (the rules beyond chapter 6) that hold words, for the
-#: catalogue: each is shown translated where its text is exactly this (the others are notation).
-_NPREF_FORMULAS = (
-    N_("NAdam: m, v as Adam's;  p ← p − lr·(1 − μₜ)/(1 − Πμ)·g/d − lr·μₜ₊₁/(1 − Πμ·μₜ₊₁)·m/d,  "
-       "d = √(v/(1 − β₂ᵗ)) + eps"),
-    N_("RAdam: m, v as Adam's;  p ← p − lr·m/(1 − β₁ᵗ)·[r·√(1 − β₂ᵗ)/(√v + eps) once ρₜ > 5, "
-       "else 1]"),
-    N_("Rprop: s ← s·η₊ where g·g_prev > 0, s·η₋ where < 0 (and that step skipped);  "
-       "p ← p − sign(g)·s"),
-    N_("Adafactor: v̂ ← factored average of g² (rows × columns; a vector's own);  u = g/√v̂;  "
-       "p ← p − min(lr, 1/√t)·max(eps₂, RMS(p))·u/max(1, RMS(u)/d)"),
-)
-#: Where the book's convention differs from PyTorch's, per optimizer.
-_BOOK_NOTES = {
-    "momentum": N_("the book keeps the velocity v = −lr·b; PyTorch the buffer b of gradients: "
-                   "the same steps while lr stays constant (see the conventions page)"),
-    "nesterov": N_("the book's velocity form and PyTorch's buffer form take the same steps "
-                   "while lr stays constant"),
-    "adagrad": N_("the book's eps is 1e-7, PyTorch's default 1e-10"),
-    "rmsprop": N_("the book's eps is 1e-7, PyTorch's default 1e-8"),
-    "adam": N_("the book folds both bias corrections into the rate and adds eps 1e-7 to the raw "
-               "√v; PyTorch adds eps 1e-8 to the corrected √v̂ (see the conventions page)"),
-}
-
-
 def formula(name: str, convention: str) -> str:
-    """The rule in one line, in the current language: chapter 6's per convention (written
-    here), the others' from their description (``npref.optim.RULES[name].formula``)."""
+    """The rule in one line, in the current language, from its description
+    (``npref.optim.RULES[name].formula``: words as a Phrase, translated by the catalogue)."""
     import npref.optim
 
-    return _(OPTIMIZER_FORMULAS.get((name, convention))
-             or OPTIMIZER_FORMULAS.get((name, "book")) or OPTIMIZER_FORMULAS.get((name, "torch"))
-             or npref.optim.RULES[name].formula)
+    return _(npref.optim.RULES[name].formula_for(convention))
+
+
+def __getattr__(attribute):
+    if attribute == "OPTIMIZER_FORMULAS":      # each rule's formula per convention, in English
+        import npref.optim
+
+        return {(name, convention): rule.formula_for(convention)
+                for name, rule in npref.optim.RULES.items()
+                for convention in (rule.buffers if rule.has_conventions else ("torch",))}
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
 
 
 # -- the tiny runs the panels are traced from -------------------------------------------------
@@ -191,6 +158,12 @@ def _source_panel(fns, note=None) -> Panel:
 
 # -- optimizers --------------------------------------------------------------------------------
 
+def torch_optim():
+    import torch.optim
+
+    return torch.optim
+
+
 def _torch_update_functions(record) -> list:
     """The update functions of ``torch.optim`` that ran (``_single_tensor_adam`` on the CPU,
     ``_multi_tensor_adam`` where foreach was taken), and torchref's own ``step`` methods."""
@@ -206,8 +179,9 @@ def _torch_update_functions(record) -> list:
             if (callable(fn) and getattr(fn, "__module__", None) == name
                     and re.match(r"_(single|multi)_tensor_|_fused_", attr) and record.ran(fn)):
                 found.append(fn)
-    if record.ran(torchref.optim.BookAdam.step):
-        found.append(torchref.optim.BookAdam.step)
+    for cls in torchref.optim.OWN.values():      # BookAdam, and the rules PyTorch lacks
+        if record.ran(cls.step):
+            found.append(cls.step)
     return found
 
 
@@ -215,13 +189,12 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
     """The rule of optimizer ``name`` (npref.optim's name) with keywords ``hyper`` (its
     convention among them, where it has one)."""
     import npref.optim
-    from npref import rules as npref_rules
-
+    
     convention = hyper.get("convention", "torch")
     opt = npref.optim.make(name, **hyper)
     options = opt.options()              # PyTorch's options set: not the book's form any more
-    textbook = None if options else npref_rules.RULES.get(
-        (name, convention if opt.has_conventions else "torch"))
+    textbook = None if options else type(opt).textbook.get(
+        convention if opt.has_conventions else "torch")
     arch = {**_TINY, "activation": "relu", "weight_init": "he"}
 
     def numpy_panel():
@@ -232,10 +205,15 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
         made = f"npref.optim.{type(opt).__name__}({values})"
         if textbook is None:        # a rule beyond chapter 6: its update, as it ran
             record = _trace("numpy", arch, name, hyper)
-            return _panel([type(opt)._step], record, cls=type(opt),
-                          note=_("{made}'s update of one parameter, in the order of operations "
-                                 "of PyTorch's single-tensor path "
-                                 "(parity_tests/test_optim_more.py)", made=made))
+            if hasattr(torch_optim(), type(opt).torch_class):
+                note = _("{made}'s update of one parameter, in the order of operations of "
+                         "PyTorch's single-tensor path (parity_tests/test_optim_more.py)",
+                         made=made)
+            else:
+                note = _("{made}'s update of one parameter; PyTorch has no such optimizer, and "
+                         "torchref.optim.{cls} computes the same (parity_tests/test_optim_more.py)",
+                         made=made, cls=type(opt).torch_class)
+            return _panel([type(opt)._step], record, cls=type(opt), note=note)
         return _source_panel([textbook[0]], note=_h("{made} computes this, bit for bit "
                                                     "(tests/test_rules.py)", made=made))
 
@@ -247,7 +225,7 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
     title = formula(name, convention)
     if label:
         title = f"{label} — {title.split(': ', 1)[-1]}" if ": " in title else title
-    note = _BOOK_NOTES.get(name) if opt.has_conventions else None
+    note = type(opt).note if opt.has_conventions else None
     return Rule(title, numpy_panel, torch_panel, _(note) if note else note)
 
 

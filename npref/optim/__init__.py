@@ -23,25 +23,21 @@ Not covered, refused by :func:`make` with the reason (:data:`REFUSED`): LBFGS, S
 
 from __future__ import annotations
 
-from . import more
-from .base import _SAME, Buffer, Optimizer, Param  # noqa: F401 (the description's pieces)
+from . import chapter6, more
+from .base import _SAME, DEFINED, Buffer, Optimizer, Param, Phrase  # noqa: F401 (the pieces)
 from .chapter6 import DEFAULT_EPS, SGD, AdaGrad, Adam, AdamW, Momentum, Nesterov, RMSprop
 from .more import *  # noqa: F401,F403 (every rule more.py defines, by its __all__)
 
-_MORE = tuple(getattr(more, name) for name in more.__all__)
-
-__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW",
-           *more.__all__, "make", "NAMES", "CHAPTER_6", "DEFAULT_EPS", "REFUSED", "RULES",
-           "has_conventions", "with_convention"]
-
 #: Every rule, by the lower-case name :func:`make` takes: chapter 6's in the book's order, then
-#: the rest of ``torch.optim`` (every class of :mod:`npref.optim.more`: adding one there adds
-#: it here, to torchref and to the parity suite).
-RULES = {cls.name: cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam, AdamW,
-                                   *_MORE)}
+#: the rest (:mod:`npref.optim.more`: the rest of ``torch.optim``, and rules PyTorch lacks).
+#: A class defined there is a rule here, in torchref and in the parity suite: nothing lists them.
+RULES = dict(DEFINED)
 NAMES = tuple(RULES)
 #: The book's seven.
-CHAPTER_6 = NAMES[:7]
+CHAPTER_6 = tuple(name for name, cls in RULES.items() if cls.__module__ == chapter6.__name__)
+
+__all__ = ["Optimizer", *chapter6.__all__, *more.__all__, "make", "NAMES", "CHAPTER_6", "REFUSED",
+           "RULES", "has_conventions", "with_convention"]
 
 #: ``torch.optim``'s optimizers npref does not cover, and why.
 REFUSED = {

@@ -16,14 +16,25 @@ A rule is a subclass of :class:`Optimizer` that declares
     shape the rule chooses (``"other"``), each with PyTorch's state-dict name and, where it is
     stored differently, the factor between the two;
 ``torch_class``
-    ``"SGD"``, ``"NAdam"`` … — the ``torch.optim`` class that computes the rule (None where PyTorch
-    has none, as for the book's Adam);
-
+    ``"SGD"``, ``"NAdam"`` … — the class that computes the rule in PyTorch: ``torch.optim``'s of
+    that name, or where PyTorch has none (``"Lion"``) torchref's own of that name;
 ``formula``
-    the update in one line of the book's notation, for the report;
+    the update in one line of the book's notation, for the report (``{convention: text}`` where
+    the conventions differ); a :class:`Phrase` where it holds English words to translate;
+``note``
+    where the book's convention differs from PyTorch's, for the report (a :class:`Phrase`);
+``textbook``
+    ``{convention: (function, state names)}`` — the rule as the book writes it, a loop in
+    :mod:`npref.rules` that ``tests/test_rules.py`` proves bit-identical to ``_step`` (chapter 6);
+    where there is none the report shows ``_step`` itself, as it ran;
+``example_lr``
+    the learning rate at which the rule walks the book's bowl f = x²/20 + y² in 30 steps (the
+    optimizer-paths experiment's second figure; None keeps it out);
 
 and implements ``_step(p, g, state, work)``, which updates ``p`` and ``state`` in place. Adding an
-optimizer is that class (its update rule and its row); the parity suite reads the rest.
+optimizer is that class (its update rule and its description), and — where PyTorch has no class
+for it — torchref's; the factories, the parity suite, the report's panels and the paths figure
+read the rest.
 """
 
 from __future__ import annotations
@@ -39,7 +50,15 @@ import numpy as np
 
 from .. import _flat, _validate
 
-__all__ = ["Optimizer", "Param", "Buffer", "MAXIMIZE", "fraction_pair", "positive_pair"]
+__all__ = ["Optimizer", "Param", "Buffer", "Phrase", "MAXIMIZE", "fraction_pair",
+           "positive_pair"]
+
+
+class Phrase(str):
+    """Text in English words — a formula's words, a note — that the report shows in the page's
+    language (experiments' catalogue translates each Phrase of every description; a plain str is
+    notation, shown as it is)."""
+
 
 
 _SAME = object()
@@ -112,6 +131,9 @@ def _plain(value):
     return value
 
 
+#: Every rule npref.optim defines, by lower-case name, in the order its modules define them.
+DEFINED: dict[str, type] = {}
+
 #: ``maximize``: every rule's, as in ``torch.optim``.
 MAXIMIZE = Param(False, _validate.flag, draw="flag", option=("torch", "book"))
 
@@ -156,9 +178,22 @@ class Optimizer:
     #: element-wise rules whose state is arrays starting at zero.
     flat: bool = True
 
-    #: The rule in one line of the book's notation ("Adamax: m ← …; p ← …"), for the report's
-    #: rule panels (chapter 6's are written there per convention).
-    formula: str | None = None
+    #: The rule in one line of the book's notation ("Adamax: m ← …; p ← …"), or one per
+    #: convention, for the report's rule panels.
+    formula: str | Mapping[str, str] | None = None
+    #: Where the book's convention differs from PyTorch's (a Phrase), for the report.
+    note: str | None = None
+    #: ``{convention: (function of npref.rules, its state arrays in order)}``: the book's form.
+    textbook: Mapping[str, tuple] = {}
+    #: The learning rate for the book's bowl in optimizer-paths' second figure (None: not there).
+    example_lr: float | None = None
+
+    @classmethod
+    def formula_for(cls, convention: str = "torch") -> str:
+        """The formula shown for ``convention`` (the rule's only one where they agree)."""
+        if isinstance(cls.formula, Mapping):
+            return cls.formula.get(convention) or next(iter(cls.formula.values()))
+        return cls.formula or cls.__name__
 
     #: Whether the rule exists in the book's convention too (False: SGD, where both agree, and
     #: the rules the book does not have) — set from ``buffers``.
@@ -166,6 +201,8 @@ class Optimizer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.name and cls.__module__.startswith("npref.optim."):
+            DEFINED[cls.name] = cls             # npref.optim.RULES, in the order defined
         cls.has_conventions = len(cls.buffers) > 1
         if "maximize" not in cls.hyper:          # PyTorch's every rule has it: ascend on g
             cls.hyper = {**cls.hyper, "maximize": MAXIMIZE}

@@ -19,7 +19,8 @@ import math
 import numpy as np
 
 from .. import _validate
-from .base import Buffer, Optimizer, Param, fraction_pair
+from .. import rules as book
+from .base import Buffer, Optimizer, Param, Phrase, fraction_pair
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW", "DEFAULT_EPS"]
 
@@ -61,6 +62,8 @@ class SGD(Optimizer):
 
     name = "sgd"
     torch_class = "SGD"
+    formula = "SGD: p ← p − lr·g"
+    textbook = {"torch": (book.sgd, ()), "book": (book.sgd, ())}
     fast = ("foreach", "fused")
     hyper = {"lr": SGD_LR, "weight_decay": DECAY,
              "momentum": Param(0.0, _validate.fraction, draw="momentum", option=TORCH),
@@ -119,6 +122,11 @@ class Momentum(Optimizer):
 
     name = "momentum"
     torch_class = "SGD"
+    formula = {"book": Phrase("Momentum (the book's): v ← μ·v − lr·g;  p ← p + v"),
+               "torch": Phrase("Momentum (PyTorch's): b ← μ·b + g;  p ← p − lr·b")}
+    note = Phrase("the book keeps the velocity v = −lr·b; PyTorch the buffer b of gradients: "
+                  "the same steps while lr stays constant (see the conventions page)")
+    textbook = {"book": (book.momentum, ("v",)), "torch": (book.momentum_buffer, ("b",))}
     fast = ("foreach", "fused")
     hyper = {"lr": SGD_LR, "momentum": Param(0.9, _validate.fraction, draw="momentum"),
              "weight_decay": DECAY}
@@ -160,6 +168,12 @@ class Nesterov(Momentum):
     """
 
     name = "nesterov"
+    formula = {"book": Phrase("Nesterov (the book's): p ← p + μ²·v − (1 + μ)·lr·g;  "
+                              "v ← μ·v − lr·g"),
+               "torch": Phrase("Nesterov (PyTorch's): b ← μ·b + g;  p ← p − lr·(g + μ·b)")}
+    note = Phrase("the book's velocity form and PyTorch's buffer form take the same steps "
+                  "while lr stays constant")
+    textbook = {"book": (book.nesterov, ("v",)), "torch": (book.nesterov_buffer, ("b",))}
 
     def _step(self, p, g, state, work):
         g = self._decayed(p, g)
@@ -195,6 +209,9 @@ class AdaGrad(Optimizer):
 
     name = "adagrad"
     torch_class = "Adagrad"
+    formula = "AdaGrad: h ← h + g²;  p ← p − lr·g/(√h + eps)"
+    note = Phrase("the book's eps is 1e-7, PyTorch's default 1e-10")
+    textbook = {"book": (book.adagrad, ("h",)), "torch": (book.adagrad, ("h",))}
     fast = ("foreach", "fused")
     hyper = {"lr": LR, "eps": Param(DEFAULT_EPS["adagrad"], _validate.positive, draw="eps"),
              "weight_decay": DECAY,
@@ -232,6 +249,9 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     torch_class = "RMSprop"
+    formula = "RMSprop: h ← α·h + (1 − α)·g²;  p ← p − lr·g/(√h + eps)"
+    note = Phrase("the book's eps is 1e-7, PyTorch's default 1e-8")
+    textbook = {"book": (book.rmsprop, ("h",)), "torch": (book.rmsprop, ("h",))}
     hyper = {"lr": LR, "alpha": Param(0.99, _validate.fraction, draw="alpha"),
              "eps": Param(DEFAULT_EPS["rmsprop"], _validate.positive, draw="eps"),
              "weight_decay": DECAY,
@@ -300,6 +320,15 @@ class Adam(Optimizer):
 
     name = "adam"
     torch_class = "Adam"
+    formula = {"book": Phrase("Adam (the book's): m ← m + (1 − β₁)·(g − m);  "
+                              "v ← v + (1 − β₂)·(g² − v);  "
+                              "p ← p − lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·m/(√v + eps)"),
+               "torch": Phrase("Adam (PyTorch's): m ← β₁·m + (1 − β₁)·g;  "
+                               "v ← β₂·v + (1 − β₂)·g²;  "
+                               "p ← p − lr/(1 − β₁ᵗ)·m/(√v/√(1 − β₂ᵗ) + eps)")}
+    note = Phrase("the book folds both bias corrections into the rate and adds eps 1e-7 to the "
+                  "raw √v; PyTorch adds eps 1e-8 to the corrected √v̂ (see the conventions page)")
+    textbook = {"book": (book.adam, ("m", "v", "t")), "torch": (book.adam_torch, ("m", "v", "t"))}
     fast = ("foreach", "fused")
     hyper = {"lr": Param(0.001, _validate.positive, draw="lr"),
              "betas": Param((0.9, 0.999), fraction_pair, draw="betas"),
@@ -369,6 +398,9 @@ class AdamW(Adam):
 
     name = "adamw"
     torch_class = "AdamW"
+    formula = Phrase("AdamW: p ← p·(1 − lr·wd), then PyTorch's Adam step")
+    note = None
+    textbook = {"torch": (book.adamw, ("m", "v", "t")), "book": (book.adamw, ("m", "v", "t"))}
     fast = ("foreach", "fused")
     hyper = {"lr": Param(0.001, _validate.positive, draw="lr"),
              "betas": Param((0.9, 0.999), fraction_pair, draw="betas"),

@@ -2,7 +2,9 @@ r"""The rest of ``torch.optim`` for dense parameters: Adadelta, Adamax, NAdam, R
 and Adafactor — PyTorch's rules (``convention="torch"`` only), each a row of data
 (:mod:`npref.optim.base`) and its update written as plain NumPy, in the order of operations of
 PyTorch's single-tensor implementation, so that float64 results agree with ``torch.optim`` to a
-few ulps. Notation as in :mod:`npref.optim.chapter6`.
+few ulps; and rules PyTorch has no class for (Lion), which torchref implements beside them.
+Notation as in :mod:`npref.optim.chapter6`. Every class defined here with a ``name`` is a rule of
+:data:`npref.optim.RULES`.
 
 Where PyTorch keeps a per-parameter scalar in a float32 tensor (NAdam's ``mu_product``, ASGD's
 ``eta`` and ``mu``), npref rounds it to float32 too: that is the number PyTorch's next step reads.
@@ -13,9 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate
-from .base import Buffer, Optimizer, Param, fraction_pair, positive_pair
+from .base import Buffer, Optimizer, Param, Phrase, fraction_pair, positive_pair
 
-__all__ = ["Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor"]
 
 DECAY = Param(0.0, _validate.nonnegative, draw="decay")
 
@@ -54,6 +55,7 @@ class Adadelta(Optimizer):
     """
 
     name = "adadelta"
+    example_lr = 50.0
     formula = ("Adadelta: v ← ρ·v + (1 − ρ)·g²;  Δ ← √(u + eps)/√(v + eps)·g;"
                "  u ← ρ·u + (1 − ρ)·Δ²;  p ← p − lr·Δ")
     torch_class = "Adadelta"
@@ -89,6 +91,7 @@ class Adamax(Optimizer):
     """
 
     name = "adamax"
+    example_lr = 0.3
     formula = ("Adamax: m ← β₁·m + (1 − β₁)·g;  u ← max(β₂·u, |g| + eps);"
                "  p ← p − lr/(1 − β₁ᵗ)·m/u")
     torch_class = "Adamax"
@@ -140,7 +143,8 @@ class NAdam(_Decoupled):
     """
 
     name = "nadam"
-    formula = ("NAdam: m, v as Adam's;  p ← p − lr·(1 − μₜ)/(1 − Πμ)·g/d"
+    example_lr = 0.3
+    formula = Phrase("NAdam: m, v as Adam's;  p ← p − lr·(1 − μₜ)/(1 − Πμ)·g/d"
                " − lr·μₜ₊₁/(1 − Πμ·μₜ₊₁)·m/d,  d = √(v/(1 − β₂ᵗ)) + eps")
     torch_class = "NAdam"
     flat = False
@@ -183,7 +187,8 @@ class RAdam(_Decoupled):
     """
 
     name = "radam"
-    formula = ("RAdam: m, v as Adam's;"
+    example_lr = 0.3
+    formula = Phrase("RAdam: m, v as Adam's;"
                "  p ← p − lr·m/(1 − β₁ᵗ)·[r·√(1 − β₂ᵗ)/(√v + eps) once ρₜ > 5, else 1]")
     torch_class = "RAdam"
     hyper = {"lr": Param(1e-3, _validate.positive, draw="lr"),
@@ -229,6 +234,7 @@ class ASGD(Optimizer):
     """
 
     name = "asgd"
+    example_lr = 0.95
     formula = ("ASGD: p ← p·(1 − λ·η) − η·g;  a ← a + μ·(p − a);"
                "  η ← lr/(1 + λ·lr·t)^α,  μ ← 1/max(1, t − t₀)")
     torch_class = "ASGD"
@@ -292,7 +298,8 @@ class Rprop(Optimizer):
     """
 
     name = "rprop"
-    formula = ("Rprop: s ← s·η₊ where g·g_prev > 0,"
+    example_lr = 0.01
+    formula = Phrase("Rprop: s ← s·η₊ where g·g_prev > 0,"
                " s·η₋ where < 0 (and that step skipped);  p ← p − sign(g)·s")
     torch_class = "Rprop"
     decay = None
@@ -363,7 +370,8 @@ class Adafactor(Optimizer):
     """
 
     name = "adafactor"
-    formula = ("Adafactor: v̂ ← factored average of g² (rows × columns; a vector's own);"
+    example_lr = 0.1
+    formula = Phrase("Adafactor: v̂ ← factored average of g² (rows × columns; a vector's own);"
                "  u = g/√v̂;"
                "  p ← p − min(lr, 1/√t)·max(eps₂, RMS(p))·u/max(1, RMS(u)/d)")
     torch_class = "Adafactor"
@@ -407,3 +415,9 @@ class Adafactor(Optimizer):
         denom = max(1.0, float(_norm(update)) / (update.size ** 0.5 * self.d))
         p -= alpha / denom * update
 
+
+
+#: Every rule defined above (a class with a ``name``): adding one is adding its class.
+__all__ = [name for name, obj in list(globals().items())
+           if isinstance(obj, type) and issubclass(obj, Optimizer) and obj.__module__ == __name__
+           and obj.name]
