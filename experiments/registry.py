@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -143,17 +144,38 @@ def finding(claim: str, measured: str, holds, needs: str = "quick", *, diverged=
 _REGISTRY: dict[str, Experiment] = {}
 
 
+#: name -> the module that registered it (its place in the catalogue's order).
+_MODULE_OF: dict[str, str] = {}
+
+
 def register(experiment: Experiment) -> Experiment:
     if experiment.name in _REGISTRY:
         raise ValueError(f"experiment {experiment.name!r} is registered twice")
     _REGISTRY[experiment.name] = experiment
+    _MODULE_OF[experiment.name] = _declaring_module()
     return experiment
 
 
+def _declaring_module() -> str:
+    """The catalogue module whose code is registering (a helper such as
+    ``breast_cancer.experiment`` is called from it): the nearest frame in :data:`MODULES`."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module in MODULES:
+            return module
+        frame = frame.f_back
+    return ""
+
+
 def all_experiments() -> dict[str, Experiment]:
+    """Every experiment, in the catalogue's order (:data:`MODULES`) — whichever module was
+    imported first (a test importing one directly) — then any registered elsewhere."""
     for module in MODULES:
         importlib.import_module(module)
-    return dict(_REGISTRY)
+    rank = {module: i for i, module in enumerate(MODULES)}
+    names = sorted(_REGISTRY, key=lambda n: rank.get(_MODULE_OF.get(n), len(MODULES)))
+    return {name: _REGISTRY[name] for name in names}
 
 
 def get(name: str) -> Experiment:

@@ -47,7 +47,9 @@ def optimizer_paths():
     # The second figure: Rprop's first step is its lr (0.01) along both axes, Adafactor's its
     # lr (0.1) times each coordinate, ASGD zigzags as SGD does.
     first = {"Rprop": (-6.99, 1.99), "Adafactor": (-6.3, 1.8)}
-    for label in ("Adadelta", "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "Adafactor"):
+    from experiments.catalogue import optimizer_paths as paths
+
+    for label in (paths.LABELS[name] for name in paths.MORE):     # every rule of the figure
         x1, y1 = first.get(label, (-6.5, 1.5))
         s[f"{label}.x"] = [-7.0, x1] + list(np.linspace(x1, 0, 30))[1:]
         s[f"{label}.y"] = ([2.0 * (-0.9) ** k for k in range(31)] if label == "ASGD"

@@ -117,8 +117,7 @@ def _more_source() -> str:
     own = [_NAMES[n] for n in MORE if not hasattr(torch.optim, npref.optim.RULES[n].torch_class)]
     if not own:
         return _("the rest of torch.optim")
-    return _("the rest of torch.optim, and {names} (no torch.optim class: torchref's own)",
-             names=", ".join(own))
+    return _("the rest of torch.optim, and {names}, torchref's own", names=", ".join(own))
 
 
 def _grid(results, config, out_dir, names, shape, filename, source):
@@ -161,8 +160,10 @@ def _grid(results, config, out_dir, names, shape, filename, source):
         ax.set_axis_off()
     if len(spare):                                   # the legend in a free panel
         spare[0].legend(*axes.flat[0].get_legend_handles_labels(), loc="center")
-    else:
+    elif names == OPTIMIZERS:
         axes.flat[cols].legend(loc="upper right")   # one entry per backend: its own path
+    else:                                            # the first path keeps to the upper left
+        axes.flat[0].legend(loc="lower right")
     fig.suptitle(_("f(x, y) = x²/20 + y² from ({x:g}, {y:g}), {steps} steps",
                    x=config["start_x"], y=config["start_y"], steps=config["steps"])
                  + (f", convention={config['convention']!r}" if names == OPTIMIZERS else ""))

@@ -175,7 +175,7 @@ def _torch_update_functions(record) -> list:
     for name, module in list(sys.modules.items()):
         if not (name.startswith("torch.optim.") or name == "torchref.optim"):
             continue
-        for attr, fn in vars(module).items():
+        for attr, fn in list(vars(module).items()):
             if (callable(fn) and getattr(fn, "__module__", None) == name
                     and re.match(r"_(single|multi)_tensor_|_fused_", attr) and record.ran(fn)):
                 found.append(fn)
