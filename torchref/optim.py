@@ -331,6 +331,61 @@ class BookAdam(torch.optim.Optimizer):
         return loss
 
 
+class Lion(torch.optim.Optimizer):
+    r"""Lion (Chen et al., 2023), which PyTorch has no class for — :class:`npref.optim.Lion`'s
+    rule in PyTorch::
+
+        g ← −g                               (only with maximize=True)
+        c = β1·m + (1 − β1)·g
+        p ← p·(1 − lr·wd) − lr·sign(c)
+        m ← β2·m + (1 − β2)·g
+
+    Defaults (the paper's): lr 1e-4, betas (0.9, 0.99), weight_decay 0, maximize False. State
+    ``step`` and ``exp_avg`` (m). Each product is rounded before its sum, as NumPy rounds it
+    (``add_`` with ``alpha`` would fuse them): where c cancels, its sign decides a step of lr, so
+    the same rounding keeps npref and torchref together. No multi-tensor path (``foreach=True``
+    is refused; None and False pass).
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-4,
+                 betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0,
+                 maximize: bool = False, foreach=None):
+        h = _checked("lion", lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize)
+        if _fast(foreach, None).get("foreach"):
+            raise ValueError("foreach=True is not offered for Lion: torchref's Lion has no "
+                             "multi-tensor path (use foreach=None)")
+        super().__init__(_params(params), h)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Perform one update of every parameter that has a gradient; returns ``closure()``."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, wd = group["lr"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse or p.is_complex():
+                    raise RuntimeError("Lion supports dense real tensors only")
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                g = -p.grad if group["maximize"] else p.grad
+                m = state["exp_avg"]
+                if wd != 0:
+                    p.mul_(1 - lr * wd)
+                c = m * beta1 + g * (1 - beta1)
+                p.sub_(c.sign_().mul_(lr))
+                m.mul_(beta2).add_(g * (1 - beta2))
+        return loss
+
+
 #: torchref's own optimizers, by class name: BookAdam, and the rules of npref.optim PyTorch has no
 #: class for (their ``torch_class`` names one defined here) — every torch.optim.Optimizer class
 #: this module defines.

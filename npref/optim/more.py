@@ -417,6 +417,44 @@ class Adafactor(Optimizer):
 
 
 
+class Lion(Optimizer):
+    r"""Lion (Chen et al., 2023, "Symbolic Discovery of Optimization Algorithms"): the sign of an
+    interpolation of the momentum and the gradient, with decoupled weight decay. PyTorch has no
+    class for it; ``torchref.optim.Lion`` computes it::
+
+        c = β1·m + (1 − β1)·g
+        p ← p·(1 − lr·wd) − lr·sign(c)
+        m ← β2·m + (1 − β2)·g
+
+    Every step moves each element by exactly lr (or 0), whatever the gradient's size — so its
+    learning rate is usually 3–10 times smaller than AdamW's, and its weight decay as much
+    larger. Defaults (the paper's and lucidrains/lion-pytorch's): lr 1e-4, betas (0.9, 0.99),
+    weight_decay 0. State ``exp_avg`` (m).
+    """
+
+    name = "lion"
+    example_lr = 0.3
+    formula = ("Lion: c = β₁·m + (1 − β₁)·g;  p ← p·(1 − lr·wd) − lr·sign(c);"
+               "  m ← β₂·m + (1 − β₂)·g")
+    torch_class = "Lion"
+    decay = "decoupled"
+    fast = ()
+    hyper = {"lr": Param(1e-4, _validate.positive, draw="lr"),
+             "betas": Param((0.9, 0.99), fraction_pair, draw="betas"),
+             "weight_decay": DECAY}
+    buffers = {"torch": (Buffer("exp_avg"),)}
+
+    def _step(self, p, g, state, work):
+        beta1, beta2 = self.betas
+        m = state["exp_avg"]
+        if self.weight_decay != 0:
+            p *= 1 - self.lr * self.weight_decay
+        c = m * beta1 + g * (1 - beta1)
+        p -= _sign(c) * self.lr                  # torch.sign's sign: a NaN gives 0
+        m *= beta2
+        m += g * (1 - beta2)
+
+
 #: Every rule defined above (a class with a ``name``): adding one is adding its class.
 __all__ = [name for name, obj in list(globals().items())
            if isinstance(obj, type) and issubclass(obj, Optimizer) and obj.__module__ == __name__
