@@ -59,11 +59,17 @@ class Trace:
 
 
 def _roots() -> tuple[str, ...]:
+    """The folders of the traced packages, resolved — and, where a symlink leads there (a
+    linked virtual environment), also as imported: a frame's ``co_filename`` is the path the
+    module was imported by, not its resolved one, and a root missing it traces nothing."""
     found = []
     for name in ROOTS:
         module = sys.modules.get(name)
         if module is not None and getattr(module, "__file__", None):
-            found.append(str(Path(module.__file__).resolve().parent))
+            folder = Path(module.__file__).parent
+            found.append(str(folder.resolve()))
+            if str(folder.absolute()) != found[-1]:
+                found.append(str(folder.absolute()))
     return tuple(found)
 
 

@@ -130,3 +130,28 @@ def test_the_pytorch_panel_is_the_function_that_ran():
     assert "amsgrad" not in torch_side.blocks[0].code            # a branch not taken
     book = R.optimizer("adam", {"lr": 0.01, "convention": "book"}).torch()
     assert book.blocks[0].title == "torchref/optim.py, BookAdam.step"
+
+
+def test_a_package_imported_through_a_symlink_is_traced(tmp_path, monkeypatch):
+    """A virtual environment reached through a symlink (a linked .venv): frames carry the path
+    the module was imported by, and the panel must still see them run (it showed an empty
+    PyTorch column)."""
+    import importlib
+    import sys
+
+    real = tmp_path / "real" / "linkedpkg"
+    real.mkdir(parents=True)
+    (real / "__init__.py").write_text("def step(x):\n    y = x + 1\n    return y\n")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.syspath_prepend(str(tmp_path / "link"))
+    monkeypatch.setattr(code, "ROOTS", ("linkedpkg",))
+    sys.modules.pop("linkedpkg", None)
+    module = importlib.import_module("linkedpkg")
+    try:
+        assert "link" in module.step.__code__.co_filename
+        record = code.trace(lambda: module.step(1))
+        assert record.ran(module.step)
+        assert code.statements(module.step, record)[0].code.splitlines() == [
+            "y = x + 1", "return y"]
+    finally:
+        sys.modules.pop("linkedpkg", None)
