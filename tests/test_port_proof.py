@@ -240,3 +240,28 @@ def test_the_other_signatures_have_their_hints():
                                                   1 + 0.9 * (var - 1), 1 + 0.1 * (var - 1))
     assert "constant 3 times" in hint("x", 3 * v, v)
     assert hint("x", v + 1e-3 * rng.random(8), v) == ""          # no pattern: no hint
+
+
+def test_the_adam_eps_hint_holds_where_some_weights_hardly_move():
+    """issue 42: torch.optim.Adam(eps=1e-7) against the book's Adam on a net where a few of the
+    weights' √v lie near eps (5 of 1,500 in a 30-50-50-10 net): the difference is
+    K/(√v + ε), not K/√v, and those few must not hide the hint."""
+    from npref.testing.hints import explain
+
+    rng = np.random.default_rng(1)
+    lr, beta1, beta2, eps = 1e-3, 0.9, 0.999, 1e-7
+    root = 10.0 ** rng.uniform(-4, -2, 1500)
+    root[:5] = [5e-8, 1e-7, 2e-7, 4e-7, 1e-6]                   # weights that hardly move
+    v, m = root ** 2, rng.standard_normal(1500) * root
+    c = 1 - beta2 ** 3                                        # the third step
+    torch_step = lr / (1 - beta1 ** 3) * m / (root / np.sqrt(c) + eps)
+    book_step = lr * np.sqrt(c) / (1 - beta1 ** 3) * m / (root + eps)
+    p = rng.standard_normal(1500)
+    said = " ".join(explain("affine1.W", p - torch_step, p - book_step,
+                            current={"affine1.W.v": (v, v)},
+                            previous={"affine1.W": (p, p)}))
+    assert "Adam's eps placed differently" in said, said
+    unrelated = p - book_step * (1 + 1e-3 * rng.standard_normal(1500))
+    assert "Adam's eps" not in " ".join(explain(
+        "affine1.W", unrelated, p - book_step, current={"affine1.W.v": (v, v)},
+        previous={"affine1.W": (p, p)}))

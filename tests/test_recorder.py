@@ -126,3 +126,74 @@ def test_draws_hands_the_code_the_numbers_it_would_have_drawn():
 def test_bad_arguments_are_refused_by_name(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+class BatchNormalization:
+    """The book's BatchNormalization as a user has it: γ, β, momentum 0.9 on the running
+    averages, eps 10e-7 under the root, the biased variance."""
+
+    def __init__(self, gamma, beta, momentum=0.9):
+        self.gamma, self.beta, self.momentum = gamma, beta, momentum
+        self.running_mean = self.running_var = None
+
+    def forward(self, x, train_flg=True):
+        if self.running_mean is None:
+            self.running_mean, self.running_var = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+        mu = x.mean(axis=0)
+        self.xc = x - mu
+        var = np.mean(self.xc ** 2, axis=0)
+        self.std = np.sqrt(var + 10e-7)
+        self.xn = self.xc / self.std
+        self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+        self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        return self.gamma * self.xn + self.beta
+
+    def backward(self, dout):
+        n = dout.shape[0]
+        self.dbeta, self.dgamma = dout.sum(axis=0), np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dxc += (2.0 / n) * self.xc * (0.5 * dstd / self.std)
+        return dxc - np.sum(dxc, axis=0) / n
+
+
+def test_the_books_batchnorm_meets_a_torch_port_by_name():
+    """issue 42: the book's BatchNormalization is a batchnorm — ``batchnorm1``, not
+    ``batchnormalization1`` — so record pairs the book's net with a port without ``names=``;
+    and, known as one, the affine output before it is recorded without its bias on both sides
+    (its bias is inert)."""
+    rng = np.random.default_rng(2)
+    W1, W2 = rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
+    book = BookNet(rng)
+    book.layers = OrderedDict(Affine1=Affine(W1, rng.standard_normal(5)),
+                              BatchNorm1=BatchNormalization(np.ones(5), np.zeros(5)),
+                              Relu1=Relu(), Affine2=Affine(W2, np.zeros(3)))
+    port = nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5, eps=1e-6), nn.ReLU(),
+                         nn.Linear(5, 3)).double()
+    with torch.no_grad():
+        for fc, key in ((port[0], "Affine1"), (port[3], "Affine2")):
+            fc.weight.copy_(torch.tensor(book.layers[key].W.T))
+            fc.bias.copy_(torch.tensor(book.layers[key].b))
+    rec_book, rec_port = record(book), record(port)
+    assert list(rec_book.layers) == list(rec_port.layers) == ["affine1", "batchnorm1", "relu1",
+                                                              "affine2"]
+    assert "affine1.b" in rec_book.inert and "affine1.b" in rec_port.inert
+    x, dout = rng.standard_normal((6, 4)), rng.standard_normal((6, 3))
+
+    def compared(rec):            # the book keeps the biased variance: a convention, not a bug
+        return {k: v for k, v in rec.take().items() if not k.endswith("running_var")}
+
+    def book_step(t):
+        book.gradient(x, dout.copy())
+        return compared(rec_book)
+
+    def port_step(t):
+        port(torch.tensor(x)).backward(torch.tensor(dout))
+        seen = compared(rec_port)
+        port.zero_grad()
+        return seen
+
+    assert set(book_step(0)) == set(port_step(0))
+    assert lockstep(book_step, port_step, steps=2, names=("book", "port"),
+                    inert=rec_book.inert) is None

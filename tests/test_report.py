@@ -398,3 +398,42 @@ def test_pages_come_from_templates_with_escaping_and_strict_data(tmp_path):
     assert 'href="../bench/index.html">Performance</a>' in text and "119,910" in text
     with pytest.raises(jinja2.UndefinedError):
         render.render_bench({**result, "rows": [{"impl": "x"}]})
+
+
+def rule_panels(page: Path) -> list:
+    """(formula, column, [(title, code)]) for every column of every rule on a built page."""
+    text = page.read_text(encoding="utf-8")
+    found = []
+    for rule in text.split('<p class="formula">')[1:]:
+        formula = rule.split("</p>", 1)[0]
+        side = re.search(r'<div class="side">\n(.*?</div>)\n</div>', rule, re.S).group(1)
+        for column, body in zip(("NumPy", "PyTorch"), re.findall(r"<div>(.*?)</div>", side,
+                                                                 re.S)):
+            blocks = re.findall(r'<p><code>([^<]*)</code>[^<]*</p><pre class="rule">(.*?)</pre>',
+                                body, re.S)
+            found.append((html.unescape(formula), column,
+                          [(t, html.unescape(code)) for t, code in blocks]))
+    return found
+
+
+def test_every_rule_panel_of_the_built_pages_shows_the_code_that_ran(site, site_ko):
+    """issue 42, on the pages as written (both languages, both columns): every column holds code
+    (a PyTorch column was empty where the environment is reached through a symlink), no panel
+    is longer than a student can set beside the book's listing, the NumPy column has no out=
+    buffers, and no column calls a private helper whose lines are not on the page."""
+    from tests.test_rule_panels import LONGER, MAX_LINES, PRIVATE_CALL
+
+    checked = 0
+    for page in [*site.glob("*/index.html"), *site_ko.glob("*/index.html")]:
+        for formula, column, blocks in rule_panels(page):
+            where = f"{page.parent.name}: {formula[:40]} ({column})"
+            assert blocks, f"{where}: no code"
+            shown = {t.rsplit(".", 1)[-1].rsplit(", ", 1)[-1] for t, _ in blocks}
+            lines = sum(len(code.splitlines()) for _, code in blocks)
+            assert lines < LONGER.get(formula.split(":")[0], MAX_LINES), f"{where}: {lines}"
+            for title, code in blocks:
+                assert column == "PyTorch" or "out=" not in code, f"{where}: out= in {title}"
+                for name in PRIVATE_CALL.findall(code):
+                    assert name in shown, f"{where}: calls {name}() without showing it"
+            checked += 1
+    assert checked >= 2 * 2 * 14, checked          # optimizer-paths' 14 rules, both languages

@@ -44,10 +44,15 @@ from npref.testing.comparison import as_array
 __all__ = ["record", "Recorder", "draws", "KINDS", "LAYOUT", "ROLES"]
 
 #: A layer's kind, by its class name: what a port's layer and the original's are both called.
+#: The book's own classes (common/layers.py: ``BatchNormalization``, ``Relu``, ``Dropout`` …)
+#: are the kinds they are, so a book net and its port meet by name with no map.
 KINDS = {"Linear": "affine", "Affine": "affine", "LazyLinear": "affine",
          "BatchNorm1d": "batchnorm", "BatchNorm": "batchnorm", "BookBatchNorm1d": "batchnorm",
+         "BatchNormalization": "batchnorm",
          "ReLU": "relu", "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
-         "Dropout": "dropout", "LeakyReLU": "leakyrelu", "Softmax": "softmax"}
+         "Dropout": "dropout", "LeakyReLU": "leakyrelu", "Softmax": "softmax",
+         "SoftmaxWithLoss": "softmaxwithloss", "BookSoftmaxWithLoss": "softmaxwithloss",
+         "CrossEntropyLoss": "softmaxwithloss"}
 
 #: (kind, attribute) → (the book's name, how the array is laid out there). PyTorch's Linear keeps
 #: ``weight`` as (out, in); the book's Affine keeps ``W`` as (in, out).

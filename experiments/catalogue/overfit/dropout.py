@@ -18,6 +18,13 @@ class Settings(overfit.Settings):
     dropout: float = S.setting(0.2, S.fraction, "the drop probability p")
 
 
+#: Quick: half the book's epochs, and a gentler dropout. At the book's p = 0.2 the net trains
+#: so much more slowly that even the book's 301 epochs end before its test accuracy catches up
+#: (training 63 %, test 54 % against the plain net's 78 %, full profile, NumPy); at 151 epochs
+#: p = 0.05 narrows the gap (26.1 → 22.8 points) with the test accuracy held (73.9 → 74.9 %).
+QUICK = {**overfit.QUICK, "dropout": 0.05}
+
+
 def compute(backend, config, seed, data_dir):
     variants = {f"dropout {p:g}": Variant(overfit.arch(config, dropout=p), "sgd",
                                           {"lr": config["lr"]}, overfit.schedule(config),
@@ -49,7 +56,8 @@ register(Experiment(
                "book's convention: x·mask in "
                "training, x·(1 − p) in evaluation). Fewer units learn from each step, so training "
                "is slower: in the same epochs the net sees its images less often."),
-    settings=Settings, profiles={"quick": Settings(**overfit.QUICK)}, compute=compute, plot=plot, data=overfit.describe,
+    settings=Settings, profiles={"quick": Settings(**QUICK)}, compute=compute, plot=plot,
+    data=overfit.describe,
     findings=lambda result, config: overfit.findings(
         result, config, ["dropout 0", f"dropout {config['dropout']:g}"], _("dropout"),
         labels=labels(config)),
