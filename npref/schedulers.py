@@ -113,13 +113,20 @@ class LRScheduler:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self.optimizer.lr!r})"
 
 
+def _lambdas(lr_lambda) -> list:
+    """PyTorch's ``lr_lambda`` (a function of the epoch, or a list of one per group) as npref's
+    one-group list, checked."""
+    lambdas = [_one("lr_lambda", lr_lambda)]
+    if not callable(lambdas[0]):
+        raise ValueError(f"lr_lambda must be a function of the epoch, got {lr_lambda!r}")
+    return lambdas
+
+
 class LambdaLR(LRScheduler):
     """lr = initial_lr · lr_lambda(epoch)."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
-        self.lr_lambdas = [_one("lr_lambda", lr_lambda)]
-        if not callable(self.lr_lambdas[0]):
-            raise ValueError(f"lr_lambda must be a function of the epoch, got {lr_lambda!r}")
+        self.lr_lambdas = _lambdas(lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -131,9 +138,7 @@ class MultiplicativeLR(LRScheduler):
     """lr ← lr · lr_lambda(epoch) at each step (the factor of each epoch, compounded)."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
-        self.lr_lambdas = [_one("lr_lambda", lr_lambda)]
-        if not callable(self.lr_lambdas[0]):
-            raise ValueError(f"lr_lambda must be a function of the epoch, got {lr_lambda!r}")
+        self.lr_lambdas = _lambdas(lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -299,20 +304,27 @@ class CosineAnnealingLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
+def _of_one(schedulers, optimizer, owner: str) -> list:
+    """``schedulers`` as a list, checked: at least one, none a ReduceLROnPlateau (its step needs
+    the metric), every one driving ``optimizer``."""
+    schedulers = list(schedulers)
+    if len(schedulers) < 1:
+        raise ValueError("schedulers must hold at least one scheduler, got none")
+    for i, scheduler in enumerate(schedulers):
+        if isinstance(scheduler, ReduceLROnPlateau):
+            raise ValueError(f"schedulers[{i}]: {owner} cannot run ReduceLROnPlateau, whose "
+                             "step needs the metric")
+        if getattr(scheduler, "optimizer", None) is not optimizer:
+            raise ValueError(f"schedulers[{i}] drives another optimizer; all must drive this "
+                             "one")
+    return schedulers
+
+
 class SequentialLR(LRScheduler):
     """Each of ``schedulers`` in turn, switching at each of ``milestones`` (one fewer)."""
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
-        schedulers = list(schedulers)
-        if len(schedulers) < 1:
-            raise ValueError("schedulers must hold at least one scheduler, got none")
-        for i, scheduler in enumerate(schedulers):
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(f"schedulers[{i}]: SequentialLR cannot run ReduceLROnPlateau, "
-                                 "whose step needs the metric")
-            if getattr(scheduler, "optimizer", None) is not optimizer:
-                raise ValueError(f"schedulers[{i}] drives another optimizer; all must drive "
-                                 "this one")
+        schedulers = _of_one(schedulers, optimizer, "SequentialLR")
         milestones = list(milestones)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"milestones must hold one fewer than schedulers "
@@ -351,18 +363,9 @@ class ChainedScheduler(LRScheduler):
 
     def __init__(self, schedulers, optimizer=None):
         schedulers = list(schedulers)
-        if len(schedulers) < 1:
-            raise ValueError("schedulers must hold at least one scheduler, got none")
-        optimizer = optimizer if optimizer is not None else getattr(schedulers[0], "optimizer",
-                                                                    None)
-        for i, scheduler in enumerate(schedulers):
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(f"schedulers[{i}]: ChainedScheduler cannot run "
-                                 "ReduceLROnPlateau, whose step needs the metric")
-            if getattr(scheduler, "optimizer", None) is not optimizer:
-                raise ValueError(f"schedulers[{i}] drives another optimizer; all must drive "
-                                 "one")
-        self._schedulers = schedulers
+        if optimizer is None and schedulers:
+            optimizer = getattr(schedulers[0], "optimizer", None)
+        self._schedulers = _of_one(schedulers, optimizer, "ChainedScheduler")
         self.optimizer = _optimizer(optimizer)
         self._last_lr = self._lrs()
 
