@@ -197,3 +197,24 @@ def test_the_books_batchnorm_meets_a_torch_port_by_name():
     assert set(book_step(0)) == set(port_step(0))
     assert lockstep(book_step, port_step, steps=2, names=("book", "port"),
                     inert=rec_book.inert) is None
+
+
+def test_a_layer_that_ran_twice_between_takes_is_said():
+    """issue 42: take() after a second forward (an evaluation pass after the step) keeps the
+    later values — it says so, naming the layers, on either side."""
+    port = nn.Sequential(nn.Linear(3, 2), nn.ReLU()).double()
+    rec = record(port)
+    x = torch.ones(4, 3, dtype=torch.float64)
+    port(x)
+    assert set(rec.take()) >= {"affine1.out", "relu1.out"}      # once: nothing said
+    port(x), port(2 * x)
+    with pytest.warns(UserWarning, match="affine1 ran forward 2 times, relu1 ran forward 2"):
+        seen = rec.take()
+    assert np.array_equal(seen["affine1.out"], port[0](2 * x).detach().numpy())
+    book = BookNet(np.random.default_rng(0))
+    rec_book = record(book)
+    for layer in book.layers.values():
+        layer.forward(np.ones((2, 5)) if layer is not book.layers["Affine1"] else np.ones((2, 4)))
+    book.layers["Affine1"].forward(np.ones((2, 4)))
+    with pytest.warns(UserWarning, match="affine1 ran forward 2 times"):
+        rec_book.take()

@@ -35,6 +35,7 @@ NumPy only: torch modules and tensors are used through their own methods.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -217,6 +218,7 @@ class Recorder:
         ran — each layer's parameter gradients, then the gradient it passed back. Clears."""
         entries, self._entries = self._entries, []
         reached, self._backward = self._backward, []
+        _warn_if_twice(entries)
         if not self.torch:
             return dict(entries)
         out = dict(entries)
@@ -344,6 +346,22 @@ class Recorder:
     def __repr__(self):
         side = "torch" if self.torch else "NumPy"
         return f"Recorder({side}: {', '.join(self.layers)})"
+
+
+def _warn_if_twice(entries) -> None:
+    """A layer that ran forward more than once since the last ``take()`` (an evaluation pass
+    after the step, say) is recorded by its last pass only: said, not silently kept."""
+    runs: dict = {}
+    for key, _value in entries:
+        if key.endswith(".out"):
+            runs[key[:-4]] = runs.get(key[:-4], 0) + 1
+    twice = {name: n for name, n in runs.items() if n > 1}
+    if twice:
+        warnings.warn(
+            f"take(): {', '.join(f'{k} ran forward {n} times' for k, n in twice.items())} "
+            "since the last take(); the values returned are the last pass's (an evaluation "
+            "pass after the step replaces the training pass's) — take() after the pass you "
+            "mean to compare", stacklevel=3)
 
 
 def record(model, *, layers=None, names=None, layout=None) -> Recorder:
