@@ -656,8 +656,8 @@ NAMES = tuple(n for n in __all__ if n not in ("LRScheduler", "NAMES", "build", "
 
 def build(spec, optimizer, module=None):
     """A schedule from its description ``(name, keywords)`` — ``("StepLR", {"step_size": 10})``;
-    SequentialLR's and ChainedScheduler's ``schedulers`` are descriptions too — for ``optimizer``: from this module for
-    an npref optimizer, or from ``module`` (``torch.optim.lr_scheduler``, whose classes take the
+    SequentialLR's and ChainedScheduler's ``schedulers`` are descriptions too — for
+    ``optimizer``: from this module for an npref optimizer, or from ``module`` (``torch.optim.lr_scheduler``, whose classes take the
     same names and keywords) for a torch one. What lets one ``Schedule`` drive both backends."""
     import sys
 

@@ -302,3 +302,26 @@ def test_scalars_and_non_finite_gradients_as_pytorch(name, case):
         check_parity(np.where(finite, theirs["p"], 0.0), np.where(finite, ours["p"], 0.0),
                      dtype=np.float64, floor="norm", what=f"{name} ({case}, foreach={foreach})")
         assert np.array_equal(np.isinf(ours["p"]), np.isinf(theirs["p"]))
+
+
+@given(data=st.data())
+def test_lion_is_the_papers_algorithm(data):
+    """A rule PyTorch has no class for has no built-in witness; Lion's third is the paper's
+    Algorithm 2 (Chen et al., 2023) as a plain Python loop over the elements, one number at a
+    time in the parameter's dtype, written apart from both backends' vectorized code."""
+    hyper, p0, grads, dtype = data.draw(cases("lion"))
+    opt = npref.optim.make("lion", **hyper)
+    lr, (beta1, beta2), wd = opt.lr, opt.betas, opt.weight_decay
+    sign = -1 if opt.maximize else 1
+    expected = np.empty((len(grads), p0.size), dtype)
+    for i, p in enumerate(p0.ravel()):
+        m = dtype(0)
+        for t, g in enumerate(grads):
+            g = sign * g.ravel()[i]
+            c = beta1 * m + (1 - beta1) * g
+            p = p * (1 - lr * wd) - lr * (int(c > 0) - int(c < 0))
+            m = beta2 * m + (1 - beta2) * g
+            expected[t, i] = p
+    ours = npref_trajectory(opt, p0, grads)["p"][1:]
+    check_parity(expected.reshape(ours.shape), ours, dtype=dtype, floor="norm",
+                 what="lion: npref vs the paper's loop")

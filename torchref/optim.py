@@ -42,7 +42,7 @@ import npref.optim
 from npref.optim import NAMES, REFUSED
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW", "BookAdam",
-           "make", "counterpart", "NAMES"]         # and the factories of the rules beyond chapter 6, below
+           "make", "counterpart", "NAMES"]  # and the factories of the rules beyond chapter 6
 
 
 def _checked(name: str, **kwargs) -> dict:

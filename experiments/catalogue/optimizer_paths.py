@@ -110,11 +110,16 @@ def plot(results, config, out_dir):
                   "optimizer-paths-more.png", source=_more_source())]
 
 
+def _beyond_pytorch() -> list:
+    """The second figure's rules that PyTorch has no class for (torchref implements them)."""
+    from experiments.catalogue.rules import pytorch_has
+
+    return [n for n in MORE if not pytorch_has(n)]
+
+
 def _more_source() -> str:
     """What the second figure shows: the rest of torch.optim, and the rules PyTorch lacks."""
-    import torch.optim
-
-    own = [_NAMES[n] for n in MORE if not hasattr(torch.optim, npref.optim.RULES[n].torch_class)]
+    own = [_NAMES[n] for n in _beyond_pytorch()]
     if not own:
         return _("the rest of torch.optim")
     return _("the rest of torch.optim, and {names}, torchref's own", names=", ".join(own))
@@ -315,9 +320,7 @@ def concept(config):
 
 def _beyond_torch(config) -> str:
     """The rules of the second figure that PyTorch has no class for, from their descriptions."""
-    import torch.optim
-
-    own = [n for n in MORE if not hasattr(torch.optim, npref.optim.RULES[n].torch_class)]
+    own = _beyond_pytorch()
     if not own:
         return ""
     return " " + _("It also walks rules PyTorch has no class for, which torchref implements: "

@@ -158,10 +158,12 @@ def _source_panel(fns, note=None) -> Panel:
 
 # -- optimizers --------------------------------------------------------------------------------
 
-def torch_optim():
-    import torch.optim
+def pytorch_has(name: str) -> bool:
+    """Whether ``torch.optim`` has a class for rule ``name`` (else torchref has its own, Lion):
+    asked of :func:`torchref.optim.counterpart`, the one place that knows."""
+    import torchref.optim
 
-    return torch.optim
+    return torchref.optim.counterpart(name).__module__.startswith("torch.optim")
 
 
 def _torch_update_functions(record) -> list:
@@ -189,7 +191,7 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
     """The rule of optimizer ``name`` (npref.optim's name) with keywords ``hyper`` (its
     convention among them, where it has one)."""
     import npref.optim
-    
+
     convention = hyper.get("convention", "torch")
     opt = npref.optim.make(name, **hyper)
     options = opt.options()              # PyTorch's options set: not the book's form any more
@@ -205,7 +207,7 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
         made = f"npref.optim.{type(opt).__name__}({values})"
         if textbook is None:        # a rule beyond chapter 6: its update, as it ran
             record = _trace("numpy", arch, name, hyper)
-            if hasattr(torch_optim(), type(opt).torch_class):
+            if pytorch_has(name):
                 note = _("{made}'s update of one parameter, in the order of operations of "
                          "PyTorch's single-tensor path (parity_tests/test_optim_more.py)",
                          made=made)

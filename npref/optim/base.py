@@ -60,7 +60,7 @@ class Phrase(str):
     notation, shown as it is)."""
 
 
-
+#: "No PyTorch default of its own": :attr:`Param.torch_default` left out.
 _SAME = object()
 
 
@@ -83,9 +83,7 @@ class Param:
     #: conventions listed.
     option: tuple[str, ...] | None = None
 
-    def default_for(self, convention: str, door: str = "class"):
-        if door == "torch" and convention == "torch" and self.torch_default is not _SAME:
-            return self.torch_default
+    def default_for(self, convention: str):
         if isinstance(self.default, Mapping):
             return self.default[convention]
         return self.default

@@ -416,7 +416,6 @@ class Adafactor(Optimizer):
         p -= alpha / denom * update
 
 
-
 class Lion(Optimizer):
     r"""Lion (Chen et al., 2023, "Symbolic Discovery of Optimization Algorithms"): the sign of an
     interpolation of the momentum and the gradient, with decoupled weight decay. PyTorch has no

@@ -12,10 +12,14 @@ from experiments.i18n import N_, _
 from experiments.registry import Experiment, register
 
 
+#: The book's drop probability (overfit_dropout.py's dropout_ratio).
+BOOK_P = 0.2
+
+
 @dataclass(frozen=True)
 class Settings(overfit.Settings):
     epochs: int = S.setting(301, S.positive_int, "epochs of training")
-    dropout: float = S.setting(0.2, S.fraction, "the drop probability p")
+    dropout: float = S.setting(BOOK_P, S.fraction, "the drop probability p")
 
 
 #: Quick: half the book's epochs, and a gentler dropout. At the book's p = 0.2 the net trains
@@ -31,6 +35,22 @@ def compute(backend, config, seed, data_dir):
                                           init_seed=seed)
                 for p in (0.0, config["dropout"])}
     return overfit.run(backend, config, seed, data_dir, variants, "overfit-dropout")
+
+
+def concept(config) -> str:
+    text = _("The same {n_train} images and network, {epochs} epochs; dropout switches each "
+             "hidden unit off with probability p = {dropout:g} at every training step (the "
+             "book's convention: x·mask in "
+             "training, x·(1 − p) in evaluation). Fewer units learn from each step, so training "
+             "is slower: in the same epochs the net sees its images less often.").format(**config)
+    if config["dropout"] != BOOK_P:
+        text += " " + _("The book's p is {book:g}: at it this net is still learning when the "
+                        "book's 301 epochs end (training accuracy 63%, test 54% against 78% "
+                        "without dropout: the full profile on MNIST's 10,000 test images, "
+                        "NumPy), so this run "
+                        "takes p = {dropout:g}. The full profile runs the book's setting.",
+                        book=BOOK_P, dropout=config["dropout"])
+    return text
 
 
 def labels(config) -> list:
@@ -51,11 +71,7 @@ register(Experiment(
     name="overfit-dropout",
     description=N_("The same overfitting setting without and with dropout {dropout:g} (book "
                    "figures 6-22, 6-23)"),
-    concept=N_("The same {n_train} images and network, {epochs} epochs; dropout switches each "
-               "hidden unit off with probability p = {dropout:g} at every training step (the "
-               "book's convention: x·mask in "
-               "training, x·(1 − p) in evaluation). Fewer units learn from each step, so training "
-               "is slower: in the same epochs the net sees its images less often."),
+    concept=concept,
     settings=Settings, profiles={"quick": Settings(**QUICK)}, compute=compute, plot=plot,
     data=overfit.describe,
     findings=lambda result, config: overfit.findings(
