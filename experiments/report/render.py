@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from pathlib import Path
 
 import jinja2
@@ -266,9 +267,21 @@ def render_experiment(r: Result, experiment, extras: tuple = (), notebook=None) 
                    versions=_versions(r.versions))
 
 
+#: The panels are made one at a time: tracing and reading source parse the installed code with
+#: ``ast``, whose recursion counter CPython 3.11 shares between threads ("AST constructor
+#: recursion depth mismatch" when two threads parse at once — the notebook tests make several
+#: notebooks in a thread pool).
+_PANELS = threading.Lock()
+
+
 def rules(experiment, config: dict) -> list:
     """Every rule of the page side by side: its formula, the NumPy form and the PyTorch lines
     that ran, made now from the installed code (:mod:`experiments.catalogue.rules`)."""
+    with _PANELS:
+        return _rules(experiment, config)
+
+
+def _rules(experiment, config: dict) -> list:
     out = []
     for rule in experiment.rules_for(config):
         sides = {}

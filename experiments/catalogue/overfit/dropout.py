@@ -44,12 +44,10 @@ def concept(config) -> str:
              "training, x·(1 − p) in evaluation). Fewer units learn from each step, so training "
              "is slower: in the same epochs the net sees its images less often.").format(**config)
     if config["dropout"] != BOOK_P:
-        text += " " + _("The book's p is {book:g}: at it this net is still learning when the "
-                        "book's 301 epochs end (training accuracy 63%, test 54% against 78% "
+        text += " " + _("At the book's p (the full profile's) this net is still learning when "
+                        "the book's epochs end (training accuracy 63%, test 54% against 78% "
                         "without dropout: the full profile on MNIST's 10,000 test images, "
-                        "NumPy), so this run "
-                        "takes p = {dropout:g}. The full profile runs the book's setting.",
-                        book=BOOK_P, dropout=config["dropout"])
+                        "NumPy), so this run takes p = {dropout:g}.", dropout=config["dropout"])
     return text
 
 
