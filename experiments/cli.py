@@ -8,9 +8,9 @@ import sys
 
 from experiments import backends as backend_registry
 from experiments import i18n
-from experiments.settings import PROFILES, ConfigError
 from experiments.data import DataError
 from experiments.parallel import ExecutorError
+from experiments.settings import PROFILES, ConfigError
 from npref.guard import NonFiniteError
 
 DESCRIPTION = """\
@@ -246,7 +246,7 @@ def _run_help(args) -> int:
 
 
 def _bench(args) -> int:
-    from experiments import bench, io
+    from experiments import atomic, bench
     for name in ("rounds", "blocks", "steps"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be an int >= 1, got {getattr(args, name)}")
@@ -255,7 +255,7 @@ def _bench(args) -> int:
     if any(b < 1 for b in args.batch):
         raise ConfigError(f"--batch must be ints >= 1, got {args.batch}")
     try:
-        io.check_out(args.out)
+        atomic.check_out(args.out)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     result = bench.run(out=args.out, rounds=args.rounds, warmup=args.warmup, blocks=args.blocks,

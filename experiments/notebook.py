@@ -31,7 +31,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from experiments import i18n, io
+from experiments import atomic, i18n
 from experiments.i18n import _
 
 #: The languages a notebook can be written in: the report's.
@@ -272,14 +272,14 @@ def write(names, out, *, profile: str = "quick", sets=(), seed: int = 0, lang: s
                                 profile=profile, seed=seed, source=source, lang=lang)))
     if execute:
         check_executable()
-    out = io.check_out(out)
+    out = atomic.check_out(out)
     if source is None:
         wheel = build_wheel(out)
         log(f"notebook: wrote {wheel} (the project, for a notebook's install cell)")
     written, failed = [], []
     for name, nb in made:
         path = out / file_name(name)
-        io.write_text(path, text(nb))
+        atomic.write_text(path, text(nb))
         written.append(path)
         if not execute:
             log(f"notebook: wrote {path}")
@@ -289,11 +289,11 @@ def write(names, out, *, profile: str = "quick", sets=(), seed: int = 0, lang: s
         try:
             run_notebook(nb, cwd=out, timeout=timeout)
         except Exception as error:  # a cell raised, or the kernel died: keep what it showed
-            io.write_text(path, text(nb))
+            atomic.write_text(path, text(nb))
             failed.append(f"{path} failed to run: {_first_line(error)}")
             log(f"notebook: {failed[-1]}")
             continue
-        io.write_text(path, text(nb))
+        atomic.write_text(path, text(nb))
         log(f"notebook: {path} ran in {time.perf_counter() - start:.1f} s")
         parity = _parity_of(out / "results" / name)
         if parity is not None and parity.passed is False:
@@ -373,5 +373,5 @@ def build_wheel(out) -> Path:
             entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             entry.external_attr = 0o644 << 16
             wheel.writestr(entry, data, zipfile.ZIP_DEFLATED)
-    return io.write_bytes(Path(out) / f"npref-{version}-py3-none-any.whl", buffer.getvalue())
+    return atomic.write_bytes(Path(out) / f"npref-{version}-py3-none-any.whl", buffer.getvalue())
 

@@ -152,7 +152,7 @@ def fonts():
 
 
 def save(fig, out_dir, filename: str, *, source: str | None = None) -> str:
-    """Write ``fig`` to ``out_dir/filename`` (atomically, :func:`experiments.io.save_figure`, at
+    """Write ``fig`` to ``out_dir/filename`` (atomically, :func:`experiments.atomic.save_figure`, at
     :data:`DPI`) and close it — pyplot keeps every open figure alive, and a report draws dozens.
     ``source`` (``"book figure 6-8"``, ``"the breast-cancer lecture"``) is added to the title:
     where in the course the figure comes from. Drawn in another language than English
@@ -160,7 +160,7 @@ def save(fig, out_dir, filename: str, *, source: str | None = None) -> str:
     Returns the file name, the name an experiment lists among its figures."""
     import matplotlib.pyplot as plt
 
-    from experiments.io import save_figure
+    from experiments.atomic import save_figure
 
     if current() != "en":                      # each language's figure beside the English one
         stem, dot, ext = filename.rpartition(".")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import npref
-from experiments import io
+from experiments import atomic
 
 __all__ = ["FORMAT", "Computed", "BackendResult", "Finding", "Parity", "Result", "to_json",
            "from_json", "series_key", "split_key", "code_version", "fingerprint", "versions",
@@ -343,9 +343,9 @@ def write_set(folder: Path, result: Result, draw, pages=()) -> Result:
     names]``, or ``([English files], {lang: [files]})`` with the other languages'),
     ``metrics.json`` (with each figure's SHA-256) and each page of ``pages``
     (``[(file name, render(result) -> str)]``, given by the caller: running knows no pages),
-    written into a fresh folder and swapped in together (:func:`experiments.io.result_set`).
+    written into a fresh folder and swapped in together (:func:`experiments.atomic.result_set`).
     Returns the result as written."""
-    with io.result_set(folder) as new:
+    with atomic.result_set(folder) as new:
         drawn = draw(new)
         figures, translated = (drawn if isinstance(drawn, tuple) else (list(drawn), {}))
         translations = {lang: {**result.translations.get(lang, {}), "figures": files}
@@ -353,16 +353,16 @@ def write_set(folder: Path, result: Result, draw, pages=()) -> Result:
         every = [*figures, *(f for files in translated.values() for f in files)]
         result = replace(result, figures=list(figures),
                          translations={**result.translations, **translations},
-                         figure_sha256={f: io.sha256(new / f) for f in every})
-        io.write_json(new / "metrics.json", to_json(result))
+                         figure_sha256={f: atomic.sha256(new / f) for f in every})
+        atomic.write_json(new / "metrics.json", to_json(result))
         for name, render in pages:
-            io.write_text(new / name, render(result))
+            atomic.write_text(new / name, render(result))
     return result
 
 
 def read(folder: Path) -> Result | None:
     """The result set's metrics in ``folder``, or None when there is none whole to read."""
-    obj = io.read_json_object(Path(folder) / "metrics.json")
+    obj = atomic.read_json_object(Path(folder) / "metrics.json")
     if obj is None or not isinstance(obj.get("figures"), list):
         return None
     try:
@@ -375,7 +375,7 @@ def saved(folder: Path, key: str) -> Result | None:
     """The saved result in ``folder`` when it is whole and still stands for ``key``: a parseable
     object with that fingerprint, and every figure present with the SHA-256 it had when written.
     Anything else (truncated, ``[]``, ``null``, a figure of another run) is None: run again."""
-    io.tidy(folder)
+    atomic.tidy(folder)
     result = read(folder)
     if result is None or result.fingerprint != key:
         return None
@@ -389,7 +389,7 @@ def figures_intact(folder: Path, names, hashes) -> bool:
     if not isinstance(hashes, dict):
         return False
     return all((Path(folder) / str(name)).is_file()
-               and hashes.get(name) == io.sha256(Path(folder) / str(name)) for name in names)
+               and hashes.get(name) == atomic.sha256(Path(folder) / str(name)) for name in names)
 
 
 def on_disk(out: Path, names) -> dict:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from experiments import backends as backend_registry
-from experiments import i18n, io, parallel, registry, results
+from experiments import atomic, i18n, parallel, registry, results
 from experiments import settings as settings_mod
 from experiments.backends import parity as judging
 from experiments.backends import shadow
@@ -52,7 +52,7 @@ class RunSpec:
         set_(self, "sets", tuple(self.sets))
         set_(self, "backends", tuple(self.backends))
         try:
-            set_(self, "out", io.check_out(self.out))
+            set_(self, "out", atomic.check_out(self.out))
         except ValueError as error:
             raise settings_mod.ConfigError(str(error)) from None
 

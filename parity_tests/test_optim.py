@@ -1,6 +1,6 @@
 """Optimizers: npref and torchref against ``torch.optim``, step by step, state included.
 
-One table, :data:`RULES`, has a row per optimizer × convention: how to draw its hyperparameters,
+One table, :data:`CASES`, has a row per optimizer × convention: how to draw its hyperparameters,
 docs/api.md's defaults for it (eps resolved for the convention), PyTorch's built-in optimizer
 that computes it — built here with PyTorch's own argument names, so that a wrong default or a
 wrong mapping in torchref shows — how PyTorch's state buffers are named in npref, and the size of
@@ -190,7 +190,7 @@ def rmsprop_weight(h):
     return 1 - h["alpha"]               # h ← α·h + (1−α)·g²
 
 
-RULES = [
+CASES = [
     Rule("sgd", None, dict(lr=0.01, weight_decay=0.0), dict(lr=LR, weight_decay=DECAY),
          lambda ps, h: torch.optim.SGD(ps, lr=h["lr"], weight_decay=h["weight_decay"],
                                        maximize=h["maximize"]),
@@ -238,10 +238,10 @@ RULES = [
 ]
 # Every rule ascends with maximize=True (g ← −g first), as torch.optim's do: drawn for every row,
 # False by default.
-RULES = [replace(rule, defaults={**rule.defaults, "maximize": False},
-                 hyper={**rule.hyper, "maximize": MAXIMIZE}) for rule in RULES]
-BY_ID = {rule.id: rule for rule in RULES}
-over_rules = pytest.mark.parametrize("rule", RULES, ids=[rule.id for rule in RULES])
+CASES = [replace(rule, defaults={**rule.defaults, "maximize": False},
+                 hyper={**rule.hyper, "maximize": MAXIMIZE}) for rule in CASES]
+BY_ID = {rule.id: rule for rule in CASES}
+over_rules = pytest.mark.parametrize("rule", CASES, ids=[rule.id for rule in CASES])
 
 
 # -- the cases ------------------------------------------------------------------------------------
@@ -343,7 +343,7 @@ def test_matches_pytorch(rule, device, data):
                          names=(ref_name, "torchref"), what=f"{rule.label}: torchref vs {ref_name}")
 
 
-FAST = [(rule, fast) for rule in RULES for fast in rule.fast]
+FAST = [(rule, fast) for rule in CASES for fast in rule.fast]
 
 
 @pytest.mark.parametrize("rule,fast", FAST, ids=[f"{rule.id}-{fast}" for rule, fast in FAST])
@@ -479,9 +479,9 @@ def test_a_wrong_step_fails_step_by_step(rule_id, cls, extra):
 
 # -- contract: arguments, mismatches, state, dtypes -----------------------------------------------
 
-NAMES = list(dict.fromkeys(rule.name for rule in RULES))
+NAMES = list(dict.fromkeys(rule.name for rule in CASES))
 #: name -> the keywords it takes: every row's drawn ones, and convention where it has rows for one.
-HYPER_OF = {name: {k for r in RULES if r.name == name for k in (*r.hyper, *r.keywords)}
+HYPER_OF = {name: {k for r in CASES if r.name == name for k in (*r.hyper, *r.keywords)}
             for name in NAMES}
 BAD_VALUES = {
     "lr": ([0.0, -0.1, float("nan"), float("inf"), "0.1", True], "> 0"),

@@ -1,6 +1,8 @@
 """The shape of the code, checked: imports in ``experiments/`` go one way with no loop (module
-or function level), running knows nothing of pages, npref.training's functions take few
-positional parameters, and nothing in the repository cites a document outside it."""
+or function level, and the registry's reading of the catalogue), running knows nothing of pages,
+the catalogue holds experiments and nothing else, a name means one thing, npref.training's
+functions take few positional parameters, torchref's functions fit on a screen, and nothing in
+the repository cites a document outside it."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: What computes and writes results; none of it may import the report or the command line.
 RUNNING = ("experiments.runner", "experiments.results", "experiments.settings",
            "experiments.registry", "experiments.catalogue", "experiments.backends",
-           "experiments.parallel", "experiments.data", "experiments.io", "experiments.plotting",
-           "experiments.code")
+           "experiments.parallel", "experiments.data", "experiments.atomic", "experiments.plotting",
+           "experiments.panels")
 PAGES = ("experiments.report", "experiments.cli")
 
 
@@ -58,8 +60,14 @@ def imports(name: str, path: Path, known: dict) -> set:
 
 
 def graph() -> dict:
+    """``{module: the modules it imports}``; the registry imports the catalogue's modules by
+    name (``importlib``), so those count as its imports too."""
+    from experiments import registry
+
     known = modules()
-    return {name: imports(name, path, known) for name, path in known.items()}
+    edges = {name: imports(name, path, known) for name, path in known.items()}
+    edges["experiments.registry"] |= set(registry.MODULES)
+    return edges
 
 
 def find_loop(edges: dict) -> list | None:
@@ -107,7 +115,61 @@ def test_the_checks_see_what_they_look_for():
     assert find_loop({"a": {"b"}, "b": set()}) is None
     edges = graph()
     assert "experiments.runner" in edges["experiments.report.building"]
-    assert "experiments.backends" in edges["experiments.catalogue.rules"]   # inside a function
+    assert "experiments.backends" in edges["experiments.panels"]   # inside a function
+    assert "experiments.catalogue.lecture_errata" in edges["experiments.registry"]
+
+
+def test_the_catalogue_holds_experiments_and_nothing_else():
+    """Every module of experiments/catalogue is an experiment the registry lists (declaring its
+    ``EXPERIMENT``), a family's package (whose modules are experiments), or a part inside an
+    experiment's own package; what experiments share lives in its own folder."""
+    from experiments import registry
+
+    listed = set(registry.MODULES)
+    catalogue = {name: path for name, path in modules().items()
+                 if name.startswith("experiments.catalogue")}
+    for name, path in catalogue.items():
+        family = path.name == "__init__.py" and any(m.startswith(name + ".") for m in listed)
+        part = any(name.startswith(m + ".") for m in listed)
+        assert name in listed or family or part, f"{name} is not an experiment"
+        if name in listed:
+            declared = {target.id for node in ast.parse(path.read_text()).body
+                        if isinstance(node, ast.Assign) for target in node.targets
+                        if isinstance(target, ast.Name)}
+            assert "EXPERIMENT" in declared, f"{name} declares no EXPERIMENT"
+    assert "experiments.catalogue.optimizer_paths" in catalogue
+
+
+#: Module names that say nothing of their purpose.
+VAGUE = {"io", "code", "utils", "util", "helpers", "misc", "common"}
+
+
+def test_each_name_means_one_thing():
+    """No module is named for nothing (``io.py``, ``utils.py``), ``RULES`` is npref.optim's
+    rule classes and nothing else, and no module is called ``rules`` beside it."""
+    tracked = subprocess.run(["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    for rel in tracked:
+        assert Path(rel).stem not in VAGUE | {"rules"}, f"{rel}: say what it is for"
+        for node in ast.parse((ROOT / rel).read_text()).body:
+            names = [t.id for t in getattr(node, "targets", [getattr(node, "target", None)])
+                     if isinstance(t, ast.Name)]
+            alias = isinstance(getattr(node, "value", None), ast.Attribute) and \
+                node.value.attr == "RULES"                     # RULES = npref.optim.RULES
+            if "RULES" in names and not alias:
+                assert rel == "npref/optim/__init__.py", f"{rel}:{node.lineno} defines RULES"
+
+
+def test_torchref_functions_fit_on_a_screen():
+    """torchref's functions (the training loop's included) have at most 35 lines below their
+    docstring: a longer one is several steps that want names."""
+    for path in sorted((ROOT / "torchref").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body
+                first = body[1] if len(body) > 1 and ast.get_docstring(node) else body[0]
+                lines = node.end_lineno - first.lineno + 1
+                assert lines <= 35, f"{path.name}: {node.name} has {lines} lines"
 
 
 def test_npref_training_functions_take_at_most_six_positional_parameters():

@@ -10,6 +10,7 @@ import pytest
 import npref.regularizers
 import torchref.regularizers
 from experiments import backends, registry, runner
+from experiments.experiment import Experiment
 from experiments.backends.protocol import Backend, nudge
 from experiments.results import Computed
 from experiments.settings import positive_int, setting
@@ -70,7 +71,7 @@ def test_a_shared_step_is_computed_once_for_both_backends(monkeypatch, tmp_path)
     class Probe:
         n: int = setting(1, positive_int, "a count")
 
-    experiment = registry.Experiment(
+    experiment = Experiment(
         name="shared-step-probe", description="probe", concept="probe", settings=Probe,
         compute=compute, plot=lambda results, config, out_dir: [], prepare=prepare,
         data=lambda config, data_dir: {"name": "none", "source": "none", "n_train": 0,

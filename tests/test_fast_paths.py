@@ -22,7 +22,7 @@ from npref.nets import MultiLayerNet
 from npref.testing import strategies as NS
 
 #: Every rule that takes the one-pass path (element-wise, its state arrays starting at zero).
-RULES = [(name, convention) for name in npref.optim.NAMES if npref.optim.make(name)._flat_ok()
+FLAT = [(name, convention) for name in npref.optim.NAMES if npref.optim.make(name)._flat_ok()
          for convention in (("torch", "book") if npref.optim.make(name).has_conventions
                             else ("torch",))]
 
@@ -31,7 +31,7 @@ def _bits(a: np.ndarray) -> bytes:
     return np.ascontiguousarray(a).tobytes()
 
 
-@pytest.mark.parametrize("name,convention", RULES, ids=[f"{n}-{c}" for n, c in RULES])
+@pytest.mark.parametrize("name,convention", FLAT, ids=[f"{n}-{c}" for n, c in FLAT])
 @settings(max_examples=15, deadline=None)
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
        hidden=st.lists(st.integers(1, 12), min_size=1, max_size=3), steps=st.integers(1, 4))
@@ -148,7 +148,7 @@ def test_a_step_like_the_last_is_not_checked_again(monkeypatch):
     """The network's own gradients for the arrays stepped last time are recognised by identity
     (``Layout.ready``): the per-array checks, most of the optimizer's cost at batch 128, are not
     run again — and the step is the same (the bit-for-bit test above runs it from step 2 on)."""
-    for name in dict.fromkeys(name for name, _ in RULES):
+    for name in dict.fromkeys(name for name, _ in FLAT):
         net, opt, grads = _trained_twice(name)
         monkeypatch.setattr(opt, "_check", lambda *a: pytest.fail(f"{name}: checked again"))
         opt.update(net.params, grads)

@@ -209,7 +209,7 @@ def lr_schedule():
 
 
 def lecture_errata():
-    from experiments.catalogue import lecture
+    from experiments.catalogue.lecture_errata import listings as lecture
     written = {label: {"score": printed} for label, (_, printed) in lecture.PRINTED.items()
                if printed is not None}
     return Computed({}, {}, extra={"as_written": written})
@@ -459,7 +459,7 @@ def test_a_diverged_run_is_named_in_the_measured_text():
 def test_without_giving_up_test_accuracy_is_one_rule_stated_on_every_page():
     """The overfitting cures, the 7-layer cures and early stopping: one threshold
     (claims.HOLDS_POINTS), the same condition text, the measured change beside it."""
-    from experiments.catalogue.claims import HOLDS_POINTS
+    from experiments.findings.claims import HOLDS_POINTS
 
     rule = f"within {HOLDS_POINTS:g} points"
     for name, index in (("overfit-weight-decay", 1), ("overfit-dropout", 1),

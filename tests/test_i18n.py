@@ -142,6 +142,8 @@ def test_a_run_in_korean_stores_english_words_and_the_korean_beside_them(monkeyp
     from dataclasses import dataclass
 
     from experiments import registry, runner
+    from experiments.experiment import Experiment
+    from experiments.findings import finding
     from experiments.results import Computed
     from experiments.settings import positive_int, setting
 
@@ -153,10 +155,10 @@ def test_a_run_in_korean_stores_english_words_and_the_korean_beside_them(monkeyp
         return {"columns": [i18n._("variant")], "rows": [[i18n._("as written")]]}
 
     def findings(result, config):
-        return [registry.finding(i18n._("epochs of training"), i18n._("{count} train", count=3),
+        return [finding(i18n._("epochs of training"), i18n._("{count} train", count=3),
                                  True)]
 
-    experiment = registry.Experiment(
+    experiment = Experiment(
         name="language-probe", description="probe", concept="probe", settings=Probe,
         compute=lambda backend, config, seed, data_dir: Computed({"x.loss": [1.0, 0.5]},
                                                                   {"x.loss": 0.5}),

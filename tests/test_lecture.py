@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from experiments.catalogue import lecture
+from experiments.catalogue.lecture_errata import listings as lecture
 from experiments.data import mnist
 
 REPRODUCIBLE = [name for name in lecture.PRINTED if name not in ("minibatch", "dropout")]

@@ -22,7 +22,7 @@ NPREF_ONLY_MODULES = {
     "testing": "the comparison is written once, for both: it reads tensors wherever it reads "
                "arrays",
     "guard": "the NaN/Inf stop, written once and called by both backends",
-    "rules": "the book-notation forms the report shows beside PyTorch's own code, which is "
+    "textbook": "the book-notation forms the report shows beside PyTorch's own code, which is "
              "torchref's side of the comparison",
     "schedulers": "PyTorch's own torch.optim.lr_scheduler is torchref's side: torchref.training "
                   "builds its classes from the same Schedule",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import io
+from experiments import atomic
 from experiments.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_files_and_folders_get_the_users_umask(tmp_path):
     old = os.umask(0o022)
     try:
-        io.write_text(tmp_path / "a.txt", "x")
-        with io.result_set(tmp_path / "set") as folder:
-            io.write_text(folder / "b.txt", "y")
+        atomic.write_text(tmp_path / "a.txt", "x")
+        with atomic.result_set(tmp_path / "set") as folder:
+            atomic.write_text(folder / "b.txt", "y")
         os.umask(0o077)
-        io.write_text(tmp_path / "c.txt", "z")
+        atomic.write_text(tmp_path / "c.txt", "z")
     finally:
         os.umask(old)
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)            # noqa: E731
@@ -39,12 +39,12 @@ def test_files_and_folders_get_the_users_umask(tmp_path):
 
 def test_a_set_is_swapped_in_whole_or_not_at_all(tmp_path):
     target = tmp_path / "exp"
-    with io.result_set(target) as folder:
-        io.write_text(folder / "metrics.json", "1")
-        io.write_text(folder / "figure.png", "1")
+    with atomic.result_set(target) as folder:
+        atomic.write_text(folder / "metrics.json", "1")
+        atomic.write_text(folder / "figure.png", "1")
     with pytest.raises(KeyboardInterrupt):
-        with io.result_set(target) as folder:
-            io.write_text(folder / "figure.png", "2")
+        with atomic.result_set(target) as folder:
+            atomic.write_text(folder / "figure.png", "2")
             raise KeyboardInterrupt                            # between figure and metrics
     assert {p.name: p.read_text() for p in target.iterdir()} == {"metrics.json": "1",
                                                                  "figure.png": "1"}
@@ -57,7 +57,7 @@ def test_recover_puts_back_the_old_set_after_a_kill_between_the_renames(tmp_path
     aside.mkdir()
     (aside / "metrics.json").write_text("old")
     (tmp_path / ".exp.new-999999999-y").mkdir()
-    io.recover(target)
+    atomic.recover(target)
     assert (target / "metrics.json").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp"]
 
@@ -93,7 +93,7 @@ def test_a_corrupt_conventions_file_is_remeasured(tmp_path, monkeypatch):
     calls = []
 
     def plot(measured, folder):
-        io.write_text(Path(folder) / "rule.png", "a figure")
+        atomic.write_text(Path(folder) / "rule.png", "a figure")
         return {"rule": "rule.png"}
     monkeypatch.setattr(conventions, "measure", lambda: calls.append(1) or {"sections": []})
     monkeypatch.setattr(conventions, "plot", plot)
@@ -113,7 +113,7 @@ def _consistent(folder: Path) -> None:
     its recorded hash, and the page is not empty and shows the seed the metrics record."""
     m = json.loads((folder / "metrics.json").read_text())
     for name in m["figures"]:
-        assert io.sha256(folder / name) == m["figure_sha256"][name], name
+        assert atomic.sha256(folder / name) == m["figure_sha256"][name], name
     page = (folder / "index.html").read_text()
     assert page.strip() and f"seed {m['seed']}" in page
 

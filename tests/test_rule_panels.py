@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from experiments import code, registry
+from experiments import registry
+from experiments.panels import code_that_ran as code
 
 #: A panel a student can put beside the book's listing.
 MAX_LINES = 25
@@ -121,7 +122,7 @@ def test_a_branch_taken_on_the_first_call_only_keeps_its_condition(monkeypatch):
 
 
 def test_the_pytorch_panel_is_the_function_that_ran():
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
 
     panel = R.optimizer("adam", {"lr": 0.01})
     torch_side = panel.torch()

@@ -1,5 +1,5 @@
 """The comparative words of the pages come from one stated rule on measured numbers
-(:mod:`experiments.catalogue.wording`): these properties hold for every pair of numbers."""
+(:mod:`experiments.findings.wording`): these properties hold for every pair of numbers."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from experiments.catalogue.wording import (
+from experiments.findings.wording import (
     ABOUT_THE_SAME,
     CLOSE,
     DIVERGED,

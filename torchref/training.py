@@ -118,7 +118,7 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
     ``batch_size=…, epochs=…`` still works.
 
     The loop is :func:`npref.training.fit` itself — batch order and dropout masks drawn from the
-    same NumPy ``rng`` in the same order — with a PyTorch step: the data (an
+    same NumPy ``rng`` in the same order — with a PyTorch step (:class:`_Steps`): the data (an
     :class:`npref.training.Data` of NumPy arrays) moves to the network's device once, and each
     iteration indexes it there, runs ``loss.backward()`` and ``optimizer.step()``; the
     schedule's ``lr_schedule`` is ``torch.optim.lr_scheduler``'s class of that name on
@@ -128,43 +128,67 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
     """
     schedule, stopper = _np_training._resolve_schedule(schedule, schedule_keywords, "train")
     _check_inputs(net, optimizer, schedule)
-    watch, update_ratios = schedule.watch, schedule.update_ratios
-    device = net.device
-    tensors = {name: None if value is None else
-               (torch.as_tensor(value, device=device).to(net.dtype) if name.startswith("x")
-                else torch.as_tensor(value, device=device))
-               for name, value in vars(data).items()}
+    steps = _Steps(net, optimizer, schedule, _on_device(data, net), label)
+    net.train()
+    observe = steps.observe if schedule.watch or schedule.update_ratios else None
+    scheduler = _np_training.lr_scheduler(schedule, optimizer, torch.optim.lr_scheduler)
+    return _np_training.fit(
+        steps.step, steps.evaluate, schedule, n_train=len(data.t_train), rng=rng,
+        dropout_sizes=net.hidden_sizes if len(net.dropouts) else (), dropout=net.dropout,
+        params=net.params if schedule.early_stopping is not None else None,
+        check_params=steps.check_params, stopper=stopper, stopper_type=EarlyStopping,
+        observe=observe, progress=progress, label=label, after_step=after_step,
+        scheduler=scheduler)
 
-    previous = {}
 
-    def step(indices, masks):
+def _on_device(data: Data, net) -> dict:
+    """``data``'s arrays as tensors on the network's device (inputs in its dtype), once."""
+    return {name: None if value is None else
+            (torch.as_tensor(value, device=net.device).to(net.dtype) if name.startswith("x")
+             else torch.as_tensor(value, device=net.device))
+            for name, value in vars(data).items()}
+
+
+class _Steps:
+    """What :func:`npref.training.fit` calls, run in PyTorch on ``tensors`` (the data on the
+    network's device): one training ``step``, an ``evaluate`` pass, an ``observe`` of the
+    watched weights and update ratios, and a ``check_params`` for NaN/Inf."""
+
+    def __init__(self, net, optimizer, schedule: Schedule, tensors: dict, label: str):
+        self.net, self.optimizer, self.schedule = net, optimizer, schedule
+        self.tensors, self.label = tensors, label
+        self.previous = {}                 # each weight before the last step (update ratios)
+
+    def step(self, indices, masks):
+        net, device = self.net, self.net.device
         index = torch.as_tensor(indices, device=device)
         masks = [torch.as_tensor(m, device=device) for m in masks] or None
-        optimizer.zero_grad(set_to_none=True)
-        xb, tb = tensors["x_train"][index], tensors["t_train"][index]
+        self.optimizer.zero_grad(set_to_none=True)
+        xb, tb = self.tensors["x_train"][index], self.tensors["t_train"][index]
         loss = net.loss(xb, tb, train=True, masks=masks)
         loss.backward()
-        if update_ratios:
-            previous.update({k: p.detach().clone() for k, p in net.params.items()
-                             if k.startswith("W")})
-        optimizer.step()
-        if schedule.loss_after_update:         # the book's record: this batch, after the update
+        if self.schedule.update_ratios:
+            self.previous.update({k: p.detach().clone() for k, p in net.params.items()
+                                  if k.startswith("W")})
+        self.optimizer.step()
+        if self.schedule.loss_after_update:   # the book's record: this batch, after the update
             with torch.no_grad():
                 return net.loss(xb, tb, train=False).item()
         return loss.item()
 
     @torch.no_grad()
-    def observe():
-        params = net.params
+    def observe(self):
+        params = self.net.params
         seen = {watch_name(key, index): params[key][index].item()
-                for key, index in watch}
-        for key, before in previous.items():
+                for key, index in self.schedule.watch}
+        for key, before in self.previous.items():
             seen[f"update/{key}"] = (torch.linalg.norm(params[key] - before)
                                      / torch.linalg.norm(before)).item()
         return seen
 
     @torch.no_grad()
-    def evaluate():
+    def evaluate(self):
+        net, tensors = self.net, self.tensors
         net.eval()                    # once for the whole evaluation, not once per call
         try:
             metrics = {"train_acc": net.accuracy(tensors["x_train"], tensors["t_train"])}
@@ -179,21 +203,10 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
         return metrics
 
     @torch.no_grad()
-    def check_params(done):
-        flat = torch.cat([p.reshape(-1) for p in net.parameters()])
+    def check_params(self, done):
+        flat = torch.cat([p.reshape(-1) for p in self.net.parameters()])
         if not bool(torch.isfinite(flat).all()):
-            check_finite(f"{label}: parameters", done, flat.cpu().numpy())
-
-    params = net.params if schedule.early_stopping is not None else None
-    net.train()
-    return _np_training.fit(step, evaluate, schedule, n_train=len(data.t_train), rng=rng,
-                            dropout_sizes=net.hidden_sizes if len(net.dropouts) else (),
-                            dropout=net.dropout, params=params, check_params=check_params,
-                            stopper=stopper, stopper_type=EarlyStopping,
-                            observe=observe if watch or update_ratios else None,
-                            progress=progress, label=label, after_step=after_step,
-                            scheduler=_np_training.lr_scheduler(
-                                schedule, optimizer, torch.optim.lr_scheduler))
+            check_finite(f"{self.label}: parameters", done, flat.cpu().numpy())
 
 
 class Trainer(_np_training.Trainer):

@@ -27,7 +27,7 @@ Two declared hooks, given when the backend is built (:func:`experiments.backends
     sensitivity to rounding.
 ``only_parts``
     ``None``, or the names of the parts (variants) an experiment needs to run; the others are
-    skipped (:func:`experiments.catalogue.variants.run_variants`).
+    skipped (:func:`experiments.backends.variants.run_variants`).
 ``shadow``
     ``None``, or an :class:`experiments.backends.shadow.Shadow` shared by a NumPy and a PyTorch
     backend: ``train`` then hands NumPy's state over after every iteration (NumPy) or compares

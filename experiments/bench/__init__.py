@@ -50,8 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.atomic import write_json
 from experiments.bench.steps import GEMM_REPS, SIZES
-from experiments.io import write_json
 
 PARAMS = sum(SIZES[i] * SIZES[i + 1] + SIZES[i + 1] for i in range(len(SIZES) - 1))
 IMPLS = ("npref", "torchref", "pytorch", "pytorch-fused")

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments import settings as S
-from experiments.catalogue.variants import Variant, run_variants
+from experiments.backends.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Schedule
 
 
@@ -108,7 +108,7 @@ AT_CHANCE, LEARNS = 0.15, 0.3
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding, pct
+    from experiments.findings.claims import finding, pct
 
     f = result.final
     stds = list(scales(config))
@@ -176,7 +176,7 @@ def _scale_in_the_step(result, stds, acc, gone):
     weights and learning is slow; at the smallest the steps are so large that the weights inflate
     (each step adds its square to ‖W‖²) before learning settles. Measured by how far each hidden
     layer's weights grew: ‖W‖ at the end over ‖W‖ at the start (the drawn std times √(size))."""
-    from experiments.catalogue.claims import finding, pct
+    from experiments.findings.claims import finding, pct
 
     arrays = result.arrays or {}
     growth = {}
@@ -208,7 +208,7 @@ def _scale_in_the_step(result, stds, acc, gone):
 
 
 def rules(config):
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
 
     book = config["convention"] == "book"
     return [R.layer("batchnorm", {"use_batchnorm": True, "convention": config["convention"],
@@ -233,11 +233,11 @@ def concept(config):
         epochs=config['epochs'], scales=config['scales'])
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="batchnorm-mnist",
     description=N_("With vs without BatchNorm across weight scales from 1 to 1e-4 (book figure "
                    "6-19)"),
     concept=concept,
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
-    findings=findings, rules=rules))
+    findings=findings, rules=rules)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments import settings as S
-from experiments.catalogue.variants import Variant, run_variants
+from experiments.backends.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
 
@@ -90,8 +90,8 @@ def compute(backend, config, seed, data_dir):
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import accuracy_holds, finding, pct
-    from experiments.catalogue.wording import POINT_WORDS, ranking, relation
+    from experiments.findings.claims import accuracy_holds, finding, pct
+    from experiments.findings.wording import POINT_WORDS, ranking, relation
 
     s, f = result.series, result.final
     # "Faster" is the whole run's mean loss (the area under the curve): late in a long run
@@ -169,7 +169,7 @@ def plot(results, config, out_dir):
 
 
 def rules(config):
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
 
     book = config["convention"]
     seven = {"activation": "relu", "convention": book, "weight_init": 0.01,
@@ -188,7 +188,7 @@ def rules(config):
     ]
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="deep-mnist-exercises",
     description=N_("The exercise notebook's 3-, 4- and 7-layer MNIST nets: Xavier/He, "
                    "BatchNorm + Adam, weight decay, dropout 0.15"),
@@ -201,4 +201,4 @@ register(Experiment(
                "{weight_decay:g} and with dropout {dropout:g}."),
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
-    findings=findings, rules=rules))
+    findings=findings, rules=rules)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments import settings as S
-from experiments.catalogue.variants import Variant, run_variants
+from experiments.backends.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
 
@@ -118,7 +118,7 @@ SLOW = 1e-4
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding, num, pct
+    from experiments.findings.claims import finding, num, pct
 
     f = result.final
     trials = sorted((k[:-len(".val_acc")] for k in f if k.endswith(".val_acc")),
@@ -257,10 +257,10 @@ def _data(config, data_dir):
             "source": described["source"] + f"; {n_val} of them held out for validation"}
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="hyperparameter-search",
     description=N_("Random search of the learning rate and weight decay in log space, then a "
                    "narrowed second stage (book figure 6-24)"),
     concept=concept,
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot, data=_data,
-    findings=findings))
+    findings=findings)

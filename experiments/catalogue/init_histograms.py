@@ -15,8 +15,8 @@ import numpy as np
 
 import npref.init
 from experiments import settings as S
+from experiments.experiment import PER_OPERATION, Experiment
 from experiments.i18n import N_, _
-from experiments.registry import PER_OPERATION, Experiment, register
 from experiments.results import Computed
 
 INITS = {"std=1": 1.0, "std=0.01": 0.01, "Xavier (book)": "xavier", "He": "he"}
@@ -59,7 +59,7 @@ def compute(backend, config, seed, data_dir):
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding, num
+    from experiments.findings.claims import finding, num
 
     std = {k[:-len(".std")]: v for k, v in result.series.items() if k.endswith(".std")}
     last = config["layers"]
@@ -146,7 +146,7 @@ def plot(results, config, out_dir):
 
 
 def rules(config):
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
 
     return [R.initializer(1.0, label=_("std 1"), formula_text="W ~ N(0, 1)"),
             R.initializer(0.01, label=_("std 0.01"), formula_text="W ~ N(0, 0.01²)"),
@@ -157,7 +157,7 @@ def rules(config):
             R.initializer("he", label="He", formula_text=_("W ~ N(0, 2/n), n the fan-in"))]
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="init-histograms",
     description=N_("Activation histograms of a 5×100 net for std 1, std 0.01, Xavier and He "
                    "(sigmoid, tanh, ReLU; book figures 6-10…6-14)"),
@@ -171,4 +171,4 @@ register(Experiment(
     data=lambda config, data_dir: {"name": N_("standard normal inputs"),
                                    "source": N_("drawn from numpy.random.default_rng(seed)"),
                                    "n_train": 0, "n_test": 0},
-    tolerance=PER_OPERATION, findings=findings, rules=rules))
+    tolerance=PER_OPERATION, findings=findings, rules=rules)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from experiments import settings as S
-from experiments.catalogue.variants import Variant, run_variants
+from experiments.backends.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Schedule
 
 INITS = {"std=0.01": 0.01, "Xavier (book)": "xavier", "He": "he"}
@@ -74,8 +74,8 @@ def plot(results, config, out_dir):
 def findings(result, config):
     import math
 
-    from experiments.catalogue.claims import finding, tail_mean
-    from experiments.catalogue.wording import leads, ranking
+    from experiments.findings.claims import finding, tail_mean
+    from experiments.findings.wording import leads, ranking
 
     loss = {name: tail_mean(result.series[f"{name}.loss"]) for name in INITS}
     n, ln10 = config["iterations"], math.log(10)
@@ -97,7 +97,7 @@ def findings(result, config):
 
 
 def rules(config):
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
 
     return [R.initializer(0.01, label=_("std 0.01"), formula_text="W ~ N(0, 0.01²)"),
             R.initializer("xavier", label=_("Xavier (the book's)"),
@@ -107,7 +107,7 @@ def rules(config):
             R.initializer("he", label="He", formula_text=_("W ~ N(0, 2/n), n the fan-in"))]
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="init-mnist",
     description=N_("std 0.01 vs Xavier vs He initial weights training a 784-[100×4]-10 ReLU "
                    "net on MNIST (book figure 6-15)"),
@@ -119,4 +119,4 @@ register(Experiment(
                "guess among ten classes."),
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
-    findings=findings, rules=rules))
+    findings=findings, rules=rules)

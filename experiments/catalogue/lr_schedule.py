@@ -18,10 +18,10 @@ import numpy as np
 
 import npref.optim
 from experiments import settings as S
-from experiments.catalogue.variants import Variant, run_variants
+from experiments.backends.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
 #: The four runs, in the order the figure and the findings name them; each by the name it is
@@ -155,8 +155,8 @@ def _plateau_cuts(result, config) -> list[tuple[int, bool]]:
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding
-    from experiments.catalogue.wording import ranking, relation
+    from experiments.findings.claims import finding
+    from experiments.findings.wording import ranking, relation
 
     decayed = [n for n in NAMES if n != "constant"]
     label = {n: _(LABELS[n]) for n in NAMES}                 # shown names, current language
@@ -199,8 +199,8 @@ def findings(result, config):
 def _other_order(result, label: dict, final: dict, gone) -> str:
     """Where the test accuracy ranks the schedules differently from the validation loss, that
     ranking too (a ranking says where another metric disagrees)."""
-    from experiments.catalogue.claims import pct
-    from experiments.catalogue.wording import ranking
+    from experiments.findings.claims import pct
+    from experiments.findings.wording import ranking
 
     test = {label[n]: result.final.get(f"{n}.test_acc") for n in NAMES}
     if any(v is None for v in test.values()):
@@ -236,7 +236,7 @@ def concept(config):
 
 
 def rules(config):
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
 
     out = [R.optimizer(config["optimizer"], hyper(config))]
     for name, spec in specs(config).items():
@@ -251,10 +251,10 @@ def _data(config, data_dir):
     return {**described, "n_train": described["n_train"] - n_val, "n_val": n_val}
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="lr-schedule",
     description=N_("Learning-rate decay on MNIST: constant vs StepLR vs CosineAnnealingLR vs "
                    "ReduceLROnPlateau, npref.schedulers against torch.optim.lr_scheduler"),
     concept=concept,
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot, data=_data,
-    findings=findings, rules=rules))
+    findings=findings, rules=rules)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import npref.optim
 from experiments import settings as S
-from experiments.catalogue.claims import tail_mean
-from experiments.catalogue.variants import run_optimizers
+from experiments.backends.variants import run_optimizers
 from experiments.data import mnist
+from experiments.experiment import Experiment
+from experiments.findings.claims import tail_mean
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Schedule
 
 #: The book's figure 6-9: chapter 6's rules but AdamW, by their npref class names.
@@ -79,8 +79,8 @@ def plot(results, config, out_dir):
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding, listing
-    from experiments.catalogue.wording import against, relation
+    from experiments.findings.claims import finding, listing
+    from experiments.findings.wording import against, relation
 
     n = config["iterations"]
     loss = {label: tail_mean(result.series[f"{label}.loss"]) for label in OPTIMIZERS}
@@ -99,7 +99,7 @@ def findings(result, config):
 
 
 def rules(config):
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
 
     return [R.optimizer(name, npref.optim.with_convention(name, {"lr": config[f"lr_{name}"]},
                                                           config["convention"]))
@@ -119,11 +119,11 @@ def concept(config):
         lr_sgd=config["lr_sgd"], lr_adam=config["lr_adam"], lr_rmsprop=config["lr_rmsprop"])
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="optimizer-mnist",
     description=N_("SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam training a "
                    "784-[100×4]-10 ReLU net on MNIST (book figure 6-9)"),
     concept=concept,
     settings=Settings, profiles=PROFILES, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
-    findings=findings, rules=rules))
+    findings=findings, rules=rules)

@@ -21,8 +21,8 @@ import numpy as np
 
 import npref.optim
 from experiments import settings as S
+from experiments.experiment import PER_OPERATION, Experiment
 from experiments.i18n import N_, _
-from experiments.registry import PER_OPERATION, Experiment, register
 from experiments.results import Computed, split_key
 
 #: The book's figure: chapter 6's rules but AdamW (on this bowl it is Adam).
@@ -112,7 +112,7 @@ def plot(results, config, out_dir):
 
 def _beyond_pytorch() -> list:
     """The second figure's rules that PyTorch has no class for (torchref implements them)."""
-    from experiments.catalogue.rules import pytorch_has
+    from experiments.panels import pytorch_has
 
     return [n for n in MORE if not pytorch_has(n)]
 
@@ -196,8 +196,8 @@ def _last_steps(ax, results, label, xs, ys, zs, steps=10):
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding
-    from experiments.catalogue.wording import leads, ranking
+    from experiments.findings.claims import finding
+    from experiments.findings.wording import leads, ranking
 
     s, f = result.series, result.final
     adaptive = ("AdaGrad", "RMSprop", "Adam")
@@ -239,7 +239,7 @@ def _first_step(series, label):
 
 def _more_findings(result, config):
     """The second figure's: what each of three rules does that the book's rules do not."""
-    from experiments.catalogue.claims import finding
+    from experiments.findings.claims import finding
 
     s = result.series
     lr = {name: config[f"lr_{name}"] for name in MORE}
@@ -275,7 +275,7 @@ def _more_findings(result, config):
 
 
 def rules(config):
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
 
     return [R.optimizer(name, npref.optim.with_convention(name, {"lr": config[f"lr_{name}"]},
                                                           config["convention"]))
@@ -330,10 +330,10 @@ def _beyond_torch(config) -> str:
                          lr=config[f"lr_{n}"]) for n in own))
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="optimizer-paths",
     description=N_("Paths of SGD, Momentum, Nesterov, AdaGrad, RMSprop and Adam on x²/20 + y² "
                    "from (−7, 2) (book figure 6-8), and of the rest of torch.optim"),
     concept=concept,
     settings=Settings, compute=compute, plot=plot, data=data, tolerance=PER_OPERATION,
-    findings=findings, rules=rules))
+    findings=findings, rules=rules)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from experiments import settings as S
-from experiments.catalogue.variants import Variant, run_variants
+from experiments.backends.variants import Variant, run_variants
 from experiments.data import mnist
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
 
@@ -145,7 +145,7 @@ CLAIMS = {
 
 def findings(result, config):
     """The slides' checks, in words: each check's value formatted for reading."""
-    from experiments.catalogue.claims import finding, num, pct
+    from experiments.findings.claims import finding, num, pct
 
     c = result.checks
     ratios = c["update/weight ratio ≈ 1e-3"]["value"]
@@ -177,7 +177,7 @@ def findings(result, config):
 
 
 def _loss_rule():
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
     return R.loss("torch")
 
 
@@ -236,7 +236,7 @@ def _clip_explosion(ax, result) -> None:
                     xycoords="axes fraction", fontsize=11, color="#2ca02c")
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="sanity-checks",
     description=N_("The slides' babysitting checks: initial loss ≈ ln 10, penalty raises it, a "
                    "tiny subset overfits, lr too small/large, update/weight ratio ≈ 1e-3"),
@@ -248,4 +248,4 @@ register(Experiment(
                "step."),
     settings=Settings, compute=compute, plot=plot,
     data=lambda config, data_dir: mnist.for_experiment(config, data_dir).describe(),
-    findings=findings, rules=lambda config: [_loss_rule()]))
+    findings=findings, rules=lambda config: [_loss_rule()])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from experiments import i18n, io, notebook, parallel, registry, results
+from experiments import atomic, i18n, notebook, parallel, registry, results
 from experiments.backends.parity import failure_summary
 from experiments.report import render
 from experiments.runner import RunSpec, compute_seed, finish, log, plan
@@ -98,15 +98,15 @@ def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
     """Every page, each rendered in full and written atomically (never blanked first)."""
     extras = render.optional_pages(out, coming=[f"{name}/index.html" for name in metrics])
     for name, m in metrics.items():
-        io.write_text(out / name / "index.html",
+        atomic.write_text(out / name / "index.html",
                       _sanitize(render.render_experiment(m, experiments[name], extras,
                                                          _notebook_link(name))))
         # the notebook in the pages' language, as the pages are (a reused set too)
-        io.write_text(out / name / notebook.file_name(name), notebook_for(m, experiments[name]))
-    io.write_text(out / PAGES["conventions"],
+        atomic.write_text(out / name / notebook.file_name(name), notebook_for(m, experiments[name]))
+    atomic.write_text(out / PAGES["conventions"],
                   _sanitize(render.render_conventions(conventions, extras)))
     index = out / PAGES["index"]
-    io.write_text(index, _sanitize(render.render_index(metrics, experiments, profile, extras)))
+    atomic.write_text(index, _sanitize(render.render_index(metrics, experiments, profile, extras)))
     return index
 
 
@@ -117,7 +117,7 @@ def refresh_index(out) -> Path:
     profiles = sorted({r.profile for r in found.values()})
     extras = render.optional_pages(out)
     index = out / PAGES["index"]
-    io.write_text(index, _sanitize(render.render_index(found, registry.all_experiments(),
+    atomic.write_text(index, _sanitize(render.render_index(found, registry.all_experiments(),
                                                        " / ".join(profiles), extras)))
     return index
 
@@ -156,16 +156,16 @@ def _conventions(out: Path, force: bool) -> dict:
         return saved
     log("conventions: measuring each book-vs-torch difference on the standard task ...")
     measured = conventions.measure()
-    with io.result_set(folder) as new:
+    with atomic.result_set(folder) as new:
         with i18n.language("en"):
             measured["figures"] = conventions.plot(measured, new)
         measured["translations"] = {}
         for lang in i18n.LANGUAGES[1:]:
             with i18n.language(lang), plotting.fonts():
                 measured["translations"][lang] = {"figures": conventions.plot(measured, new)}
-        measured["figure_sha256"] = {f: io.sha256(new / f) for f in _every_figure(measured)}
+        measured["figure_sha256"] = {f: atomic.sha256(new / f) for f in _every_figure(measured)}
         measured["code"] = version
-        io.write_json(new / "conventions.json", measured)
+        atomic.write_json(new / "conventions.json", measured)
     return measured
 
 
@@ -179,8 +179,8 @@ def _every_figure(measured: dict) -> list:
 def _saved_conventions(folder: Path, version: str):
     from experiments import i18n
 
-    io.tidy(folder)
-    saved = io.read_json_object(folder / "conventions.json")
+    atomic.tidy(folder)
+    saved = atomic.read_json_object(folder / "conventions.json")
     if saved is None or saved.get("code") != version or not isinstance(saved.get("figures"), dict):
         return None
     translations = saved.get("translations")
@@ -205,6 +205,6 @@ def write_bench_page(result, out) -> Path:
     """The benchmark's page, ``OUT/bench/index.html`` (it exists before its navigation is made,
     so it links to itself)."""
     path = Path(out) / "bench" / "index.html"
-    io.write_text(path, render.render_bench(
+    atomic.write_text(path, render.render_bench(
         result, render.optional_pages(out, coming=["bench/index.html"])))
     return path

@@ -276,7 +276,7 @@ _PANELS = threading.Lock()
 
 def rules(experiment, config: dict) -> list:
     """Every rule of the page side by side: its formula, the NumPy form and the PyTorch lines
-    that ran, made now from the installed code (:mod:`experiments.catalogue.rules`)."""
+    that ran, made now from the installed code (:mod:`experiments.panels`)."""
     with _PANELS:
         return _rules(experiment, config)
 

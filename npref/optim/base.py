@@ -25,8 +25,8 @@ A rule is a subclass of :class:`Optimizer` that declares
     where the book's convention differs from PyTorch's, for the report (a :class:`Phrase`);
 ``textbook``
     ``{convention: (function, state names)}`` — the rule as the book writes it, a loop in
-    :mod:`npref.rules` that ``tests/test_rules.py`` proves bit-identical to ``_step`` (chapter 6);
-    where there is none the report shows ``_step`` itself, as it ran;
+    :mod:`npref.textbook` that ``tests/test_textbook.py`` proves bit-identical to ``_step``
+    (chapter 6); where there is none the report shows ``_step`` itself, as it ran;
 ``example_lr``
     the learning rate at which the rule walks the book's bowl f = x²/20 + y² in 30 steps (the
     optimizer-paths experiment's second figure; None keeps it out);
@@ -181,7 +181,7 @@ class Optimizer:
     formula: str | Mapping[str, str] | None = None
     #: Where the book's convention differs from PyTorch's (a Phrase), for the report.
     note: str | None = None
-    #: ``{convention: (function of npref.rules, its state arrays in order)}``: the book's form.
+    #: ``{convention: (function of npref.textbook, its state arrays in order)}``: the book's form.
     textbook: Mapping[str, tuple] = {}
     #: The learning rate for the book's bowl in optimizer-paths' second figure (None: not there).
     example_lr: float | None = None

@@ -9,7 +9,7 @@ learning rate, ``wd`` the weight decay. With ``weight_decay > 0`` every rule fir
 by ``g + wd·p`` (L2 decay applied by the optimizer to every parameter it is handed, as
 ``torch.optim`` does); AdamW instead decays the parameter directly. The arithmetic follows the
 order of operations of its source (``torch.optim`` or the book's listing), so float64 results
-agree to the last few bits; :mod:`npref.rules` writes the same rules in the book's notation.
+agree to the last few bits; :mod:`npref.textbook` writes the same rules in the book's notation.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .. import _validate
-from .. import rules as book
+from .. import textbook as book
 from .base import Buffer, Optimizer, Param, Phrase, fraction_pair
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "AdamW", "DEFAULT_EPS"]

@@ -3,10 +3,11 @@
 The lecture (seed 001) trains a two-layer network — 30 inputs, 10 sigmoid units, one sigmoid
 output with binary cross-entropy — by full-batch gradient descent, and varies one thing at a time.
 These experiments run the correct rules of npref and torchref on the lecture's split; the
-lecture's own listings, as written, are reproduced apart, in :mod:`experiments.catalogue.lecture`.
+lecture's own listings, as written, are reproduced apart, in
+:mod:`experiments.catalogue.lecture_errata.listings`.
 
 This package holds what they share — the network, the lecture's settings, the figure and
-:func:`experiment`, which registers one from its variants; each experiment is a module of its
+:func:`experiment`, which makes one from its variants; each experiment is a module of its
 own named after it (``breast-cancer-init`` is :mod:`.init`).
 """
 
@@ -15,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from experiments import settings as S
-from experiments.catalogue.variants import Variant, run_variants
+from experiments.backends.variants import Variant, run_variants
 from experiments.data import breast_cancer
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Schedule
 
 #: The lecture's network.
@@ -151,8 +152,8 @@ def experiment(name, description, concept, specs, names, *, settings=Lecture, va
                       units=config["units"], description=_(description)),
                     shown=None if shown is None else shown(config), **(plot_kwargs or {}))
 
-    register(Experiment(name=name, description=f"Breast cancer, 30-{{units}}-1 net: {description}",
-                        concept=concept, settings=settings,
-                        profiles={"quick": settings(**(quick or {}))}, compute=compute, plot=draw,
-                        data=lambda config, data_dir: describe(config, data_dir, validation),
-                        findings=findings, rules=rules))
+    return Experiment(name=name, description=f"Breast cancer, 30-{{units}}-1 net: {description}",
+                      concept=concept, settings=settings,
+                      profiles={"quick": settings(**(quick or {}))}, compute=compute, plot=draw,
+                      data=lambda config, data_dir: describe(config, data_dir, validation),
+                      findings=findings, rules=rules)

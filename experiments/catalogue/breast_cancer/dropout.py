@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments import settings as S
-from experiments.catalogue import rules as R
+from experiments import panels as R
 from experiments.catalogue.breast_cancer import Lecture, arch, experiment, gd
-from experiments.catalogue.claims import finals, finding, pct
-from experiments.catalogue.wording import relation
+from experiments.findings.claims import finals, finding, pct
+from experiments.findings.wording import relation
 from experiments.i18n import N_, _
 
 
@@ -55,7 +55,7 @@ class Settings(Lecture):
     dropout: float = S.setting(0.5, S.fraction, "the drop probability p")
 
 
-experiment(
+EXPERIMENT = experiment(
     "breast-cancer-dropout",
     N_("dropout on the hidden layer vs none"),
     N_("Inverted dropout (x·mask/(1 − p) in training, x in evaluation) with p = {dropout:g} on "

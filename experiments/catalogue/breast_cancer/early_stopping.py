@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments import settings as S
-from experiments.catalogue import rules as R
+from experiments import panels as R
 from experiments.catalogue.breast_cancer import Lecture, experiment, gd
-from experiments.catalogue.claims import accuracy_holds, finding, pct
-from experiments.catalogue.wording import relation
+from experiments.findings.claims import accuracy_holds, finding, pct
+from experiments.findings.wording import relation
 from experiments.i18n import N_, _
 
 STOPPING, PLAIN = "GD + early stopping", "GD, no early stopping"
@@ -109,7 +109,7 @@ class Settings(Lecture):
     patience: int = S.setting(10, S.positive_int, "epochs without improvement before stopping")
 
 
-experiment(
+EXPERIMENT = experiment(
     "breast-cancer-early-stopping",
     N_("early stopping on the validation loss"),
     N_("Training (up to {epochs} epochs) stops once the validation loss has not improved (by "

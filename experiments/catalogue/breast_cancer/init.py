@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from experiments.catalogue import rules as R
+from experiments import panels as R
 from experiments.catalogue.breast_cancer import experiment, gd, named
-from experiments.catalogue.claims import finals, finding, listing, pct
-from experiments.catalogue.wording import ranking, relation
+from experiments.findings.claims import finals, finding, listing, pct
+from experiments.findings.wording import ranking, relation
 from experiments.i18n import N_, _
 
 NAMES = ["ones", "normal(0, 1)", "Glorot"]
@@ -40,7 +40,7 @@ def rules(config):
                           book=_("the lecture's “Xavier” uses std 2/√(fan_in + fan_out), not "
                                  "√(2/(fan_in + fan_out))"))]
 
-experiment(
+EXPERIMENT = experiment(
     "breast-cancer-init",
     N_("initial weights: all ones vs N(0, 1) vs Glorot, full-batch gradient descent"),
     N_("Three starts for the same network and gradient descent (lr {lr:g}, {epochs} epochs): "

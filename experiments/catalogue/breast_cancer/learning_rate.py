@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.catalogue import rules as R
+from experiments import panels as R
 from experiments.catalogue.breast_cancer import experiment, named
-from experiments.catalogue.claims import finals, finding, listing, pct
+from experiments.findings.claims import finals, finding, listing, pct
 from experiments.i18n import N_, _
 
 
@@ -54,7 +54,7 @@ def findings(result, config):
 def rules(config):
     return [R.optimizer("sgd", {"lr": config["lr"]})]
 
-experiment(
+EXPERIMENT = experiment(
     "breast-cancer-learning-rate",
     N_("three learning rates, and the path of one weight"),
     N_("Gradient descent p ← p − lr·∇L at three learning rates, watching the first weight "

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments import settings as S
-from experiments.catalogue import rules as R
+from experiments import panels as R
 from experiments.catalogue.breast_cancer import Lecture, experiment, gd, named
-from experiments.catalogue.claims import finals, finding, pct
-from experiments.catalogue.wording import ranking, relation
+from experiments.findings.claims import finals, finding, pct
+from experiments.findings.wording import ranking, relation
 from experiments.i18n import N_, _
 
 
@@ -51,7 +51,7 @@ class Settings(Lecture):
     batch_size: int = S.setting(32, S.positive_int, "samples per minibatch")
 
 
-experiment(
+EXPERIMENT = experiment(
     "breast-cancer-minibatch",
     N_("minibatches vs the full batch"),
     N_("Minibatch gradient descent for {epochs} epochs: each epoch goes through a fresh "

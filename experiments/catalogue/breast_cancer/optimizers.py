@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments import settings as S
+from experiments.backends.variants import run_optimizers
 from experiments.catalogue.breast_cancer import arch, describe
-from experiments.catalogue.variants import run_optimizers
 from experiments.data import breast_cancer
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Schedule
 
 OPTIMIZERS = {"GD": ("sgd", {"lr": 1.0}), "Momentum": ("momentum", {"lr": 0.01}),
@@ -61,8 +61,8 @@ def plot(results, config, out_dir):
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finals, finding
-    from experiments.catalogue.wording import ranking, relation
+    from experiments.findings.claims import finals, finding
+    from experiments.findings.wording import ranking, relation
 
     loss = finals(result, "loss", OPTIMIZERS)
     return [finding(_("the adaptive rules, RMSprop and Adam, reach a lower training loss than "
@@ -74,7 +74,7 @@ def findings(result, config):
 
 
 def rules(config):
-    from experiments.catalogue import rules as R
+    from experiments import panels as R
 
     book = {"convention": config["convention"]}
     return [R.optimizer("sgd", {"lr": config["lr_gd"]}, label="GD"),
@@ -84,7 +84,7 @@ def rules(config):
             R.optimizer("adam", {"lr": config["lr_adam"], **book})]
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="breast-cancer-optimizers",
     description=N_("Full-batch GD, Momentum, RMSprop and Adam on the lecture's 30-{units}-1 "
                    "sigmoid net (breast cancer)"),
@@ -95,4 +95,4 @@ register(Experiment(
                "where the lecture's listings deviate (see the lecture-as-written section). Every "
                "epoch is one full-batch step: loss = mean binary cross-entropy."),
     settings=Settings, profiles={"quick": Settings(epochs=1000, evaluate_every=10)},
-    compute=compute, plot=plot, data=describe, findings=findings, rules=rules))
+    compute=compute, plot=plot, data=describe, findings=findings, rules=rules)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments import settings as S
-from experiments.catalogue import rules as R
+from experiments import panels as R
 from experiments.catalogue.breast_cancer import Lecture, experiment, gd, named
-from experiments.catalogue.claims import finals, finding, listing, pct
+from experiments.findings.claims import finals, finding, listing, pct
 from experiments.i18n import N_, _
 
 
@@ -65,7 +65,7 @@ class Settings(Lecture):
     l2: float = S.setting(0.01, S.nonnegative, "λ of the L2 penalty")
 
 
-experiment(
+EXPERIMENT = experiment(
     "breast-cancer-regularization",
     N_("no penalty vs L1 vs L2 vs elastic net"),
     N_("Penalties on the weights (never the biases) added to the loss: L1 λ·Σ|W| (gradient "

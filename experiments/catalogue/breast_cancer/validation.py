@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments.catalogue.breast_cancer import experiment, gd
-from experiments.catalogue.claims import finding
+from experiments.findings.claims import finding
 from experiments.i18n import N_, _
 
 
@@ -31,7 +31,7 @@ def findings(result, config):
                      _("the training loss falls on after that"): train[-1] < train[best]})]
 
 
-experiment(
+EXPERIMENT = experiment(
     "breast-cancer-validation",
     N_("training vs validation loss, and test accuracy after 500/600/700/1000 epochs"),
     N_("The training part split again, for {epochs} epochs: a validation loss, measured on "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments import settings as S
-from experiments.catalogue.variants import run_variants
+from experiments.backends.variants import run_variants
 from experiments.data import mnist
 from experiments.i18n import N_, _
 from npref.training import Schedule
@@ -56,8 +56,8 @@ def findings(result, config, names, cure: str, labels=None):
     test accuracy: judged on the gap, the test accuracy and whether the cured net learns.
     ``cure`` and ``labels`` (the variants as the page names them; ``names`` by default) are
     shown, in the current language."""
-    from experiments.catalogue.claims import accuracy_holds, finals, finding, pct
-    from experiments.catalogue.wording import POINT_WORDS, relation
+    from experiments.findings.claims import accuracy_holds, finals, finding, pct
+    from experiments.findings.wording import POINT_WORDS, relation
 
     train, test = finals(result, "train_acc", names), finals(result, "test_acc", names)
     gap = {n: train[n] - test[n] for n in names}
@@ -95,7 +95,7 @@ def _slower(cure, train, test, plain_test, config, held):
     learning: it trains more slowly, and the epochs ran out first."""
     if held not in ("far behind",) or train >= 0.9:
         return None
-    from experiments.catalogue.claims import pct
+    from experiments.findings.claims import pct
     return _("not shown: the test accuracy falls from {before} to {after} — the net with {cure} "
              "is still learning after {epochs} epochs (training accuracy {train}): it trains "
              "more slowly, and the test accuracy has not caught up", before=pct(plain_test),

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments import settings as S
-from experiments.catalogue import overfit, rules
-from experiments.catalogue.variants import Variant
+from experiments import panels as rules
+from experiments.backends.variants import Variant
+from experiments.catalogue import overfit
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 
 
 #: The book's drop probability (overfit_dropout.py's dropout_ratio).
@@ -65,7 +66,7 @@ def plot(results, config, out_dir):
                         _("book figures 6-20, 6-23"), labels=labels(config))
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="overfit-dropout",
     description=N_("The same overfitting setting without and with dropout {dropout:g} (book "
                    "figures 6-22, 6-23)"),
@@ -81,4 +82,4 @@ register(Experiment(
                        "y = x·(1 − p)") if config["convention"] == "book" else
                      _("inverted dropout: training y = x·mask/(1 − p); evaluation y = x"),
         book=_("the book scales at evaluation (x·(1 − p)); PyTorch's inverted dropout scales in "
-               "training (x·mask/(1 − p)) and passes x unchanged at evaluation"))]))
+               "training (x·mask/(1 − p)) and passes x unchanged at evaluation"))])

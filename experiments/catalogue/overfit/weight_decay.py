@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments import settings as S
-from experiments.catalogue import overfit, rules
-from experiments.catalogue.variants import Variant
+from experiments import panels as rules
+from experiments.backends.variants import Variant
+from experiments.catalogue import overfit
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def plot(results, config, out_dir):
                         _("book figures 6-20, 6-21"))
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="overfit-weight-decay",
     description=N_("300 MNIST images, 784-[100×6]-10: train vs test accuracy without and with "
                    "L2 weight decay (book figures 6-20, 6-21)"),
@@ -48,4 +49,4 @@ register(Experiment(
     findings=lambda result, config: overfit.findings(
         result, config, ["λ=0", f"λ={config['weight_decay']:g}"], _("weight decay")),
     rules=lambda config: [rules.penalty(
-        "l2", formula_text=_("L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W"))]))
+        "l2", formula_text=_("L2 weight decay: L ← L + ½·λ·ΣW²;  ∇W ← ∇W + λ·W"))])

@@ -1,7 +1,7 @@
-"""The book-notation forms the report shows (:mod:`npref.rules`) compute exactly what npref
+"""The book-notation forms the report shows (:mod:`npref.textbook`) compute exactly what npref
 computes — its flat-buffer fast path and its per-array loop — bit for bit.
 
-The pages show ``npref.rules`` as "the rule in NumPy"; these tests are why that is honest. Every
+The pages show ``npref.textbook`` as "the rule in NumPy"; these tests are why that is honest. Every
 optimizer and convention, float32 and float64, several steps of gradients with zeros and
 magnitudes 1e-6…1e3, hyperparameters over their valid ranges (without weight decay, which the
 forms leave out; β1 > 0.5 for PyTorch's Adam, where ``torch.lerp`` is the written line).
@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 import npref.init
 import npref.optim
-from npref import rules
+from npref import textbook
 from npref.nets import MultiLayerNet
 from npref.testing import strategies as NS
 
-OPTIMIZERS = sorted(rules.RULES)
+OPTIMIZERS = sorted(textbook.FORMS)
 
 
 def _bits(a) -> bytes:
@@ -28,7 +28,7 @@ def _bits(a) -> bytes:
 
 
 def _reference_step(name, convention, hyper, params, grads, state, t):
-    fn, names = rules.RULES[name, convention]
+    fn, names = textbook.FORMS[name, convention]
     keywords = {"lr": hyper["lr"]}
     if "momentum" in hyper:
         keywords["momentum"] = hyper["momentum"]
@@ -71,9 +71,9 @@ def test_the_shown_rule_is_the_rule_npref_runs(name, convention, data, dtype, hi
                         dtype=dtype)
     fast = net.params                                          # views of one buffer
     loose = {k: v.copy() for k, v in fast.items()}             # separate arrays
-    shown = {k: v.copy() for k, v in fast.items()}             # npref.rules' loop
+    shown = {k: v.copy() for k, v in fast.items()}             # npref.textbook' loop
     by_flat, by_array = npref.optim.make(name, **made), npref.optim.make(name, **made)
-    _, names = rules.RULES[name, convention]
+    _, names = textbook.FORMS[name, convention]
     state = {n: {k: np.zeros_like(v) for k, v in shown.items()} for n in names if n != "t"}
     rng = np.random.default_rng(data.draw(st.integers(0, 99)))
     for t in range(1, steps + 1):
@@ -98,7 +98,7 @@ def test_the_shown_rule_is_the_rule_npref_runs(name, convention, data, dtype, hi
 def test_the_shown_initializer_is_npref_s(name, fan_in, fan_out, seed, std):
     shape = (fan_in, fan_out)
     extra = (std,) if name == "normal" else ()
-    mine = getattr(rules, name)(shape, *extra, np.random.default_rng(seed))
+    mine = getattr(textbook, name)(shape, *extra, np.random.default_rng(seed))
     theirs = getattr(npref.init, name)(shape, *extra, np.random.default_rng(seed))
     assert mine.dtype == theirs.dtype and _bits(mine) == _bits(theirs)
 
@@ -109,7 +109,7 @@ def test_a_wrong_line_would_be_caught():
     p = {"w": rng.standard_normal(1000)}
     g = {"w": rng.standard_normal(1000) * 1e-3}
     a, b = {"w": p["w"].copy()}, {"w": p["w"].copy()}
-    rules.adagrad(a, g, {"w": np.zeros(1000)}, lr=0.3, eps=1e-7)
+    textbook.adagrad(a, g, {"w": np.zeros(1000)}, lr=0.3, eps=1e-7)
     for key in b:                                             # lr·(g/(√h + eps)) instead
         h = g[key] * g[key]
         b[key] -= 0.3 * (g[key] / (np.sqrt(h) + 1e-7))

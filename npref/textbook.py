@@ -3,7 +3,7 @@ parameters, one line per formula.
 
 These are the forms the report shows beside PyTorch's code. :mod:`npref.optim` and
 :mod:`npref.init` compute the same numbers faster (in place, into scratch arrays, over one flat
-buffer, with every argument checked); ``tests/test_rules.py`` proves each pair bit-identical —
+buffer, with every argument checked); ``tests/test_textbook.py`` proves each pair bit-identical —
 every rule, both conventions, float32 and float64, many steps — so reading these is reading what
 npref computes.
 
@@ -22,8 +22,8 @@ import math
 import numpy as np
 
 __all__ = ["sgd", "momentum", "momentum_buffer", "nesterov", "nesterov_buffer", "adagrad",
-           "rmsprop", "adam", "adam_torch", "adamw", "constant", "normal", "lecun_normal", "glorot_normal",
-           "he_normal", "RULES"]
+           "rmsprop", "adam", "adam_torch", "adamw", "constant", "normal", "lecun_normal",
+           "glorot_normal", "he_normal", "FORMS"]
 
 
 def sgd(params, grads, lr):
@@ -136,13 +136,13 @@ def he_normal(shape, rng):
 
 
 def __getattr__(name):
-    if name == "RULES":
-        return _rules()
+    if name == "FORMS":
+        return _forms()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _rules() -> dict:
-    """``RULES``: the reference form of each optimizer of :mod:`npref.optim`, by name and
+def _forms() -> dict:
+    """``FORMS``: the book-notation form of each optimizer of :mod:`npref.optim`, by name and
     convention — the function, and the names of its state arrays in the order it takes them
     (``t``: the step) — as each rule's description names it (its ``textbook``)."""
     from . import optim

@@ -1,8 +1,9 @@
 """lecture-errata: the lecture's listings as written, beside the correct rules (docs/lecture.md).
 
 For each variant of the breast-cancer lecture: the test accuracy it prints, the accuracy of its
-listing run as written (:mod:`experiments.catalogue.lecture`), and the accuracy of the correct
-rule run by npref and by torchref from the same data and the same starting weights. For the exercise
+listing run as written (:mod:`experiments.catalogue.lecture_errata.listings`), and the accuracy
+of the correct rule run by npref and by torchref from the same data and the same starting
+weights. For the exercise
 notebook's three deviations, measured on MNIST: as written vs corrected.
 """
 
@@ -14,11 +15,11 @@ import numpy as np
 
 from experiments import settings as S
 from experiments.backends import BACKENDS
-from experiments.catalogue import lecture
-from experiments.catalogue.variants import Variant, run_variants
+from experiments.backends.variants import Variant, run_variants
+from experiments.catalogue.lecture_errata import listings as lecture
 from experiments.data import breast_cancer, mnist
+from experiments.experiment import Experiment
 from experiments.i18n import N_, _
-from experiments.registry import Experiment, register
 from npref.training import Data, Schedule
 
 
@@ -227,7 +228,7 @@ def _explain(label, at, printed, written, ran, corrected) -> str:
 
 
 def findings(result, config):
-    from experiments.catalogue.claims import finding
+    from experiments.findings.claims import finding
 
     written = result.extra["as_written"]
     rows_ = [(label, lecture.PRINTED[label][1]) for label in lecture.PRINTED
@@ -274,7 +275,7 @@ def plot(results, config, out_dir):
     return [save(fig, out_dir, "lecture-errata.png", source=_("the breast-cancer lecture"))]
 
 
-register(Experiment(
+EXPERIMENT = Experiment(
     name="lecture-errata",
     description=N_("The lecture's listings as written (their printed accuracies reproduced) "
                    "beside the correct rules in npref and torchref; the exercise notebook's "
@@ -288,4 +289,4 @@ register(Experiment(
                "in one sentence."),
     settings=Settings, profiles=PROFILES, prepare=as_written, compute=compute, plot=plot,
     table=table, data=lambda config, data_dir: breast_cancer.load().describe(),
-    findings=findings))
+    findings=findings)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from experiments.findings import finding
 from experiments.i18n import _
-from experiments.registry import finding
 
 __all__ = ["HOLDS_POINTS", "accuracy_holds", "finals", "finding", "listing", "num", "pct",
            "tail_mean"]
 
 #: "Without giving up test accuracy", on every page that claims it: the cured (or stopped)
 #: net's test accuracy is within this many points of its baseline's, or better — the wording
-#: module's "about the same" (:data:`experiments.catalogue.wording.POINT_WORDS`' first bound).
+#: module's "about the same" (:data:`experiments.findings.wording.POINT_WORDS`' first bound).
 HOLDS_POINTS = 2.0
 
 

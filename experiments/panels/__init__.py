@@ -4,10 +4,11 @@ the lines of PyTorch (or torchref) that ran.
 A :class:`Rule` is data an experiment declares (``Experiment.rules(config)``); its two panels are
 made when a page is rendered, for the configuration that ran:
 
-* NumPy: the book-notation form of :mod:`npref.rules` (optimizers, initializers; proven
-  bit-identical to npref's fast code by ``tests/test_rules.py``), or npref's own code where that
+* NumPy: the book-notation form of :mod:`npref.textbook` (optimizers, initializers; proven
+  bit-identical to npref's fast code by ``tests/test_textbook.py``), or npref's own code where that
   is already the rule as the book writes it (layers, penalties, early stopping) — its statements
-  that ran in a tiny training run of the same configuration (:mod:`experiments.code`);
+  that ran in a tiny training run of the same configuration
+  (:mod:`experiments.panels.code_that_ran`);
 * PyTorch: the statements of PyTorch's own implementation that ran in the same tiny run, read
   from the installed torch — ``torch.optim``'s update function, ``torch.nn.init``'s
   initializer — or torchref's, where torchref has its own (BookAdam, BookBatchNorm1d, the
@@ -26,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from experiments import code
 from experiments.i18n import N_, _, _h
+from experiments.panels import code_that_ran as code
 
 __all__ = ["Rule", "Panel", "optimizer", "initializer", "layer", "penalty", "early_stopping",
            "loss", "minibatches", "OPTIMIZER_FORMULAS"]
@@ -96,7 +97,7 @@ def _tiny_run(backend: str, arch: dict, optimizer_name: str, hyper: dict, schedu
     imported and built before ``run`` is handed back (an import inside a trace can switch the
     tracer off)."""
     from experiments import backends
-    from experiments.catalogue.variants import initial_params
+    from experiments.backends.variants import initial_params
     from npref.training import Schedule
 
     arch = {**arch, **{k: v for k, v in _TINY.items() if k != "output_size"}}
@@ -217,7 +218,7 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
                          made=made, cls=type(opt).torch_class)
             return _panel([type(opt)._step], record, cls=type(opt), note=note)
         return _source_panel([textbook[0]], note=_h("{made} computes this, bit for bit "
-                                                    "(tests/test_rules.py)", made=made))
+                                                    "(tests/test_textbook.py)", made=made))
 
     def torch_panel():
         record = _trace("torch", arch, name, hyper)
@@ -253,7 +254,7 @@ def _called_with(record, fns) -> str | None:
 
 # -- initializers -----------------------------------------------------------------------------
 
-#: The book's spellings and npref's names of an initialization → npref.rules' function name,
+#: The book's spellings and npref's names of an initialization → npref.textbook' function name,
 #: torchref.init's function, torch.nn.init's function.
 _INITS = {"xavier": "lecun_normal", "sigmoid": "lecun_normal", "he": "he_normal",
           "relu": "he_normal"}
@@ -261,18 +262,18 @@ _INITS = {"xavier": "lecun_normal", "sigmoid": "lecun_normal", "he": "he_normal"
 
 def initializer(spec, *, label: str, formula_text: str, book: str | None = None) -> Rule:
     """The rule of initialization ``spec`` (npref.init.get's spec: a std, or a name)."""
-    from npref import rules as npref_rules
+    from npref import textbook
 
     name = "normal" if isinstance(spec, (int, float)) else _INITS.get(spec, spec)
 
     def numpy_panel():
         if name in ("ones", "zeros"):
-            return _source_panel([npref_rules.constant],
+            return _source_panel([textbook.constant],
                                  note=_("npref.init.get({spec}) fills with {value:g}",
                                         spec=repr(spec), value=1.0 if name == "ones" else 0.0))
-        return _source_panel([getattr(npref_rules, name)],
+        return _source_panel([getattr(textbook, name)],
                              note=_("npref.init.{name} draws the same numbers, bit for bit "
-                                    "(tests/test_rules.py)", name=name))
+                                    "(tests/test_textbook.py)", name=name))
 
     def torch_panel():
         import torch
