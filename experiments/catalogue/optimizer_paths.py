@@ -277,8 +277,10 @@ def _more_findings(result, config):
 def rules(config):
     from experiments import panels as R
 
+    start = {"x": config["start_x"], "y": config["start_y"]}
     return [R.optimizer(name, npref.optim.with_convention(name, {"lr": config[f"lr_{name}"]},
-                                                          config["convention"]))
+                                                          config["convention"]),
+                        descent=(Bowl, start))
             for name in OPTIMIZERS + MORE]
 
 

@@ -115,12 +115,22 @@ def _tiny_run(backend: str, arch: dict, optimizer_name: str, hyper: dict, schedu
 _TRACES: dict = {}
 
 
-def _trace(backend, arch, optimizer_name="sgd", hyper=None, schedule=None):
-    """The trace of a tiny run of this configuration on ``backend`` (made once per process)."""
+def _trace(backend, arch, optimizer_name="sgd", hyper=None, schedule=None, descent=None):
+    """The trace of a tiny run of this configuration on ``backend`` (made once per process):
+    four steps of a tiny net, or with ``descent`` (an objective and its start) three steps of
+    the backend's ``descend`` on that function, as the optimizer-paths experiment runs."""
     hyper = hyper or {"lr": 0.1}
-    key = repr((backend, sorted(arch.items()), optimizer_name, sorted(hyper.items()), schedule))
+    key = repr((backend, sorted(arch.items()), optimizer_name, sorted(hyper.items()), schedule,
+                descent))
     if key not in _TRACES:
-        run = _tiny_run(backend, arch, optimizer_name, hyper, schedule)
+        if descent is None:
+            run = _tiny_run(backend, arch, optimizer_name, hyper, schedule)
+        else:
+            from experiments import backends
+
+            side, (objective, start) = backends.get(backend, "cpu"), descent
+            run = lambda: side.descend(objective, start, optimizer_name, hyper,  # noqa: E731
+                                       3, "float64")
         run()                               # once untraced: every lazy import made
         _TRACES[key] = code.trace(run)
     return _TRACES[key]
@@ -188,9 +198,11 @@ def _torch_update_functions(record) -> list:
     return found
 
 
-def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
+def optimizer(name: str, hyper: dict, *, label: str | None = None, descent=None) -> Rule:
     """The rule of optimizer ``name`` (npref.optim's name) with keywords ``hyper`` (its
-    convention among them, where it has one)."""
+    convention among them, where it has one), as it ran in a tiny net's training — or, with
+    ``descent=(objective, start)``, descending that function from that point (each coordinate
+    a parameter of its own, as optimizer-paths runs it: a branch for matrices never runs)."""
     import npref.optim
 
     convention = hyper.get("convention", "torch")
@@ -207,7 +219,7 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
         values = ", ".join(f"{k}={v!r}" for k, v in shown.items())
         made = f"npref.optim.{type(opt).__name__}({values})"
         if textbook is None:        # a rule beyond chapter 6: its update, as it ran
-            record = _trace("numpy", arch, name, hyper)
+            record = _trace("numpy", arch, name, hyper, descent=descent)
             if pytorch_has(name):
                 note = _("{made}'s update of one parameter, in the order of operations of "
                          "PyTorch's single-tensor path (parity_tests/test_optim_more.py)",
@@ -221,7 +233,7 @@ def optimizer(name: str, hyper: dict, *, label: str | None = None) -> Rule:
                                                     "(tests/test_textbook.py)", made=made))
 
     def torch_panel():
-        record = _trace("torch", arch, name, hyper)
+        record = _trace("torch", arch, name, hyper, descent=descent)
         fns = _torch_update_functions(record)
         return _panel(fns, record, note=_called_with(record, fns))
 
