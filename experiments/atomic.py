@@ -85,7 +85,7 @@ def result_set(folder):
     ``folder`` as a whole. On an exception (Ctrl-C included) the old set stays as it was."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(folder):
+    with locked(folder):
         recover(folder)
     new = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new-{os.getpid()}-"))
     os.chmod(new, 0o777 & ~umask())
@@ -94,7 +94,7 @@ def result_set(folder):
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise
-    with _locked(folder):
+    with locked(folder):
         _swap(new, folder)
 
 
@@ -103,7 +103,7 @@ def tidy(folder) -> None:
     by an interrupted run."""
     folder = Path(folder)
     if folder.parent.is_dir():
-        with _locked(folder):
+        with locked(folder):
             recover(folder)
 
 
@@ -151,8 +151,10 @@ def _alive(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def _locked(folder: Path):
-    """An exclusive lock on ``folder``'s set, held across processes (``flock``)."""
+def locked(folder):
+    """An exclusive lock on ``folder``'s set (or on one file, the report's index), held across
+    processes (``flock`` on ``.NAME.lock`` beside it)."""
+    folder = Path(folder)
     lock = folder.parent / f".{folder.name}.lock"
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~umask())
     try:
@@ -162,16 +164,36 @@ def _locked(folder: Path):
         os.close(fd)
 
 
+#: The least free space an output folder must have: a run's set is a few MB (the whole quick
+#: report about 25 MB), so less than this fails while writing, after the training.
+MIN_FREE = 16 * 2 ** 20
+#: The longest name a run writes below ``--out``: ``NAME/.NAME.new-PID-xxxxxxxx/`` and a
+#: figure's file name (with room to spare).
+LONGEST_INSIDE = 200
+
+
 def check_out(out) -> Path:
-    """The output folder, refused before any work when it cannot hold results: it names a
-    file, or cannot be created or written."""
+    """The output folder, refused before any work when it cannot hold results: no name, it names
+    a file, cannot be created or written, has under :data:`MIN_FREE` bytes free, or is so long
+    a path that the files a run writes inside it would pass the system's limit."""
+    if not str(out).strip():
+        raise ValueError("--out must name a folder, got ''")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: exists and is not a folder")
     try:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out}: exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
+        free = os.statvfs(out)
+        longest = os.pathconf(out, "PC_PATH_MAX")
     except OSError as error:
         raise ValueError(f"--out {out}: cannot write there ({error.strerror or error})") from None
+    if free.f_bavail * free.f_frsize < MIN_FREE:
+        raise ValueError(f"--out {out}: only {free.f_bavail * free.f_frsize / 2 ** 20:.1f} MB "
+                         f"free there, and a run's results take up to "
+                         f"{MIN_FREE // 2 ** 20} MB: free some space or write elsewhere")
+    if len(os.fsencode(out.resolve())) + LONGEST_INSIDE > longest:
+        raise ValueError(f"--out {out}: a path too long for the files a run writes inside it "
+                         f"(the system's limit is {longest} bytes): choose a shorter one")
     return out

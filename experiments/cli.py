@@ -9,7 +9,7 @@ import sys
 from experiments import backends as backend_registry
 from experiments import i18n
 from experiments.data import DataError
-from experiments.parallel import ExecutorError
+from experiments.parallel import ExecutorError, ExecutorLost
 from experiments.settings import PROFILES, ConfigError
 from npref.guard import NonFiniteError
 
@@ -26,7 +26,15 @@ PyTorch (torchref). Each experiment runs on both backends and records how far ap
 
 
 #: Exit status (docs/bad-input.md): what each outcome returns.
-DONE, DISAGREE, BAD_INPUT, DIVERGED, INTERRUPTED = 0, 1, 2, 3, 130
+DONE, DISAGREE, BAD_INPUT, DIVERGED, NOT_WRITTEN, EXECUTOR_LOST, INTERRUPTED = \
+    0, 1, 2, 3, 4, 5, 130
+
+#: A module the experiments need, missing: almost always the system Python instead of the
+#: project's environment (as the torch backend says of PyTorch).
+NO_MODULE = ("the experiments need {module}, which {python} does not have: use the project's "
+             "environment (`. .venv/bin/activate`, or `.venv/bin/python -m experiments ...`); "
+             "`make report` creates .venv with everything in it, or without make: "
+             "`python3 -m venv .venv && .venv/bin/pip install -e '.[experiments]'`")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +47,8 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv=None) -> int:
     """The command line; returns the exit status. Bad input is one ``error:`` line and 2, a
-    diverged run 3, Ctrl-C 130 — never a traceback for any of them."""
+    diverged run 3, a file that could not be written (disk full, a path too long) 4, a Dask
+    cluster lost mid-run 5, Ctrl-C 130 — never a traceback for any of them."""
     try:
         parser = _parser()
         args = parser.parse_args(argv)
@@ -63,6 +72,26 @@ def main(argv=None) -> int:
     except NonFiniteError as error:
         print(f"error: training diverged: {error}", file=sys.stderr)
         return DIVERGED
+    except ExecutorLost as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXECUTOR_LOST
+    except ModuleNotFoundError as error:
+        print(f"error: {NO_MODULE.format(module=error.name, python=sys.executable)}",
+              file=sys.stderr)
+        return BAD_INPUT
+    except OSError as error:
+        print(f"error: {not_written(error)}", file=sys.stderr)
+        return NOT_WRITTEN
+
+
+def not_written(error: OSError) -> str:
+    """An OSError met while writing results, in one line: what, where, and what to do."""
+    what = error.strerror or str(error)
+    where = f": {error.filename}" if error.filename else ""
+    hint = {28: " — free some space, or write elsewhere with --out",
+            36: " — choose a shorter --out",
+            21: " — a folder stands where this file must go: remove it"}.get(error.errno, "")
+    return f"could not write{where}: {what}{hint}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run one experiment; write OUT/NAME/metrics.json, its "
                                    "figures and its page. Exit status: 0 done, 1 the backends "
                                    "disagree, 2 bad arguments or data, 3 training diverged "
-                                   "(NaN/Inf). `run NAME --help` lists NAME's settings, their "
+                                   "(NaN/Inf), 4 a file could not be written (disk full, a path "
+                                   "too long), 5 the Dask cluster was lost. `run NAME --help` lists NAME's settings, their "
                                    "defaults and ranges (the keys of --set).")
     p.add_argument("-h", "--help", action="store_true",
                    help="show this help, or with NAME the experiment's settings, and exit")
@@ -99,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "configuration and code are unchanged are reused.")
     _common(p)
     p.add_argument("--out", default="results", help="output folder (default: results)")
-    p.add_argument("--only", nargs="+", metavar="NAME", help="only these experiments")
+    p.add_argument("--only", nargs="+", action="extend", metavar="NAME",
+                   help="only these experiments (--only a b, or --only a --only b)")
     p.add_argument("--force", action="store_true",
                    help="rerun every experiment, even those whose configuration and code are "
                         "unchanged since their last run")
@@ -198,14 +229,31 @@ def _list(args) -> int:
     return 0
 
 
+def _check_common(args) -> None:
+    """``run`` and ``report``'s arguments that need no experiment, refused before anything is
+    imported or loaded: the seeds, the executor, contradictory flags, the output folder."""
+    from experiments import atomic, parallel, settings
+    settings.check_seed(args.seed)
+    settings.check_seeds(args.seeds)
+    parallel.check(args.executor, args.jobs, args.scheduler, probe=True)
+    if getattr(args, "backend", "both") == "numpy" and args.device == "cuda":
+        raise ConfigError("--device cuda is the torch backend's, and --backend numpy runs only "
+                          "NumPy (on the CPU): drop --device, or use --backend torch or both")
+    try:
+        atomic.check_out(args.out)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 def _run(args) -> int:
     """Run one experiment into its result set — its page rendered by the report, into the same
     set — then refresh the report's index where one exists."""
-    from experiments import registry, report, runner
     if args.help:
         return _run_help(args)
     if args.name is None:
         raise ConfigError("run needs an experiment name (see `python -m experiments list`)")
+    _check_common(args)
+    from experiments import registry, report, runner
     chosen = backend_registry.BACKENDS if args.backend == "both" else (args.backend,)
     spec = runner.RunSpec(args.name, profile=args.profile, seed=args.seed, seeds=args.seeds,
                           sets=tuple(args.sets), backends=chosen, device=args.device,
@@ -292,6 +340,7 @@ def _notebook(args) -> int:
 
 
 def _report(args) -> int:
+    _check_common(args)
     from experiments.report import build
     with i18n.language(args.lang):
         index, failed = build(out=args.out, profile=args.profile, only=args.only,

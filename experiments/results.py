@@ -393,9 +393,12 @@ def figures_intact(folder: Path, names, hashes) -> bool:
 
 
 def on_disk(out: Path, names) -> dict:
-    """The result of every experiment in ``names`` with a whole set under ``out``, in order."""
+    """The result of every experiment in ``names`` with a whole set under ``out``, in order —
+    each set first repaired under its lock (:func:`experiments.atomic.tidy`: an old set put back
+    where an interrupted swap left it aside, the leftovers of dead processes removed)."""
     found = {}
     for name in names:
+        atomic.tidy(Path(out) / name)
         result = read(Path(out) / name)
         if result is not None:
             found[name] = result

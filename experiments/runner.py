@@ -123,8 +123,8 @@ def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages
     """Run ``spec`` — every seed on every backend, on the executor given — and write its result
     set under ``spec.out / NAME`` with ``pages`` (``[(file name, render(result))]``) beside
     ``metrics.json`` and the figures. The results do not depend on ``jobs`` or the executor."""
+    parallel.check(executor, jobs, scheduler)            # before torch or the data is loaded
     made = plan(spec)
-    parallel.check(executor, jobs, scheduler)
     outcomes = parallel.run_all(compute_seed, [(job,) for job in made.jobs], executor=executor,
                                 jobs=jobs, scheduler=scheduler,
                                 labels=[job.label for job in made.jobs], log=log)

@@ -70,15 +70,27 @@ def _accepts(text: str):
 
 # -- the checks -----------------------------------------------------------------------------------
 
-@_accepts("an int >= 1")
+#: The most any count of an experiment may be (epochs, iterations, trials, sizes): a bound so
+#: that a slip of the keyboard (``--set epochs=1000000000000``) is refused, not run for ever —
+#: a hundred times the largest the sources use (the lecture's 10,000 epochs).
+MOST = 1_000_000
+#: The most seeds one run may take (``--seeds``): each is a whole run on every backend.
+MOST_SEEDS = 1000
+
+
+@_accepts(f"an int from 1 to {MOST:,}")
 def positive_int(name, value):
-    return _validate.positive_int(name, value)
+    value = _validate.positive_int(name, value)
+    if value > MOST:
+        raise ValueError(f"{name} must be an int from 1 to {MOST:,}, got {value:,}")
+    return value
 
 
-@_accepts("an int >= 0 (0: all there is)")
+@_accepts(f"an int from 0 to {MOST:,} (0: all there is)")
 def count(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0 (0: all), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0 \
+            or value > MOST:
+        raise ValueError(f"{name} must be an int from 0 to {MOST:,} (0: all), got {value!r}")
     return int(value)
 
 
@@ -115,7 +127,7 @@ def finite(name, value):
 def layer_sizes(name, value):
     if not isinstance(value, list) or not value:
         raise ValueError(f"{name} must be a non-empty list of ints >= 1, got {value!r}")
-    return [_validate.positive_int(name, v) for v in value]
+    return [positive_int(name, v) for v in value]
 
 
 @_accepts("two exponents lo,hi with lo < hi")
@@ -265,9 +277,10 @@ def check_seed(seed) -> int:
 
 
 def check_seeds(seeds) -> int:
-    """``--seeds``: how many seeds, an int >= 1."""
-    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1:
-        raise ConfigError(f"--seeds must be an int >= 1, got {seeds!r}")
+    """``--seeds``: how many seeds, an int from 1 to :data:`MOST_SEEDS`."""
+    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1 \
+            or seeds > MOST_SEEDS:
+        raise ConfigError(f"--seeds must be an int from 1 to {MOST_SEEDS}, got {seeds!r}")
     return int(seeds)
 
 

@@ -82,7 +82,7 @@ def test_settings_parse_from_their_declaration():
     with pytest.raises(S.ConfigError, match="name must be one of"):
         S.resolve(Demo, quick, "quick", ["name=z"])
     rows = S.describe(Demo, quick)
-    assert rows[0] == ("n", "3", "30", "a count (an int >= 1)")
+    assert rows[0] == ("n", "3", "30", "a count (an int from 1 to 1,000,000)")
     assert rows[3] == ("hidden", "100,100", "", "sizes (a non-empty list of ints >= 1)")
 
 
@@ -113,7 +113,7 @@ def test_adding_a_setting_is_one_line_in_the_experiment(tmp_path, monkeypatch):
                         replace(experiment, settings=More, profiles={}))
     assert registry.get("optimizer-paths").config_for("quick", ["extra_steps=3"])[
         "extra_steps"] == 3
-    with pytest.raises(S.ConfigError, match="extra_steps must be an int >= 0"):
+    with pytest.raises(S.ConfigError, match="extra_steps must be an int from 0 to 1,000,000"):
         registry.get("optimizer-paths").config_for("quick", ["extra_steps=-1"])
 
 

@@ -76,5 +76,11 @@ def load_pair(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
     if len(images) != len(labels):
         raise DataError(f"{images_path} has {len(images)} images but {labels_path} has "
                         f"{len(labels)} labels")
+    if len(images) == 0:
+        raise DataError(f"{images_path}: holds no images (its header declares 0)")
+    if labels.max() > 9:
+        at = int(np.argmax(labels > 9))
+        raise DataError(f"{labels_path}: labels must be digits 0–9, found {labels[at]} "
+                        f"(label {at})")
     x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
     return x, labels.astype(np.int64)

@@ -135,11 +135,14 @@ def _from_cache(folder: Path, kind: str, name: str):
         return _from_folder(folder, kind, name, need_train=True)
     except DataError as error:
         bad = Path(str(error).split(": ", 1)[0])
-        if bad.parent != folder or not bad.exists():
+        if bad.parent != folder:
             raise
         aside = bad.with_name(bad.name + ".corrupt")
-        os.replace(bad, aside)
-        log(f"{name}: {error}; moved it aside to {aside} and looking further")
+        try:
+            os.replace(bad, aside)
+            log(f"{name}: {error}; moved it aside to {aside} and looking further")
+        except FileNotFoundError:        # another run sharing the cache moved it first
+            log(f"{name}: {bad} was moved aside by another run; looking further")
         return _from_cache(folder, kind, name)
 
 

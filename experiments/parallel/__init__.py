@@ -33,6 +33,15 @@ class ExecutorError(ValueError):
     not answer."""
 
 
+class ExecutorLost(RuntimeError):
+    """The executor went away mid-run (a Dask scheduler or its workers killed): the results
+    written so far are whole, the run in progress was not kept."""
+
+
+#: Seconds a Dask scheduler has to answer who it is before the run gives up on it.
+CONNECT_TIMEOUT = 10
+
+
 def jobs_from(value) -> int:
     """``--jobs``: an int >= 1, or ``"auto"`` for the machine's cores."""
     if value in (None, ""):
@@ -49,16 +58,17 @@ def jobs_from(value) -> int:
     return jobs
 
 
-def check(executor: str, jobs, scheduler) -> tuple[str, int, str | None]:
+def check(executor: str, jobs, scheduler, *, probe: bool = False) -> tuple[str, int, str | None]:
     """The executor's settings, refused before any work: a known kind, a valid ``--jobs``, a
-    scheduler only with Dask and of the form ``tcp://host:port``, Dask installed."""
+    scheduler only with Dask and of the form ``tcp://host:port``, Dask installed — and, with
+    ``probe``, a scheduler that answers as one within :data:`CONNECT_TIMEOUT` seconds."""
     if executor not in EXECUTORS:
         raise ExecutorError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     jobs = jobs_from(jobs)
     if scheduler is not None:
         if executor != "dask":
             raise ExecutorError("--scheduler needs --executor dask")
-        if "://" not in scheduler or not scheduler.rsplit(":", 1)[-1].isdigit():
+        if not _address_ok(scheduler):
             raise ExecutorError(f"--scheduler must be an address like tcp://host:8786, got "
                                 f"{scheduler!r}")
     if executor == "dask":
@@ -66,7 +76,48 @@ def check(executor: str, jobs, scheduler) -> tuple[str, int, str | None]:
             import distributed  # noqa: F401
         except ImportError:
             raise ExecutorError(f"--executor dask needs Dask distributed: {DASK_INSTALL}") from None
+        if probe and scheduler is not None:
+            _probe(scheduler)
     return executor, jobs, scheduler
+
+
+def _address_ok(address: str) -> bool:
+    """``scheme://host:port``, parseable (``tcp://[::1`` is not)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        return bool(parts.scheme and parts.hostname and parts.port is not None)
+    except ValueError:
+        return False
+
+
+def _probe(scheduler: str) -> None:
+    """Ask ``scheduler`` who it is, giving up after :data:`CONNECT_TIMEOUT` seconds: a port
+    that accepts connections but never speaks Dask's protocol would hang ``Client`` for ever
+    (its own timeout covers the connection, not the handshake)."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def identity():
+        comm = await asyncio.wait_for(connect(scheduler, timeout=CONNECT_TIMEOUT),
+                                      CONNECT_TIMEOUT)
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity"}), CONNECT_TIMEOUT)
+            return await asyncio.wait_for(comm.read(), CONNECT_TIMEOUT)
+        finally:
+            comm.abort()
+
+    try:
+        answer = asyncio.run(identity())
+    except (OSError, TimeoutError, asyncio.TimeoutError) as error:
+        raise ExecutorError(f"--scheduler {scheduler}: no Dask scheduler answers there within "
+                            f"{CONNECT_TIMEOUT} s ({type(error).__name__}"
+                            f"{': ' + str(error) if str(error) else ''})") from None
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        raise ExecutorError(f"--scheduler {scheduler}: what answers there is not a Dask "
+                            f"scheduler")
 
 
 def run_all(fn, tasks: list, *, executor: str = "local", jobs=1, scheduler=None,
@@ -91,8 +142,8 @@ def run_all(fn, tasks: list, *, executor: str = "local", jobs=1, scheduler=None,
 def _processes(fn, tasks, jobs, progress) -> list:
     context = multiprocessing.get_context("spawn")
     out = [None] * len(tasks)
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=limit_threads,
-                                                initargs=(TASK_THREADS,)) as pool:
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=start_worker,
+                                                initargs=(TASK_THREADS, os.getpid())) as pool:
         futures = {pool.submit(fn, *task): i for i, task in enumerate(tasks)}
         progress.started(list(futures.values())[:jobs])
         try:
@@ -109,8 +160,11 @@ def _processes(fn, tasks, jobs, progress) -> list:
 
 def _dask(fn, tasks, jobs, scheduler, progress) -> list:
     from distributed import Client, LocalCluster, as_completed
+    from distributed.comm import CommClosedError
 
     cluster = None
+    if scheduler is not None:
+        _probe(scheduler)
     try:
         if scheduler is None:
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
@@ -128,10 +182,16 @@ def _dask(fn, tasks, jobs, scheduler, progress) -> list:
         progress.started(list(range(len(tasks))))
         index = {future.key: i for i, future in enumerate(futures)}
         out = [None] * len(tasks)
-        for future in as_completed(futures):
-            i = index[future.key]
-            out[i] = future.result()
-            progress.finished(i)
+        try:
+            for future in as_completed(futures):
+                i = index[future.key]
+                out[i] = future.result()
+                progress.finished(i)
+        except (concurrent.futures.CancelledError, CommClosedError) as error:
+            where = scheduler or "this machine's LocalCluster"
+            raise ExecutorLost(f"the Dask cluster ({where}) went away mid-run "
+                               f"({type(error).__name__}): results written so far are whole; "
+                               f"the run in progress was not kept") from None
         return out
     finally:
         client.close()
@@ -191,6 +251,22 @@ def task_threads(threads: int = TASK_THREADS, torch_too: bool = True):
     finally:
         if before is not None:
             torch.set_num_threads(before)
+
+
+def start_worker(threads: int, parent: int) -> None:
+    """A worker process's start: a watch that ends it once ``parent`` (the process that
+    started it) is gone — a SIGKILL of ``run``'s main process would otherwise leave its
+    workers computing and waiting for tasks for ever — then its thread pools
+    (:func:`limit_threads`)."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+    limit_threads(threads)
 
 
 def limit_threads(threads: int) -> None:

@@ -95,30 +95,40 @@ def notebook_for(result, experiment) -> str:
 
 def _write_pages(out: Path, metrics: dict, experiments: dict, conventions: dict,
                  profile: str) -> Path:
-    """Every page, each rendered in full and written atomically (never blanked first)."""
+    """Every page, each rendered in full and written atomically (never blanked first). An
+    experiment's page and notebook are written under its set's lock, from the set on disk then:
+    a ``run`` into the same folder that replaced the set meanwhile is what the page describes,
+    never a mix of the two."""
     extras = render.optional_pages(out, coming=[f"{name}/index.html" for name in metrics])
-    for name, m in metrics.items():
-        atomic.write_text(out / name / "index.html",
-                      _sanitize(render.render_experiment(m, experiments[name], extras,
-                                                         _notebook_link(name))))
-        # the notebook in the pages' language, as the pages are (a reused set too)
-        atomic.write_text(out / name / notebook.file_name(name), notebook_for(m, experiments[name]))
+    for name in list(metrics):
+        with atomic.locked(out / name):
+            m = metrics[name] = results.read(out / name) or metrics[name]
+            atomic.write_text(out / name / "index.html",
+                              _sanitize(render.render_experiment(m, experiments[name], extras,
+                                                                 _notebook_link(name))))
+            # the notebook in the pages' language, as the pages are (a reused set too)
+            atomic.write_text(out / name / notebook.file_name(name),
+                              notebook_for(m, experiments[name]))
     atomic.write_text(out / PAGES["conventions"],
-                  _sanitize(render.render_conventions(conventions, extras)))
+                      _sanitize(render.render_conventions(conventions, extras)))
     index = out / PAGES["index"]
-    atomic.write_text(index, _sanitize(render.render_index(metrics, experiments, profile, extras)))
+    with atomic.locked(index):
+        atomic.write_text(index, _sanitize(render.render_index(metrics, experiments, profile,
+                                                               extras)))
     return index
 
 
 def refresh_index(out) -> Path:
-    """Rewrite ``out/index.html`` from the result sets on disk (after ``run`` replaced one)."""
+    """Rewrite ``out/index.html`` from the result sets on disk (after ``run`` replaced one),
+    under the index's lock: two runs finishing together leave the later one's view."""
     out = Path(out)
-    found = results.on_disk(out, registry.all_experiments())
-    profiles = sorted({r.profile for r in found.values()})
-    extras = render.optional_pages(out)
     index = out / PAGES["index"]
-    atomic.write_text(index, _sanitize(render.render_index(found, registry.all_experiments(),
-                                                       " / ".join(profiles), extras)))
+    with atomic.locked(index):
+        found = results.on_disk(out, registry.all_experiments())
+        profiles = sorted({r.profile for r in found.values()})
+        extras = render.optional_pages(out)
+        atomic.write_text(index, _sanitize(render.render_index(
+            found, registry.all_experiments(), " / ".join(profiles), extras)))
     return index
 
 
