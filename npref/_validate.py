@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -66,6 +67,16 @@ def positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     return int(value)
+
+
+def layer_sizes(name: str, value) -> list:
+    """Hidden layers' sizes: an int, or a list of ints >= 1 ([] for none)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be an int or a list of ints >= 1 (the hidden layers' "
+                         f"sizes; [] for none), got {value!r}")
+    return [positive_int(f"{name}[]", v) for v in value]
 
 
 def flag(name: str, value) -> bool:

@@ -32,13 +32,23 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
         original = flat[i]
         try:
             flat[i] = original + eps
-            up = float(f(x))
+            up = _scalar(f(x))
             flat[i] = original - eps
-            down = float(f(x))
+            down = _scalar(f(x))
         finally:
             flat[i] = original
         grad.flat[i] = (up - down) / (2 * eps)
     return grad.astype(x.dtype, copy=False)
+
+
+def _scalar(value) -> float:
+    """``f(x)`` as the one number a gradient is of: a vector has a Jacobian, not a gradient."""
+    array = np.asarray(value)
+    if array.size != 1 or array.dtype.kind not in "fiub":
+        got = f"an array of shape {array.shape}" if array.size != 1 else repr(value)
+        raise ValueError(f"f must return one real number (a loss), got {got}: differentiate "
+                         "each output separately, or sum them")
+    return float(array.reshape(()))
 
 
 def check_gradients(net, x, t, eps: float = 1e-5, **loss_kwargs) -> dict:

@@ -44,12 +44,20 @@ class _Layer:
 def _float_array(name: str, x, dtype=None) -> np.ndarray:
     x = np.asarray(x)
     if dtype is not None:
-        return x.astype(dtype, copy=False)
+        return _real(name, x).astype(dtype, copy=False)
     if x.dtype.kind != "f":                       # np.floating (a cheaper test, every call)
         raise ValueError(f"{name} must be a floating-point array, got dtype {x.dtype}")
     if x.dtype == np.float16:
         raise ValueError(f"{name} is float16, which npref does not support: use float32 or "
                          "float64")
+    return x
+
+
+def _real(name: str, x: np.ndarray) -> np.ndarray:
+    """``x`` when it holds real numbers (floats, or integers and booleans to cast): complex
+    numbers would lose their imaginary part and strings be parsed, silently."""
+    if x.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be an array of real numbers, got dtype {x.dtype}")
     return x
 
 
@@ -80,7 +88,7 @@ class Affine(_Layer):
         if x.ndim != 2:
             x = x.reshape(x.shape[0], -1) if x.ndim else x
         if x.dtype != self.W.dtype:
-            x = x.astype(self.W.dtype)
+            x = _real("x", x).astype(self.W.dtype)
         if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
             raise ValueError(f"Affine.forward: x of shape {self.original_x_shape} does not fit "
                              f"W of shape {self.W.shape} (needs N × {self.W.shape[0]})")
@@ -263,7 +271,7 @@ class SigmoidWithLoss(_Layer):
         if x.ndim not in (1, 2) or (x.ndim == 2 and x.shape[1] != 1) or x.shape[0] < 1:
             raise ValueError(f"SigmoidWithLoss needs scores of shape (N, 1) or (N,), "
                              f"got {x.shape}")
-        t = np.asarray(t, dtype=x.dtype).reshape(-1)
+        t = _real("t", np.asarray(t)).astype(x.dtype).reshape(-1)
         if t.shape[0] != x.shape[0]:
             raise ValueError(f"SigmoidWithLoss: {t.shape[0]} targets for {x.shape[0]} scores")
         if not np.all((t >= 0) & (t <= 1)):                  # NaN fails this too
@@ -317,6 +325,7 @@ class BatchNorm(_Layer):
         self.momentum = _validate.unit_interval(
             "momentum", defaults["momentum"] if momentum is None else momentum)
         self.eps = _validate.positive("eps", defaults["eps"] if eps is None else eps)
+        dtype = _validate.float_dtype("dtype", dtype)
         d = self.num_features
         self.gamma = np.ones(d, dtype=dtype)
         self.beta = np.zeros(d, dtype=dtype)

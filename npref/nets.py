@@ -18,7 +18,6 @@ drive npref and torchref with the very same masks.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -48,9 +47,7 @@ class MultiLayerNet:
                  weight_init="he", use_batchnorm: bool = False, dropout: float = 0.0,
                  regularizer=None, convention: str = "torch", rng=None, dtype=np.float64):
         self.input_size = _validate.positive_int("input_size", input_size)
-        if isinstance(hidden_sizes, numbers.Integral):
-            hidden_sizes = [hidden_sizes]
-        self.hidden_sizes = [_validate.positive_int("hidden_sizes[]", h) for h in hidden_sizes]
+        self.hidden_sizes = _validate.layer_sizes("hidden_sizes", hidden_sizes)
         self.output_size = _validate.positive_int("output_size", output_size)
         self.activation = _validate.choice("activation", activation, tuple(ACTIVATIONS))
         initializer = init_mod.get(weight_init)

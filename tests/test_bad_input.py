@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+import npref.gradcheck
 import npref.init
 import npref.layers as L
 import npref.optim
@@ -283,6 +284,42 @@ LIBRARY = [
      ValueError, "bad data"),
     ("torchref layer: device auto", lambda: TL.BatchNorm(3, device="cuda:7"), ValueError,
      "cuda"),
+    # issue 34, part 2: what used to be cast silently or fail deep inside
+    ("complex input to Affine", lambda: L.Affine(np.ones((3, 2)), np.zeros(2)).forward(
+        X.astype(np.float32) * 1j), ValueError, "x must be an array of real numbers, got dtype "
+                                                "complex64"),
+    ("string input to Affine", lambda: L.Affine(np.ones((3, 2)), np.zeros(2)).forward(
+        np.array([["1", "2", "3"]])), ValueError, "x must be an array of real numbers"),
+    ("complex input to BatchNorm", lambda: L.BatchNorm(3).forward(X * 1j), ValueError,
+     "x must be an array of real numbers"),
+    ("an integer BatchNorm", lambda: L.BatchNorm(3, dtype=np.int64), ValueError,
+     "dtype must be float32 or float64, got int64"),
+    ("an integer BatchNorm in torchref", lambda: TL.BatchNorm(3, dtype=torch.int64), ValueError,
+     "dtype must be float32 or float64, got torch.int64"),
+    ("the book's BatchNorm, integer", lambda: TL.BookBatchNorm1d(3, dtype=torch.int32),
+     ValueError, "dtype must be float32 or float64"),
+    ("the book's BatchNorm, momentum 2", lambda: TL.BookBatchNorm1d(3, momentum=2.0),
+     ValueError, "momentum must be a number in [0, 1], got 2.0"),
+    ("hidden sizes None", lambda: MultiLayerNet(4, None, 3), ValueError,
+     "hidden_sizes must be an int or a list of ints >= 1"),
+    ("hidden sizes None in torchref", lambda: torchref.nets.MultiLayerNet(4, None, 3),
+     ValueError, "hidden_sizes must be an int or a list of ints >= 1"),
+    ("hidden sizes a string", lambda: MultiLayerNet(4, "100", 3), ValueError,
+     "hidden_sizes must be an int or a list of ints >= 1"),
+    ("complex data", lambda: T.Data(np.ones((2, 3)) * 1j, [0, 1]), ValueError,
+     "x_train must hold real numbers, got dtype complex128"),
+    ("numerical gradient of a vector", lambda: npref.gradcheck.numerical_gradient(
+        lambda x: 2 * x, np.ones(3)), ValueError,
+     "f must return one real number (a loss), got an array of shape (3,)"),
+    ("string targets to SigmoidWithLoss", lambda: L.SigmoidWithLoss().forward(
+        X[:2, :1], np.array(["0", "1"])), ValueError, "t must be an array of real numbers"),
+    ("a list of targets to torchref's SigmoidWithLoss", lambda: TL.SigmoidWithLoss()(
+        torch.zeros(2, 1), ["0", "1"]), ValueError, "target must be a tensor of real numbers"),
+    ("torchref optimizer without parameters", lambda: torchref.optim.SGD(params=None),
+     ValueError, "params must be an iterable of tensors"),
+    ("torchref optimizer of one tensor", lambda: torchref.optim.make(
+        "adam", torch.zeros(2, requires_grad=True)), ValueError,
+     "params must be an iterable of tensors (model.parameters())"),
 ]
 
 
@@ -291,6 +328,38 @@ LIBRARY = [
 def test_the_library_refuses_bad_input_naming_it(build, error, message):
     with pytest.raises(error, match=re.escape(message)):
         build()
+
+
+def test_data_of_python_lists_trains_as_arrays():
+    """``Data`` of lists used to fail inside the loop ("only integer scalar arrays …"); lists
+    are arrays, as NumPy reads them, and train the same as the arrays."""
+    x, t = [[0.0, 1.0, 0.5], [1.0, 0.0, 0.5], [0.5, 0.5, 0.0], [1.0, 1.0, 1.0]], [0, 1, 0, 1]
+    runs = []
+    for data in (T.Data(x, t), T.Data(np.array(x), np.array(t))):
+        assert isinstance(data.x_train, np.ndarray) and isinstance(data.t_train, np.ndarray)
+        net = _net()
+        T.train(net, npref.optim.SGD(lr=0.1), data, T.Schedule(batch_size=2, epochs=2),
+                rng=RNG(0))
+        runs.append(net.params["W1"].copy())
+    assert np.array_equal(*runs)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"])
+def test_a_non_finite_gradient_in_a_bare_step_behaves_as_in_pytorch(name):
+    """NaN and Inf in a gradient flow into the parameter as they do in ``torch.optim``: the
+    same elements, the same values, and no warning (tests turn npref's RuntimeWarnings into
+    errors, so a warning fails here)."""
+    g1, g2 = np.array([np.nan, 1.0, np.inf, -2.0]), np.array([1.0, 1.0, 1.0, 1.0])
+    p = {"w": np.array([1.0, 2.0, 3.0, 4.0])}
+    opt = npref.optim.make(name, lr=0.1)
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64, requires_grad=True)
+    twin = torchref.optim.make(name, [w], lr=0.1)
+    for g in (g1, g2):
+        opt.update(p, {"w": g.copy()})
+        w.grad = torch.tensor(g)
+        twin.step()
+    assert np.array_equal(p["w"], w.detach().numpy(), equal_nan=True)
+    assert not np.isfinite(p["w"][[0, 2]]).any() and np.isfinite(p["w"][[1, 3]]).all()
 
 
 def test_a_refused_update_leaves_every_parameter_as_it_was():

@@ -183,6 +183,21 @@ def test_another_experiments_litter_is_cleaned_and_its_set_put_back(tmp_path):
     assert "optimizer-paths" in results.on_disk(out, registry.all_experiments())
 
 
+@pytest.mark.parametrize("damage", ['{"figures": []}', '{"figures": [], "parity": null}', "[]"])
+def test_another_experiments_damaged_results_never_block_this_command(tmp_path, capsys, damage):
+    """Another experiment's metrics.json of ``{"figures": []}`` used to make every report fail
+    with ``error: parity`` and every run with ``error: profile``: it is skipped (and rerun when
+    that experiment's turn comes), and this command's index is whole."""
+    out = tmp_path / "out"
+    (out / "breast-cancer-init").mkdir(parents=True)
+    (out / "breast-cancer-init" / "metrics.json").write_text(damage)
+    (out / "index.html").write_text("an index to refresh")
+    assert main(["run", "optimizer-paths", "--out", str(out)]) == 0
+    assert "error:" not in capsys.readouterr().err
+    index = (out / "index.html").read_text()
+    assert "optimizer-paths/index.html" in index and "breast-cancer-init/index.html" not in index
+
+
 def test_report_pages_describe_the_set_on_disk_not_the_one_it_held(tmp_path, monkeypatch):
     """``report`` and ``run`` into one folder at once: the report wrote NAME/index.html from
     its own result after a ``run`` had replaced the set. Pages are now written under the set's

@@ -102,6 +102,10 @@ class SigmoidWithLoss(nn.BCEWithLogitsLoss):
     """``nn.BCEWithLogitsLoss`` that also takes (N, 1) scores with N targets, as npref does."""
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if not isinstance(target, torch.Tensor) or target.is_complex():
+            raise ValueError(f"target must be a tensor of real numbers in [0, 1], got "
+                             f"{type(target).__name__}"
+                             f"{' ' + str(target.dtype) if isinstance(target, torch.Tensor) else ''}")
         if input.dim() == 2 and input.shape[1] == 1:
             input = input.reshape(-1)
         return super().forward(input, target.reshape(-1).to(input.dtype))
@@ -116,8 +120,15 @@ def BatchNorm(num_features: int, momentum: float | None = None, eps: float | Non
     momentum = _validate.unit_interval("momentum",
                                        defaults["momentum"] if momentum is None else momentum)
     eps = _validate.positive("eps", defaults["eps"] if eps is None else eps)
+    _float_dtype(dtype)
     cls = nn.BatchNorm1d if convention == "torch" else BookBatchNorm1d
     return cls(num_features, eps=eps, momentum=momentum, dtype=dtype, device=resolve(device))
+
+
+def _float_dtype(dtype) -> None:
+    """float32 or float64, as npref's layers take (an integer BatchNorm has no gradient)."""
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
 
 
 class BookBatchNorm1d(nn.Module):
@@ -132,7 +143,10 @@ class BookBatchNorm1d(nn.Module):
     def __init__(self, num_features: int, eps: float = 1e-6, momentum: float = 0.9, *,
                  dtype=torch.float64, device="cpu"):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.num_features = _validate.positive_int("num_features", num_features)
+        self.eps = _validate.positive("eps", eps)
+        self.momentum = _validate.unit_interval("momentum", momentum)
+        _float_dtype(dtype)
         device = resolve(device)
         self.weight = nn.Parameter(torch.ones(num_features, dtype=dtype, device=device))
         self.bias = nn.Parameter(torch.zeros(num_features, dtype=dtype, device=device))

@@ -10,8 +10,6 @@ statistics travel the same way (:meth:`running_stats`, :meth:`load_running_stats
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 from torch import nn
@@ -54,9 +52,7 @@ class MultiLayerNet(nn.Module):
                  device="cpu"):
         super().__init__()
         self.input_size = _validate.positive_int("input_size", input_size)
-        if isinstance(hidden_sizes, numbers.Integral):
-            hidden_sizes = [hidden_sizes]
-        self.hidden_sizes = [_validate.positive_int("hidden_sizes[]", h) for h in hidden_sizes]
+        self.hidden_sizes = _validate.layer_sizes("hidden_sizes", hidden_sizes)
         self.output_size = _validate.positive_int("output_size", output_size)
         self.activation = _validate.choice("activation", activation, tuple(ACTIVATIONS))
         init_mod.get(weight_init)                                  # validates the spec

@@ -61,6 +61,11 @@ def _params(params):
     # npref hands parameters around as {name: array}; accept the same dict of tensors.
     if isinstance(params, Mapping):
         return list(params.items())
+    if params is None or isinstance(params, (torch.Tensor, str, bytes)) or \
+            not isinstance(params, Iterable):
+        raise ValueError(f"params must be an iterable of tensors (model.parameters()), of "
+                         f"parameter groups, or a dict of named tensors, got "
+                         f"{type(params).__name__}")
     return params
 
 

@@ -281,7 +281,16 @@ class Optimizer:
 
         ``params`` and ``grads`` are dicts with the same keys; each gradient has its parameter's
         shape and dtype. Everything is checked before any parameter or buffer changes.
+
+        A NaN or Inf in a gradient is not refused, as ``torch.optim``'s ``step`` does not refuse
+        it: it flows into the parameter and the state exactly as it does in PyTorch (the same
+        elements become NaN or Inf), silently — no NumPy warning. Training
+        (:func:`npref.training.fit`) stops at that step with a ``NonFiniteError`` naming it.
         """
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            self._update(params, grads)
+
+    def _update(self, params, grads) -> None:
         layout = self._layout
         names = self.state_names[self.convention]
         step = None if layout is None else layout.ready(params, grads, self.state, names)

@@ -26,6 +26,14 @@ class Data:
                        else v for k, v in vars(self).items()})
 
     def __post_init__(self):
+        for name, value in vars(self).items():        # Python lists: arrays, as NumPy reads them
+            if isinstance(value, (list, tuple)):
+                setattr(self, name, np.asarray(value))
+            value = getattr(self, name)
+            if name.startswith("x") and value is not None and \
+                    np.asarray(value).dtype.kind not in "fiub":
+                raise ValueError(f"{name} must hold real numbers, got dtype "
+                                 f"{np.asarray(value).dtype}")
         for part in ("train", "test", "val"):
             x, t = getattr(self, f"x_{part}"), getattr(self, f"t_{part}")
             if (x is None) != (t is None) or (x is not None and len(x) != len(t)):
