@@ -362,6 +362,28 @@ def test_a_non_finite_gradient_in_a_bare_step_behaves_as_in_pytorch(name):
     assert not np.isfinite(p["w"][[0, 2]]).any() and np.isfinite(p["w"][[1, 3]]).all()
 
 
+def test_an_optimizer_reused_on_a_second_model_says_so():
+    """Reused on a second model with the same keys, an optimizer carried the first model's
+    moments into the second's first step, silently. It says so — once per update, naming the
+    keys — and not for the same model again, nor for a copy made each step (the old dropped)."""
+    import warnings
+
+    first, second = _net(), MultiLayerNet(3, [5], 2, rng=RNG(1))
+    opt = npref.optim.Adam()
+    opt.update(first.params, {k: np.ones_like(v) for k, v in first.params.items()})
+    with pytest.warns(UserWarning, match=r"params \['W1', 'b1', 'W2', 'b2'\] are not the "
+                                         r"arrays this optimizer updated before") as caught:
+        opt.update(second.params, {k: np.ones_like(v) for k, v in second.params.items()})
+    assert len(caught) == 1 and caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt.update(second.params, {k: np.ones_like(v) for k, v in second.params.items()})
+        fresh, params = npref.optim.Adam(), {"w": np.ones(3)}
+        for _ in range(3):
+            params = {"w": params["w"].copy()}
+            fresh.update(params, {"w": np.ones(3)})
+
+
 def test_a_refused_update_leaves_every_parameter_as_it_was():
     shared = np.ones(3)
     params = {"a": shared, "b": shared, "c": np.ones(2)}

@@ -313,6 +313,8 @@ def test_workers_die_with_a_killed_parent(tmp_path):
         while time.monotonic() < deadline and any(_alive(p) for p in everyone):
             time.sleep(0.2)
         assert not [p for p in everyone if _alive(p)], "orphans left running"
+        out = tmp_path / "out"                  # killed while computing: nothing half-written
+        assert not (out / "breast-cancer-init").exists() and _litter(out) == []
     finally:
         if process.poll() is None:
             process.kill()
@@ -362,3 +364,25 @@ def test_a_scheduler_lost_mid_run_is_one_line_exit_5(capsys, monkeypatch):
     monkeypatch.setattr(cli, "_run", lost)
     assert main(["run", "optimizer-paths"]) == EXECUTOR_LOST == 5
     assert "went away mid-run" in _one_error(capsys)
+
+
+@pytest.mark.slow
+def test_a_cluster_lost_mid_run_leaves_the_old_set_whole(tmp_path, capsys):
+    """A run on a Dask cluster whose scheduler goes away: exit 5, and the folder holds the old
+    set, whole, and nothing else (sets are written only once every seed is in)."""
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    out = tmp_path / "out"
+    assert main(["run", "breast-cancer-init", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in (out / "breast-cancer-init").iterdir()}
+    capsys.readouterr()
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                           protocol="tcp://", host="127.0.0.1", scheduler_port=0,
+                           dashboard_address=None)
+    threading.Timer(3.0, cluster.close).start()
+    code = main(["run", "breast-cancer-init", "--seed", "5", "--seeds", "4", "--executor", "dask",
+                 "--scheduler", cluster.scheduler_address, "--out", str(out)])
+    assert code == 5 and "went away mid-run" in _one_error(capsys)
+    after = {p.name: p.read_bytes() for p in (out / "breast-cancer-init").iterdir()}
+    assert after == before and _litter(out) == []

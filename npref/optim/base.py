@@ -43,6 +43,8 @@ import copy
 import inspect
 import math
 import numbers
+import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -241,6 +243,7 @@ class Optimizer:
         self.initial_lr: float | None = None
         self._work: dict[str, tuple] = {}       # scratch arrays, reused from step to step
         self._layout: _flat.Layout | None = None  # the flat buffer last seen (see _flat_update)
+        self._owners: dict[str, weakref.ref] = {}  # the array each key's state was built for
 
     # -- the description, as the rest of the code reads it ----------------------------------------
 
@@ -471,6 +474,29 @@ class Optimizer:
                         f"params[{key!r}] has shape {p.shape} and dtype {p.dtype}, but this "
                         f"optimizer's {buffer!r} buffer for it has {value.shape} and "
                         f"{value.dtype}; use a new optimizer for a new set of parameters")
+        self._own(params)
+
+    def _own(self, params) -> None:
+        """Say so when a key's state meets another array than the one it was built for — the
+        optimizer reused on a second model with the same keys, whose first step would carry on
+        the first model's momentum or moments (a ``torch.optim`` optimizer holds its parameters
+        and keys its state by them: another model needs another optimizer there). The arrays
+        are remembered weakly: a copy made each step, the old one dropped, is not another
+        model."""
+        others = []
+        for key, p in params.items():
+            owner = self._owners.get(key)
+            before = None if owner is None else owner()
+            if before is not None and before is not p and key in self.state:
+                others.append(key)
+            self._owners[key] = weakref.ref(p)
+        if others:
+            warnings.warn(
+                f"{type(self).__name__}.update: params {others} are not the arrays this "
+                f"optimizer updated before, yet they carry on those arrays' state (step "
+                f"{self.state[others[0]].get('step')}): one optimizer per model — make a new one "
+                "for another model, or load_state_dict() to carry state on purpose",
+                UserWarning, stacklevel=5)
 
 
 def _distinct(params) -> None:
