@@ -107,8 +107,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "figures and its page. Exit status: 0 done, 1 the backends "
                                    "disagree, 2 bad arguments or data, 3 training diverged "
                                    "(NaN/Inf), 4 a file could not be written (disk full, a path "
-                                   "too long), 5 the Dask cluster was lost. `run NAME --help` lists NAME's settings, their "
-                                   "defaults and ranges (the keys of --set).")
+                                   "too long), 5 the Dask cluster was lost. `run NAME --help` "
+                                   "lists NAME's settings, their defaults and ranges (the keys "
+                                   "of --set).")
     p.add_argument("-h", "--help", action="store_true",
                    help="show this help, or with NAME the experiment's settings, and exit")
     p.add_argument("name", nargs="?", help="experiment name (see `list`)")

@@ -57,9 +57,9 @@ def test_only_given_twice_keeps_both():
 def test_arguments_are_checked_before_torch_or_the_data_is_loaded(tmp_path):
     """``--jobs 0`` used to be refused after importing torch and loading the data (4 s idle,
     40 s under load)."""
-    script = ("import sys, time; start = time.perf_counter(); from experiments.cli import main; "
-              f"code = main(['run', 'breast-cancer-init', '--jobs', '0', '--out', {str(tmp_path)!r}]);"
-              " print(code, 'torch' in sys.modules, 'sklearn' in sys.modules)")
+    argv = ["run", "breast-cancer-init", "--jobs", "0", "--out", str(tmp_path)]
+    script = (f"import sys; from experiments.cli import main; code = main({argv!r}); "
+              "print(code, 'torch' in sys.modules, 'sklearn' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.stdout.split() == ["2", "False", "False"], done.stdout + done.stderr
@@ -83,6 +83,7 @@ def test_ctrl_c_while_loading_is_one_line_not_a_traceback(tmp_path, module):
     while ``python -m experiments`` imports the command line, or while a command imports what
     it needs. Made exact here: the import of ``module`` raises KeyboardInterrupt (None: Ctrl-C
     at a real moment, 0.3 s in)."""
+    out = str(tmp_path)
     if module is None:
         process = subprocess.Popen([sys.executable, "-m", "experiments", "run",
                                     "optimizer-paths", "--out", str(tmp_path)], cwd=ROOT,
@@ -98,7 +99,7 @@ def test_ctrl_c_while_loading_is_one_line_not_a_traceback(tmp_path, module):
                   f"        if name == {module!r}:\n"
                   "            raise KeyboardInterrupt\n"
                   "sys.meta_path.insert(0, Interrupt())\n"
-                  f"sys.argv = ['experiments', 'run', 'optimizer-paths', '--out', {str(tmp_path)!r}]\n"
+                  f"sys.argv = {['experiments', 'run', 'optimizer-paths', '--out', out]!r}\n"
                   "runpy.run_module('experiments', run_name='__main__', alter_sys=True)\n")
         done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                               text=True, timeout=120)

@@ -103,9 +103,8 @@ class SigmoidWithLoss(nn.BCEWithLogitsLoss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if not isinstance(target, torch.Tensor) or target.is_complex():
-            raise ValueError(f"target must be a tensor of real numbers in [0, 1], got "
-                             f"{type(target).__name__}"
-                             f"{' ' + str(target.dtype) if isinstance(target, torch.Tensor) else ''}")
+            got = target.dtype if isinstance(target, torch.Tensor) else type(target).__name__
+            raise ValueError(f"target must be a tensor of real numbers in [0, 1], got {got}")
         if input.dim() == 2 and input.shape[1] == 1:
             input = input.reshape(-1)
         return super().forward(input, target.reshape(-1).to(input.dtype))
