@@ -119,15 +119,18 @@ def BatchNorm(num_features: int, momentum: float | None = None, eps: float | Non
     momentum = _validate.unit_interval("momentum",
                                        defaults["momentum"] if momentum is None else momentum)
     eps = _validate.positive("eps", defaults["eps"] if eps is None else eps)
-    _float_dtype(dtype)
+    dtype = _float_dtype(dtype)
     cls = nn.BatchNorm1d if convention == "torch" else BookBatchNorm1d
     return cls(num_features, eps=eps, momentum=momentum, dtype=dtype, device=resolve(device))
 
 
-def _float_dtype(dtype) -> None:
-    """float32 or float64, as npref's layers take (an integer BatchNorm has no gradient)."""
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+def _float_dtype(dtype) -> torch.dtype:
+    """float32 or float64, as npref's layers take (an integer BatchNorm has no gradient):
+    :func:`torchref.nets.as_torch_dtype`, the one check (imported here, as nets imports this
+    module)."""
+    from torchref.nets import as_torch_dtype
+
+    return as_torch_dtype(dtype)
 
 
 class BookBatchNorm1d(nn.Module):
@@ -145,7 +148,7 @@ class BookBatchNorm1d(nn.Module):
         self.num_features = _validate.positive_int("num_features", num_features)
         self.eps = _validate.positive("eps", eps)
         self.momentum = _validate.unit_interval("momentum", momentum)
-        _float_dtype(dtype)
+        dtype = _float_dtype(dtype)
         device = resolve(device)
         self.weight = nn.Parameter(torch.ones(num_features, dtype=dtype, device=device))
         self.bias = nn.Parameter(torch.zeros(num_features, dtype=dtype, device=device))
