@@ -180,9 +180,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "minutes on 2 cores, said at the start. Writes "
                                    "OUT/bench/bench.json and OUT/bench/index.html.")
     p.add_argument("--out", default="results", help="output folder (default: results)")
-    p.add_argument("--rounds", type=int, default=5, help="rounds over every configuration "
-                                                          "(default: 5; under 3, no spread: "
-                                                          "every figure is flagged)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="rounds over every configuration (default: 5, with --floor 2; under 3, "
+                        "no spread: every figure is flagged)")
     p.add_argument("--blocks", type=int, default=5, help="timed blocks per turn (default: 5)")
     p.add_argument("--steps", type=int, default=20, help="steps per block (default: 20)")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first (default: 10)")
@@ -190,6 +190,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="CPU batch sizes (default: 128 1024)")
     p.add_argument("--dtype", nargs="+", choices=("float32", "float64"),
                    default=["float32", "float64"], help="dtypes (default: both)")
+    p.add_argument("--floor", action="store_true",
+                   help="instead: time each experiment's PyTorch side (its quick profile, or "
+                        "--profile) with torchref and with a plain hand-written PyTorch loop of "
+                        "the same arithmetic, in turn (--rounds each, default 2 here), beside "
+                        "NumPy's; prints torchref/plain and torch/numpy per experiment and "
+                        "writes OUT/bench/floor.json (about 7 minutes for the catalogue on 2 "
+                        "cores)")
+    p.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                   help="with --floor: these experiments only (default: all)")
+    p.add_argument("--profile", choices=("quick", "full"), default="quick",
+                   help="with --floor: the profile timed (default: quick)")
     p.set_defaults(handler=_bench)
     return parser
 
@@ -296,6 +307,8 @@ def _run_help(args) -> int:
 
 def _bench(args) -> int:
     from experiments import atomic, bench
+    if args.rounds is None:
+        args.rounds = 2 if args.floor else 5
     for name in ("rounds", "blocks", "steps"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name} must be an int >= 1, got {getattr(args, name)}")
@@ -307,6 +320,8 @@ def _bench(args) -> int:
         atomic.check_out(args.out)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    if args.floor:
+        return _bench_floor(args)
     result = bench.run(out=args.out, rounds=args.rounds, warmup=args.warmup, blocks=args.blocks,
                        steps=args.steps, batches=args.batch, dtypes=args.dtype,
                        log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -315,6 +330,25 @@ def _bench(args) -> int:
     print(f"machine float32 GEMM: {result['machine_gflops']:.0f} GFLOP/s; load average "
           f"{result['load_average']['before']:.1f} before, {result['load_average']['after']:.1f} "
           f"after ({result['cpu_count']} CPUs); {result['seconds']:.0f} s; page: {page}")
+    return 0
+
+
+def _bench_floor(args) -> int:
+    from pathlib import Path
+
+    from experiments import registry
+    from experiments.atomic import write_json
+    names = args.only or list(registry.all_experiments())
+    for name in names:
+        if name not in registry.all_experiments():
+            raise ConfigError(registry.unknown(name, registry.all_experiments()))
+    from experiments.bench import floor
+    result = floor.measure(names, profile=args.profile, rounds=args.rounds,
+                           log=lambda m: print(m, flush=True))
+    write_json(Path(args.out) / "bench" / "floor.json", result)
+    print(f"load average {result['load_average']['before']:.1f} before, "
+          f"{result['load_average']['after']:.1f} after ({os.cpu_count()} CPUs); "
+          f"{Path(args.out) / 'bench' / 'floor.json'}")
     return 0
 
 

@@ -107,7 +107,11 @@ class SigmoidWithLoss(nn.BCEWithLogitsLoss):
             raise ValueError(f"target must be a tensor of real numbers in [0, 1], got {got}")
         if input.dim() == 2 and input.shape[1] == 1:
             input = input.reshape(-1)
-        return super().forward(input, target.reshape(-1).to(input.dtype))
+        if target.dim() != 1:
+            target = target.reshape(-1)
+        if target.dtype != input.dtype:
+            target = target.to(input.dtype)
+        return super().forward(input, target)
 
 
 def BatchNorm(num_features: int, momentum: float | None = None, eps: float | None = None,

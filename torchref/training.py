@@ -142,30 +142,45 @@ def train(net, optimizer, data, schedule: Schedule | None = None, *, rng,
 
 
 def _on_device(data: Data, net) -> dict:
-    """``data``'s arrays as tensors on the network's device (inputs in its dtype), once."""
-    return {name: None if value is None else
-            (torch.as_tensor(value, device=net.device).to(net.dtype) if name.startswith("x")
-             else torch.as_tensor(value, device=net.device))
-            for name, value in vars(data).items()}
+    """``data``'s arrays as tensors on the network's device, once: inputs in its dtype, targets
+    checked and converted as :meth:`~torchref.nets.MultiLayerNet.loss` checks a batch's (here
+    the whole set at once, before training, not every batch again)."""
+    out = {}
+    for name, value in vars(data).items():
+        if value is None:
+            out[name] = None
+        elif name.startswith("x"):
+            out[name] = torch.as_tensor(value, device=net.device).to(net.dtype)
+        else:
+            out[name] = net._targets(torch.as_tensor(value, device=net.device), len(value))
+    return out
 
 
 class _Steps:
     """What :func:`npref.training.fit` calls, run in PyTorch on ``tensors`` (the data on the
-    network's device): one training ``step``, an ``evaluate`` pass, an ``observe`` of the
-    watched weights and update ratios, and a ``check_params`` for NaN/Inf."""
+    network's device, targets checked): one training ``step``, an ``evaluate`` pass, an
+    ``observe`` of the watched weights and update ratios, and a ``check_params`` for NaN/Inf.
+
+    Per step only PyTorch's own work and what a hand-written loop does too
+    (:mod:`experiments.bench.floor` holds one, and times both): the network called once, the
+    loss from its scores, ``backward()``, ``step()``, one ``.item()``."""
 
     def __init__(self, net, optimizer, schedule: Schedule, tensors: dict, label: str):
         self.net, self.optimizer, self.schedule = net, optimizer, schedule
         self.tensors, self.label = tensors, label
+        self.device = net.device
+        # Only BatchNorm and dropout compute differently in evaluation: without them the
+        # network is not switched back and forth (a walk over every module, twice a step).
+        self.modal = bool(len(net.batchnorms) or len(net.dropouts))
         self.previous = {}                 # each weight before the last step (update ratios)
 
     def step(self, indices, masks):
-        net, device = self.net, self.net.device
+        net, device = self.net, self.device
         index = torch.as_tensor(indices, device=device)
         masks = [torch.as_tensor(m, device=device) for m in masks] or None
         self.optimizer.zero_grad(set_to_none=True)
         xb, tb = self.tensors["x_train"][index], self.tensors["t_train"][index]
-        loss = net.loss(xb, tb, train=True, masks=masks)
+        loss = net._loss_of(net(xb, masks), tb)
         loss.backward()
         if self.schedule.update_ratios:
             self.previous.update({k: p.detach().clone() for k, p in net.params.items()
@@ -173,8 +188,18 @@ class _Steps:
         self.optimizer.step()
         if self.schedule.loss_after_update:   # the book's record: this batch, after the update
             with torch.no_grad():
-                return net.loss(xb, tb, train=False).item()
+                return self._evaluated(lambda: net._loss_of(net(xb), tb).item())
         return loss.item()
+
+    def _evaluated(self, compute):
+        """``compute()`` with the network in evaluation mode, then back in training mode."""
+        if not self.modal:
+            return compute()
+        self.net.eval()
+        try:
+            return compute()
+        finally:
+            self.net.train()
 
     @torch.no_grad()
     def observe(self):
@@ -188,18 +213,17 @@ class _Steps:
 
     @torch.no_grad()
     def evaluate(self):
+        return self._evaluated(self._metrics)
+
+    def _metrics(self):
         net, tensors = self.net, self.tensors
-        net.eval()                    # once for the whole evaluation, not once per call
-        try:
-            metrics = {"train_acc": net.accuracy(tensors["x_train"], tensors["t_train"])}
-            if tensors["x_test"] is not None:
-                metrics["test_acc"] = net.accuracy(tensors["x_test"], tensors["t_test"])
-            if tensors["x_val"] is not None:
-                metrics["val_loss"] = net.loss(tensors["x_val"], tensors["t_val"],
-                                               train=False).item()
-                metrics["val_acc"] = net.accuracy(tensors["x_val"], tensors["t_val"])
-        finally:
-            net.train()
+        metrics = {"train_acc": net._accuracy_of(net(tensors["x_train"]), tensors["t_train"])}
+        if tensors["x_test"] is not None:
+            metrics["test_acc"] = net._accuracy_of(net(tensors["x_test"]), tensors["t_test"])
+        if tensors["x_val"] is not None:
+            scores = net(tensors["x_val"])
+            metrics["val_loss"] = net._loss_of(scores, tensors["t_val"]).item()
+            metrics["val_acc"] = net._accuracy_of(scores, tensors["t_val"])
         return metrics
 
     @torch.no_grad()

@@ -50,17 +50,21 @@ class TorchBackend:
         params = {k: torch.tensor(v, dtype=dtype, device=self._device, requires_grad=True)
                   for k, v in start.items()}
         opt = torchref.optim.make(optimizer, params, **hyper)
-        path = {k: [v.item()] for k, v in params.items()}
-        for step in range(1, steps + 1):
+        # Each step's point is kept as a tensor, read out once at the end (an .item() per
+        # coordinate per step cost more than the step), and checked there: the first step
+        # whose point is NaN or Inf is named.
+        points = [torch.cat([p.detach().reshape(-1) for p in params.values()])]
+        for _ in range(steps):
             opt.zero_grad()
             objective.value(**params).backward()
-            check_finite(f"{optimizer}: gradient", step, [p.grad.item() for p in params.values()])
             opt.step()
-            values = {k: v.item() for k, v in params.items()}
-            check_finite(f"{optimizer}: parameters", step, list(values.values()))
-            for k, v in values.items():
-                path[k].append(v)
-        return {k: np.array(v) for k, v in path.items()}
+            points.append(torch.cat([p.detach().reshape(-1) for p in params.values()]))
+        path = torch.stack(points).cpu().numpy().astype(np.float64)
+        finite = np.isfinite(path).all(axis=1)
+        if not finite.all():
+            step = int(np.argmin(finite))
+            check_finite(f"{optimizer}: parameters", step, path[step])
+        return {k: path[:, i].copy() for i, k in enumerate(params)}
 
     @full_float32()
     def train(self, arch, init, optimizer, hyper, data, schedule, *, dtype, seed, label=""):

@@ -1,0 +1,246 @@
+"""The physical floor of the PyTorch side: each experiment run by a plain, hand-written PyTorch
+loop with the same arithmetic as torchref's, beside torchref in the same process.
+
+:class:`PlainTorch` is a backend (:mod:`experiments.backends.protocol`) whose ``train`` and
+``descend`` are what a careful user would write by hand: the weights as leaf tensors (the
+network's own, drawn and laid out once as torchref lays them out), ``F.linear``, the activation,
+``F.batch_norm`` / the book's BatchNorm formula, ``x * mask * scale`` for dropout, ``F.binary_
+cross_entropy_with_logits`` / ``F.cross_entropy`` / the book's loss, the penalty, ``loss.backward()``
+and the optimizer's ``step()`` — no module calls, no checks of inputs already checked, no
+per-step conversions. The loop around the steps is :func:`npref.training.fit`, the one both
+backends share (batches and dropout masks from the same NumPy generator), so every result equals
+torchref's bit for bit (``tests/test_floor.py``) and the time between the two is torchref's own.
+
+``python -m experiments bench --floor`` measures each experiment's PyTorch side both ways,
+alternating, and prints torchref / plain and torch / NumPy per experiment (:func:`measure`).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import torchref.optim
+import torchref.regularizers
+import torchref.training
+from experiments.backends.protocol import build_arch, nudge
+from experiments.backends.torch_backend import TorchBackend
+from npref import training as np_training
+from npref.guard import check_finite
+from torchref.device import full_float32
+from torchref.layers import _BookCrossEntropy
+from torchref.nets import MultiLayerNet
+
+ACT = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+
+
+class PlainTorch(TorchBackend):
+    """torchref's backend with its ``train`` and ``descend`` written as plain PyTorch loops."""
+
+    name = "torch"
+
+    @full_float32()
+    def descend(self, objective, start, optimizer, hyper, steps, dtype):
+        dtype = getattr(torch, dtype)
+        params = {k: torch.tensor(v, dtype=dtype, device=self._device, requires_grad=True)
+                  for k, v in start.items()}
+        opt = torchref.optim.make(optimizer, params, **hyper)
+        rows = [torch.cat([p.detach().reshape(-1) for p in params.values()])]
+        for _ in range(steps):
+            opt.zero_grad()
+            objective.value(**params).backward()
+            opt.step()
+            rows.append(torch.cat([p.detach().reshape(-1) for p in params.values()]))
+        path = torch.stack(rows).cpu().numpy().astype(np.float64)
+        check_finite(f"{optimizer}: path", steps, path)
+        return {k: path[:, i].copy() for i, k in enumerate(params)}
+
+    @full_float32()
+    def train(self, arch, init, optimizer, hyper, data, schedule, *, dtype, seed, label=""):
+        self._threads_for(arch)
+        net = MultiLayerNet(**build_arch(arch, torchref.regularizers),
+                            dtype=getattr(torch, dtype), device=self._device)
+        net.load_params(nudge(init, self.perturbation))
+        opt = torchref.optim.make(optimizer, net.parameters(), **hyper)
+        plain = _Plain(net, opt, schedule, data.cast(dtype))
+        schedule_, stopper = np_training._resolve_schedule(schedule, {}, "train")
+        history = np_training.fit(
+            plain.step, plain.evaluate, schedule_, n_train=len(data.t_train),
+            rng=np.random.default_rng(seed), dropout_sizes=net.hidden_sizes if net.dropout else (),
+            dropout=net.dropout, params=net.params if schedule_.early_stopping else None,
+            check_params=plain.check_params, stopper=stopper,
+            stopper_type=torchref.training.EarlyStopping,
+            observe=plain.observe if schedule_.watch or schedule_.update_ratios else None,
+            progress=False, label=f"{label} plain",
+            scheduler=np_training.lr_scheduler(schedule_, opt, torch.optim.lr_scheduler))
+        return history, net.numpy_params()
+
+
+class _Plain:
+    """One network's step, evaluation and observation, by hand."""
+
+    def __init__(self, net, opt, schedule, data):
+        device, dtype = net.device, net.dtype
+        self.opt, self.schedule, self.net = opt, schedule, net
+        self.W = [a.weight for a in net.affines]
+        self.b = [a.bias for a in net.affines]
+        self.bn = list(net.batchnorms)
+        self.act = ACT[net.activation]
+        self.p, self.book = net.dropout, net.convention == "book"
+        self.scale = torch.tensor(1.0, dtype=dtype) / (1.0 - self.p) if self.p < 1 else None
+        self.regularizer = net.regularizer
+        self.binary = net.output_size == 1
+
+        def tensor(name):
+            value = getattr(data, name)
+            if value is None:
+                return None
+            t = torch.as_tensor(value, device=device)
+            return t.to(dtype) if name.startswith("x") or (self.binary and name.startswith("t")) \
+                else t.long() if t.dim() == 1 else t.to(dtype)
+        self.d = {name: tensor(name) for name in vars(data)}
+        self.previous = {}
+
+    def forward(self, x, train, masks=None):
+        last = len(self.W) - 1
+        for i in range(last):
+            x = F.linear(x, self.W[i], self.b[i])
+            if self.bn:
+                x = self._batchnorm(self.bn[i], x, train)
+            x = self.act(x)
+            if self.p:
+                if train:
+                    x = x * masks[i] if self.book else x * masks[i] * self.scale
+                elif self.book:
+                    x = x * (1.0 - self.p)
+        return F.linear(x, self.W[last], self.b[last])
+
+    def _batchnorm(self, bn, x, train):
+        if not self.book:
+            return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, train,
+                                bn.momentum, bn.eps)
+        if train:
+            mu = x.mean(dim=0)
+            xc = x - mu
+            var = (xc * xc).mean(dim=0)
+            xn = xc / torch.sqrt(var + bn.eps)
+            with torch.no_grad():
+                m = bn.momentum
+                bn.running_mean.copy_(m * bn.running_mean + (1 - m) * mu)
+                bn.running_var.copy_(m * bn.running_var + (1 - m) * var)
+        else:
+            xn = (x - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps)
+        return bn.weight * xn + bn.bias
+
+    def loss(self, x, t, train, masks=None):
+        scores = self.forward(x, train, masks)
+        if self.binary:
+            data_loss = F.binary_cross_entropy_with_logits(scores.reshape(-1), t.reshape(-1))
+        elif self.book:
+            data_loss = _BookCrossEntropy.apply(scores, t)
+        else:
+            data_loss = F.cross_entropy(scores, t)
+        if self.regularizer is None:
+            return data_loss
+        return data_loss + self.regularizer.penalty(self.W)
+
+    def step(self, indices, masks):
+        device = self.W[0].device
+        index = torch.as_tensor(indices, device=device)
+        masks = [torch.as_tensor(m, device=device) for m in masks]
+        self.opt.zero_grad(set_to_none=True)
+        xb, tb = self.d["x_train"][index], self.d["t_train"][index]
+        # A book net's loss is taken in evaluation mode unless training (npref's train=None).
+        loss = self.loss(xb, tb, True, masks)
+        loss.backward()
+        if self.schedule.update_ratios:
+            self.previous = {f"W{i}": W.detach().T.clone() for i, W in enumerate(self.W, 1)}
+        self.opt.step()
+        if self.schedule.loss_after_update:
+            with torch.no_grad():
+                return self.loss(xb, tb, False).item()
+        return loss.item()
+
+    @torch.no_grad()
+    def accuracy(self, x, t):
+        scores = self.forward(x, False)
+        if self.binary:
+            correct = (scores.reshape(-1) > 0) == (t.reshape(-1) > 0.5)
+        else:
+            correct = scores.argmax(dim=1) == (t if t.dim() == 1 else t.argmax(dim=1))
+        return correct.sum().item() / correct.numel()
+
+    @torch.no_grad()
+    def evaluate(self):
+        d = self.d
+        metrics = {"train_acc": self.accuracy(d["x_train"], d["t_train"])}
+        if d["x_test"] is not None:
+            metrics["test_acc"] = self.accuracy(d["x_test"], d["t_test"])
+        if d["x_val"] is not None:
+            metrics["val_loss"] = self.loss(d["x_val"], d["t_val"], False).item()
+            metrics["val_acc"] = self.accuracy(d["x_val"], d["t_val"])
+        return metrics
+
+    @torch.no_grad()
+    def observe(self):
+        params = self.net.params
+        seen = {np_training.watch_name(key, index): params[key][index].item()
+                for key, index in self.schedule.watch}
+        for key, before in self.previous.items():
+            seen[f"update/{key}"] = (torch.linalg.norm(params[key] - before)
+                                     / torch.linalg.norm(before)).item()
+        return seen
+
+    @torch.no_grad()
+    def check_params(self, done):
+        flat = torch.cat([p.reshape(-1) for p in self.net.parameters()])
+        if not bool(torch.isfinite(flat).all()):
+            check_finite("parameters", done, flat.cpu().numpy())
+
+
+def measure(names, *, profile="quick", rounds=2, log=print) -> dict:
+    """Each experiment's compute on NumPy once and on torchref and :class:`PlainTorch` in turn,
+    ``rounds`` times each (alternating, the order reversed every other round), on one thread as
+    the runner runs them, after one untimed run of each side (the first optimizer step of a
+    process imports half of PyTorch: 1–2 s that belong to no experiment). Returns the rows —
+    median seconds and the ratios — and the load average before and after."""
+    import os
+
+    from experiments import parallel, registry
+    from experiments.backends import get as backend
+    from experiments.runner import _computer
+
+    load = os.getloadavg()[0]
+    rows = []
+    with parallel.task_threads(torch_too=True):
+        sides = {"torchref": backend("torch", "cpu"), "plain": PlainTorch("cpu")}
+        warm = registry.get("optimizer-paths")
+        for side in sides.values():
+            _computer(warm, warm.config_for("quick"), 0, None)(side)
+        for name in names:
+            experiment = registry.get(name)
+            compute = _computer(experiment, experiment.config_for(profile), 0, None)
+            times = {"numpy": [_timed(compute, backend("numpy"))], "torchref": [], "plain": []}
+            for r in range(rounds):
+                for side in (("torchref", "plain") if r % 2 == 0 else ("plain", "torchref")):
+                    times[side].append(_timed(compute, sides[side]))
+            row = {"experiment": name, **{k: statistics.median(v) for k, v in times.items()},
+                   "rounds": times}
+            row["torchref/plain"] = row["torchref"] / row["plain"]
+            row["torch/numpy"] = row["torchref"] / row["numpy"]
+            log(f"{name:30} numpy {row['numpy']:6.2f} s  torchref {row['torchref']:6.2f} s  "
+                f"plain {row['plain']:6.2f} s  torchref/plain {row['torchref/plain']:4.2f}  "
+                f"torch/numpy {row['torch/numpy']:4.2f}")
+            rows.append(row)
+    return {"profile": profile, "rounds": rounds, "rows": rows,
+            "load_average": {"before": load, "after": os.getloadavg()[0]}}
+
+
+def _timed(compute, side) -> float:
+    start = time.perf_counter()
+    compute(side)
+    return time.perf_counter() - start
