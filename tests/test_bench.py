@@ -25,8 +25,12 @@ def test_bench_writes_json_and_a_page(tmp_path, capsys):
     assert result["machine_gflops"] > 0 and result["params"] == 109_810
     for row in result["rows"]:
         assert row["ms"] > 0 and row["gflops"] > 0 and row["vs_pytorch"] > 0
+        # every step beside its own matrix products, timed in the same rounds
+        assert row["products_ms"] > 0 and row["vs_products"] > 0
+    assert "÷ products" in out and "products numpy cpu batch 128" not in out
     page = (tmp_path / "bench" / "index.html").read_text()
     assert "plain PyTorch eager loop" in page and 'src="bench.png"' in page
+    assert "÷ products" in page
     assert (tmp_path / "bench" / "bench.png").stat().st_size > 5000
 
 
@@ -45,7 +49,9 @@ def test_cuda_rows_sit_beside_the_cpu_rows_each_against_its_own_gemm(tmp_path):
     cuda_rows = [c for c in todo if c.get("device") == "cuda" and c["impl"] != "gemm"]
     assert sorted({c["batch"] for c in cuda_rows}) == list(CUDA_BATCHES) == [1024, 2048, 4096,
                                                                              8192]
-    assert {c["impl"] for c in cuda_rows} == {"torchref", "pytorch", "pytorch-fused"}
+    assert {c["impl"] for c in cuda_rows} == {"products", "torchref", "pytorch",
+                                              "pytorch-fused"}
+    assert {c["lib"] for c in cuda_rows if c["impl"] == "products"} == {"torch"}
     raw = {label(c): [{"seconds_per_step": [1e-3]}] for c in todo if c["impl"] != "gemm"}
     raw[label({"impl": "gemm"})] = [{"gflops": {"numpy": 100.0, "torch": 80.0}}]
     raw[label({"impl": "gemm", "device": "cuda"})] = [{"gflops": {"torch cuda": 50_000.0}}]
@@ -54,6 +60,7 @@ def test_cuda_rows_sit_beside_the_cpu_rows_each_against_its_own_gemm(tmp_path):
     assert result["machine_gflops"] == 100.0
     for row in result["rows"]:
         assert row["of_gemm"] == row["gflops"] / (50_000.0 if row["device"] == "cuda" else 100.0)
+        assert row["vs_products"] == 1.0                   # each against its own device's
     for row in result["rows"]:
         row["ms_low"] = row["ms_high"] = row["ms"]
     plot(result, tmp_path)                             # a CPU panel and a CUDA panel
@@ -89,7 +96,8 @@ def test_figures_the_spread_or_the_gemm_limit_make_meaningless_are_flagged_not_p
     rows = {r["label"]: r for r in summarize(todo, raw)["rows"]}
     assert rows["torchref cpu batch 128 float32"]["flags"] == {
         "vs_pytorch": "per-round ratios spread over 33% of the median"}     # 1, 1/1.5, 1
-    assert set(rows[noisy]["flags"]) == {"ms", "of_gemm"}       # against itself: always 1×
+    # against itself always 1×; against its own (steady) products as noisy as its time
+    assert set(rows[noisy]["flags"]) == {"ms", "of_gemm", "vs_products"}
     assert "above the GEMM limit" in rows[fast]["flags"]["of_gemm"]
     printed = "\n".join(table({"rows": list(rows.values())}))
     assert "150%?" in printed and "figures marked ? are not to be taken at face value" in printed
@@ -136,3 +144,31 @@ def test_each_round_is_measured_against_the_faster_gemm_library_of_that_round():
     assert row["of_gemm_spread"] == pytest.approx((flops / 180 - flops / 200) / (flops / 200))
     assert result["machine_gflops"] == 200.0
     assert result["gemm_gflops"] == {"numpy": 200.0, "torch": 150.0}      # each library's median
+
+
+def test_the_step_over_its_products_does_not_move_with_the_hosts_speed():
+    """Made-up rounds in which the machine runs at three speeds: each step takes 3× (npref) or
+    1.5× (PyTorch's) its own products in every round, and that is the figure, with no spread;
+    npref is paired with NumPy's products, the others with PyTorch's, and the products of
+    NumPy are timed in npref's process (which never imports torch)."""
+    from experiments.bench import configs, label, summarize, worker_of
+
+    todo = configs(("cpu",), (128,), ("float64",))
+    products = [c for c in todo if c["impl"] == "products"]
+    assert [(c["lib"], worker_of(c)) for c in products] == [("numpy", "npref"),
+                                                           ("torch", "pytorch")]
+    speeds = [1.0, 2.5, 0.7]
+    own = {"numpy": 2e-3, "torch": 1e-3}
+    raw = {label({"impl": "gemm"}): [{"gflops": {"numpy": 100.0, "torch": 90.0}}] * 3}
+    for c in todo:
+        if c["impl"] == "products":
+            raw[label(c)] = [{"seconds_per_step": [own[c["lib"]] * s]} for s in speeds]
+        elif c["impl"] != "gemm":
+            base = own["numpy"] * 3 if c["impl"] == "npref" else own["torch"] * 1.5
+            raw[label(c)] = [{"seconds_per_step": [base * s]} for s in speeds]
+    rows = {r["impl"]: r for r in summarize(todo, raw)["rows"]}
+    assert rows["npref"]["vs_products"] == pytest.approx(3.0)
+    assert rows["torchref"]["vs_products"] == pytest.approx(1.5)
+    assert rows["npref"]["products_ms"] == pytest.approx(2.0)
+    assert all(r["vs_products_spread"] == pytest.approx(0.0) for r in rows.values())
+    assert all("vs_products" not in r["flags"] for r in rows.values())

@@ -8,6 +8,8 @@ restored after — the comparison with NumPy is of float32 against float32. On C
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import torch
 
@@ -32,6 +34,10 @@ class TorchBackend:
         self._device = resolve(device)
         self.device = describe(self._device)
         self._threads = torch.get_num_threads()
+        # The first torch.optim optimizer a process builds imports torch._dynamo (1.4 s here):
+        # imported with the backend, once per process, so that the first experiment timed does
+        # not carry it (optimizer-paths took 1.6 s in a report, 0.16 s once PyTorch is loaded).
+        importlib.import_module("torch._dynamo")
 
     def _threads_for(self, arch: dict) -> None:
         """PyTorch's intra-op threads on the CPU, chosen by the network's size: a breast-cancer

@@ -28,8 +28,14 @@ compete and no round pays for starting Python again. The configurations take tur
 round (reversed every other round), with a short pause between turns for the last worker's
 threads to go idle; each turn warms up, then times blocks of steps. Before the rounds, one short
 turn per configuration (not counted) tells how long the run will take, and the run says so.
-Reported: a step's time, the median over all blocks of all rounds; its ratio to plain PyTorch and
-its share of the GEMM, the medians of their per-round values — paired, round by round, so that a
+Beside each step, in the same rounds, the step's own matrix products alone
+(:func:`experiments.bench.steps._step_products`: per layer the forward product, the weight
+gradient's and — but for the first layer — the input gradient's), in NumPy for npref and in
+PyTorch for the others: the physical limit of that step on that machine.
+
+Reported: a step's time, the median over all blocks of all rounds; its ratio to plain PyTorch,
+its share of the GEMM and its ratio to its own products (÷ products: the overhead beyond the
+limit, in units of the machine's own products rather than milliseconds), the medians of their per-round values — paired, round by round, so that a
 stretch when the shared machine runs slow slows both sides of a ratio (:func:`summarize`). A
 figure is flagged — printed with a ``?`` and a reason, never plainly — when fewer than three
 rounds give no spread to judge it by, when its per-round values spread over more than
@@ -66,6 +72,9 @@ def configs(device_kinds=("cpu",), batches=(128, 1024), dtypes=("float32", "floa
     for device in device_kinds:
         for batch in (batches if device == "cpu" else CUDA_BATCHES):
             for dtype in (dtypes if device == "cpu" else ("float32",)):
+                for lib in (("numpy", "torch") if device == "cpu" else ("torch",)):
+                    out.append({"impl": "products", "lib": lib, "batch": batch, "dtype": dtype,
+                                "device": device})
                 for impl in IMPLS:
                     if impl == "npref" and device != "cpu":
                         continue
@@ -77,7 +86,13 @@ def label(c: dict) -> str:
     if c["impl"] == "gemm":
         return "GEMM float32 4096²" + (f" {c['device']}" if c.get("device", "cpu") != "cpu"
                                        else "")
+    if c["impl"] == "products":
+        return f"products {c['lib']} {c['device']} batch {c['batch']} {c['dtype']}"
     return f"{c['impl']} {c['device']} batch {c['batch']} {c['dtype']}"
+
+
+#: Whose matrix products bound each implementation's step: npref's are NumPy's.
+PRODUCTS_OF = {"npref": "numpy", "torchref": "torch", "pytorch": "torch", "pytorch-fused": "torch"}
 
 
 # -- the parent: rounds over long-lived workers, then the summary ------------------------------
@@ -89,8 +104,11 @@ SETTLE = 0.1
 
 
 def worker_of(c: dict) -> str:
-    """The worker process a configuration runs in: one per implementation; the GEMM in plain
-    PyTorch's (it times NumPy's product and PyTorch's)."""
+    """The worker process a configuration runs in: one per implementation; the GEMM and
+    PyTorch's step products in plain PyTorch's (it times NumPy's product and PyTorch's), NumPy's
+    step products in npref's (which never imports torch)."""
+    if c["impl"] == "products":
+        return "npref" if c["lib"] == "numpy" else "pytorch"
     return "pytorch" if c["impl"] == "gemm" else c["impl"]
 
 
@@ -225,9 +243,13 @@ def summarize(todo, raw) -> dict:
         device = c.get("device", "cpu")
         gemm_rounds[device] = [max(r["gflops"].values()) for r in runs]   # the faster, each round
         by_device[device] = float(np.median(gemm_rounds[device]))
-    rows = []
+    rows, products = [], {}
     for c in todo:
-        if c["impl"] == "gemm":
+        if c["impl"] == "products":
+            products[(c["lib"], c["device"], c["batch"], c["dtype"])] = [
+                float(np.median(r["seconds_per_step"])) for r in raw[label(c)]]
+    for c in todo:
+        if c["impl"] in ("gemm", "products"):
             continue
         runs = raw[label(c)]
         blocks = [s for r in runs for s in r["seconds_per_step"]]
@@ -246,6 +268,12 @@ def summarize(todo, raw) -> dict:
         ratios = [a / b for a, b in zip(row["round_ms"], base["round_ms"])]
         row["vs_pytorch"] = float(np.median(ratios))
         row["vs_pytorch_spread"] = _spread(ratios)
+        own = products.get((PRODUCTS_OF[row["impl"]], row["device"], row["batch"], row["dtype"]))
+        if own is not None:               # the step against its own products, round by round
+            over = [a / b for a, b in zip(row["round_ms"], own)]
+            row["products_ms"] = float(np.median(own)) * 1e3
+            row["vs_products"] = float(np.median(over))
+            row["vs_products_spread"] = _spread(over)
         row["flags"] = flags(row)
     return {"gemm_gflops": gemm_by, "machine_gflops": by_device["cpu"],
             "gemm_by_device": by_device,
@@ -260,11 +288,15 @@ def flags(row: dict) -> dict:
     if row["rounds"] < 3:
         few = f"{row['rounds']} round(s): no spread to judge by (use --rounds 3 or more)"
         out = {"ms": few, "vs_pytorch": few, "of_gemm": few}
+        if "vs_products" in row:
+            out["vs_products"] = few
     else:
         out = {}
         for key, spread, what in (("ms", row["spread"], "round medians"),
                                   ("vs_pytorch", row["vs_pytorch_spread"], "per-round ratios"),
-                                  ("of_gemm", row["of_gemm_spread"], "per-round shares")):
+                                  ("of_gemm", row["of_gemm_spread"], "per-round shares"),
+                                  ("vs_products", row.get("vs_products_spread", 0.0),
+                                   "per-round ratios")):
             if spread > NOISY:
                 out[key] = f"{what} spread over {100 * spread:.0f}% of the median"
     if row["of_gemm"] > 1:
@@ -276,16 +308,22 @@ def flags(row: dict) -> dict:
 def table(result) -> list[str]:
     """The summary as printed: flagged figures carry a ``?`` and their reasons follow below."""
     lines = [f"{'configuration':<42} {'ms/step':>9} {'±':>5} {'vs pytorch':>11} "
-             f"{'GFLOP/s':>8} {'of GEMM':>8}"]
+             f"{'GFLOP/s':>8} {'of GEMM':>8} {'÷ products':>11}"]
     notes = []
     for r in result["rows"]:
-        mark = {key: "?" if key in r["flags"] else " " for key in ("ms", "vs_pytorch", "of_gemm")}
+        mark = {key: "?" if key in r["flags"] else " "
+                for key in ("ms", "vs_pytorch", "of_gemm", "vs_products")}
         ms = f"{r['ms']:.2f}{mark['ms']}"
         vs = f"{r['vs_pytorch']:.2f}×{mark['vs_pytorch']}"
         of = f"{100 * r['of_gemm']:.0f}%{mark['of_gemm']}"
+        over = f"{r['vs_products']:.2f}×{mark['vs_products']}" if "vs_products" in r else "—"
         lines.append(f"{r['label']:<42} {ms:>9} {50 * r['spread']:>4.0f}% {vs:>11} "
-                     f"{r['gflops']:>8.1f} {of:>8}")
+                     f"{r['gflops']:>8.1f} {of:>8} {over:>11}")
         notes += [f"  ? {r['label']}, {key}: {why}" for key, why in r["flags"].items()]
+    lines.append("÷ products: the step's time over the time of its own matrix products alone "
+                 "(NumPy's for npref, PyTorch's for the rest), round by round — what the step "
+                 "spends beyond the physical limit of its arithmetic, in units of this machine's "
+                 "own products")
     if notes:
         lines += ["figures marked ? are not to be taken at face value:", *notes]
     return lines

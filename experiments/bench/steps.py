@@ -74,6 +74,37 @@ def _step_torch(impl, batch, dtype, device):
     return step, sync
 
 
+def _step_products(lib, batch, dtype, device="cpu"):
+    """The step's own matrix products alone — the physical limit of a step, which no
+    implementation can go below: per layer the forward product (batch × fan_in by fan_in ×
+    fan_out), the weight gradient's (fan_in × batch by batch × fan_out) and, but for the first
+    layer (whose input needs no gradient), the input gradient's (batch × fan_out by fan_out ×
+    fan_in). In NumPy (``lib="numpy"``, npref's limit) or PyTorch (``"torch"``), the operands
+    drawn once; their values do not change the time."""
+    rng = np.random.default_rng(2)
+    pairs = list(zip(SIZES, SIZES[1:]))
+    inputs = [rng.random((batch, a)).astype(dtype) for a, _ in pairs]
+    grads = [rng.random((batch, b)).astype(dtype) for _, b in pairs]
+    weights = [rng.random((a, b)).astype(dtype) for a, b in pairs]
+    sync = lambda: None                                            # noqa: E731
+    if lib == "torch":
+        import torch
+        on = [[torch.from_numpy(a).to(device) for a in arrays]
+              for arrays in (inputs, grads, weights)]
+        inputs, grads, weights = on
+        if torch.device(device).type == "cuda":
+            sync = torch.cuda.synchronize
+
+    def products():
+        for x, W in zip(inputs, weights):
+            x @ W
+        for x, g in zip(inputs, grads):
+            x.T @ g
+        for g, W in zip(grads[1:], weights[1:]):
+            g @ W.T
+    return products, sync
+
+
 #: Products of each GEMM library per round: their median is the round's figure.
 GEMM_REPS = 2
 
@@ -118,7 +149,7 @@ def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
     """Time one configuration: seconds per step, one value per block. PyTorch's float32 matrix
     products run in true float32 (TF32 off: :func:`torchref.device.full_float32`), as in the
     parity suite and the experiments."""
-    if config["impl"] == "npref":
+    if config["impl"] == "npref" or config.get("lib") == "numpy":      # never imports torch
         return _time(config, warmup, blocks, steps)
     from torchref.device import full_float32
     with full_float32():
@@ -134,7 +165,10 @@ _BUILT: dict = {}       # a configuration's (step, sync), built once per process
 def _time(config: dict, warmup: int, blocks: int, steps: int) -> dict:
     key = json.dumps(config, sort_keys=True)
     if key not in _BUILT:
-        if config["impl"] == "npref":
+        if config["impl"] == "products":
+            _BUILT[key] = _step_products(config["lib"], config["batch"],
+                                         np.dtype(config["dtype"]), config["device"])
+        elif config["impl"] == "npref":
             _BUILT[key] = _step_npref(config["batch"], np.dtype(config["dtype"]))
         else:
             _BUILT[key] = _step_torch(config["impl"], config["batch"], config["dtype"],
