@@ -15,6 +15,7 @@ would report a pass that measured nothing.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -71,6 +72,33 @@ def pytest_configure(config):
 def device(request) -> torch.device:
     """Each torch-side test runs on the CPU, and again on CUDA where a GPU is present."""
     return torch.device(request.param)
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist each worker hands its records to the controller, which prints the
+    table for the whole run (:func:`pytest_testnodedown`)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        # plain Python numbers only cross to the controller (NumPy scalars do not serialize)
+        workeroutput["parity_record"] = json.loads(json.dumps(RECORD, default=float))
+        workeroutput["ks_record"] = json.loads(json.dumps(KS_RECORD, default=float))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """A worker's records merged into the controller's: worst differences, smallest p-values and
+    counts over every worker (the same table one process would have printed)."""
+    output = getattr(node, "workeroutput", {})
+    for key, row in output.get("parity_record", {}).items():
+        mine = RECORD.setdefault(key, {"max_rel_diff": 0.0, "max_abs_diff": 0.0,
+                                       "tolerance": row["tolerance"], "cases": 0})
+        mine["max_rel_diff"] = max(mine["max_rel_diff"], row["max_rel_diff"])
+        mine["max_abs_diff"] = max(mine["max_abs_diff"], row["max_abs_diff"])
+        mine["cases"] += row["cases"]
+    for key, row in output.get("ks_record", {}).items():
+        mine = KS_RECORD.setdefault(key, {"min_p": 1.0, "alpha": row["alpha"], "tests": 0})
+        mine["min_p"] = min(mine["min_p"], row["min_p"])
+        mine["tests"] += row["tests"]
 
 
 def pytest_terminal_summary(terminalreporter):

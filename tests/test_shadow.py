@@ -93,9 +93,9 @@ def planted(bug: str):
         class Wrong(torch_backend.MultiLayerNet):
             calls = 0
 
-            def loss(self, x, t, train=None, masks=None):
-                out = super().loss(x, t, train=train, masks=masks)
-                if train:
+            def _loss_of(self, scores, t):       # a training step's loss: the one with grad
+                out = super()._loss_of(scores, t)
+                if torch.is_grad_enabled():
                     Wrong.calls += 1
                     if Wrong.calls == AT:
                         out = out * float("nan")
