@@ -72,13 +72,18 @@ class TorchBackend:
             check_finite(f"{optimizer}: parameters", step, path[step])
         return {k: path[:, i].copy() for i, k in enumerate(params)}
 
-    @full_float32()
-    def train(self, arch, init, optimizer, hyper, data, schedule, *, dtype, seed, label=""):
+    def _built(self, arch, init, optimizer, hyper, dtype):
+        """The network from ``init`` (nudged where the run asks) and its optimizer, on the
+        threads its size calls for."""
         self._threads_for(arch)
         net = MultiLayerNet(**build_arch(arch, torchref.regularizers),
                             dtype=getattr(torch, dtype), device=self._device)
         net.load_params(nudge(init, self.perturbation))
-        opt = torchref.optim.make(optimizer, net.parameters(), **hyper)
+        return net, torchref.optim.make(optimizer, net.parameters(), **hyper)
+
+    @full_float32()
+    def train(self, arch, init, optimizer, hyper, data, schedule, *, dtype, seed, label=""):
+        net, opt = self._built(arch, init, optimizer, hyper, dtype)
         follow = None if self.shadow is None else self.shadow.follow(label, net, opt)
         history = torchref.training.train(
             # The inputs are cast in NumPy first, as the NumPy side casts them.

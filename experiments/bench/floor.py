@@ -1,12 +1,13 @@
 """The physical floor of the PyTorch side: each experiment run by a plain, hand-written PyTorch
 loop with the same arithmetic as torchref's, beside torchref in the same process.
 
-:class:`PlainTorch` is a backend (:mod:`experiments.backends.protocol`) whose ``train`` and
-``descend`` are what a careful user would write by hand: the weights as leaf tensors (the
+:class:`PlainTorch` is a backend (:mod:`experiments.backends.protocol`) whose ``train`` is
+what a careful user would write by hand: the weights as leaf tensors (the
 network's own, drawn and laid out once as torchref lays them out), ``F.linear``, the activation,
-``F.batch_norm`` / the book's BatchNorm formula, ``x * mask * scale`` for dropout, ``F.binary_
-cross_entropy_with_logits`` / ``F.cross_entropy`` / the book's loss, the penalty, ``loss.backward()``
-and the optimizer's ``step()`` — no module calls, no checks of inputs already checked, no
+``F.batch_norm`` / the book's BatchNorm formula (written out here, as a user without the module
+would), ``x * mask * scale`` for dropout, ``F.binary_cross_entropy_with_logits`` /
+``F.cross_entropy`` / the book's loss, the penalty, ``loss.backward()`` and the optimizer's
+``step()`` — no module calls, no checks of inputs already checked, no
 per-step conversions. The loop around the steps is :func:`npref.training.fit`, the one both
 backends share (batches and dropout masks from the same NumPy generator), so every result equals
 torchref's bit for bit (``tests/test_floor.py``) and the time between the two is torchref's own.
@@ -24,48 +25,26 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import torchref.optim
-import torchref.regularizers
 import torchref.training
-from experiments.backends.protocol import build_arch, nudge
 from experiments.backends.torch_backend import TorchBackend
 from npref import training as np_training
 from npref.guard import check_finite
 from torchref.device import full_float32
 from torchref.layers import _BookCrossEntropy
-from torchref.nets import MultiLayerNet
 
 ACT = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 
 
 class PlainTorch(TorchBackend):
-    """torchref's backend with its ``train`` and ``descend`` written as plain PyTorch loops."""
+    """torchref's backend with its ``train`` written as a plain PyTorch loop. (``descend``, the
+    optimizer paths' loop, is the backend's own: a plain loop already — ``torch.optim``'s step
+    on two tensors, each point kept as a tensor and the path read out once.)"""
 
     name = "torch"
 
     @full_float32()
-    def descend(self, objective, start, optimizer, hyper, steps, dtype):
-        dtype = getattr(torch, dtype)
-        params = {k: torch.tensor(v, dtype=dtype, device=self._device, requires_grad=True)
-                  for k, v in start.items()}
-        opt = torchref.optim.make(optimizer, params, **hyper)
-        rows = [torch.cat([p.detach().reshape(-1) for p in params.values()])]
-        for _ in range(steps):
-            opt.zero_grad()
-            objective.value(**params).backward()
-            opt.step()
-            rows.append(torch.cat([p.detach().reshape(-1) for p in params.values()]))
-        path = torch.stack(rows).cpu().numpy().astype(np.float64)
-        check_finite(f"{optimizer}: path", steps, path)
-        return {k: path[:, i].copy() for i, k in enumerate(params)}
-
-    @full_float32()
     def train(self, arch, init, optimizer, hyper, data, schedule, *, dtype, seed, label=""):
-        self._threads_for(arch)
-        net = MultiLayerNet(**build_arch(arch, torchref.regularizers),
-                            dtype=getattr(torch, dtype), device=self._device)
-        net.load_params(nudge(init, self.perturbation))
-        opt = torchref.optim.make(optimizer, net.parameters(), **hyper)
+        net, opt = self._built(arch, init, optimizer, hyper, dtype)
         plain = _Plain(net, opt, schedule, data.cast(dtype))
         schedule_, stopper = np_training._resolve_schedule(schedule, {}, "train")
         history = np_training.fit(
@@ -185,15 +164,9 @@ class _Plain:
             metrics["val_acc"] = self.accuracy(d["x_val"], d["t_val"])
         return metrics
 
-    @torch.no_grad()
-    def observe(self):
-        params = self.net.params
-        seen = {np_training.watch_name(key, index): params[key][index].item()
-                for key, index in self.schedule.watch}
-        for key, before in self.previous.items():
-            seen[f"update/{key}"] = (torch.linalg.norm(params[key] - before)
-                                     / torch.linalg.norm(before)).item()
-        return seen
+    # The watched weights and update ratios, read as torchref reads them: not part of a step,
+    # and only sanity-checks records them.
+    observe = torchref.training._Steps.observe
 
     @torch.no_grad()
     def check_params(self, done):
