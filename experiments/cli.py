@@ -195,11 +195,11 @@ def _parser() -> argparse.ArgumentParser:
                         "--profile) with torchref and with a plain hand-written PyTorch loop of "
                         "the same arithmetic, in turn (--rounds each, default 2 here), beside "
                         "NumPy's; prints torchref/plain and torch/numpy per experiment and "
-                        "writes OUT/bench/floor.json (about 7 minutes for the catalogue on 2 "
+                        "writes OUT/bench/floor.json (about 8 minutes for the catalogue on 2 "
                         "cores)")
     p.add_argument("--only", nargs="+", metavar="NAME", default=None,
                    help="with --floor: these experiments only (default: all)")
-    p.add_argument("--profile", choices=("quick", "full"), default="quick",
+    p.add_argument("--profile", choices=("quick", "full"), default=None,
                    help="with --floor: the profile timed (default: quick)")
     p.set_defaults(handler=_bench)
     return parser
@@ -307,6 +307,8 @@ def _run_help(args) -> int:
 
 def _bench(args) -> int:
     from experiments import atomic, bench
+    if not args.floor and (args.only or args.profile):
+        raise ConfigError("--only and --profile choose what bench --floor times: add --floor")
     if args.rounds is None:
         args.rounds = 2 if args.floor else 5
     for name in ("rounds", "blocks", "steps"):
@@ -343,7 +345,7 @@ def _bench_floor(args) -> int:
         if name not in registry.all_experiments():
             raise ConfigError(registry.unknown(name, registry.all_experiments()))
     from experiments.bench import floor
-    result = floor.measure(names, profile=args.profile, rounds=args.rounds,
+    result = floor.measure(names, profile=args.profile or "quick", rounds=args.rounds,
                            log=lambda m: print(m, flush=True))
     write_json(Path(args.out) / "bench" / "floor.json", result)
     print(f"load average {result['load_average']['before']:.1f} before, "

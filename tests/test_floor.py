@@ -104,3 +104,7 @@ def test_bench_floor_times_both_sides_and_writes_the_ratios(tmp_path, capsys):
 def test_bench_floor_refuses_an_unknown_experiment(tmp_path, capsys):
     assert main(["bench", "--floor", "--only", "optimizer-pathz", "--out", str(tmp_path)]) == 2
     assert "did you mean optimizer-paths" in capsys.readouterr().err
+    # what chooses the floor's experiments is refused without --floor, not silently ignored
+    assert main(["bench", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 2
+    assert "add --floor" in capsys.readouterr().err
+    assert not (tmp_path / "bench").exists()

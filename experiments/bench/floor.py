@@ -28,7 +28,6 @@ import torch.nn.functional as F
 import torchref.training
 from experiments.backends.torch_backend import TorchBackend
 from npref import training as np_training
-from npref.guard import check_finite
 from torchref.device import full_float32
 from torchref.layers import _BookCrossEntropy
 
@@ -45,7 +44,7 @@ class PlainTorch(TorchBackend):
     @full_float32()
     def train(self, arch, init, optimizer, hyper, data, schedule, *, dtype, seed, label=""):
         net, opt = self._built(arch, init, optimizer, hyper, dtype)
-        plain = _Plain(net, opt, schedule, data.cast(dtype))
+        plain = _Plain(net, opt, schedule, data.cast(dtype), f"{label} plain")
         schedule_, stopper = np_training._resolve_schedule(schedule, {}, "train")
         history = np_training.fit(
             plain.step, plain.evaluate, schedule_, n_train=len(data.t_train),
@@ -59,30 +58,21 @@ class PlainTorch(TorchBackend):
         return history, net.numpy_params()
 
 
-class _Plain:
-    """One network's step, evaluation and observation, by hand."""
+class _Plain(torchref.training._Steps):
+    """One network's step and evaluation, by hand. What is not part of a step — the data's
+    move to the device and its targets' check (once, before training), the watched weights, the
+    NaN/Inf check of the parameters — is torchref's own (:class:`torchref.training._Steps`)."""
 
-    def __init__(self, net, opt, schedule, data):
-        device, dtype = net.device, net.dtype
-        self.opt, self.schedule, self.net = opt, schedule, net
+    def __init__(self, net, opt, schedule, data, label):
+        super().__init__(net, opt, schedule, torchref.training._on_device(data, net), label)
         self.W = [a.weight for a in net.affines]
         self.b = [a.bias for a in net.affines]
         self.bn = list(net.batchnorms)
         self.act = ACT[net.activation]
         self.p, self.book = net.dropout, net.convention == "book"
-        self.scale = torch.tensor(1.0, dtype=dtype) / (1.0 - self.p) if self.p < 1 else None
+        self.scale = torch.tensor(1.0, dtype=net.dtype) / (1.0 - self.p) if self.p < 1 else None
         self.regularizer = net.regularizer
         self.binary = net.output_size == 1
-
-        def tensor(name):
-            value = getattr(data, name)
-            if value is None:
-                return None
-            t = torch.as_tensor(value, device=device)
-            return t.to(dtype) if name.startswith("x") or (self.binary and name.startswith("t")) \
-                else t.long() if t.dim() == 1 else t.to(dtype)
-        self.d = {name: tensor(name) for name in vars(data)}
-        self.previous = {}
 
     def forward(self, x, train, masks=None):
         last = len(self.W) - 1
@@ -128,17 +118,15 @@ class _Plain:
         return data_loss + self.regularizer.penalty(self.W)
 
     def step(self, indices, masks):
-        device = self.W[0].device
-        index = torch.as_tensor(indices, device=device)
-        masks = [torch.as_tensor(m, device=device) for m in masks]
-        self.opt.zero_grad(set_to_none=True)
-        xb, tb = self.d["x_train"][index], self.d["t_train"][index]
-        # A book net's loss is taken in evaluation mode unless training (npref's train=None).
+        index = torch.as_tensor(indices, device=self.device)
+        masks = [torch.as_tensor(m, device=self.device) for m in masks]
+        self.optimizer.zero_grad(set_to_none=True)
+        xb, tb = self.tensors["x_train"][index], self.tensors["t_train"][index]
         loss = self.loss(xb, tb, True, masks)
         loss.backward()
         if self.schedule.update_ratios:
             self.previous = {f"W{i}": W.detach().T.clone() for i, W in enumerate(self.W, 1)}
-        self.opt.step()
+        self.optimizer.step()
         if self.schedule.loss_after_update:
             with torch.no_grad():
                 return self.loss(xb, tb, False).item()
@@ -155,7 +143,7 @@ class _Plain:
 
     @torch.no_grad()
     def evaluate(self):
-        d = self.d
+        d = self.tensors
         metrics = {"train_acc": self.accuracy(d["x_train"], d["t_train"])}
         if d["x_test"] is not None:
             metrics["test_acc"] = self.accuracy(d["x_test"], d["t_test"])
@@ -164,22 +152,12 @@ class _Plain:
             metrics["val_acc"] = self.accuracy(d["x_val"], d["t_val"])
         return metrics
 
-    # The watched weights and update ratios, read as torchref reads them: not part of a step,
-    # and only sanity-checks records them.
-    observe = torchref.training._Steps.observe
-
-    @torch.no_grad()
-    def check_params(self, done):
-        flat = torch.cat([p.reshape(-1) for p in self.net.parameters()])
-        if not bool(torch.isfinite(flat).all()):
-            check_finite("parameters", done, flat.cpu().numpy())
-
 
 def measure(names, *, profile="quick", rounds=2, log=print) -> dict:
     """Each experiment's compute on NumPy once and on torchref and :class:`PlainTorch` in turn,
     ``rounds`` times each (alternating, the order reversed every other round), on one thread as
-    the runner runs them, after one untimed run of each side (the first optimizer step of a
-    process imports half of PyTorch: 1–2 s that belong to no experiment). Returns the rows —
+    the runner runs them, after one untimed run of each side (caches warm, data loaded: time
+    that belongs to no experiment). Returns the rows —
     median seconds and the ratios — and the load average before and after."""
     import os
 
