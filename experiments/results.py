@@ -304,27 +304,27 @@ def code_version() -> str:
 
 
 def versions() -> dict:
+    """The versions that made the results. PyTorch's is its installed distribution's (the same
+    string as ``torch.__version__``), read without importing it: a process whose workers ran
+    the tasks need not import PyTorch to write their results."""
+    import importlib.metadata
+
     found = {"npref": npref.__version__, "numpy": np.__version__,
              "python": platform.python_version()}
     try:
-        import torch
-        found["torch"] = torch.__version__
-    except ImportError:
+        found["torch"] = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
         pass
     return found
 
 
-def fingerprint(spec, config: dict) -> str:
+def fingerprint(spec, config: dict, *, resolved: str | None = None) -> str:
     """What determines an experiment's results — the run asked for (``spec``, a
     :class:`experiments.runner.RunSpec`), its configuration, the code and the versions: reuse
-    them only when every part is the same."""
-    resolved = spec.device
-    if "torch" in spec.backends:
-        try:
-            from torchref.device import resolve
-            resolved = str(resolve(spec.device))
-        except (ImportError, ValueError):
-            pass
+    them only when every part is the same. ``resolved``: the device ``spec.device`` came to
+    (:func:`resolved_device`), where the run already knows it."""
+    if resolved is None:
+        resolved = resolved_device(spec)
     seeds = spec.seed_list
     key = json.dumps({"name": spec.experiment, "profile": spec.profile,
                       # one seed as the seed itself (as before seeds existed), several as a list
@@ -334,6 +334,18 @@ def fingerprint(spec, config: dict) -> str:
                       "code": code_version(), "versions": versions()}, sort_keys=True,
                      default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def resolved_device(spec) -> str:
+    """The device ``spec.device`` comes to on this machine (``auto`` → ``cpu`` or ``cuda``) where
+    the torch backend runs, else ``spec.device`` as given."""
+    if "torch" in spec.backends:
+        try:
+            from torchref.device import resolve
+            return str(resolve(spec.device))
+        except (ImportError, ValueError):
+            pass
+    return spec.device
 
 
 # -- result sets on disk --------------------------------------------------------------------------

@@ -96,6 +96,8 @@ class Outcome:
     findings: list = field(default_factory=list)
     #: the findings worded in the other languages: {lang: [Finding]}
     translated: dict = field(default_factory=dict)
+    #: the device the run's ``--device`` came to where it ran (:func:`results.resolved_device`)
+    resolved: str | None = None
 
 
 @dataclass
@@ -114,7 +116,7 @@ def plan(spec: RunSpec) -> Plan:
     experiment = registry.get(spec.experiment)
     config = experiment.config_for(spec.profile, spec.sets)
     for b in spec.backends:
-        backend_registry.get(b, spec.device)
+        backend_registry.check(b, spec.device)
     data = experiment.data(config, spec.data_dir)
     return Plan(spec, experiment, config, data, [spec.job(s) for s in spec.seed_list])
 
@@ -124,11 +126,39 @@ def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages
     set under ``spec.out / NAME`` with ``pages`` (``[(file name, render(result))]``) beside
     ``metrics.json`` and the figures. The results do not depend on ``jobs`` or the executor."""
     parallel.check(executor, jobs, scheduler)            # before torch or the data is loaded
-    made = plan(spec)
-    outcomes = parallel.run_all(compute_seed, [(job,) for job in made.jobs], executor=executor,
-                                jobs=jobs, scheduler=scheduler,
-                                labels=[job.label for job in made.jobs], log=log)
+    # The workers start (PyTorch imported, the data loaded, in each) while this process plans.
+    with parallel.workers(executor, jobs, scheduler, tasks=len(spec.seed_list),
+                          warm=(warm, (spec.backends, spec.device, spec.experiment,
+                                       spec.profile, spec.sets, spec.data_dir))) as pool:
+        made = plan(spec)
+        outcomes = pool.map(compute_seed, [(job,) for job in made.jobs],
+                            labels=[job.label for job in made.jobs], log=log,
+                            meanwhile=lambda: load_for_writing([made]))
     return finish(made, outcomes, pages)
+
+
+def load_for_writing(planned) -> None:
+    """What writing the result sets of ``planned`` runs loads first — matplotlib and each
+    language's figure fonts, the pages' rules (PyTorch with torchref's) — loaded while workers
+    compute, rather than after them (:func:`experiments.parallel.workers`)."""
+    import matplotlib.pyplot  # noqa: F401
+
+    for lang in i18n.LANGUAGES:
+        with i18n.language(lang):
+            i18n.figure_fonts()
+    for made in planned:
+        made.experiment.rules_for(made.config)
+
+
+def warm(backends, device, experiment=None, profile="quick", sets=(), data_dir=None) -> None:
+    """A worker's start, before its first task (:func:`experiments.parallel.workers`): the
+    backends built once (PyTorch and ``torch._dynamo`` imported) and, given ``experiment``, its
+    data loaded into this process's cache — what every task would otherwise do first."""
+    for b in backends:
+        backend_registry.get(b, device)
+    if experiment is not None:
+        chosen = registry.get(experiment)
+        chosen.data(chosen.config_for(profile, sets), data_dir)
 
 
 def compute_seed(job: Job) -> Outcome:
@@ -169,7 +199,7 @@ def _compute_seed(job: Job) -> Outcome:
             words[lang] = findings(experiment, computed, config, job.profile)
     english = words.pop("en")
     return Outcome(job.seed, computed, timings, {b: s.device for b, s in sides.items()},
-                   parity, english, words)
+                   parity, english, words, results.resolved_device(job))
 
 
 def finish(made: Plan, outcomes: list, pages=()) -> Result:
@@ -199,7 +229,7 @@ def finish(made: Plan, outcomes: list, pages=()) -> Result:
         table=table_in("en") if experiment.table else None,
         findings=(seeds_mod.findings([o.findings for o in outcomes]) if several
                   else first.findings),
-        versions=results.versions(), fingerprint=results.fingerprint(spec, config),
+        versions=results.versions(), fingerprint=results.fingerprint(spec, config, resolved=first.resolved),
         translations={lang: {"findings": [
             {"claim": f.claim, "measured": f.measured, "why": f.why}
             for f in (seeds_mod.findings([o.translated[lang] for o in outcomes]) if several

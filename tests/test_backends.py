@@ -153,3 +153,26 @@ def test_a_part_no_training_run_shadowed_fails():
                       "first_over": None, "problem": "NumPy's run ended"}}
     assert judging.shadow_of("x", broken, 1e-12)["passed"] is False
     assert judging.shadow_of("y", broken, 1e-12)["problem"]
+
+
+def test_check_refuses_what_get_refuses_without_building_a_backend(monkeypatch):
+    """The plan's check (the workers build the backends): an unknown name, PyTorch missing,
+    a CUDA device this machine lacks — each refused as get refuses it."""
+    import torch
+
+    from experiments import backends
+
+    backends.check("numpy", "auto")
+    backends.check("torch", "cpu")
+    with pytest.raises(ValueError, match="backend must be one of numpy, torch, got 'jax'"):
+        backends.check("jax")
+    if not torch.cuda.is_available():
+        with pytest.raises(backends.BackendUnavailable, match="cuda") as checked:
+            backends.check("torch", "cuda")
+        with pytest.raises(backends.BackendUnavailable) as got:
+            backends.get("torch", "cuda")
+        assert str(checked.value) == str(got.value)
+    monkeypatch.delitem(__import__("sys").modules, "torch")
+    monkeypatch.setattr(backends, "_installed", lambda module: False)
+    with pytest.raises(backends.BackendUnavailable, match="the torch backend needs PyTorch"):
+        backends.check("torch", "auto")

@@ -125,3 +125,93 @@ def test_a_task_computes_the_same_bits_whatever_threads_its_process_has(name, se
         for key, values in one[side].series.items():
             assert np.array_equal(values, two[side].series[key]), (side, key)
     assert parallel.TASK_THREADS == 1
+
+
+# -- workers started before the tasks are known ------------------------------------------------
+
+def note_pid(folder) -> None:
+    """A worker's warm-up for the tests: leaves a file named after its process."""
+    from pathlib import Path
+    (Path(folder) / str(os.getpid())).write_text("warm")
+
+
+def slow_warm(seconds) -> None:
+    import time
+    time.sleep(seconds)
+
+
+def test_every_worker_warms_once_before_its_tasks_and_meanwhile_runs_here(tmp_path):
+    here = []
+    with parallel.workers("local", 2, None, tasks=4, warm=(note_pid, (str(tmp_path),))) as pool:
+        out = pool.map(parallel.probe, TASKS, log=lambda m: None,
+                       meanwhile=lambda: here.append(os.getpid()))
+    assert [r["value"] for r in out] == [0, 1, 2, 3]
+    warmed = {int(p.name) for p in tmp_path.iterdir()}
+    assert len(warmed) == 2 and {r["pid"] for r in out} <= warmed    # the tasks' workers warmed
+    assert here == [os.getpid()]
+
+
+def test_a_warm_up_that_fails_does_not_fail_the_tasks():
+    with parallel.workers("local", 2, None, tasks=2, warm=(note_pid, ("/no/such/folder",))) as pool:
+        out = pool.map(parallel.probe, TASKS[:2], log=lambda m: None)
+    assert [r["value"] for r in out] == [0, 1]
+
+
+def test_one_job_or_one_task_runs_here_and_calls_no_warm_up(tmp_path):
+    for jobs, tasks in ((1, 4), (2, 1)):
+        with parallel.workers("local", jobs, None, tasks=tasks,
+                              warm=(note_pid, (str(tmp_path),))) as pool:
+            out = pool.map(parallel.probe, TASKS[:tasks], log=lambda m: None)
+        assert {r["pid"] for r in out} == {os.getpid()}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refusal_in_the_block_ends_the_workers_at_once():
+    """A plan refused while the workers still start (PyTorch importing, here a 30 s warm-up)
+    does not wait for them."""
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="refused"):
+        with parallel.workers("local", 2, None, tasks=2, warm=(slow_warm, (30,))) as pool:
+            processes = list(pool.pool._processes.values())
+            time.sleep(0.5)
+            raise ValueError("refused")
+    for process in processes:
+        process.join(5)
+    assert time.perf_counter() - start < 8
+    assert len(processes) == 2 and not any(p.is_alive() for p in processes)
+
+
+def test_run_warms_its_workers_with_the_backends_and_the_data():
+    """runner.warm builds each backend (PyTorch and torch._dynamo imported) and loads the
+    experiment's data into the process's cache, where the tasks find it."""
+    import sys
+
+    from experiments import runner
+    from experiments.data import breast_cancer
+
+    breast_cancer._split.cache_clear()
+    runner.warm(("numpy", "torch"), "cpu", "breast-cancer-init", "quick", (), None)
+    assert "torch._dynamo" in sys.modules
+    assert breast_cancer._split.cache_info().currsize == 1
+
+
+def test_the_device_a_run_came_to_is_the_one_its_fingerprint_resolves(tmp_path):
+    """Workers report the device ``auto`` came to; the result's fingerprint, made from it
+    where the main process never imported PyTorch, is the one a reuse check computes."""
+    from experiments import results, runner
+
+    spec = runner.RunSpec("optimizer-paths", out=tmp_path, device="auto")
+    outcome = runner.compute_seed(spec.job(0))
+    config = runner.plan(spec).config
+    assert outcome.resolved == results.resolved_device(spec)
+    assert (results.fingerprint(spec, config, resolved=outcome.resolved)
+            == results.fingerprint(spec, config))
+
+
+def test_versions_name_torch_as_torch_does():
+    import torch
+
+    from experiments import results
+    assert results.versions()["torch"] == torch.__version__

@@ -12,7 +12,7 @@ import sys
 from experiments.backends import protocol
 from experiments.backends.protocol import BACKENDS, Backend, BackendUnavailable, nudge
 
-__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "get", "nudge"]
+__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "check", "get", "nudge"]
 
 # Whoever meets this has almost always run the system Python instead of the project's venv: point
 # there first, and to a venv for a fresh install — never to pip in the system Python.
@@ -21,6 +21,40 @@ _NO_TORCH = ("the torch backend needs PyTorch, which {python} does not have: use
              "`make report` creates .venv with everything in it, or without make: "
              "`python3 -m venv .venv && .venv/bin/pip install -e '.[experiments]'`. "
              "Or run with --backend numpy")
+
+
+def check(name: str, device: str = "auto") -> None:
+    """Refuse what :func:`get` would refuse — an unknown backend, PyTorch missing, a device
+    this machine lacks — without building the backend: a process that only plans a run (its
+    tasks computed by workers) need not import what training needs. ``auto`` and ``cpu`` need
+    only PyTorch installed; ``cuda`` is asked of PyTorch."""
+    if name == "numpy":
+        return
+    if name == "torch":
+        if device in ("auto", "cpu") and "torch" not in sys.modules:
+            if _installed("torch"):
+                return
+            raise BackendUnavailable(_NO_TORCH.format(python=sys.executable))
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise BackendUnavailable(_NO_TORCH.format(python=sys.executable)) from None
+        from torchref.device import resolve
+        try:
+            resolve(device)
+        except ValueError as error:
+            raise BackendUnavailable(str(error)) from None
+        return
+    raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def get(name: str, device: str = "auto", *, perturbation: int | None = None,

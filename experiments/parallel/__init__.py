@@ -124,28 +124,87 @@ def run_all(fn, tasks: list, *, executor: str = "local", jobs=1, scheduler=None,
             labels=None, log=None) -> list:
     """``[fn(*task) for task in tasks]``, run by the executor; results in the order of
     ``tasks``. ``labels`` name the tasks in the progress lines written to ``log``."""
+    with workers(executor, jobs, scheduler, tasks=len(tasks)) as pool:
+        return pool.map(fn, tasks, labels=labels, log=log)
+
+
+@contextlib.contextmanager
+def workers(executor: str = "local", jobs=1, scheduler=None, *, tasks: int | None = None,
+            warm=None):
+    """The executor's workers, started as the block begins, so that their start — a process,
+    Python, PyTorch and the data loaded in each — runs while this process plans the run
+    (``pool.map(fn, tasks, labels=…, log=…, meanwhile=…)`` in the block runs the tasks,
+    calling ``meanwhile()`` here once they are handed out). ``tasks``: how many
+    there will be, at most (no more workers than tasks). ``warm``: ``(function, args)``, a
+    module-level function every worker calls once as it starts (:func:`start_worker`), its
+    errors ignored — what it loads is what the tasks would load first. A block that raises
+    (a refusal in the plan) ends the workers at once rather than waiting for their start."""
     executor, jobs, scheduler = check(executor, jobs, scheduler)
-    labels = list(labels) if labels is not None else [f"task {i + 1}" for i in range(len(tasks))]
-    progress = _Progress(labels, log)
-    if executor == "dask":
-        return _dask(fn, tasks, jobs, scheduler, progress)
-    if jobs == 1 or len(tasks) <= 1:
-        out = []
+    if tasks is not None:
+        jobs = max(1, min(jobs, tasks))
+    if executor == "dask" and tasks != 0:
+        pool = _Dask(jobs, scheduler, warm)
+    elif jobs == 1 or executor == "dask":
+        pool = _InProcess()
+    else:
+        pool = _Processes(jobs, warm)
+    try:
+        yield pool
+    except BaseException:
+        pool.close(abort=True)
+        raise
+    pool.close()
+
+
+class _InProcess:
+    """``jobs=1``: one task after the other, in this process (``meanwhile`` is not called:
+    nothing runs beside the tasks)."""
+
+    def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None) -> list:
+        progress, out = _Progress(labels, len(tasks), log), []
         for i, task in enumerate(tasks):
             progress.started([i])
             out.append(fn(*task))
             progress.finished(i)
         return out
-    return _processes(fn, tasks, min(jobs, len(tasks)), progress)
+
+    def close(self, abort: bool = False) -> None:
+        pass
 
 
-def _processes(fn, tasks, jobs, progress) -> list:
-    context = multiprocessing.get_context("spawn")
-    out = [None] * len(tasks)
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=start_worker,
-                                                initargs=(TASK_THREADS, os.getpid())) as pool:
-        futures = {pool.submit(fn, *task): i for i, task in enumerate(tasks)}
-        progress.started(list(futures.values())[:jobs])
+def _meanwhile(meanwhile) -> None:
+    """``meanwhile()``, this process's own work while the workers compute (what it will need
+    once they are done, loaded now); its errors ignored, met again where that work is done."""
+    if meanwhile is None:
+        return
+    try:
+        meanwhile()
+    except Exception:
+        pass
+
+
+def _ready() -> None:
+    """A task that does nothing: submitting one per worker starts every worker at once."""
+
+
+class _Processes:
+    """J worker processes, started with ``spawn`` and kept for every task of the run."""
+
+    def __init__(self, jobs: int, warm):
+        self.jobs = jobs
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker,
+            initargs=(TASK_THREADS, os.getpid(), warm))
+        # ProcessPoolExecutor spawns a worker per task submitted while none is idle: one empty
+        # task per worker starts them all now, not as the run's tasks arrive.
+        for _ in range(jobs):
+            self.pool.submit(_ready)
+
+    def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None) -> list:
+        progress, out = _Progress(labels, len(tasks), log), [None] * len(tasks)
+        futures = {self.pool.submit(fn, *task): i for i, task in enumerate(tasks)}
+        progress.started(list(futures.values())[:self.jobs])
+        _meanwhile(meanwhile)
         try:
             for future in concurrent.futures.as_completed(futures):
                 i = futures[future]
@@ -155,31 +214,71 @@ def _processes(fn, tasks, jobs, progress) -> list:
             for future in futures:
                 future.cancel()
             raise
-    return out
+        return out
+
+    def close(self, abort: bool = False) -> None:
+        if not abort:
+            # The workers exit (PyTorch's teardown, a second) while this process writes the
+            # results; Python waits for them, if still needed, as it exits.
+            self.pool.shutdown(wait=False)
+            return
+        # A worker still importing PyTorch would hold the exit for seconds: ended now (Python
+        # 3.14's terminate_workers; before it, the pool's own table of its processes).
+        terminate = getattr(self.pool, "terminate_workers", None)
+        if terminate is not None:
+            terminate()
+            return
+        for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+            process.terminate()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _dask(fn, tasks, jobs, scheduler, progress) -> list:
-    from distributed import Client, LocalCluster, as_completed
-    from distributed.comm import CommClosedError
+class _Dask:
+    """``dask.distributed``: a LocalCluster of J single-threaded worker processes, or the
+    cluster at ``scheduler``; its workers are warmed once each (a long-lived cluster's keep
+    what they loaded for the next run)."""
 
-    cluster = None
-    if scheduler is not None:
-        _probe(scheduler)
-    try:
-        if scheduler is None:
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
-            client = Client(cluster)
-        else:
-            client = Client(scheduler, timeout="10s")
-    except OSError as error:
-        raise ExecutorError(f"--scheduler {scheduler}: no Dask scheduler answers there "
-                            f"({error})") from None
-    try:
+    def __init__(self, jobs: int, scheduler, warm):
+        from distributed import Client, LocalCluster
+
+        self.scheduler, self.cluster = scheduler, None
+        if scheduler is not None:
+            _probe(scheduler)
+        try:
+            if scheduler is None:
+                self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1,
+                                            processes=True, host="127.0.0.1",
+                                            dashboard_address=None)
+                self.client = Client(self.cluster)
+            else:
+                self.client = Client(scheduler, timeout="10s")
+        except OSError as error:
+            if self.cluster is not None:
+                self.cluster.close()
+            raise ExecutorError(f"--scheduler {scheduler}: no Dask scheduler answers there "
+                                f"({error})") from None
+        if warm is not None:
+            import threading
+
+            threading.Thread(target=self._warm, args=(warm,), name="warm-dask-workers",
+                             daemon=True).start()
+
+    def _warm(self, warm) -> None:
+        try:
+            self.client.run(_warm, warm)
+        except Exception:       # only a head start: a task meets whatever went wrong itself
+            pass
+
+    def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None) -> list:
+        from distributed import as_completed
+        from distributed.comm import CommClosedError
+
+        progress = _Progress(labels, len(tasks), log)
         # pure=False: every task runs, even two with equal arguments (timings are per run).
-        futures = [client.submit(fn, *task, pure=False, key=f"{progress.labels[i]}-{i}")
+        futures = [self.client.submit(fn, *task, pure=False, key=f"{progress.labels[i]}-{i}")
                    for i, task in enumerate(tasks)]
         progress.started(list(range(len(tasks))))
+        _meanwhile(meanwhile)
         index = {future.key: i for i, future in enumerate(futures)}
         out = [None] * len(tasks)
         try:
@@ -188,21 +287,23 @@ def _dask(fn, tasks, jobs, scheduler, progress) -> list:
                 out[i] = future.result()
                 progress.finished(i)
         except (concurrent.futures.CancelledError, CommClosedError) as error:
-            where = scheduler or "this machine's LocalCluster"
+            where = self.scheduler or "this machine's LocalCluster"
             raise ExecutorLost(f"the Dask cluster ({where}) went away mid-run "
                                f"({type(error).__name__}): results written so far are whole; "
                                f"the run in progress was not kept") from None
         return out
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+
+    def close(self, abort: bool = False) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 class _Progress:
     """One line per task that finishes: what it was, how many are left, the time so far."""
 
-    def __init__(self, labels, log):
+    def __init__(self, labels, count: int, log):
+        labels = list(labels) if labels is not None else [f"task {i + 1}" for i in range(count)]
         self.labels, self.log = labels, log or (lambda message: print(message, file=sys.stderr,
                                                                       flush=True))
         self.left, self.start = set(range(len(labels))), time.perf_counter()
@@ -253,11 +354,11 @@ def task_threads(threads: int = TASK_THREADS, torch_too: bool = True):
             torch.set_num_threads(before)
 
 
-def start_worker(threads: int, parent: int) -> None:
+def start_worker(threads: int, parent: int, warm=None) -> None:
     """A worker process's start: a watch that ends it once ``parent`` (the process that
     started it) is gone — a SIGKILL of ``run``'s main process would otherwise leave its
     workers computing and waiting for tasks for ever — then its thread pools
-    (:func:`limit_threads`)."""
+    (:func:`limit_threads`), then ``warm`` (:func:`workers`)."""
     import threading
 
     def watch():
@@ -267,6 +368,19 @@ def start_worker(threads: int, parent: int) -> None:
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
     limit_threads(threads)
+    _warm(warm)
+
+
+def _warm(warm) -> None:
+    """``function(*args)`` for ``warm = (function, args)``; its errors ignored: it is only a head
+    start, and a task meets whatever went wrong itself, where it is reported."""
+    if warm is None:
+        return
+    function, args = warm
+    try:
+        function(*args)
+    except Exception:
+        pass
 
 
 def limit_threads(threads: int) -> None:

@@ -12,9 +12,11 @@ import os
 from pathlib import Path
 
 from experiments import atomic, i18n, notebook, parallel, registry, results
+from experiments.backends import BACKENDS
 from experiments.backends.parity import failure_summary
 from experiments.report import render
-from experiments.runner import RunSpec, compute_seed, finish, log, plan
+from experiments.runner import (RunSpec, compute_seed, finish, load_for_writing, log, plan,
+                                warm)
 
 #: The pages at the report's root.
 PAGES = {"index": "index.html", "conventions": "conventions.html"}
@@ -37,7 +39,7 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
                            data_dir=data_dir, out=out) for name in names}
     parallel.check(executor, jobs, scheduler)
     out = next(iter(specs.values())).out if specs else RunSpec("-", out=out).out
-    found, planned = {}, []
+    found, torun = {}, []
     for i, name in enumerate(names, 1):
         spec = specs[name]
         key = results.fingerprint(spec, experiments[name].config_for(profile))
@@ -46,8 +48,12 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
             log(f"[{i}/{len(names)}] {name}: unchanged since its last run, reusing its results")
             found[name] = saved
             continue
-        planned.append(plan(spec))
-    found.update(_run_planned(planned, executor, jobs, scheduler, out))
+        torun.append(spec)
+    # The workers start (PyTorch imported in each) while this process plans the runs.
+    with parallel.workers(executor, jobs, scheduler, tasks=len(torun) * seeds,
+                          warm=(warm, (BACKENDS, device))) as pool:
+        planned = [plan(spec) for spec in torun]
+        found.update(_run_planned(planned, pool, executor, jobs, out))
     # The index lists every result set on disk, not only the ones this build ran.
     on_disk = results.on_disk(out, experiments)
     found = {n: found.get(n, on_disk.get(n)) for n in experiments if n in found or n in on_disk}
@@ -60,7 +66,7 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
     return index, failed
 
 
-def _run_planned(planned: list, executor, jobs, scheduler, out) -> dict:
+def _run_planned(planned: list, pool, executor, jobs, out) -> dict:
     """Every planned experiment's seeds as one list of tasks for the executor (so that J
     workers share the whole report), then each experiment's set written from its seeds."""
     tasks = [(job,) for made in planned for job in made.jobs]
@@ -68,8 +74,8 @@ def _run_planned(planned: list, executor, jobs, scheduler, out) -> dict:
     if tasks:
         log(f"report: {len(tasks)} runs to make ({len(planned)} experiments), on "
             f"{executor} with --jobs {jobs}")
-    outcomes = parallel.run_all(compute_seed, tasks, executor=executor, jobs=jobs,
-                                scheduler=scheduler, labels=labels, log=log)
+    outcomes = pool.map(compute_seed, tasks, labels=labels, log=log,
+                        meanwhile=lambda: load_for_writing(planned))
     found, start = {}, 0
     for made in planned:
         count = len(made.jobs)
