@@ -218,9 +218,9 @@ def _common(p):
                         "many seeds they held, figures show the median and the spread "
                         "(default: 1)")
     p.add_argument("--jobs", default="1", metavar="J|auto",
-                   help="worker processes for the seeds (and, for report, the experiments); "
-                        "auto = this machine's cores; the results do not depend on it "
-                        "(default: 1)")
+                   help="how many seeds (and, for report, experiments) run at a time: this "
+                        "process and J-1 worker processes; auto = this machine's cores; the "
+                        "results do not depend on it (default: 1)")
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local: this machine; dask: Dask distributed — a LocalCluster of --jobs "
                         "workers, or the cluster at --scheduler (default: local)")

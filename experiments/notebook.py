@@ -28,9 +28,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
 from experiments import atomic, i18n
 from experiments.i18n import _
 
@@ -95,6 +92,11 @@ def make(experiment, config: dict, *, profile: str = "quick", seed: int = 0,
 
 
 def _make(experiment, config, profile, seed, source, lang):
+    # nbformat imported here, not with the module (its schema validator takes 0.3-1.7 s to
+    # import): `run` loads it while its workers compute (runner.load_for_writing)
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
     name = experiment.name
     cells = [
         new_markdown_cell(_title(experiment, config, profile)),
@@ -139,6 +141,8 @@ def _make(experiment, config, profile, seed, source, lang):
 
 def text(nb) -> str:
     """A notebook as the ``.ipynb`` file's text."""
+    import nbformat
+
     return nbformat.writes(nb, version=4)
 
 

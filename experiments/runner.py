@@ -139,9 +139,11 @@ def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages
 
 def load_for_writing(planned) -> None:
     """What writing the result sets of ``planned`` runs loads first — matplotlib and each
-    language's figure fonts, the pages' rules (PyTorch with torchref's) — loaded while workers
+    language's figure fonts, nbformat for the notebooks, the pages' rules (PyTorch with
+    torchref's) — loaded while workers
     compute, rather than after them (:func:`experiments.parallel.workers`)."""
     import matplotlib.pyplot  # noqa: F401
+    import nbformat  # noqa: F401
 
     for lang in i18n.LANGUAGES:
         with i18n.language(lang):

@@ -56,7 +56,10 @@ def _measured_conventions(real):
     from pathlib import Path
 
     if "folder" not in _CONVENTIONS:
+        import atexit
+
         out = Path(tempfile.mkdtemp(prefix="npref-conventions-"))
+        atexit.register(shutil.rmtree, out, ignore_errors=True)     # removed as the process ends
         real(out, True)
         _CONVENTIONS["folder"] = out / "conventions"
 

@@ -297,8 +297,9 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_workers_die_with_a_killed_parent(tmp_path):
+    # --jobs 3: this process computes beside two workers
     process = subprocess.Popen([sys.executable, "-m", "experiments", "run", "breast-cancer-init",
-                                "--seeds", "3", "--jobs", "2", "--out", str(tmp_path / "out")],
+                                "--seeds", "4", "--jobs", "3", "--out", str(tmp_path / "out")],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline, workers = time.monotonic() + 90, set()

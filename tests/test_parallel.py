@@ -11,12 +11,27 @@ from experiments import parallel
 TASKS = [(i, 0.3 if i == 0 else 0.0) for i in range(4)]        # the first finishes last
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("jobs", [1, 2, 3])
 def test_local_results_come_back_in_the_order_of_the_tasks(jobs):
+    """J tasks at a time: this process and J − 1 workers, taking them from one queue."""
     out = parallel.run_all(parallel.probe, TASKS, jobs=jobs, log=lambda m: None)
     assert [r["value"] for r in out] == [0, 1, 2, 3]
     pids = {r["pid"] for r in out}
-    assert (pids == {os.getpid()}) if jobs == 1 else (os.getpid() not in pids)
+    assert os.getpid() in pids and 1 <= len(pids) <= jobs
+    if jobs > 1:
+        assert len(pids) > 1          # the first task sleeps 0.3 s: another process takes one
+
+
+def fail_on(value, bad):
+    if value == bad:
+        raise ZeroDivisionError(f"task {value} failed")
+    return value
+
+
+@pytest.mark.parametrize("bad", [0, 3])
+def test_a_task_that_fails_fails_the_map_with_its_own_error(bad):
+    with pytest.raises(ZeroDivisionError, match=f"task {bad} failed"):
+        parallel.run_all(fail_on, [(i, bad) for i in range(4)], jobs=2, log=lambda m: None)
 
 
 @pytest.mark.slow
@@ -142,12 +157,13 @@ def slow_warm(seconds) -> None:
 
 def test_every_worker_warms_once_before_its_tasks_and_meanwhile_runs_here(tmp_path):
     here = []
-    with parallel.workers("local", 2, None, tasks=4, warm=(note_pid, (str(tmp_path),))) as pool:
+    with parallel.workers("local", 3, None, tasks=4, warm=(note_pid, (str(tmp_path),))) as pool:
         out = pool.map(parallel.probe, TASKS, log=lambda m: None,
                        meanwhile=lambda: here.append(os.getpid()))
     assert [r["value"] for r in out] == [0, 1, 2, 3]
     warmed = {int(p.name) for p in tmp_path.iterdir()}
-    assert len(warmed) == 2 and {r["pid"] for r in out} <= warmed    # the tasks' workers warmed
+    assert len(warmed) == 2 and os.getpid() not in warmed                  # J − 1 workers
+    assert {r["pid"] for r in out} - {os.getpid()} <= warmed       # the tasks' workers warmed
     assert here == [os.getpid()]
 
 
@@ -173,7 +189,7 @@ def test_a_refusal_in_the_block_ends_the_workers_at_once():
 
     start = time.perf_counter()
     with pytest.raises(ValueError, match="refused"):
-        with parallel.workers("local", 2, None, tasks=2, warm=(slow_warm, (30,))) as pool:
+        with parallel.workers("local", 3, None, tasks=3, warm=(slow_warm, (30,))) as pool:
             processes = list(pool.pool._processes.values())
             time.sleep(0.5)
             raise ValueError("refused")

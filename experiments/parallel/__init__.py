@@ -7,8 +7,9 @@ depends only on its arguments (every random draw comes from a seed in them), so 
 cannot change it.
 
 * ``local`` with ``jobs=1``: one after the other, in this process.
-* ``local`` with ``jobs=J`` (``"auto"``: the machine's cores): J worker processes (started with
-  ``spawn``, so that no thread pool of a parent BLAS or PyTorch is inherited half-initialized).
+* ``local`` with ``jobs=J`` (``"auto"``: the machine's cores): J at a time, in this process and
+  J − 1 worker processes (started with ``spawn``, so that no thread pool of a parent BLAS or
+  PyTorch is inherited half-initialized), from one queue.
 * ``dask``: ``dask.distributed`` — a ``LocalCluster`` of worker processes without ``scheduler``,
   or the cluster at ``scheduler`` (``tcp://host:8786``). Workers load their data themselves:
   the embedded sources ship with the installed packages; a ``--data-dir`` must be reachable at
@@ -188,31 +189,81 @@ def _ready() -> None:
 
 
 class _Processes:
-    """J worker processes, started with ``spawn`` and kept for every task of the run."""
+    """``jobs=J``: J tasks at a time — this process and J − 1 worker processes (started with
+    ``spawn``, kept for every task of the run) take them in turn from one queue. This process
+    computes too because it loads PyTorch and the data anyway (for the plan and the pages):
+    a J-th worker would load them once more, beside it, on cores the tasks need."""
 
     def __init__(self, jobs: int, warm):
         self.jobs = jobs
         self.pool = concurrent.futures.ProcessPoolExecutor(
-            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker,
-            initargs=(TASK_THREADS, os.getpid(), warm))
+            jobs - 1, mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker, initargs=(TASK_THREADS, os.getpid(), warm))
         # ProcessPoolExecutor spawns a worker per task submitted while none is idle: one empty
         # task per worker starts them all now, not as the run's tasks arrive.
-        for _ in range(jobs):
+        for _ in range(jobs - 1):
             self.pool.submit(_ready)
 
     def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None) -> list:
+        import collections
+        import threading
+
         progress, out = _Progress(labels, len(tasks), log), [None] * len(tasks)
-        futures = {self.pool.submit(fn, *task): i for i, task in enumerate(tasks)}
-        progress.started(list(futures.values())[:self.jobs])
-        _meanwhile(meanwhile)
+        waiting, running, lock = collections.deque(range(len(tasks))), {}, threading.Lock()
+        failed = []
+
+        def take():
+            with lock:
+                if failed or not waiting:
+                    return None
+                return waiting.popleft()
+
+        def feed():
+            """The workers' side, in a thread: each worker handed the next task the moment it
+            is free (this process, busy with a task of its own, cannot), results kept."""
+            try:
+                _feed()
+            except BaseException as error:          # the pool broken: a worker killed
+                with lock:
+                    failed.append(error)
+
+        def _feed():
+            while True:
+                with lock:
+                    while not failed and waiting and len(running) < self.jobs - 1:
+                        i = waiting.popleft()
+                        running[self.pool.submit(fn, *tasks[i])] = i
+                    if not running:
+                        return
+                    current = list(running)
+                done, _ = concurrent.futures.wait(
+                    current, return_when=concurrent.futures.FIRST_COMPLETED)
+                with lock:
+                    for future in done:
+                        i = running.pop(future)
+                        if future.exception() is not None:
+                            failed.append(future.exception())
+                        else:
+                            out[i] = future.result()
+                            progress.finished(i)
+
+        feeder = threading.Thread(target=feed, name="feed-workers", daemon=True)
+        progress.started(list(range(min(self.jobs, len(tasks)))))
+        feeder.start()
         try:
-            for future in concurrent.futures.as_completed(futures):
-                i = futures[future]
-                out[i] = future.result()
-                progress.finished(i)
+            while (i := take()) is not None:
+                out[i] = fn(*tasks[i])
+                with lock:
+                    progress.finished(i)
+            _meanwhile(meanwhile)
+            feeder.join()
+            if failed:
+                raise failed[0]                     # a worker's error, raised here
         except BaseException:
-            for future in futures:
-                future.cancel()
+            with lock:
+                waiting.clear()
+                for future in running:
+                    future.cancel()
             raise
         return out
 
