@@ -35,10 +35,7 @@ def check(name: str, device: str = "auto") -> None:
             if _installed("torch"):
                 return
             raise BackendUnavailable(_NO_TORCH.format(python=sys.executable))
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            raise BackendUnavailable(_NO_TORCH.format(python=sys.executable)) from None
+        _import_torch()
         from torchref.device import resolve
         try:
             resolve(device)
@@ -46,6 +43,14 @@ def check(name: str, device: str = "auto") -> None:
             raise BackendUnavailable(str(error)) from None
         return
     raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+
+
+def _import_torch() -> None:
+    """PyTorch imported, or the torch backend refused with where to get it."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise BackendUnavailable(_NO_TORCH.format(python=sys.executable)) from None
 
 
 def _installed(module: str) -> bool:
@@ -70,10 +75,7 @@ def get(name: str, device: str = "auto", *, perturbation: int | None = None,
         from experiments.backends.numpy_backend import NumpyBackend
         return NumpyBackend(**hooks)
     if name == "torch":
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            raise BackendUnavailable(_NO_TORCH.format(python=sys.executable)) from None
+        _import_torch()
         from experiments.backends.torch_backend import TorchBackend
         try:
             return TorchBackend(device, **hooks)
