@@ -4,6 +4,7 @@ figures in English only (NPREF_FIGURE_LANGUAGES=en) unless it asks for more: the
 test draws every experiment's figures in every language, and the Korean pages' and notebooks'
 tests theirs."""
 
+import contextlib
 import logging
 
 import pytest
@@ -40,50 +41,116 @@ for _logger in ("matplotlib.mathtext", "matplotlib.font_manager"):
     logging.getLogger(_logger).addHandler(MissingGlyph(logging.WARNING))
 
 
-# -- the conventions page's measurement, made once per test process ----------------------------
+# -- the conventions page's measurement, made once per test run --------------------------------
 
 _CONVENTIONS: dict = {}
 
 
-def _measured_conventions(real):
-    """A conventions folder measured and drawn for real, once per test process (25 s here), in a
-    folder of its own: every report a test builds into a fresh folder starts from a copy of it,
-    which the report then checks as it checks any saved measurement (code version, each
-    figure's hash) and reuses. Tests that ask to measure again (``--force``, a corrupt or stale
-    file) still do: the copy is made only where no conventions folder exists yet."""
-    import shutil
+def _measured_folder(real) -> "Path":
+    """A conventions folder measured and drawn for real (17-25 s here) once per test run, shared
+    by its test processes (pytest-xdist's workers: the first to need it measures it under a file
+    lock, the others wait and read it) in the run's temporary folder, which pytest removes in
+    time. Every report a test builds into a fresh folder starts from a copy of it, which the
+    report then checks as it checks any saved measurement (code version, each figure's hash)
+    and reuses. Tests that ask to measure again (``--force``, a corrupt or stale file) still do:
+    the copy is made only where no conventions folder exists yet."""
     import tempfile
     from pathlib import Path
 
-    if "folder" not in _CONVENTIONS:
+    if "folder" in _CONVENTIONS:
+        return _CONVENTIONS["folder"]
+    root = _CONVENTIONS.get("root")
+    if root is None:                         # outside a pytest run: this process's own
         import atexit
+        import shutil
 
-        out = Path(tempfile.mkdtemp(prefix="npref-conventions-"))
-        atexit.register(shutil.rmtree, out, ignore_errors=True)     # removed as the process ends
-        real(out, True)
-        _CONVENTIONS["folder"] = out / "conventions"
+        root = Path(tempfile.mkdtemp(prefix="npref-conventions-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+    measured = root / "npref-conventions"
+    with _locked(root / "npref-conventions.lock"):
+        if not (measured / "conventions" / "conventions.json").exists():
+            work = Path(tempfile.mkdtemp(dir=root, prefix=".npref-conventions-"))
+            real(work, True)
+            try:
+                work.rename(measured)
+            except OSError:                  # no lock here, and another process was first
+                measured = work
+    _CONVENTIONS["folder"] = measured / "conventions"
+    return _CONVENTIONS["folder"]
 
-    def conventions(out, force):
-        target = Path(out) / "conventions"
-        if not force and not target.exists():
-            shutil.copytree(_CONVENTIONS["folder"], target)
-        return real(out, force)
-    return conventions
+
+def measure_conventions_beside(root) -> None:
+    """Measure the conventions into ``root`` (the run's shared temporary folder) in a thread of
+    this process — pytest-xdist's controller, which computes nothing else — once."""
+    import threading
+
+    from experiments.report import building
+
+    if _CONVENTIONS.get("started"):
+        return
+    _CONVENTIONS["started"], _CONVENTIONS["root"] = True, root
+    real = getattr(building._conventions, "__wrapped__", building._conventions)
+
+    # this process runs no test: the report's progress line would land in pytest's own output
+    building.log = lambda message: None
+
+    def measure():
+        import warnings
+        # as in a test (pyproject's filterwarnings): a glyph missing from a figure is an error,
+        # and the test process that then measures for itself fails with it
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", "Glyph .* missing from font", UserWarning)
+            _measured_folder(real)
+
+    threading.Thread(target=measure, name="measure-conventions", daemon=True).start()
 
 
-@pytest.fixture(autouse=True)
-def conventions_measured_once(monkeypatch):
-    """See :func:`_measured_conventions`; a test that replaces the measurement itself (its
-    ``measure`` or ``plot``) gets the report's own ``_conventions``, untouched."""
+@contextlib.contextmanager
+def _locked(path):
+    """An exclusive lock on ``path`` (POSIX ``flock``) for the ``with`` block; where there is
+    none, no lock (two processes may then both measure)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def conventions_measured_once(tmp_path_factory):
+    """See :func:`_measured_folder`: the report's ``_conventions`` starts a fresh folder from
+    the measured copy, for the whole session (module fixtures too: a built report); a test that
+    replaces the measurement itself (its ``measure`` or ``plot``) gets the report's own
+    ``_conventions``, untouched."""
+    import os
+    import shutil
+    from pathlib import Path
+
     from experiments.report import building, conventions
 
+    base = tmp_path_factory.getbasetemp()
+    # pytest-xdist's workers each have a folder of their own in the run's shared one
+    _CONVENTIONS["root"] = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     real, own = building._conventions, (conventions.measure, conventions.plot)
 
     def measured(out, force):
         if (conventions.measure, conventions.plot) != own:
             return real(out, force)
-        return _measured_conventions(real)(out, force)
-    monkeypatch.setattr(building, "_conventions", measured)
+        target = Path(out) / "conventions"
+        if not force and not target.exists():
+            shutil.copytree(_measured_folder(real), target)
+        return real(out, force)
+
+    measured.__wrapped__ = real
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(building, "_conventions", measured)
+        yield
 
 
 def copy_conventions(out) -> None:
@@ -94,5 +161,5 @@ def copy_conventions(out) -> None:
 
     from experiments.report import building
 
-    _measured_conventions(building._conventions)
-    shutil.copytree(_CONVENTIONS["folder"], Path(out) / "conventions")
+    real = getattr(building._conventions, "__wrapped__", building._conventions)
+    shutil.copytree(_measured_folder(real), Path(out) / "conventions")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -101,9 +102,12 @@ def test_seeds_give_the_same_metrics_whatever_runs_them(tmp_path, other):
     assert "reproduced in" in page and "of 2 seeds" in page and "--seeds 2" in page
 
 
-def test_a_scheduler_that_does_not_answer_is_one_error_line(tmp_path, capsys):
+def test_a_scheduler_that_does_not_answer_is_one_error_line(tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
     from experiments.cli import main
+
+    # Dask retries a refused connection until the timeout: 2 s here, not the 10 s of a run
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", 2)
 
     code = main(["run", "optimizer-paths", "--executor", "dask", "--scheduler",
                  "tcp://127.0.0.1:9", "--out", str(tmp_path)])
@@ -196,7 +200,29 @@ def test_a_refusal_in_the_block_ends_the_workers_at_once():
     assert time.perf_counter() - start < 8
     for process in processes:               # under a loaded suite a worker may take a while
         process.join(20)
-    assert len(processes) == 2 and not any(p.is_alive() for p in processes)
+    assert len(processes) == 2
+    running = {p.pid: _state(p.pid) for p in processes if p.is_alive() and _state(p.pid)}
+    assert running == {}, f"workers still running (pid: /proc state): {running}"
+
+
+def _state(pid: int) -> str | None:
+    """The process ``pid``'s state as /proc tells it ("S (sleeping)", …), None once it is gone
+    or a zombie. ``Process.is_alive`` alone can say a worker lives on that has ended: once
+    another waiter in the test process (a library's SIGCHLD handler) has reaped it, its own
+    ``waitpid`` fails and it reports no exit."""
+    if not Path("/proc/self/status").exists():      # no /proc: ask whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return "exists"
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return None
+    state = next(line.split(":", 1)[1].strip() for line in status.splitlines()
+                 if line.startswith("State:"))
+    return None if state.startswith(("Z", "X")) else state
 
 
 def test_run_warms_its_workers_with_the_backends_and_the_data():

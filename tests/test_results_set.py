@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import atomic
+from experiments import atomic, results
 from experiments.cli import main
 from tests.conftest import copy_conventions
 
@@ -65,12 +65,21 @@ def test_recover_puts_back_the_old_set_after_a_kill_between_the_renames(tmp_path
 
 def test_a_corrupt_metrics_file_is_recomputed(tmp_path, capsys):
     assert main(["report", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 0
+    folder, metrics = tmp_path / "optimizer-paths", tmp_path / "optimizer-paths" / "metrics.json"
+    good, key = metrics.read_text(), results.read(folder).fingerprint
+    assert results.saved(folder, key) is not None           # whole: the report would reuse it
+    # Each corrupt form is refused by the check the report reuses results through...
     for content in ["", "{\"experiment\": \"optimizer-paths\", \"prof", "[]", "null", "42"]:
-        (tmp_path / "optimizer-paths" / "metrics.json").write_text(content)
-        capsys.readouterr()
-        assert main(["report", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 0
-        assert "reusing its results" not in capsys.readouterr().err, content
-        assert json.loads((tmp_path / "optimizer-paths" / "metrics.json").read_text())["figures"]
+        metrics.write_text(content)
+        assert results.saved(folder, key) is None, content
+        metrics.write_text(good)
+    # ... and the report then runs the experiment again (one form end to end: the others take
+    # the same path once the check has said no)
+    metrics.write_text("")
+    capsys.readouterr()
+    assert main(["report", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 0
+    assert "reusing its results" not in capsys.readouterr().err
+    assert json.loads(metrics.read_text())["figures"]
 
 
 def test_a_figure_that_is_not_the_one_recorded_is_recomputed(tmp_path, capsys):
