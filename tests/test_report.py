@@ -195,6 +195,55 @@ def test_unchanged_results_are_reused_and_force_reruns(site, capfd, monkeypatch)
     assert json.loads((folder / "conventions.json").read_text()) == saved
 
 
+def test_with_two_jobs_the_workers_write_the_same_sets(site, tmp_path, capfd):
+    """``--jobs 2``: the sets (figures in both languages, page, notebook) are written by this
+    process and a worker, as tasks; every figure and number is the same as the one-job report's
+    (``site``), but the seconds each backend took."""
+    import json
+
+    out = tmp_path / "two"
+    shutil.copytree(site / "conventions", out / "conventions")
+    index, failed = build(out=out, profile="quick", only=ONLY, device="cpu", jobs=2)
+    assert failed == []
+    err = capfd.readouterr().err
+    assert all(f"done writing {name}" in err for name in ONLY), err[-2000:]
+    for name in ONLY:
+        one, two = (json.loads((folder / name / "metrics.json").read_text())
+                    for folder in (site, out))
+        for m in (one, two):
+            for backend in m["backends"].values():
+                backend.pop("seconds")
+        assert one == two, name
+        assert (out / name / "index.html").is_file() and (out / name / f"{name}.ipynb").is_file()
+
+
+def test_with_two_jobs_the_conventions_are_a_writing_task_first(tmp_path):
+    """Where the conventions are to be measured, ``--jobs 2`` makes them the first writing task
+    (the longest), beside the sets; with them saved, or on one job, they are not a task."""
+    from experiments.report import building
+    from experiments.runner import RunSpec, plan
+
+    class Pool:
+        jobs = 2
+
+        def __init__(self):
+            self.maps = []
+
+        def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None):
+            self.maps.append((fn, [t[0] for t in tasks], labels))
+            return [f"{t[0]} done" if fn is building._write else None for t in tasks]
+
+    made = plan(RunSpec("optimizer-paths", profile="quick", device="cpu", out=tmp_path))
+    pool = Pool()
+    written, conventions = building._run_planned([made], pool, "local", 2, tmp_path, False)
+    assert conventions == "conventions done" and written == {"optimizer-paths": "set done"}
+    fn, kinds, labels = pool.maps[1]
+    assert fn is building._write and kinds == ["conventions", "set"]
+    assert labels == ["measuring the conventions", "writing optimizer-paths"]
+    Pool.jobs = 1                                # one job: written here, no conventions task
+    assert building._run_planned([], Pool(), "local", 1, tmp_path, False) == ({}, None)
+
+
 #: The elements (outside scrolling blocks) whose right edge passes the viewport's.
 #: Figures as the page shows them: each figure's file and displayed widths, and every code
 #: panel that scrolls sideways (a panel must wrap, never hide its lines' ends).

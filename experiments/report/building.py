@@ -53,11 +53,14 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
     with parallel.workers(executor, jobs, scheduler, tasks=len(torun) * seeds,
                           warm=(warm, (BACKENDS, device))) as pool:
         planned = [plan(spec) for spec in torun]
-        found.update(_run_planned(planned, pool, executor, jobs, out))
+        written, conventions = _run_planned(planned, pool, executor, jobs, out, force)
+        found.update(written)
     # The index lists every result set on disk, not only the ones this build ran.
     on_disk = results.on_disk(out, experiments)
     found = {n: found.get(n, on_disk.get(n)) for n in experiments if n in found or n in on_disk}
-    index = _write_pages(out, found, experiments, _conventions(out, force), profile)
+    if conventions is None:
+        conventions = _conventions(out, force)
+    index = _write_pages(out, found, experiments, conventions, profile)
     ship_wheel(out)
     failed = [n for n, r in found.items() if r.parity.passed is False]
     log(f"report: wrote {index} ({len(names)} experiments, {len(failed)} parity failures)")
@@ -66,9 +69,11 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
     return index, failed
 
 
-def _run_planned(planned: list, pool, executor, jobs, out) -> dict:
+def _run_planned(planned: list, pool, executor, jobs, out, force) -> tuple:
     """Every planned experiment's seeds as one list of tasks for the executor (so that J
-    workers share the whole report), then each experiment's set written from its seeds."""
+    workers share the whole report), then each experiment's set written from its seeds.
+    Returns (``{name: Result}``, the conventions' measurements where they were made as tasks
+    too, else None)."""
     tasks = [(job,) for made in planned for job in made.jobs]
     labels = [job.label for made in planned for job in made.jobs]
     if tasks:
@@ -76,13 +81,45 @@ def _run_planned(planned: list, pool, executor, jobs, out) -> dict:
             f"{executor} with --jobs {jobs}")
     outcomes = pool.map(compute_seed, tasks, labels=labels, log=log,
                         meanwhile=lambda: load_for_writing(planned))
-    found, start = {}, 0
+    writes, start = [], 0
     for made in planned:
         count = len(made.jobs)
-        found[made.experiment.name] = finish(made, outcomes[start:start + count],
-                                             pages=page_writers(made.experiment, out))
+        writes.append((made, outcomes[start:start + count]))
         start += count
-    return found
+    if executor != "local" or getattr(pool, "jobs", 1) < 2 or not writes:
+        # a Dask cluster's workers may write to another machine's disk: written here
+        return {made.experiment.name: finish(made, seeds, pages=page_writers(made.experiment, out))
+                for made, seeds in writes}, None
+    # Each set — its figures in every language, its page and notebook — is written by the
+    # workers too, J at a time: drawing the figures is most of a report's time after its runs;
+    # and the conventions, where they are to be measured, first (the longest task).
+    lang, todo = i18n.current(), []
+    if force or _saved_conventions(out / "conventions", results.code_version()) is None:
+        todo.append((("conventions", out, force), "measuring the conventions"))
+    todo += [(("set", made.spec, made.config, made.data, made.jobs, seeds, out, lang),
+              f"writing {made.experiment.name}") for made, seeds in writes]
+    done = pool.map(_write, [task for task, _label in todo],
+                    labels=[label for _task, label in todo], log=log)
+    conventions = done.pop(0) if todo[0][0][0] == "conventions" else None
+    return {made.experiment.name: result for (made, _seeds), result in zip(writes, done)}, \
+        conventions
+
+
+def _write(kind, *args):
+    """A writing task of :func:`_run_planned`: ``("set", …)`` one experiment's set
+    (:func:`write_set`), ``("conventions", out, force)`` the conventions (:func:`_conventions`)."""
+    return _conventions(*args) if kind == "conventions" else write_set(*args)
+
+
+def write_set(spec, config, data, jobs, outcomes, out, lang):
+    """One planned experiment's set written from its seeds' outcomes (:func:`finish`), its
+    page and notebook in ``lang``: a task a worker can take (an experiment's declaration does
+    not travel between processes; its name does)."""
+    from experiments.runner import Plan
+
+    with i18n.language(lang):
+        made = Plan(spec, registry.get(spec.experiment), config, data, jobs)
+        return finish(made, outcomes, pages=page_writers(made.experiment, out))
 
 
 def page_writers(experiment, out) -> list:
