@@ -107,11 +107,12 @@ def _run_planned(planned: list, pool, executor, jobs, out, force) -> tuple:
 
 def _write(kind, *args):
     """A writing task of :func:`_run_planned`: ``("set", …)`` one experiment's set
-    (:func:`write_set`), ``("conventions", out, force)`` the conventions (:func:`_conventions`)."""
-    return _conventions(*args) if kind == "conventions" else write_set(*args)
+    (:func:`write_experiment_set`), ``("conventions", out, force)`` the conventions
+    (:func:`_conventions`)."""
+    return _conventions(*args) if kind == "conventions" else write_experiment_set(*args)
 
 
-def write_set(spec, config, data, jobs, outcomes, out, lang):
+def write_experiment_set(spec, config, data, jobs, outcomes, out, lang):
     """One planned experiment's set written from its seeds' outcomes (:func:`finish`), its
     page and notebook in ``lang``: a task a worker can take (an experiment's declaration does
     not travel between processes; its name does)."""
