@@ -140,8 +140,8 @@ def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages
 def load_for_writing(planned) -> None:
     """What writing the result sets of ``planned`` runs loads first — matplotlib and each
     language's figure fonts, nbformat for the notebooks, the pages' rules (PyTorch with
-    torchref's) — loaded while workers
-    compute, rather than after them (:func:`experiments.parallel.workers`)."""
+    torchref's) — loaded while workers compute, rather than after them
+    (:func:`experiments.parallel.workers`)."""
     import matplotlib.pyplot  # noqa: F401
     import nbformat  # noqa: F401
 
@@ -231,7 +231,8 @@ def finish(made: Plan, outcomes: list, pages=()) -> Result:
         table=table_in("en") if experiment.table else None,
         findings=(seeds_mod.findings([o.findings for o in outcomes]) if several
                   else first.findings),
-        versions=results.versions(), fingerprint=results.fingerprint(spec, config, resolved=first.resolved),
+        versions=results.versions(),
+        fingerprint=results.fingerprint(spec, config, resolved=first.resolved),
         translations={lang: {"findings": [
             {"claim": f.claim, "measured": f.measured, "why": f.why}
             for f in (seeds_mod.findings([o.translated[lang] for o in outcomes]) if several

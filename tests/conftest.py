@@ -4,7 +4,6 @@ figures in English only (NPREF_FIGURE_LANGUAGES=en) unless it asks for more: the
 test draws every experiment's figures in every language, and the Korean pages' and notebooks'
 tests theirs."""
 
-import contextlib
 import logging
 
 import pytest
@@ -66,15 +65,14 @@ def _measured_folder(real) -> "Path":
 
         root = Path(tempfile.mkdtemp(prefix="npref-conventions-"))
         atexit.register(shutil.rmtree, root, ignore_errors=True)
+    from experiments import atomic
+
     measured = root / "npref-conventions"
-    with _locked(root / "npref-conventions.lock"):
+    with atomic.locked(measured):            # the results' own lock: flock beside the folder
         if not (measured / "conventions" / "conventions.json").exists():
             work = Path(tempfile.mkdtemp(dir=root, prefix=".npref-conventions-"))
             real(work, True)
-            try:
-                work.rename(measured)
-            except OSError:                  # no lock here, and another process was first
-                measured = work
+            work.rename(measured)
     _CONVENTIONS["folder"] = measured / "conventions"
     return _CONVENTIONS["folder"]
 
@@ -103,23 +101,6 @@ def measure_conventions_beside(root) -> None:
             _measured_folder(real)
 
     threading.Thread(target=measure, name="measure-conventions", daemon=True).start()
-
-
-@contextlib.contextmanager
-def _locked(path):
-    """An exclusive lock on ``path`` (POSIX ``flock``) for the ``with`` block; where there is
-    none, no lock (two processes may then both measure)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -150,7 +150,6 @@ def test_a_task_computes_the_same_bits_whatever_threads_its_process_has(name, se
 
 def note_pid(folder) -> None:
     """A worker's warm-up for the tests: leaves a file named after its process."""
-    from pathlib import Path
     (Path(folder) / str(os.getpid())).write_text("warm")
 
 
@@ -207,9 +206,10 @@ def test_a_refusal_in_the_block_ends_the_workers_at_once():
 
 def _state(pid: int) -> str | None:
     """The process ``pid``'s state as /proc tells it ("S (sleeping)", …), None once it is gone
-    or a zombie. ``Process.is_alive`` alone can say a worker lives on that has ended: once
-    another waiter in the test process (a library's SIGCHLD handler) has reaped it, its own
-    ``waitpid`` fails and it reports no exit."""
+    or a zombie: whether the worker still runs, asked of the system. ``Process.is_alive``
+    alone said, in loaded runs, that a worker lived on 20 s after its SIGTERM (why is not
+    known: if another waiter in the test process reaped it, its own ``waitpid`` fails and it
+    never reports the exit); a worker that really runs on is still caught here."""
     if not Path("/proc/self/status").exists():      # no /proc: ask whether the pid exists
         try:
             os.kill(pid, 0)

@@ -217,31 +217,41 @@ def test_with_two_jobs_the_workers_write_the_same_sets(site, tmp_path, capfd):
         assert (out / name / "index.html").is_file() and (out / name / f"{name}.ipynb").is_file()
 
 
-def test_with_two_jobs_the_conventions_are_a_writing_task_first(tmp_path):
+def test_with_two_jobs_the_conventions_are_a_writing_task_first(tmp_path, monkeypatch):
     """Where the conventions are to be measured, ``--jobs 2`` makes them the first writing task
-    (the longest), beside the sets; with them saved, or on one job, they are not a task."""
+    (the longest), beside the sets; with them saved, or on one job, they are not a task (one
+    job: every set written here)."""
     from experiments.report import building
     from experiments.runner import RunSpec, plan
+    from tests.conftest import copy_conventions
 
     class Pool:
-        jobs = 2
-
-        def __init__(self):
-            self.maps = []
+        def __init__(self, jobs):
+            self.jobs, self.maps = jobs, []
 
         def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None):
             self.maps.append((fn, [t[0] for t in tasks], labels))
             return [f"{t[0]} done" if fn is building._write else None for t in tasks]
 
     made = plan(RunSpec("optimizer-paths", profile="quick", device="cpu", out=tmp_path))
-    pool = Pool()
+    pool = Pool(2)
     written, conventions = building._run_planned([made], pool, "local", 2, tmp_path, False)
     assert conventions == "conventions done" and written == {"optimizer-paths": "set done"}
     fn, kinds, labels = pool.maps[1]
     assert fn is building._write and kinds == ["conventions", "set"]
     assert labels == ["measuring the conventions", "writing optimizer-paths"]
-    Pool.jobs = 1                                # one job: written here, no conventions task
-    assert building._run_planned([], Pool(), "local", 1, tmp_path, False) == ({}, None)
+
+    copy_conventions(tmp_path)                   # saved: the sets are the only tasks
+    pool = Pool(2)
+    assert building._run_planned([made], pool, "local", 2, tmp_path, False) == (
+        {"optimizer-paths": "set done"}, None)
+    assert pool.maps[1][1] == ["set"]
+
+    monkeypatch.setattr(building, "finish", lambda made, seeds, pages: "written here")
+    pool = Pool(1)                               # one job: no writing tasks at all
+    assert building._run_planned([made], pool, "local", 1, tmp_path, False) == (
+        {"optimizer-paths": "written here"}, None)
+    assert [m[0] for m in pool.maps] == [building.compute_seed]
 
 
 #: The elements (outside scrolling blocks) whose right edge passes the viewport's.
