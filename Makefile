@@ -10,7 +10,8 @@ REPORT_LANG ?= en
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist): one per core, each test file's tests in one process (a module's
 # fixtures, a built report say, are made once), the longest files first (conftest.py's order,
-# kept by --no-loadscope-reorder); PYTEST_JOBS=0 runs the suite in this process.
+# kept by --no-loadscope-reorder), the twelve slowest tests named at the end (--durations, where a
+# slow machine's time went); PYTEST_JOBS=0 runs the suite in this process.
 PYTEST_JOBS ?= auto
 
 .PHONY: report test test-cuda clean
@@ -33,7 +34,7 @@ report: $(VENV)/.installed-experiments
 ## pytest's exit code 5 ("no tests collected", e.g. `make test PYTEST_ARGS="-m cuda"` on a
 ## machine where that selects nothing) is reported and counted as success; every other code stands.
 test: $(VENV)/.installed-dev
-	@$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadfile --no-loadscope-reorder --durations=12 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests for '$(PYTEST_ARGS)' (exit 5): nothing to run, counted as success"; rc=0; fi; \
 	exit $$rc
 

@@ -161,9 +161,16 @@ def slow_warm(seconds) -> None:
 def test_every_worker_warms_once_before_its_tasks_and_meanwhile_runs_here(tmp_path):
     here = []
     with parallel.workers("local", 3, None, tasks=4, warm=(note_pid, (str(tmp_path),))) as pool:
+        processes = list(pool.pool._processes.values())
         out = pool.map(parallel.probe, TASKS, log=lambda m: None,
                        meanwhile=lambda: here.append(os.getpid()))
     assert [r["value"] for r in out] == [0, 1, 2, 3]
+    # On a slow machine this process and the first worker may take every (instant) task while
+    # the second worker still starts; it warms up all the same, before it reads the (closed)
+    # queue and exits: its note is awaited, not assumed written by the time the block ends.
+    for process in processes:
+        process.join(60)
+    assert len(processes) == 2 and not any(p.is_alive() for p in processes)
     warmed = {int(p.name) for p in tmp_path.iterdir()}
     assert len(warmed) == 2 and os.getpid() not in warmed                  # J − 1 workers
     assert {r["pid"] for r in out} - {os.getpid()} <= warmed       # the tasks' workers warmed
