@@ -254,6 +254,53 @@ def test_with_two_jobs_the_conventions_are_a_writing_task_first(tmp_path, monkey
     assert [m[0] for m in pool.maps] == [building.compute_seed]
 
 
+def test_with_two_jobs_the_longest_runs_go_first_and_each_set_gets_its_own_seeds(tmp_path,
+                                                                                 monkeypatch):
+    """The workers take the runs longest first (a long one started last leaves the other cores
+    idle); each experiment's set is still written from its own seeds, in seed order."""
+    from experiments.report import building
+    from experiments.runner import RunSpec, plan
+    from tests.conftest import copy_conventions
+
+    class Pool:
+        def __init__(self, jobs):
+            self.jobs, self.maps = jobs, []
+
+        def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None):
+            self.maps.append((fn, [t[0] for t in tasks] if fn is building.compute_seed
+                              else list(tasks)))
+            return [t[0] for t in tasks]        # a run's outcome: its job; a write: its kind
+
+    names = ["optimizer-paths", "breast-cancer-init", "lecture-errata"]
+    planned = [plan(RunSpec(n, profile="quick", device="cpu", seeds=2, out=tmp_path))
+               for n in names]
+    copy_conventions(tmp_path)
+    pool = Pool(2)
+    building._run_planned(planned, pool, "local", 2, tmp_path, False)
+    (_, runs), (_, writes) = pool.maps
+    assert [(j.experiment, j.seed) for j in runs] == [
+        ("lecture-errata", 0), ("lecture-errata", 1), ("breast-cancer-init", 0),
+        ("breast-cancer-init", 1), ("optimizer-paths", 0), ("optimizer-paths", 1)]
+    for name, task in zip(names, writes):                     # the sets in the catalogue's order
+        kind, spec, _config, _data, _jobs, seeds, *_ = task
+        assert (kind, spec.experiment) == ("set", name)
+        assert [(j.experiment, j.seed) for j in seeds] == [(name, 0), (name, 1)]
+    monkeypatch.setattr(building, "finish", lambda made, seeds, pages: seeds)
+    pool = Pool(1)                         # one job after the other: the catalogue's order
+    written, _ = building._run_planned(planned, pool, "local", 1, tmp_path, False)
+    assert [(j.experiment, j.seed) for j in pool.maps[0][1]] == [
+        (n, seed) for n in names for seed in (0, 1)]
+    assert {n: [j.seed for j in seeds] for n, seeds in written.items()} == {
+        n: [0, 1] for n in names}
+
+
+def test_every_experiment_has_a_task_length_for_the_report_order():
+    from experiments import registry
+    from experiments.report import building
+
+    assert set(building.TASK_SECONDS) == set(registry.all_experiments())
+
+
 #: The elements (outside scrolling blocks) whose right edge passes the viewport's.
 #: Figures as the page shows them: each figure's file and displayed widths, and every code
 #: panel that scrolls sideways (a panel must wrap, never hide its lines' ends).

@@ -161,6 +161,8 @@ class _InProcess:
     """``jobs=1``: one task after the other, in this process (``meanwhile`` is not called:
     nothing runs beside the tasks)."""
 
+    jobs = 1
+
     def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None) -> list:
         progress, out = _Progress(labels, len(tasks), log), []
         for i, task in enumerate(tasks):
@@ -292,7 +294,7 @@ class _Dask:
     def __init__(self, jobs: int, scheduler, warm):
         from distributed import Client, LocalCluster
 
-        self.scheduler, self.cluster = scheduler, None
+        self.scheduler, self.cluster, self.jobs = scheduler, None, jobs
         if scheduler is not None:
             _probe(scheduler)
         try:

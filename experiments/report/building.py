@@ -69,24 +69,54 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
     return index, failed
 
 
+#: How long one seed of each experiment takes as a task of a quick report (seconds, its
+#: shadowing and the lecture's listings included; measured on the 2-core development machine,
+#: ``report --profile quick --jobs 2``, 2026-12-07). Only the order of the tasks depends on it:
+#: J workers take the longest first, so that no long task starts last while the other cores
+#: wait (lecture-errata, last in the catalogue, ran alone for its final 63 s). An experiment
+#: missing here counts as the shortest.
+TASK_SECONDS = {
+    "lecture-errata": 66, "optimizer-mnist": 37, "hyperparameter-search": 36,
+    "deep-mnist-exercises": 35, "breast-cancer-regularization": 20,
+    "overfit-weight-decay": 16, "overfit-dropout": 15, "batchnorm-mnist": 14,
+    "lr-schedule": 14, "breast-cancer-minibatch": 13, "init-mnist": 12,
+    "breast-cancer-learning-rate": 7, "breast-cancer-init": 6, "breast-cancer-dropout": 4,
+    "breast-cancer-optimizers": 4, "breast-cancer-early-stopping": 3,
+    "breast-cancer-validation": 3, "sanity-checks": 2, "init-histograms": 2,
+    "optimizer-paths": 0.2,
+}
+
+
+def longest_first(jobs: list) -> list:
+    """The order in which J workers take ``jobs`` (indices into it): the longest tasks first
+    (:data:`TASK_SECONDS`; the catalogue's order among equals), the classic schedule that
+    keeps every core busy to the end. The results do not depend on it."""
+    return sorted(range(len(jobs)), key=lambda i: -TASK_SECONDS.get(jobs[i].experiment, 0))
+
+
 def _run_planned(planned: list, pool, executor, jobs, out, force) -> tuple:
     """Every planned experiment's seeds as one list of tasks for the executor (so that J
-    workers share the whole report), then each experiment's set written from its seeds.
-    Returns (``{name: Result}``, the conventions' measurements where they were made as tasks
-    too, else None)."""
-    tasks = [(job,) for made in planned for job in made.jobs]
-    labels = [job.label for made in planned for job in made.jobs]
-    if tasks:
-        log(f"report: {len(tasks)} runs to make ({len(planned)} experiments), on "
+    workers share the whole report; the longest first where there are several workers), then
+    each experiment's set written from its seeds. Returns (``{name: Result}``, the
+    conventions' measurements where they were made as tasks too, else None)."""
+    every = [job for made in planned for job in made.jobs]
+    # one job after the other: the catalogue's order, the one a reader of the log expects
+    order = longest_first(every) if pool.jobs > 1 else list(range(len(every)))
+    if every:
+        log(f"report: {len(every)} runs to make ({len(planned)} experiments), on "
             f"{executor} with --jobs {jobs}")
-    outcomes = pool.map(compute_seed, tasks, labels=labels, log=log,
-                        meanwhile=lambda: load_for_writing(planned))
+    done = pool.map(compute_seed, [(every[i],) for i in order],
+                    labels=[every[i].label for i in order], log=log,
+                    meanwhile=lambda: load_for_writing(planned))
+    outcomes = [None] * len(every)
+    for i, outcome in zip(order, done):
+        outcomes[i] = outcome
     writes, start = [], 0
     for made in planned:
         count = len(made.jobs)
         writes.append((made, outcomes[start:start + count]))
         start += count
-    if executor != "local" or getattr(pool, "jobs", 1) < 2 or not writes:
+    if executor != "local" or pool.jobs < 2 or not writes:
         # a Dask cluster's workers may write to another machine's disk: written here
         return {made.experiment.name: finish(made, seeds, pages=page_writers(made.experiment, out))
                 for made, seeds in writes}, None
