@@ -20,7 +20,9 @@ def run(name: str, settings: dict | None = None, *, seed: int = 0, profile: str 
     ``settings``: values that replace the profile's (``{"epochs": 30}``), each checked as
     ``--set`` checks it: an unknown key or a value out of range is a ``ValueError`` naming it,
     before any work. ``lang``: the language of the page, the figures and the returned
-    result's findings (``"en"`` or ``"ko"``; metrics.json keeps both)."""
+    result's findings (``"en"`` or ``"ko"``; metrics.json keeps both). The page's explorable
+    lessons — a grid of runs behind its sliders — are left to ``python -m experiments run`` and
+    ``report`` (which computes them for a set written here): a notebook waits for none of them."""
     import contextlib
     import sys
 
@@ -41,7 +43,7 @@ def run(name: str, settings: dict | None = None, *, seed: int = 0, profile: str 
                           backends=tuple(backends), device=device, data_dir=data_dir, out=out)
     # The progress lines go to stdout here: a notebook shows stderr as if something were wrong.
     with contextlib.redirect_stderr(sys.stdout), i18n.language(lang):
-        result = runner.run(spec, pages=report.page_writers(experiment, spec.out))
+        result = runner.run(spec, pages=report.page_writers(experiment, spec.out), explore=False)
         report.ship_wheel(spec.out)
         if (spec.out / report.PAGES["index"]).exists():
             report.refresh_index(spec.out)

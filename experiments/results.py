@@ -211,6 +211,10 @@ class Result:
     #: "table": {columns, rows} (where the experiment has one), "figures": [file names]}}`` —
     #: the numbers are the ones above, shared.
     translations: dict = field(default_factory=dict)
+    #: The page's explorable lessons (:mod:`experiments.explore`): ``{"lessons": [{name,
+    #: values, points: [{lines: {backend: [{label, x, y}]}, parity, findings: {lang: […]}} or
+    #: {stopped}]}]}``; None where the experiment has none.
+    explore: dict | None = None
 
     def in_language(self, lang: str) -> "Result":
         """This result with its findings' words and its figures in ``lang`` (itself for
@@ -243,6 +247,8 @@ def to_json(result: Result) -> dict:
                 "figures": list(result.figures), "figure_sha256": dict(result.figure_sha256)})
     if result.translations:
         out["translations"] = result.translations
+    if result.explore is not None:
+        out["explore"] = result.explore
     return _finite_or_null(out)
 
 
@@ -275,7 +281,7 @@ def from_json(obj: dict) -> Result:
         fingerprint=obj["fingerprint"], figures=list(obj.get("figures", [])),
         figure_sha256=dict(obj.get("figure_sha256", {})), seeds=obj.get("seeds"),
         table=obj.get("table"), format=obj.get("format", 1),
-        translations=dict(obj.get("translations", {})))
+        translations=dict(obj.get("translations", {})), explore=obj.get("explore"))
 
 
 def _finite_or_null(obj):

@@ -11,13 +11,16 @@ the set.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from experiments import backends as backend_registry
 from experiments import atomic, i18n, parallel, registry, results
+from experiments import explore as explorables
 from experiments import settings as settings_mod
 from experiments.backends import parity as judging
 from experiments.backends import shadow
@@ -26,8 +29,23 @@ from experiments.results import BackendResult, Computed, Finding, Parity, Result
 from npref.testing import tolerance_for
 
 
+_QUIET = threading.local()
+
+
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    if not getattr(_QUIET, "on", False):
+        print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def quiet():
+    """No log lines from this thread in the block (an explorable's many small runs: one line
+    for all of them, :mod:`experiments.explore`); other threads' lines still show."""
+    before, _QUIET.on = getattr(_QUIET, "on", False), True
+    try:
+        yield
+    finally:
+        _QUIET.on = before
 
 
 @dataclass(frozen=True)
@@ -121,10 +139,13 @@ def plan(spec: RunSpec) -> Plan:
     return Plan(spec, experiment, config, data, [spec.job(s) for s in spec.seed_list])
 
 
-def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages=()) -> Result:
+def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages=(),
+        explore: bool = True) -> Result:
     """Run ``spec`` — every seed on every backend, on the executor given — and write its result
     set under ``spec.out / NAME`` with ``pages`` (``[(file name, render(result))]``) beside
-    ``metrics.json`` and the figures. The results do not depend on ``jobs`` or the executor."""
+    ``metrics.json`` and the figures; with ``explore``, the page's explorable lessons
+    (:mod:`experiments.explore`) computed too. The results do not depend on ``jobs`` or the
+    executor."""
     parallel.check(executor, jobs, scheduler)            # before torch or the data is loaded
     # The workers start (PyTorch imported, the data loaded, in each) while this process plans.
     with parallel.workers(executor, jobs, scheduler, tasks=len(spec.seed_list),
@@ -134,7 +155,7 @@ def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages
         outcomes = pool.map(compute_seed, [(job,) for job in made.jobs],
                             labels=[job.label for job in made.jobs], log=log,
                             meanwhile=lambda: load_for_writing([made]))
-    return finish(made, outcomes, pages)
+    return finish(made, outcomes, pages, explore=explore)
 
 
 def load_for_writing(planned) -> None:
@@ -204,10 +225,11 @@ def _compute_seed(job: Job) -> Outcome:
                    parity, english, words, results.resolved_device(job))
 
 
-def finish(made: Plan, outcomes: list, pages=()) -> Result:
+def finish(made: Plan, outcomes: list, pages=(), explore: bool = True) -> Result:
     """The result of a planned run from its seeds' outcomes (in seed order), written as one set;
     a single seed's result is that seed's, several seeds' are combined
-    (:mod:`experiments.parallel.seeds`)."""
+    (:mod:`experiments.parallel.seeds`). With ``explore``, the experiment's explorable lessons
+    are computed (on its first seed) and stored in it."""
     spec, experiment, config = made.spec, made.experiment, made.config
     name = experiment.name
     per_seed = [o.results for o in outcomes]
@@ -239,6 +261,20 @@ def finish(made: Plan, outcomes: list, pages=()) -> Result:
                       else first.translated[lang])],
             **({"table": table_in(lang)} if experiment.table else {})}
             for lang in first.translated})
+    words = {"en": result.findings, **{lang: [replace(f, claim=t["claim"], measured=t["measured"])
+                                              for f, t in zip(result.findings, w["findings"])]
+                                       for lang, w in result.translations.items()}}
+    def run_at(sets):
+        """The experiment at ``sets`` on both backends, the run's first seed: one position
+        of an explorable lesson (its lines: one summary line, not one per run)."""
+        with quiet():
+            return compute_seed(Job(name, spec.profile, spec.seed_list[0], tuple(sets),
+                                    spec.device, spec.data_dir, ("numpy", "torch")))
+
+    if explore:
+        result = replace(result, explore=explorables.strip_raw(explorables.compute(
+            experiment, config, spec.sets, combined, result.parity.as_dict(), words, run_at,
+            log=log)))
 
     def draw_in(folder):
         figures = list(experiment.plot(combined, config, folder))

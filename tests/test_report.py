@@ -2,6 +2,7 @@
 reused when unchanged — and, where Chromium is installed, rendered in a real headless browser."""
 
 import html.parser
+import json
 import os
 import re
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from experiments import i18n
-from experiments.report import build
+from experiments.report import build, render
 
 ONLY = ["optimizer-paths", "breast-cancer-validation"]
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -68,7 +69,7 @@ def hangul_share(html_text: str) -> float:
     file names and the formula lines, with numbers, identifiers (names above, words with digits,
     dots, underscores or capitals inside) and the English term given in parentheses after a
     Korean one left out."""
-    text = re.sub(r"(?s)<(code|pre|style|title)[^>]*>.*?</\1>", " ", html_text)
+    text = re.sub(r"(?s)<(code|pre|style|title|script)[^>]*>.*?</\1>", " ", html_text)
     text = re.sub(r'(?s)<p class="formula">.*?</p>', " ", text)
     text = re.sub(r"<[^>]+>", " ", text)
     text = html.unescape(text)
@@ -123,13 +124,21 @@ def test_every_page_is_well_formed_html_with_working_relative_links(site):
         checker.feed(text)
         checker.close()
         assert checker.errors == [] and checker.stack == [], (page, checker.errors)
-        assert "<script" not in text                     # readable without JavaScript
-        for ref in checker.links + checker.images:
+        # Scripts only where a page has explorable lessons, in the page itself (nothing to
+        # fetch); the page reads without them: its words, figures and links are outside them.
+        scripts = re.findall(r"(?s)<script[^>]*>.*?</script>", text)
+        assert not scripts or 'class="explore"' in text, page
+        assert all(s.startswith(("<script>", '<script type="application/json"'))
+                   for s in scripts), page
+        plain = Checker()
+        plain.feed(re.sub(r"(?s)<script[^>]*>.*?</script>", "", text))
+        for ref in plain.links + plain.images:
             assert not re.match(r"^(/|[a-z]+:)", ref), f"{page}: {ref} is not relative"
             target = (page.parent / ref.split("#")[0]).resolve()
             assert target.exists(), f"{page}: {ref} points nowhere"
-        body = " ".join(checker.text)
+        body = " ".join(plain.text)
         assert len(body.split()) > 80, f"{page} is nearly empty"
+    assert any('class="explore"' in p.read_text() for p in pages(site))
 
 
 def test_no_absolute_path_of_this_machine(site):
@@ -506,6 +515,69 @@ def test_every_page_renders_in_a_real_browser(site, site_ko, tmp_path):
                                    + path.stem + ".png")
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 20_000, f"{path}: the screenshot is blank"
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine")
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_the_explorable_redraws_each_stored_setting_in_a_real_browser(site, site_ko, lang):
+    """optimizer-paths' sliders in Chromium: every position draws the stored lines of that
+    setting (both backends), and shows its parity and the claims' verdicts; the page asks for
+    nothing outside the report's folder; without JavaScript the table of every setting is
+    there and the sliders are not."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    root = site if lang == "en" else site_ko
+    path = root / "optimizer-paths" / "index.html"
+    stored = json.loads((root / "optimizer-paths" / "metrics.json").read_text())
+    lesson = stored["explore"]["lessons"][0]
+    sizes = [len(v) for v in lesson["values"]]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            requests, errors = [], []
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.as_uri())
+            section = page.locator("section.explore")
+            sliders = section.locator("input.explore-slider")
+            assert sliders.count() == 2 and section.locator(".explore-ui").is_visible()
+            seen = set()
+            for i in range(sizes[0]):
+                for j in (0, sizes[1] - 1) if i % 2 else (sizes[1] - 1, 0):
+                    for k, value in ((0, i), (1, j)):
+                        sliders.nth(k).evaluate("(e, v) => { e.value = v; "
+                                                "e.dispatchEvent(new Event('input')); }", value)
+                    index = i * sizes[1] + j
+                    assert section.get_attribute("data-point") == str(index)
+                    point = lesson["points"][index]
+                    drawn = section.locator("polyline").evaluate_all(
+                        "ls => ls.map(l => [l.dataset.backend, JSON.parse(l.dataset.x), "
+                        "JSON.parse(l.dataset.y), l.getAttribute('points').split(' ').length])")
+                    want = [[b, line["x"], line["y"], len(line["y"])]
+                            for b in ("numpy", "torch") for line in point["lines"][b]]
+                    assert drawn == want, (i, j)
+                    parity = section.locator(".explore-parity").inner_text()
+                    assert render.sci(point["parity"]["max_rel_diff"]) in parity
+                    claims = section.locator(".explore-claims li").all_inner_texts()
+                    marks = ["✓" if all(f["reproduced"].values()) else "✗"
+                             for f in point["findings"][lang]]
+                    assert [c.split(" ")[0] for c in claims] == marks
+                    assert all(f["measured"] in c
+                               for f, c in zip(point["findings"][lang], claims))
+                    seen.add(tuple(marks))
+            assert len(seen) == 2                  # the claim turns ✗ and ✓ as SGD's rate moves
+            assert errors == []
+            assert requests and all(url.startswith(root.as_uri() + "/") for url in requests), \
+                [u for u in requests if not u.startswith(root.as_uri())]
+            quiet = browser.new_page(java_script_enabled=False)
+            quiet.goto(path.as_uri())
+            assert not quiet.locator(".explore-ui").is_visible()
+            quiet.locator("section.explore summary").click()
+            assert quiet.locator("section.explore details tbody tr").count() == len(
+                lesson["points"])
+            assert quiet.locator("img").count() >= 1                     # the figures stay
         finally:
             browser.close()
 

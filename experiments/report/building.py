@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from experiments import atomic, i18n, notebook, parallel, registry, results
+from experiments import atomic, explore, i18n, notebook, parallel, registry, results
 from experiments.backends import BACKENDS
 from experiments.backends.parity import failure_summary
 from experiments.report import render
@@ -44,6 +44,11 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
         spec = specs[name]
         key = results.fingerprint(spec, experiments[name].config_for(profile))
         saved = None if force else results.saved(out / name, key)
+        if saved is not None and saved.explore is None and explore.lessons_for(name) and set(
+                saved.backends) == {"numpy", "torch"}:
+            log(f"[{i}/{len(names)}] {name}: its saved results lack the page's explorable "
+                f"lessons (a notebook's run): running it again with them")
+            saved = None
         if saved is not None:
             log(f"[{i}/{len(names)}] {name}: unchanged since its last run, reusing its results")
             found[name] = saved

@@ -9,6 +9,8 @@ the data lacks is an error (``StrictUndefined``), not a silently empty cell.
 from __future__ import annotations
 
 import functools
+import itertools
+import json
 import re
 import threading
 from pathlib import Path
@@ -230,6 +232,104 @@ def _data_short(data: dict) -> str:
     return _(data["name"]) + (f" ({' / '.join(counts)})" if counts else "")
 
 
+def explorables(r: Result, config: dict) -> list:
+    """The page's explorable lessons (:mod:`experiments.explore`) in the current language: each
+    with its sliders, its text, the data its script draws (every position's lines, parity and
+    claims) and, for reading without JavaScript, a table of every position."""
+    from markupsafe import Markup
+
+    from experiments import explore
+
+    if not r.explore:
+        return []
+    lang = i18n.current()
+    stored = {lesson["name"]: lesson for lesson in r.explore["lessons"]}
+    out = []
+    for lesson in explore.lessons_for(r.experiment):
+        data = stored.get(lesson.name)
+        if data is None:
+            continue
+        sliders = []
+        for slider, values in zip(lesson.sliders, data["values"]):
+            shown = [_scale_value(config, v) if slider.key == "scale" else v for v in values]
+            current = config.get(slider.key)
+            sliders.append({"label": _(slider.label),
+                            "values": [slider.shown.format(value=_(v) if isinstance(v, str)
+                                                           else v) for v in shown],
+                            "start": _nearest(values, current) if slider.key in config
+                            else 0})
+        points, rows = [], []
+        for at, point in zip(itertools.product(*[range(len(v)) for v in data["values"]]),
+                             data["points"]):
+            setting = ", ".join(f"{s['label']} {s['values'][i]}" for s, i in zip(sliders, at))
+            if "stopped" in point:
+                text = _("training stopped: {reason}", reason=point["stopped"])
+                points.append({"stopped": text})
+                rows.append({"setting": setting, "parity": text, "claims": ""})
+                continue
+            p = point["parity"]
+            parity = _("Parity at this setting: {verdict} — largest relative difference "
+                       "between NumPy and PyTorch {diff} (tolerance {tol}).",
+                       verdict=_("passed") if p["passed"] else _("FAILED"),
+                       diff=sci(p["max_rel_diff"]), tol=tol(p["tolerance"]))
+            claims = [{"claim": f["claim"], "measured": f["measured"],
+                       "mark": _mark(f["reproduced"])}
+                      for f in point["findings"].get(lang, point["findings"]["en"])]
+            lines = []
+            for backend in ("numpy", "torch"):
+                for color, line in enumerate(point["lines"][backend]):
+                    lines.append({"backend": backend, "color": color,
+                                  "label": explore.message(line["label"]),
+                                  "x": line["x"], "y": line["y"]})
+            points.append({"lines": lines, "parity": {"text": parity, "passed": p["passed"]},
+                           "findings": claims})
+            rows.append({"setting": setting, "parity": f"{'✓' if p['passed'] else '✗'} "
+                         f"{sci(p['max_rel_diff'])}",
+                         "claims": " ".join(c["mark"] for c in claims)})
+        script = {"kind": lesson.kind, "logY": lesson.log_y, "steps": lesson.steps,
+                  "view": list(lesson.view) if lesson.view else None,
+                  "xLabel": _(lesson.x_label), "yLabel": _(lesson.y_label),
+                  "sliders": [{"values": s["values"]} for s in sliders], "points": points}
+        text = json.dumps(script, ensure_ascii=False, separators=(",", ":"))
+        out.append({"id": f"explore-{lesson.name}", "title": _(lesson.title),
+                    "try": _(lesson.try_this), "sliders": sliders, "rows": rows,
+                    "runs": 0 if lesson.own else len(data["points"]), "own": lesson.own,
+                    "data": Markup(text.replace("</", "<\\/"))})
+    return out
+
+
+def _scale_value(config: dict, index: int) -> float:
+    """BatchNorm's weight scale at ``index`` (its run's ``logspace(0, -4, scales)``)."""
+    import numpy as np
+
+    return float(np.logspace(0, -4, config["scales"])[index])
+
+
+def _nearest(values: list, current) -> int:
+    """The slider's start: the position of the run's own setting (or the nearest to it)."""
+    try:
+        return min(range(len(values)), key=lambda i: abs(float(values[i]) - float(current)))
+    except (TypeError, ValueError):
+        return values.index(current) if current in values else 0
+
+
+def _mark(reproduced: dict) -> str:
+    """One claim's verdict at a setting: ✓ where both backends reproduce it, ✗ where neither,
+    and each backend's mark where they differ."""
+    marks = set(reproduced.values())
+    if len(marks) == 1:
+        return "✓" if marks.pop() else "✗"
+    return " ".join(f"{'✓' if ok else '✗'} {plotting.label(b, short=True)}"
+                    for b, ok in reproduced.items())
+
+
+def explore_script():
+    """The script that draws the explorables (``templates/explore.js``), for the page."""
+    from markupsafe import Markup
+
+    return Markup((Path(__file__).parent / "templates" / "explore.js").read_text())
+
+
 def render_experiment(r: Result, experiment, extras: tuple = (), notebook=None) -> str:
     """One experiment's page in the current language; ``notebook``: ``(its notebook's file,
     the wheel's file name)`` to link as "Open as notebook" (none when not given)."""
@@ -264,7 +364,8 @@ def render_experiment(r: Result, experiment, extras: tuple = (), notebook=None) 
                    overrides=sorted(overrides),
                    config=[(k, _cli_value(v), k in overrides, meanings.get(k, ""))
                            for k, v in r.config.items()],
-                   versions=_versions(r.versions))
+                   versions=_versions(r.versions), explorables=explorables(r, r.config),
+                   explore_script=explore_script())
 
 
 #: The panels are made one at a time: tracing and reading source parse the installed code with

@@ -1,0 +1,303 @@
+"""Explorable lessons: sliders over one or two settings of an experiment, each position computed
+on NumPy and on PyTorch when the result set is written, stored in its ``metrics.json``
+(``"explore"``) and redrawn by the page from there (docs/report.md, "Explorable lessons").
+
+A lesson either runs the experiment once per setting the sliders reach (the run's own
+``--set`` items, then the sliders' values; each run is the experiment's own — both backends,
+its parity verdict and its findings), or picks among the variants its run already computed
+(``own``: BatchNorm's weight scales, the histograms' initial weights). Each
+position stores the lines the page draws (NumPy's and PyTorch's, six significant digits: for
+drawing), the parity of that position (computed at full precision) and the findings' verdicts in
+every language.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from experiments import i18n
+from experiments.i18n import N_
+
+__all__ = ["LESSONS", "Lesson", "Slider", "compute", "lessons_for"]
+
+
+@dataclass(frozen=True)
+class Slider:
+    """One slider: the setting it moves (``key``), its label (a message of the catalogue) and
+    the values it reaches, in order; ``shown`` words each value (``{value}`` formatted)."""
+
+    key: str
+    label: str
+    values: tuple
+    shown: str = "{value:g}"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """An explorable of ``experiment``'s page. ``lines(series, extra, values, config)`` gives
+    the lines to draw from one backend's results at one position: ``[(label, x or None, y)]``
+    (a label a message of the catalogue, ``{value}`` filled from the position). ``kind``:
+    ``"curves"`` (y against x, or against the index) or ``"path"`` (x against y on a plane).
+    ``findings``: which of the experiment's findings the position shows (indices; None: all)."""
+
+    experiment: str
+    name: str
+    title: str
+    try_this: str
+    sliders: tuple
+    lines: Callable
+    x_label: str
+    y_label: str
+    kind: str = "curves"
+    log_y: bool = False
+    view: tuple | None = None          # (x0, x1, y0, y1): fixed axes (the book's frame)
+    own: bool = False
+    findings: tuple | None = None
+    steps: bool = False                # histogram counts: drawn as steps
+
+
+def _series(name):
+    return lambda series, extra, values, config: [(name, None, series[name])]
+
+
+# -- the lessons ------------------------------------------------------------------------------
+
+def _paths(series, extra, values, config):
+    return [(name, series[f"{name}.x"], series[f"{name}.y"]) for name in ("SGD", "Momentum")]
+
+
+def _rates(series, extra, values, config):
+    lr = config["lr"]
+    return [(f"lr {r:g}", None, series[f"lr {r:g}.loss"]) for r in (lr, lr / 10, lr / 100)]
+
+
+def _dropout(series, extra, values, config):
+    p = config["dropout"]
+    return [((N_("no dropout"), None, {}), None, series["no dropout.loss"]),
+            ((N_("dropout p = {p:g}"), None, {"p": p}), None, series[f"dropout {p:g}.loss"])]
+
+
+def _stopping(series, extra, values, config):
+    return [((N_("{what}: validation loss"), N_("GD + early stopping"), {}), None,
+             series["GD + early stopping.val_loss"]),
+            ((N_("{what}: validation loss"), N_("GD, no early stopping"), {}), None,
+             series["GD, no early stopping.val_loss"])]
+
+
+def _batchnorm(series, extra, values, config):
+    scale = float(np.logspace(0, -4, config["scales"])[values["scale"]])
+    out = []
+    for variant, label, gone in (
+            ("BatchNorm", N_("with BatchNorm"), N_("with BatchNorm: diverged before its first "
+                                                   "epoch, nothing to draw")),
+            ("plain", N_("without BatchNorm"), N_("without BatchNorm: diverged before its first "
+                                                  "epoch, nothing to draw"))):
+        key = f"{variant} w={scale:.2e}.train_acc"
+        out.append((label, None, series[key]) if key in series else (gone, None, []))
+    return out
+
+
+def _histograms(series, extra, values, config):
+    from experiments.catalogue.init_histograms import RANGES
+
+    activation = values["activation"]
+    counts = extra[f"{values['init']}/{activation}"]
+    lo, hi = RANGES[activation]
+    edges = np.linspace(lo, hi, config["bins"] + 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    return [((N_("layer {layer}"), None, {"layer": layer + 1}), centres, np.asarray(c))
+            for layer, c in enumerate(counts)]
+
+
+LESSONS = (
+    Lesson("optimizer-paths", "sgd-momentum",
+           N_("SGD and Momentum on the bowl, at the learning rates you choose"),
+           N_("Raise SGD's learning rate past 1.0 and watch it diverge: along y each step "
+              "multiplies the distance to the valley floor by 1 − 2·lr. Below 0.5 SGD creeps "
+              "down without crossing the floor; at 0.5 its first step lands on y = 0; between "
+              "0.5 and 1.0 it zigzags (the claim's ✓); at 1.0 it bounces between y = 2 and −2 "
+              "for ever; past 1.0 every swing is wider than the last and the path leaves the "
+              "frame. Move Momentum's rate too: its path changes, SGD's does not — each "
+              "optimizer runs on its own."),
+           (Slider("lr_sgd", N_("SGD's learning rate"),
+                   (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 1.0, 1.02, 1.05)),
+            Slider("lr_momentum", N_("Momentum's learning rate"), (0.02, 0.05, 0.1, 0.2, 0.4))),
+           _paths, "x", "y", kind="path", view=(-10.0, 10.0, -5.0, 5.0), findings=(0,)),
+    Lesson("breast-cancer-learning-rate", "rate",
+           N_("Three learning rates, a tenth apart, from the one you choose"),
+           N_("Move the largest rate from 0.1 up to 10: each position trains the same network "
+              "from the same start at lr, lr/10 and lr/100. Even lr = 10 does not diverge on "
+              "this problem, and the largest rate always ends at the lowest training loss; "
+              "compare the test accuracies in the first claim: at 10 the lowest loss is not the "
+              "best test accuracy."),
+           (Slider("lr", N_("the largest learning rate, lr"), (0.1, 0.3, 1.0, 3.0, 10.0)),),
+           _rates, N_("epoch"), N_("training loss"), log_y=True),
+    Lesson("breast-cancer-dropout", "rate",
+           N_("Dropout's rate p against no dropout"),
+           N_("Raise p from 0.1 to 0.9: the more units are dropped, the higher the training "
+              "loss ends, while the test accuracy stays about the same — this small problem "
+              "barely overfits, so dropout has little to cure (the second claim)."),
+           (Slider("dropout", N_("the drop probability p"), (0.1, 0.3, 0.5, 0.7, 0.9)),),
+           _dropout, N_("epoch"), N_("training loss"), log_y=True),
+    Lesson("breast-cancer-early-stopping", "patience",
+           N_("Early stopping's patience"),
+           N_("Shorten the patience to 1 and lengthen it to 100: training stops that many "
+              "epochs after the lowest validation loss so far. The best epoch is the same at "
+              "every patience, so the restored weights — and the second claim's ✗ — do not "
+              "change: on this data, training to the end tests better."),
+           (Slider("patience", N_("patience (epochs)"), (1, 3, 10, 30, 100), "{value}"),),
+           _stopping, N_("epoch"), N_("validation loss"), log_y=True),
+    Lesson("batchnorm-mnist", "scale",
+           N_("BatchNorm on and off, at each initial weight scale"),
+           N_("Slide the weight scale from 1 down to 0.0001: without BatchNorm the network "
+              "diverges at the largest scale and stays at chance (10 %) once the scale is "
+              "small; with BatchNorm it learns at every scale, fastest in between — the third "
+              "claim says why."),
+           (Slider("scale", N_("initial weight scale (std)"), (), "{value:.2g}"),),
+           _batchnorm, N_("epoch"), N_("training accuracy"), own=True),
+    Lesson("init-histograms", "histograms",
+           N_("Each layer's activations, for the initial weights you choose"),
+           N_("Pick std 1 with the sigmoid: the activations crowd at 0 and 1. Pick std 0.01: "
+              "they crowd at 0.5 and, with ReLU, collapse towards 0 layer after layer. Xavier "
+              "keeps the sigmoid's spread; He keeps ReLU's."),
+           (Slider("init", N_("initial weights"), ("std=1", "std=0.01", "Xavier (book)", "He"),
+                   "{value}"),
+            Slider("activation", N_("activation"), ("sigmoid", "tanh", "relu"), "{value}")),
+           _histograms, N_("activation value"), N_("activations per bin"), own=True,
+           steps=True),
+)
+
+
+def lessons_for(name: str) -> list:
+    return [lesson for lesson in LESSONS if lesson.experiment == name]
+
+
+def _values(lesson: Lesson, config: dict) -> list:
+    """Each slider's values (BatchNorm's scales: as many as the run's ``scales``)."""
+    return [list(range(config["scales"])) if s.key == "scale" else list(s.values)
+            for s in lesson.sliders]
+
+
+# -- computing ----------------------------------------------------------------------------------
+
+def compute(experiment, config: dict, sets: tuple, combined: dict, run_parity: dict,
+            run_findings: dict, run, log=None) -> dict | None:
+    """The explorables of ``experiment``'s page, for ``metrics.json``'s ``"explore"``; None
+    where it has none or only one backend ran. ``sets``: the run's own ``--set`` items;
+    ``combined``: its results per backend (for lessons over its variants); ``run_findings``:
+    its findings per language; ``run(sets)``: the experiment run at ``sets`` on both backends,
+    its :class:`~experiments.runner.Outcome` (the runner's, which imports this module)."""
+    lessons = lessons_for(experiment.name)
+    if not lessons or set(combined) != {"numpy", "torch"}:
+        return None
+    out = []
+    for lesson in lessons:
+        start = time.perf_counter()
+        values = _values(lesson, config)
+        if lesson.own:
+            points = [_own_point(lesson, dict(zip([s.key for s in lesson.sliders], at)),
+                                 combined, config, run_parity, run_findings)
+                      for at in itertools.product(*values)]
+        else:
+            points = [_run_point(lesson, experiment, config, sets, run, dict(
+                zip([s.key for s in lesson.sliders], at))) for at in itertools.product(*values)]
+        out.append({"name": lesson.name, "values": values, "points": points})
+        if log is not None:
+            log(f"{experiment.name}: explorable {lesson.name!r}: {len(points)} settings "
+                f"{'drawn from the run' if lesson.own else 'computed on both backends'} "
+                f"({time.perf_counter() - start:.1f} s)")
+    return {"lessons": out}
+
+
+def _run_point(lesson: Lesson, experiment, config: dict, sets: tuple, run, at: dict) -> dict:
+    """One position of a lesson that runs the experiment: a run of its own, both backends."""
+    sets = tuple(sets) + tuple(f"{k}={v}" for k, v in at.items())
+    config = {**config, **at}                       # the run's settings, the sliders' over them
+    try:
+        outcome = run(sets)
+    except FloatingPointError as error:             # training diverged: said, not drawn
+        return {"stopped": str(error)}
+    words = {"en": outcome.findings, **outcome.translated}
+    return {"lines": {b: _lines(lesson, c.series, c.extra, at, config)
+                      for b, c in outcome.results.items()},
+            "parity": _parity(outcome.parity),
+            "findings": {lang: _findings(lesson, fs) for lang, fs in words.items()}}
+
+
+def _own_point(lesson, at, combined, config, run_parity, run_findings) -> dict:
+    """One position of a lesson over the run's own variants: its lines, and the parity of the
+    values drawn (each line against its largest magnitude, as the run's parity judges)."""
+    lines = {b: _lines(lesson, c.series, c.extra, at, config) for b, c in combined.items()}
+    worst = 0.0
+    for a, b in zip(lines["numpy"], lines["torch"]):
+        ya, yb = np.asarray(a["raw"], dtype=float), np.asarray(b["raw"], dtype=float)
+        scale = np.nanmax(np.abs(ya)) if ya.size and np.isfinite(ya).any() else 0.0
+        if ya.shape != yb.shape:
+            worst = math.inf
+        elif ya.size and scale > 0:
+            worst = max(worst, float(np.nanmax(np.abs(ya - yb)) / scale))
+    tol = run_parity["tolerance"]
+    parity = {"max_rel_diff": worst, "tolerance": tol, "passed": bool(worst <= tol)}
+    return {"lines": lines, "parity": parity,
+            "findings": {lang: _findings(lesson, fs) for lang, fs in run_findings.items()}}
+
+
+def _lines(lesson, series, extra, at, config) -> list:
+    out = []
+    for label, x, y in lesson.lines(series, extra, at, config):
+        y = np.asarray(y, dtype=float)
+        out.append({"label": _label(label), "x": None if x is None else _round(x),
+                    "y": _round(y), "raw": y.tolist()})
+    return out
+
+
+def _label(label) -> dict:
+    """A line's label as stored: a message of the catalogue (or a name, kept as it is), the
+    part it names and its fields — worded in the page's language when it is drawn."""
+    message, part, fields = label if isinstance(label, tuple) else (label, None, {})
+    return {"message": message, "part": part, "fields": dict(fields)}
+
+
+def _round(values) -> list:
+    """Six significant digits, for drawing; a non-finite value as None (JSON has none)."""
+    return [float(f"{v:.6g}") if math.isfinite(v) else None
+            for v in np.asarray(values, dtype=float).tolist()]
+
+
+def _parity(p: dict) -> dict:
+    return {"max_rel_diff": p.get("max_rel_diff"), "tolerance": p.get("tolerance"),
+            "passed": p.get("passed")}
+
+
+def _findings(lesson, findings) -> list:
+    chosen = findings if lesson.findings is None else [findings[i] for i in lesson.findings
+                                                       if i < len(findings)]
+    return [{"claim": f.claim, "measured": f.measured, "reproduced": dict(f.reproduced)}
+            for f in chosen]
+
+
+def strip_raw(explore: dict | None) -> dict | None:
+    """``explore`` as stored: the full-precision values (kept for the parity of a lesson over
+    the run's own variants) dropped from the lines."""
+    if explore is None:
+        return None
+    for lesson in explore["lessons"]:
+        for point in lesson["points"]:
+            for lines in point.get("lines", {}).values():
+                for line in lines:
+                    line.pop("raw", None)
+    return explore
+
+
+def message(label: dict) -> str:
+    """A stored line label in the current language."""
+    fields = dict(label["fields"])
+    if label["part"]:
+        fields["what"] = i18n._(label["part"])
+    return i18n._(label["message"], **fields)
