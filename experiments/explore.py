@@ -1,6 +1,6 @@
 """Explorable lessons: sliders over one or two settings of an experiment, each position computed
 on NumPy and on PyTorch when the result set is written, stored in its ``metrics.json``
-(``"explore"``) and redrawn by the page from there (docs/report.md, "Explorable lessons").
+(``"explore"``) and redrawn by the page from there (docs/explore.md).
 
 A lesson either runs the experiment once per setting the sliders reach (the run's own
 ``--set`` items, then the sliders' values; each run is the experiment's own — both backends,
@@ -176,6 +176,19 @@ LESSONS = (
 
 def lessons_for(name: str) -> list:
     return [lesson for lesson in LESSONS if lesson.experiment == name]
+
+
+def enabled() -> bool:
+    """Whether runs compute the explorables: yes, unless ``NPREF_EXPLORE=0`` (runs without
+    them: the tests' default, ``tests/conftest.py``, as ``NPREF_FIGURE_LANGUAGES=en`` is)."""
+    import os
+
+    from experiments.settings import ConfigError
+
+    value = os.environ.get("NPREF_EXPLORE", "1").strip().lower()
+    if value not in ("0", "1", "off", "on"):
+        raise ConfigError(f"NPREF_EXPLORE: {value!r} is not one of 0, 1, off, on")
+    return value in ("1", "on")
 
 
 def _values(lesson: Lesson, config: dict) -> list:

@@ -135,6 +135,7 @@ def plan(spec: RunSpec) -> Plan:
     config = experiment.config_for(spec.profile, spec.sets)
     for b in spec.backends:
         backend_registry.check(b, spec.device)
+    explorables.enabled()                               # NPREF_EXPLORE checked before any work
     data = experiment.data(config, spec.data_dir)
     return Plan(spec, experiment, config, data, [spec.job(s) for s in spec.seed_list])
 
@@ -271,7 +272,7 @@ def finish(made: Plan, outcomes: list, pages=(), explore: bool = True) -> Result
             return compute_seed(Job(name, spec.profile, spec.seed_list[0], tuple(sets),
                                     spec.device, spec.data_dir, ("numpy", "torch")))
 
-    if explore:
+    if explore and explorables.enabled():
         result = replace(result, explore=explorables.strip_raw(explorables.compute(
             experiment, config, spec.sets, combined, result.parity.as_dict(), words, run_at,
             log=log)))

@@ -2,7 +2,9 @@
 would show a box for a missing glyph fails the test that draws it. A test's runs draw their
 figures in English only (NPREF_FIGURE_LANGUAGES=en) unless it asks for more: the catalogue's
 test draws every experiment's figures in every language, and the Korean pages' and notebooks'
-tests theirs."""
+tests theirs. Nor do they compute the pages' explorable lessons (NPREF_EXPLORE=0: a grid of runs
+each) unless they test them: the catalogue's test (every lesson, at its sliver), the report's
+and tests/test_explore.py."""
 
 import logging
 
@@ -17,6 +19,7 @@ def isolated_data(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("NPREF_DATA_DIR", raising=False)
     monkeypatch.setenv("NPREF_FIGURE_LANGUAGES", "en")
+    monkeypatch.setenv("NPREF_EXPLORE", "0")
     mnist._load.cache_clear()
     yield
     mnist._load.cache_clear()

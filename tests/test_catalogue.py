@@ -6,12 +6,13 @@ themselves are what ``make report`` runs.
 """
 
 import json
+import math
 import re
 from pathlib import Path
 
 import pytest
 
-from experiments import results
+from experiments import explore, results
 from experiments.cli import main
 from experiments.registry import all_experiments
 
@@ -24,6 +25,9 @@ CATALOGUE_NAMES = [
 ]
 #: And the lecture as written beside the correct rules (docs/lecture.md).
 CATALOGUE = CATALOGUE_NAMES + ["lecture-errata", "lr-schedule"]
+
+#: The experiments whose explorable lessons tests/test_explore.py and test_report.py compute.
+EXPLORED_ELSEWHERE = ("optimizer-paths", "init-histograms")
 
 #: Enough to run every code path, little enough for CI.
 SLIVERS = {
@@ -66,6 +70,9 @@ def test_the_catalogue_is_the_specs(capsys):
 def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monkeypatch):
     # every experiment's figures in every language: a glyph missing from a Korean figure fails
     monkeypatch.setenv("NPREF_FIGURE_LANGUAGES", "en,ko")
+    # and the explorable lessons at the sliver — but optimizer-paths' and init-histograms',
+    # which tests/test_explore.py and the report's tests run whole
+    monkeypatch.setenv("NPREF_EXPLORE", "0" if name in EXPLORED_ELSEWHERE else "1")
     args = ["run", name, "--backend", "both", "--device", "cpu", "--out", str(tmp_path)]
     for item in SLIVERS.get(name, []):
         args += ["--set", item]
@@ -95,6 +102,20 @@ def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monke
         assert f["why"] is None or len(f["why"]) > 15
         # numbers for reading: no raw dicts, no 17-digit floats
         assert "{" not in f["measured"] and not re.search(r"\d\.\d{8,}", f["measured"])
+    # its explorable lessons: every position drawn on both backends, passed, its claims in
+    # every language (docs/explore.md)
+    lessons = explore.lessons_for(name)
+    if name in EXPLORED_ELSEWHERE or not lessons:
+        assert "explore" not in m
+        return
+    assert [lesson["name"] for lesson in m["explore"]["lessons"]] == [x.name for x in lessons]
+    for lesson in m["explore"]["lessons"]:
+        assert len(lesson["points"]) == math.prod(len(v) for v in lesson["values"]) >= 2
+        for point in lesson["points"]:
+            assert [len(point["lines"][b]) for b in ("numpy", "torch")] == [
+                len(point["lines"]["numpy"])] * 2 and point["lines"]["numpy"]
+            assert point["parity"]["passed"] is True, point["parity"]
+            assert set(point["findings"]) == {"en", "ko"} and point["findings"]["ko"]
 
 
 def _record_reads(monkeypatch) -> set:

@@ -1,4 +1,4 @@
-"""The explorable lessons (experiments/explore.py, docs/report.md): every position of a page's
+"""The explorable lessons (experiments/explore.py, docs/explore.md): every position of a page's
 sliders computed on both backends when the set is written, stored in metrics.json and shown."""
 
 import json
@@ -13,11 +13,19 @@ from experiments.report import render
 BOTH = ("numpy", "torch")
 
 
+@pytest.fixture(autouse=True)
+def explorables_on(monkeypatch):
+    monkeypatch.setenv("NPREF_EXPLORE", "1")
+
+
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
     """optimizer-paths run as `run` runs it: its set, with its explorable's 45 runs."""
     out = tmp_path_factory.mktemp("paths")
-    assert main(["run", "optimizer-paths", "--out", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as mp:      # a module's fixture: before conftest's own
+        mp.setenv("NPREF_EXPLORE", "1")
+        mp.setenv("NPREF_FIGURE_LANGUAGES", "en")
+        assert main(["run", "optimizer-paths", "--out", str(out)]) == 0
     return json.loads((out / "optimizer-paths" / "metrics.json").read_text())
 
 
@@ -155,3 +163,14 @@ def test_the_page_holds_the_sliders_the_data_and_a_table_without_javascript(path
     assert ko["title"] != x["title"] and "학습률" in ko["sliders"][0]["label"]
     assert json.loads(str(ko["data"]).replace("<\\/", "</"))["points"][0]["findings"][0][
         "claim"] == paths["explore"]["lessons"][0]["points"][0]["findings"]["ko"][0]["claim"]
+
+
+def test_npref_explore_is_checked_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NPREF_EXPLORE", "maybe")
+    assert main(["run", "optimizer-paths", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: NPREF_EXPLORE: 'maybe' is not one of 0, 1, off, on")
+    assert err.count("\n") == 1 and not (tmp_path / "optimizer-paths").exists()
+    monkeypatch.setenv("NPREF_EXPLORE", "0")                 # off: a run without them
+    assert main(["run", "optimizer-paths", "--out", str(tmp_path)]) == 0
+    assert "explore" not in json.loads((tmp_path / "optimizer-paths" / "metrics.json").read_text())

@@ -21,8 +21,9 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 @pytest.fixture(autouse=True)
 def every_language(monkeypatch):
     """The report's tests write pages in both languages: their runs draw both languages' figures
-    (conftest.py draws English only)."""
+    (conftest.py draws English only), and their explorable lessons."""
     monkeypatch.setenv("NPREF_FIGURE_LANGUAGES", "en,ko")
+    monkeypatch.setenv("NPREF_EXPLORE", "1")
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,7 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     with pytest.MonkeyPatch.context() as mp:        # the Korean pages below need their figures
         mp.setenv("NPREF_FIGURE_LANGUAGES", "en,ko")
+        mp.setenv("NPREF_EXPLORE", "1")
         index, failed = build(out=out, profile="quick", only=ONLY, device="cpu")
     assert failed == []
     return out

@@ -44,8 +44,8 @@ def build(*, out="results", profile="quick", only=None, device="auto", seed=0, d
         spec = specs[name]
         key = results.fingerprint(spec, experiments[name].config_for(profile))
         saved = None if force else results.saved(out / name, key)
-        if saved is not None and saved.explore is None and explore.lessons_for(name) and set(
-                saved.backends) == {"numpy", "torch"}:
+        if (saved is not None and saved.explore is None and explore.lessons_for(name)
+                and set(saved.backends) == {"numpy", "torch"} and explore.enabled()):
             log(f"[{i}/{len(names)}] {name}: its saved results lack the page's explorable "
                 f"lessons (a notebook's run): running it again with them")
             saved = None
