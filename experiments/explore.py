@@ -62,10 +62,6 @@ class Lesson:
     steps: bool = False                # histogram counts: drawn as steps
 
 
-def _series(name):
-    return lambda series, extra, values, config: [(name, None, series[name])]
-
-
 # -- the lessons ------------------------------------------------------------------------------
 
 def _paths(series, extra, values, config):
@@ -84,10 +80,11 @@ def _dropout(series, extra, values, config):
 
 
 def _stopping(series, extra, values, config):
-    return [((N_("{what}: validation loss"), N_("GD + early stopping"), {}), None,
-             series["GD + early stopping.val_loss"]),
-            ((N_("{what}: validation loss"), N_("GD, no early stopping"), {}), None,
-             series["GD, no early stopping.val_loss"])]
+    # the run that goes on first: the early-stopping curve, the same until it stops, on top
+    return [((N_("{what}: validation loss"), N_("GD, no early stopping"), {}), None,
+             series["GD, no early stopping.val_loss"]),
+            ((N_("{what}: validation loss"), N_("GD + early stopping"), {}), None,
+             series["GD + early stopping.val_loss"])]
 
 
 def _batchnorm(series, extra, values, config):

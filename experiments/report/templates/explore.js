@@ -59,6 +59,14 @@
     if (lesson.steps || (!lesson.logY && y0 > 0 && y0 < 0.5 * y1)) y0 = Math.min(y0, 0);
     if (y0 === y1) { y0 -= 0.5; y1 += 0.5; }
     if (x0 === x1) { x1 = x0 + 1; }
+    if (lesson.logY) {                  // a margin, so that no line runs along the frame
+      var pad = Math.pow(y1 / y0, 0.04);
+      y0 /= pad; y1 *= pad;
+    } else {
+      var margin = 0.04 * (y1 - y0);
+      y1 += margin;
+      if (y0 !== 0) y0 -= margin;
+    }
     return [x0, x1, y0, y1];
   }
 
