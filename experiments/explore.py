@@ -79,6 +79,15 @@ def _dropout(series, extra, values, config):
             ((N_("dropout p = {p:g}"), None, {"p": p}), None, series[f"dropout {p:g}.loss"])]
 
 
+def _decay(series, extra, values, config):
+    out = []
+    for variant, lam in (("λ=0", 0), (f"λ={config['weight_decay']:g}", config["weight_decay"])):
+        for what, label in (("train_acc", N_("λ = {lam:g}: training accuracy")),
+                            ("test_acc", N_("λ = {lam:g}: test accuracy"))):
+            out.append(((label, None, {"lam": lam}), None, series[f"{variant}.{what}"]))
+    return out
+
+
 def _stopping(series, extra, values, config):
     # the run that goes on first: the early-stopping curve, the same until it stops, on top
     return [((N_("{what}: validation loss"), N_("GD, no early stopping"), {}), None,
@@ -142,6 +151,15 @@ LESSONS = (
               "barely overfits, so dropout has little to cure (the second claim)."),
            (Slider("dropout", N_("the drop probability p"), (0.1, 0.3, 0.5, 0.7, 0.9)),),
            _dropout, N_("epoch"), N_("training loss"), log_y=True),
+    Lesson("overfit-weight-decay", "lambda",
+           N_("Weight decay's λ against none, on 300 images"),
+           N_("Raise λ from 0.01 to 0.3: at 0.01 and 0.03 the network still learns the 300 "
+              "training images by heart (training accuracy 100 % or nearly) and the test curve "
+              "barely moves; at 0.1 the gap between the training and test curves narrows, but "
+              "the test accuracy does not rise; at 0.3 the penalty wins and both fall to chance "
+              "(10 %) — no gap, and nothing learned. The second claim stays ✗ at every λ here."),
+           (Slider("weight_decay", N_("λ of the L2 penalty"), (0.01, 0.03, 0.1, 0.3)),),
+           _decay, N_("epoch"), N_("accuracy")),
     Lesson("breast-cancer-early-stopping", "patience",
            N_("Early stopping's patience"),
            N_("Shorten the patience to 1 and lengthen it to 100: training stops that many "
