@@ -15,6 +15,7 @@ LONGEST_FIRST = [
     "tests/test_notebooks.py",        # 103 s
     "tests/test_catalogue.py",        #  89 s
     "tests/test_results_set.py",      #  77 s
+    "tests/test_explore.py",          #  75 s (its browser tests included)
     "tests/test_report.py",           #  70 s
     "tests/test_parallel.py",         #  60 s
     "parity_tests/test_optim.py",     #  45 s
@@ -37,7 +38,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 #: The test files that build a report, which starts from the conventions measured once per run
 #: (tests/conftest.py).
-BUILD_REPORTS = ("tests/test_report.py", "tests/test_results_set.py", "tests/test_faults.py")
+BUILD_REPORTS = ("tests/test_report.py", "tests/test_results_set.py", "tests/test_faults.py",
+                 "tests/test_explore.py")
 
 
 def pytest_xdist_node_collection_finished(node, ids):
