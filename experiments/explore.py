@@ -42,8 +42,8 @@ class Slider:
 class Lesson:
     """An explorable of ``experiment``'s page. ``lines(series, extra, values, config)`` gives
     the lines to draw from one backend's results at one position: ``[(label, x or None, y)]``
-    (a label a message of the catalogue, ``{value}`` filled from the position). ``kind``:
-    ``"curves"`` (y against x, or against the index) or ``"path"`` (x against y on a plane).
+    (a label a message of the catalogue, its fields filled from the position; x None: the
+    index, from 1). ``title`` and ``try_this`` may quote the run's settings (``{start_y:g}``).
     ``findings``: which of the experiment's findings the position shows (indices; None: all)."""
 
     experiment: str
@@ -54,7 +54,6 @@ class Lesson:
     lines: Callable
     x_label: str
     y_label: str
-    kind: str = "curves"
     log_y: bool = False
     view: tuple | None = None          # (x0, x1, y0, y1): fixed axes (the book's frame)
     own: bool = False
@@ -69,14 +68,20 @@ def _paths(series, extra, values, config):
 
 
 def _rates(series, extra, values, config):
-    lr = config["lr"]
-    return [(f"lr {r:g}", None, series[f"lr {r:g}.loss"]) for r in (lr, lr / 10, lr / 100)]
+    from experiments.catalogue.breast_cancer.learning_rate import rates
+
+    # named as the experiment's page and figure name them (its message "lr {lr:g}")
+    return [((N_("lr {lr:g}"), None, {"lr": r}), None, series[f"lr {r:g}.loss"])
+            for r in rates(config)]
 
 
 def _dropout(series, extra, values, config):
-    p = config["dropout"]
-    return [((N_("no dropout"), None, {}), None, series["no dropout.loss"]),
-            ((N_("dropout p = {p:g}"), None, {"p": p}), None, series[f"dropout {p:g}.loss"])]
+    from experiments.catalogue.breast_cancer.dropout import labels
+
+    none, drop = labels(config)              # the experiment's variants and their messages
+    return [((N_("no dropout"), None, {}), None, series[f"{none}.loss"]),
+            ((N_("dropout {p:g}"), None, {"p": config["dropout"]}), None,
+             series[f"{drop}.loss"])]
 
 
 def _decay(series, extra, values, config):
@@ -97,7 +102,9 @@ def _stopping(series, extra, values, config):
 
 
 def _batchnorm(series, extra, values, config):
-    scale = float(np.logspace(0, -4, config["scales"])[values["scale"]])
+    from experiments.catalogue.batchnorm_mnist import scales
+
+    scale = float(scales(config)[values["scale"]])
     out = []
     for variant, label, gone in (
             ("BatchNorm", N_("with BatchNorm"), N_("with BatchNorm: diverged before its first "
@@ -127,14 +134,14 @@ LESSONS = (
            N_("Raise SGD's learning rate past 1.0 and watch it diverge: along y each step "
               "multiplies the distance to the valley floor by 1 − 2·lr. Below 0.5 SGD creeps "
               "down without crossing the floor; at 0.5 its first step lands on y = 0; between "
-              "0.5 and 1.0 it zigzags (the claim's ✓); at 1.0 it bounces between y = 2 and −2 "
+              "0.5 and 1.0 it zigzags (the claim's ✓); at 1.0 it bounces between y = ±{start_y:g} "
               "for ever; past 1.0 every swing is wider than the last and the path leaves the "
               "frame. Move Momentum's rate too: its path changes, SGD's does not — each "
               "optimizer runs on its own."),
            (Slider("lr_sgd", N_("SGD's learning rate"),
                    (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 1.0, 1.02, 1.05)),
             Slider("lr_momentum", N_("Momentum's learning rate"), (0.02, 0.05, 0.1, 0.2, 0.4))),
-           _paths, "x", "y", kind="path", view=(-10.0, 10.0, -5.0, 5.0), findings=(0,)),
+           _paths, "x", "y", view=(-10.0, 10.0, -5.0, 5.0), findings=(0,)),
     Lesson("breast-cancer-learning-rate", "rate",
            N_("Three learning rates, a tenth apart, from the one you choose"),
            N_("Move the largest rate from 0.1 up to 10: each position trains the same network "
@@ -152,9 +159,9 @@ LESSONS = (
            (Slider("dropout", N_("the drop probability p"), (0.1, 0.3, 0.5, 0.7, 0.9)),),
            _dropout, N_("epoch"), N_("training loss"), log_y=True),
     Lesson("overfit-weight-decay", "lambda",
-           N_("Weight decay's λ against none, on 300 images"),
-           N_("Raise λ from 0.01 to 0.3: at 0.01 and 0.03 the network still learns the 300 "
-              "training images by heart (training accuracy 100 % or nearly) and the test curve "
+           N_("Weight decay's λ against none, on {n_train:,} images"),
+           N_("Raise λ from 0.01 to 0.3: at 0.01 and 0.03 the network still learns the "
+              "{n_train:,} training images by heart (training accuracy 100 % or nearly) and the test curve "
               "barely moves; at 0.1 the gap between the training and test curves narrows, but "
               "the test accuracy does not rise; at 0.3 the penalty wins and both fall to chance "
               "(10 %) — no gap, and nothing learned. The second claim stays ✗ at every λ here."),
@@ -174,7 +181,7 @@ LESSONS = (
               "diverges at the largest scale and stays at chance (10 %) once the scale is "
               "small; with BatchNorm it learns at every scale, fastest in between — the third "
               "claim says why."),
-           (Slider("scale", N_("initial weight scale (std)"), (), "{value:.2g}"),),
+           (Slider("scale", N_("initial weight scale (std)"), (), "{value:.3g}"),),
            _batchnorm, N_("epoch"), N_("training accuracy"), own=True),
     Lesson("init-histograms", "histograms",
            N_("Each layer's activations, for the initial weights you choose"),
@@ -260,18 +267,17 @@ def _run_point(lesson: Lesson, experiment, config: dict, sets: tuple, run, at: d
 
 def _own_point(lesson, at, combined, config, run_parity, run_findings) -> dict:
     """One position of a lesson over the run's own variants: its lines, and the parity of the
-    values drawn (each line against its largest magnitude, as the run's parity judges)."""
+    values drawn (``npref.testing.compare``, each line against its largest magnitude), beside
+    the run's own claims."""
+    from npref.testing import compare
+
     lines = {b: _lines(lesson, c.series, c.extra, at, config) for b, c in combined.items()}
-    worst = 0.0
-    for a, b in zip(lines["numpy"], lines["torch"]):
-        ya, yb = np.asarray(a["raw"], dtype=float), np.asarray(b["raw"], dtype=float)
-        scale = np.nanmax(np.abs(ya)) if ya.size and np.isfinite(ya).any() else 0.0
-        if ya.shape != yb.shape:
-            worst = math.inf
-        elif ya.size and scale > 0:
-            worst = max(worst, float(np.nanmax(np.abs(ya - yb)) / scale))
-    tol = run_parity["tolerance"]
-    parity = {"max_rel_diff": worst, "tolerance": tol, "passed": bool(worst <= tol)}
+    drawn = {b: {str(i): np.asarray(line["raw"], dtype=float) for i, line in enumerate(lines[b])}
+             for b in lines}
+    judged = compare(drawn["numpy"], drawn["torch"], tol=run_parity["tolerance"], floor="norm",
+                     check_dtype=False, names=("numpy", "torch"))
+    parity = {"max_rel_diff": judged.max_rel_diff, "tolerance": judged.tolerance,
+              "passed": judged.passed}
     return {"lines": lines, "parity": parity,
             "findings": {lang: _findings(lesson, fs) for lang, fs in run_findings.items()}}
 

@@ -262,9 +262,7 @@ def finish(made: Plan, outcomes: list, pages=(), explore: bool = True) -> Result
                       else first.translated[lang])],
             **({"table": table_in(lang)} if experiment.table else {})}
             for lang in first.translated})
-    words = {"en": result.findings, **{lang: [replace(f, claim=t["claim"], measured=t["measured"])
-                                              for f, t in zip(result.findings, w["findings"])]
-                                       for lang, w in result.translations.items()}}
+    words = {lang: result.in_language(lang).findings for lang in ("en", *result.translations)}
     def run_at(sets):
         """The experiment at ``sets`` on both backends, the run's first seed: one position
         of an explorable lesson (its lines: one summary line, not one per run)."""

@@ -239,6 +239,7 @@ def explorables(r: Result, config: dict) -> list:
     from markupsafe import Markup
 
     from experiments import explore
+    from experiments.catalogue.batchnorm_mnist import scales
 
     if not r.explore:
         return []
@@ -251,7 +252,7 @@ def explorables(r: Result, config: dict) -> list:
             continue
         sliders = []
         for slider, values in zip(lesson.sliders, data["values"]):
-            shown = [_scale_value(config, v) if slider.key == "scale" else v for v in values]
+            shown = [float(scales(config)[v]) if slider.key == "scale" else v for v in values]
             current = config.get(slider.key)
             sliders.append({"label": _(slider.label),
                             "values": [slider.shown.format(value=_(v) if isinstance(v, str)
@@ -286,23 +287,17 @@ def explorables(r: Result, config: dict) -> list:
             rows.append({"setting": setting, "parity": f"{'✓' if p['passed'] else '✗'} "
                          f"{sci(p['max_rel_diff'])}",
                          "claims": " ".join(c["mark"] for c in claims)})
-        script = {"kind": lesson.kind, "logY": lesson.log_y, "steps": lesson.steps,
+        script = {"logY": lesson.log_y, "steps": lesson.steps,
                   "view": list(lesson.view) if lesson.view else None,
                   "xLabel": _(lesson.x_label), "yLabel": _(lesson.y_label),
                   "sliders": [{"values": s["values"]} for s in sliders], "points": points}
         text = json.dumps(script, ensure_ascii=False, separators=(",", ":"))
-        out.append({"id": f"explore-{lesson.name}", "title": _(lesson.title),
-                    "try": _(lesson.try_this), "sliders": sliders, "rows": rows,
+        # the prose quotes the settings that ran (its start, its number of images)
+        out.append({"id": f"explore-{lesson.name}", "title": _(lesson.title, **config),
+                    "try": _(lesson.try_this, **config), "sliders": sliders, "rows": rows,
                     "runs": 0 if lesson.own else len(data["points"]), "own": lesson.own,
                     "data": Markup(text.replace("</", "<\\/"))})
     return out
-
-
-def _scale_value(config: dict, index: int) -> float:
-    """BatchNorm's weight scale at ``index`` (its run's ``logspace(0, -4, scales)``)."""
-    import numpy as np
-
-    return float(np.logspace(0, -4, config["scales"])[index])
 
 
 def _nearest(values: list, current) -> int:
