@@ -1,3 +1,4 @@
+import gc
 import sys
 
 try:
@@ -12,4 +13,9 @@ except ModuleNotFoundError as error:       # NumPy missing: the system Python, n
           file=sys.stderr)
     sys.exit(2)
 
-sys.exit(main())
+status = main()
+# Python's last garbage collections at exit walk every object PyTorch, scikit-learn and
+# matplotlib made (about a second here, after the work is done and written): the command's
+# objects are frozen out of them. Exit handlers, flushes and refcount finalizers still run.
+gc.freeze()
+sys.exit(status)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,7 +23,7 @@ import numpy as np
 from experiments import i18n
 from experiments.i18n import N_
 
-__all__ = ["LESSONS", "Lesson", "Slider", "compute", "lessons_for"]
+__all__ = ["LESSONS", "Lesson", "Slider", "compute", "lessons_for", "positions"]
 
 
 @dataclass(frozen=True)
@@ -233,26 +232,48 @@ def compute(experiment, config: dict, sets: tuple, combined: dict, run_parity: d
         return None
     out = []
     for lesson in lessons:
-        start = time.perf_counter()
         values = _values(lesson, config)
         if lesson.own:
-            points = [_own_point(lesson, dict(zip([s.key for s in lesson.sliders], at)),
-                                 combined, config, run_parity, run_findings)
-                      for at in itertools.product(*values)]
+            points = [_own_point(lesson, _at(lesson, at), combined, config, run_parity,
+                                 run_findings) for at in itertools.product(*values)]
         else:
-            points = [_run_point(lesson, experiment, config, sets, run, dict(
-                zip([s.key for s in lesson.sliders], at))) for at in itertools.product(*values)]
+            seconds = []
+
+            def timed(sets):
+                outcome = run(sets)
+                seconds.append(sum(outcome.timings.values()))
+                return outcome
+            points = [_run_point(lesson, experiment, config, sets, timed, _at(lesson, at))
+                      for at in itertools.product(*values)]
         out.append({"name": lesson.name, "values": values, "points": points})
         if log is not None:
             log(f"{experiment.name}: explorable {lesson.name!r}: {len(points)} settings "
-                f"{'drawn from the run' if lesson.own else 'computed on both backends'} "
-                f"({time.perf_counter() - start:.1f} s)")
+                + ("drawn from the run" if lesson.own else
+                   f"computed on both backends ({sum(seconds):.1f} s of runs)"))
     return {"lessons": out}
+
+
+def positions(name: str, config: dict, sets: tuple) -> list[tuple]:
+    """The ``--set`` items of every run the explorables of ``name``'s page need (the run's own
+    items, then the sliders' values), in the order :func:`compute` asks for them: the runs a
+    runner hands its executor beside the seeds' (:func:`experiments.runner.run`), rather than
+    one after the other once they are done."""
+    return [_position_sets(sets, _at(lesson, at)) for lesson in lessons_for(name)
+            if not lesson.own for at in itertools.product(*_values(lesson, config))]
+
+
+def _at(lesson: Lesson, values: tuple) -> dict:
+    """A position of ``lesson``: its sliders' keys and ``values``."""
+    return dict(zip([s.key for s in lesson.sliders], values))
+
+
+def _position_sets(sets: tuple, at: dict) -> tuple:
+    return tuple(sets) + tuple(f"{k}={v}" for k, v in at.items())
 
 
 def _run_point(lesson: Lesson, experiment, config: dict, sets: tuple, run, at: dict) -> dict:
     """One position of a lesson that runs the experiment: a run of its own, both backends."""
-    sets = tuple(sets) + tuple(f"{k}={v}" for k, v in at.items())
+    sets = _position_sets(sets, at)
     config = {**config, **at}                       # the run's settings, the sliders' over them
     try:
         outcome = run(sets)

@@ -149,14 +149,50 @@ def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages
     executor."""
     parallel.check(executor, jobs, scheduler)            # before torch or the data is loaded
     # The workers start (PyTorch imported, the data loaded, in each) while this process plans.
-    with parallel.workers(executor, jobs, scheduler, tasks=len(spec.seed_list),
+    with parallel.workers(executor, jobs, scheduler, tasks=_task_count(spec, explore),
                           warm=(warm, (spec.backends, spec.device, spec.experiment,
                                        spec.profile, spec.sets, spec.data_dir))) as pool:
         made = plan(spec)
-        outcomes = pool.map(compute_seed, [(job,) for job in made.jobs],
-                            labels=[job.label for job in made.jobs], log=log,
+        # the page's explorable lessons' runs are tasks too, beside the seeds'
+        positions = position_jobs(made, explore)
+        outcomes = pool.map(compute_seed, [(job,) for job in made.jobs]
+                            + [(job, True) for job in positions],
+                            labels=[job.label for job in made.jobs]
+                            + [position_label(made, job) for job in positions], log=log,
                             meanwhile=lambda: load_for_writing([made]))
-    return finish(made, outcomes, pages, explore=explore)
+    seeds = len(made.jobs)
+    return finish(made, outcomes[:seeds], pages, explore=explore, explored=outcomes[seeds:])
+
+
+def position_jobs(made: "Plan", explore: bool = True) -> list:
+    """The runs of the page's explorable lessons (:func:`explorables.positions`), a
+    :class:`Job` each on both backends at the run's first seed: none without ``explore``,
+    with ``NPREF_EXPLORE=0`` or where the run is not on both backends."""
+    spec = made.spec
+    if not explore or set(spec.backends) != {"numpy", "torch"} or not explorables.enabled():
+        return []
+    return [Job(spec.experiment, spec.profile, spec.seed_list[0], sets, spec.device,
+                spec.data_dir, ("numpy", "torch"))
+            for sets in explorables.positions(spec.experiment, made.config, spec.sets)]
+
+
+def position_label(made: "Plan", job: Job) -> str:
+    """A position's name in the progress lines: the experiment and the sliders' settings."""
+    return f"{job.experiment} at {' '.join(job.sets[len(made.spec.sets):])}"
+
+
+def _task_count(spec: RunSpec, explore: bool) -> int:
+    """How many tasks :func:`run` hands its executor (the seeds, the explorables' positions),
+    known before the plan for the workers' count: a setting the plan refuses counts none."""
+    count = len(spec.seed_list)
+    if explore and set(spec.backends) == {"numpy", "torch"}:
+        try:
+            if explorables.enabled():
+                config = registry.get(spec.experiment).config_for(spec.profile, spec.sets)
+                count += len(explorables.positions(spec.experiment, config, spec.sets))
+        except (KeyError, ValueError):                  # refused by the plan, in its words
+            pass
+    return count
 
 
 def load_for_writing(planned) -> None:
@@ -185,12 +221,28 @@ def warm(backends, device, experiment=None, profile="quick", sets=(), data_dir=N
         chosen.data(chosen.config_for(profile, sets), data_dir)
 
 
-def compute_seed(job: Job) -> Outcome:
+def compute_seed(job: Job, position: bool = False) -> "Outcome | Stopped":
     """One seed of one experiment on every backend: results, timings, devices, parity (a chaotic
     part judged against the run's own sensitivity) and findings — all but the files — on one
-    BLAS and PyTorch thread (:data:`parallel.TASK_THREADS`), the same bits anywhere."""
+    BLAS and PyTorch thread (:data:`parallel.TASK_THREADS`), the same bits anywhere. With
+    ``position`` (an explorable lesson's run, :func:`position_jobs`): without its log lines,
+    and a run that diverges gives :class:`Stopped` rather than an error of the whole run."""
     with parallel.task_threads(torch_too="torch" in job.backends):
-        return _compute_seed(job)
+        if not position:
+            return _compute_seed(job)
+        with quiet():
+            try:
+                return _compute_seed(job)
+            except FloatingPointError as error:     # said on the page, not drawn
+                return Stopped(str(error))
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """An explorable lesson's run that stopped: training diverged (the reason: the
+    ``FloatingPointError``'s words, the step named)."""
+
+    reason: str
 
 
 def _compute_seed(job: Job) -> Outcome:
@@ -226,11 +278,13 @@ def _compute_seed(job: Job) -> Outcome:
                    parity, english, words, results.resolved_device(job))
 
 
-def finish(made: Plan, outcomes: list, pages=(), explore: bool = True) -> Result:
+def finish(made: Plan, outcomes: list, pages=(), explore: bool = True,
+           explored: list | None = None) -> Result:
     """The result of a planned run from its seeds' outcomes (in seed order), written as one set;
     a single seed's result is that seed's, several seeds' are combined
     (:mod:`experiments.parallel.seeds`). With ``explore``, the experiment's explorable lessons
-    are computed (on its first seed) and stored in it."""
+    are stored in it: from ``explored``, the outcomes of :func:`position_jobs` (in its order)
+    where the executor computed them beside the seeds, else computed here."""
     spec, experiment, config = made.spec, made.experiment, made.config
     name = experiment.name
     per_seed = [o.results for o in outcomes]
@@ -263,14 +317,19 @@ def finish(made: Plan, outcomes: list, pages=(), explore: bool = True) -> Result
             **({"table": table_in(lang)} if experiment.table else {})}
             for lang in first.translated})
     words = {lang: result.in_language(lang).findings for lang in ("en", *result.translations)}
-    def run_at(sets):
-        """The experiment at ``sets`` on both backends, the run's first seed: one position
-        of an explorable lesson (its lines: one summary line, not one per run)."""
-        with quiet():
-            return compute_seed(Job(name, spec.profile, spec.seed_list[0], tuple(sets),
-                                    spec.device, spec.data_dir, ("numpy", "torch")))
-
     if explore and explorables.enabled():
+        positions = position_jobs(made)
+        if not explored:
+            explored = [compute_seed(job, position=True) for job in positions]
+        at = {job.sets: outcome for job, outcome in zip(positions, explored, strict=True)}
+
+        def run_at(sets):
+            """The experiment at ``sets`` on both backends, the run's first seed: one
+            position of an explorable lesson."""
+            if isinstance(outcome := at[tuple(sets)], Stopped):
+                raise FloatingPointError(outcome.reason)
+            return outcome
+
         result = replace(result, explore=explorables.strip_raw(explorables.compute(
             experiment, config, spec.sets, combined, result.parity.as_dict(), words, run_at,
             log=log)))

@@ -124,6 +124,43 @@ def test_a_setting_that_diverges_is_said_not_drawn():
     assert asked == [("convention=torch", "lr_sgd=1.05", "lr_momentum=0.1")]
 
 
+def test_a_position_that_diverges_is_a_task_that_stops_not_a_failed_run():
+    """A position is a task of the run's executor (any process's): its divergence comes back
+    as the position's Stopped, and the run goes on."""
+    job = runner.Job("optimizer-paths", "quick", 0, ("lr_sgd=1e30",), "cpu", None, BOTH)
+    stopped = runner.compute_seed(job, position=True)
+    assert isinstance(stopped, runner.Stopped) and "non-finite at step" in stopped.reason
+    with pytest.raises(FloatingPointError, match="non-finite at step"):
+        runner.compute_seed(job)                         # a seed's own run: the run's error
+
+
+def test_the_positions_are_the_executor_s_tasks_with_the_same_results(tmp_path, capfd):
+    """`run --jobs 2` hands the lesson's runs to its workers beside the seeds' (one progress
+    line each) and stores what `--jobs 1`, computing them itself, stores."""
+    from tests.test_catalogue import SLIVERS
+
+    name = "breast-cancer-early-stopping"
+    made = runner.plan(runner.RunSpec(name, sets=tuple(SLIVERS[name]), device="cpu"))
+    positions = runner.position_jobs(made)
+    assert [job.sets[-1] for job in positions] == [
+        f"patience={v}" for v in explore.lessons_for(name)[0].sliders[0].values]
+    assert runner.position_jobs(made, explore=False) == []
+    stored = {}
+    for jobs in (1, 2):
+        args = ["run", name, "--device", "cpu", "--jobs", str(jobs), "--out",
+                str(tmp_path / str(jobs))]
+        for item in SLIVERS[name]:
+            args += ["--set", item]
+        capfd.readouterr()
+        assert main(args) == 0
+        err = capfd.readouterr().err
+        stored[jobs] = json.loads((tmp_path / str(jobs) / name / "metrics.json").read_text())
+        for job in positions:
+            assert f"done {runner.position_label(made, job)};" in err, err
+    assert stored[1]["explore"] == stored[2]["explore"]
+    assert len(stored[1]["explore"]["lessons"][0]["points"]) == len(positions)
+
+
 def test_the_notebook_api_leaves_them_to_the_report(tmp_path, capfd):
     """experiments.run (a notebook's cells) computes no explorable: a notebook waits for none;
     a report over that set runs it again with them."""

@@ -258,7 +258,8 @@ def test_with_two_jobs_the_conventions_are_a_writing_task_first(tmp_path, monkey
         {"optimizer-paths": "set done"}, None)
     assert pool.maps[1][1] == ["set"]
 
-    monkeypatch.setattr(building, "finish", lambda made, seeds, pages: "written here")
+    monkeypatch.setattr(building, "finish",
+                        lambda made, seeds, pages, explored: "written here")
     pool = Pool(1)                               # one job: no writing tasks at all
     assert building._run_planned([made], pool, "local", 1, tmp_path, False) == (
         {"optimizer-paths": "written here"}, None)
@@ -282,6 +283,7 @@ def test_with_two_jobs_the_longest_runs_go_first_and_each_set_gets_its_own_seeds
                               else list(tasks)))
             return [t[0] for t in tasks]        # a run's outcome: its job; a write: its kind
 
+    monkeypatch.setenv("NPREF_EXPLORE", "0")   # the seeds alone (positions: the test below)
     names = ["optimizer-paths", "breast-cancer-init", "lecture-errata"]
     planned = [plan(RunSpec(n, profile="quick", device="cpu", seeds=2, out=tmp_path))
                for n in names]
@@ -296,13 +298,52 @@ def test_with_two_jobs_the_longest_runs_go_first_and_each_set_gets_its_own_seeds
         kind, spec, _config, _data, _jobs, seeds, *_ = task
         assert (kind, spec.experiment) == ("set", name)
         assert [(j.experiment, j.seed) for j in seeds] == [(name, 0), (name, 1)]
-    monkeypatch.setattr(building, "finish", lambda made, seeds, pages: seeds)
+    monkeypatch.setattr(building, "finish", lambda made, seeds, pages, explored: seeds)
     pool = Pool(1)                         # one job after the other: the catalogue's order
     written, _ = building._run_planned(planned, pool, "local", 1, tmp_path, False)
     assert [(j.experiment, j.seed) for j in pool.maps[0][1]] == [
         (n, seed) for n in names for seed in (0, 1)]
     assert {n: [j.seed for j in seeds] for n, seeds in written.items()} == {
         n: [0, 1] for n in names}
+
+
+def test_the_explorables_runs_are_tasks_beside_the_seeds_and_reach_their_own_set(
+        tmp_path, monkeypatch):
+    """With the pages' explorable lessons on, their runs are the workers' tasks too (flagged
+    as positions, the longest first with the rest), and each set is written with its own
+    positions' outcomes, in the lesson's order."""
+    from experiments import explore
+    from experiments.report import building
+    from experiments.runner import RunSpec, plan, position_jobs
+    from tests.conftest import copy_conventions
+
+    class Pool:
+        def __init__(self):
+            self.jobs, self.maps = 2, []
+
+        def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None):
+            self.maps.append((list(tasks), labels))
+            return list(tasks)          # a run's outcome: its task; a write: its task
+
+    monkeypatch.setenv("NPREF_EXPLORE", "1")
+    names = ["optimizer-paths", "breast-cancer-early-stopping", "lecture-errata"]
+    planned = [plan(RunSpec(n, profile="quick", device="cpu", out=tmp_path)) for n in names]
+    copy_conventions(tmp_path)
+    pool = Pool()
+    building._run_planned(planned, pool, "local", 2, tmp_path, False)
+    (runs, labels), (writes, _) = pool.maps
+    positions = {made.spec.experiment: position_jobs(made) for made in planned}
+    assert [len(p) for p in positions.values()] == [45, 5, 0]
+    assert [(job.experiment, position) for job, position in runs] == (
+        [("lecture-errata", False), ("breast-cancer-early-stopping", False)]
+        + [("breast-cancer-early-stopping", True)] * 5
+        + [("optimizer-paths", False)] + [("optimizer-paths", True)] * 45)
+    assert "breast-cancer-early-stopping at patience=30" in labels
+    for name, (kind, spec, *_rest, explored) in zip(names, writes):
+        assert (kind, spec.experiment) == ("set", name)
+        assert explored == [(job, True) for job in positions[name]]
+    assert explore.positions("optimizer-paths", planned[0].config, ("a=1",))[0] == (
+        "a=1", "lr_sgd=0.1", "lr_momentum=0.02")
 
 
 def test_every_experiment_has_a_task_length_for_the_report_order():

@@ -16,7 +16,7 @@ from experiments.backends import BACKENDS
 from experiments.backends.parity import failure_summary
 from experiments.report import render
 from experiments.runner import (RunSpec, compute_seed, finish, load_for_writing, log, plan,
-                                warm)
+                                position_jobs, position_label, warm)
 
 #: The pages at the report's root.
 PAGES = {"index": "index.html", "conventions": "conventions.html"}
@@ -104,39 +104,47 @@ def _run_planned(planned: list, pool, executor, jobs, out, force) -> tuple:
     workers share the whole report; the longest first where there are several workers), then
     each experiment's set written from its seeds. Returns (``{name: Result}``, the
     conventions' measurements where they were made as tasks too, else None)."""
-    every = [job for made in planned for job in made.jobs]
+    # each experiment's seeds, then the runs of its page's explorable lessons: tasks alike
+    parts = [(made, made.jobs, position_jobs(made)) for made in planned]
+    every = [(job, False, job.label) for _made, seeds, _positions in parts for job in seeds] + [
+        (job, True, position_label(made, job)) for made, _seeds, positions in parts
+        for job in positions]
     # one job after the other: the catalogue's order, the one a reader of the log expects
-    order = longest_first(every) if pool.jobs > 1 else list(range(len(every)))
+    order = (longest_first([job for job, *_ in every]) if pool.jobs > 1
+             else list(range(len(every))))
     if every:
         log(f"report: {len(every)} runs to make ({len(planned)} experiments), on "
             f"{executor} with --jobs {jobs}")
-    done = pool.map(compute_seed, [(every[i],) for i in order],
-                    labels=[every[i].label for i in order], log=log,
+    done = pool.map(compute_seed, [every[i][:2] for i in order],
+                    labels=[every[i][2] for i in order], log=log,
                     meanwhile=lambda: load_for_writing(planned))
     outcomes = [None] * len(every)
     for i, outcome in zip(order, done):
         outcomes[i] = outcome
     writes, start = [], 0
-    for made in planned:
-        count = len(made.jobs)
-        writes.append((made, outcomes[start:start + count]))
-        start += count
+    for made, seeds, _positions in parts:
+        writes.append((made, outcomes[start:start + len(seeds)], []))
+        start += len(seeds)
+    for (made, _seeds, positions), write in zip(parts, writes):
+        write[2].extend(outcomes[start:start + len(positions)])
+        start += len(positions)
     if executor != "local" or pool.jobs < 2 or not writes:
         # a Dask cluster's workers may write to another machine's disk: written here
-        return {made.experiment.name: finish(made, seeds, pages=page_writers(made.experiment, out))
-                for made, seeds in writes}, None
+        return {made.experiment.name: finish(made, seeds, pages=page_writers(made.experiment, out),
+                                             explored=explored)
+                for made, seeds, explored in writes}, None
     # Each set — its figures in every language, its page and notebook — is written by the
     # workers too, J at a time: drawing the figures is most of a report's time after its runs;
     # and the conventions, where they are to be measured, first (the longest task).
     lang, todo = i18n.current(), []
     if force or _saved_conventions(out / "conventions", results.code_version()) is None:
         todo.append((("conventions", out, force), "measuring the conventions"))
-    todo += [(("set", made.spec, made.config, made.data, made.jobs, seeds, out, lang),
-              f"writing {made.experiment.name}") for made, seeds in writes]
+    todo += [(("set", made.spec, made.config, made.data, made.jobs, seeds, out, lang, explored),
+              f"writing {made.experiment.name}") for made, seeds, explored in writes]
     done = pool.map(_write, [task for task, _label in todo],
                     labels=[label for _task, label in todo], log=log)
     conventions = done.pop(0) if todo[0][0][0] == "conventions" else None
-    return {made.experiment.name: result for (made, _seeds), result in zip(writes, done)}, \
+    return {made.experiment.name: result for (made, *_), result in zip(writes, done)}, \
         conventions
 
 
@@ -147,15 +155,16 @@ def _write(kind, *args):
     return _conventions(*args) if kind == "conventions" else write_experiment_set(*args)
 
 
-def write_experiment_set(spec, config, data, jobs, outcomes, out, lang):
-    """One planned experiment's set written from its seeds' outcomes (:func:`finish`), its
-    page and notebook in ``lang``: a task a worker can take (an experiment's declaration does
-    not travel between processes; its name does)."""
+def write_experiment_set(spec, config, data, jobs, outcomes, out, lang, explored=None):
+    """One planned experiment's set written from its seeds' outcomes and its explorables'
+    (:func:`finish`), its page and notebook in ``lang``: a task a worker can take (an
+    experiment's declaration does not travel between processes; its name does)."""
     from experiments.runner import Plan
 
     with i18n.language(lang):
         made = Plan(spec, registry.get(spec.experiment), config, data, jobs)
-        return finish(made, outcomes, pages=page_writers(made.experiment, out))
+        return finish(made, outcomes, pages=page_writers(made.experiment, out),
+                      explored=explored)
 
 
 def page_writers(experiment, out) -> list:
