@@ -148,20 +148,31 @@ def run(spec: RunSpec, *, jobs=1, executor: str = "local", scheduler=None, pages
     (:mod:`experiments.explore`) computed too. The results do not depend on ``jobs`` or the
     executor."""
     parallel.check(executor, jobs, scheduler)            # before torch or the data is loaded
-    # The workers start (PyTorch imported, the data loaded, in each) while this process plans.
-    with parallel.workers(executor, jobs, scheduler, tasks=_task_count(spec, explore),
-                          warm=(warm, (spec.backends, spec.device, spec.experiment,
-                                       spec.profile, spec.sets, spec.data_dir))) as pool:
-        made = plan(spec)
-        # the page's explorable lessons' runs are tasks too, beside the seeds'
-        positions = position_jobs(made, explore)
-        outcomes = pool.map(compute_seed, [(job,) for job in made.jobs]
-                            + [(job, True) for job in positions],
-                            labels=[job.label for job in made.jobs]
-                            + [position_label(made, job) for job in positions], log=log,
-                            meanwhile=lambda: load_for_writing([made]))
-    seeds = len(made.jobs)
-    return finish(made, outcomes[:seeds], pages, explore=explore, explored=outcomes[seeds:])
+    early = []
+    try:
+        # The workers start (PyTorch imported, the data loaded, in each) while this process
+        # plans.
+        with parallel.workers(executor, jobs, scheduler, tasks=_task_count(spec, explore),
+                              warm=(warm, (spec.backends, spec.device, spec.experiment,
+                                           spec.profile, spec.sets, spec.data_dir))) as pool:
+            made = plan(spec)
+            # The page's explorable lessons' runs are tasks too, beside the seeds'. The
+            # figures, drawn from the seeds alone, are drawn here once the seeds are done while
+            # the lessons' runs go on (in this process's turn: between its tasks, or as it
+            # waits for the last).
+            positions, seeds = position_jobs(made, explore), len(made.jobs)
+            outcomes = pool.map(
+                compute_seed, [(job,) for job in made.jobs] + [(job, True) for job in positions],
+                labels=[job.label for job in made.jobs]
+                + [position_label(made, job) for job in positions], log=log,
+                meanwhile=lambda: load_for_writing([made]),
+                ready=(seeds, lambda done: early.append(Drawn(made, done))) if positions
+                else None)
+        return finish(made, outcomes[:seeds], pages, explore=explore, explored=outcomes[seeds:],
+                      drawn=early[0] if early else None)
+    finally:
+        for drawn in early:
+            drawn.discard()
 
 
 def position_jobs(made: "Plan", explore: bool = True) -> list:
@@ -278,18 +289,73 @@ def _compute_seed(job: Job) -> Outcome:
                    parity, english, words, results.resolved_device(job))
 
 
+def combine(outcomes: list) -> tuple[list, dict]:
+    """The seeds' results (in seed order) and the run's: a single seed's own, several seeds'
+    combined (:mod:`experiments.parallel.seeds`)."""
+    per_seed = [o.results for o in outcomes]
+    return per_seed, seeds_mod.median_results(per_seed) if len(per_seed) > 1 else per_seed[0]
+
+
+def draw_figures(made: Plan, per_seed: list, combined: dict, folder) -> tuple[list, dict]:
+    """A run's figures drawn into ``folder``: the English files, and each other language's
+    beside them (NAME.<lang>.png) — ``([files], {lang: [files]})``, as
+    :func:`results.write_set` takes them."""
+    from experiments import plotting
+
+    experiment, name = made.experiment, made.experiment.name
+
+    def draw_in():
+        figures = list(experiment.plot(combined, made.config, folder))
+        if len(per_seed) > 1:
+            figures += seeds_mod.plot_spread(per_seed, folder, f"{name}-seeds", name)
+        return figures
+
+    with i18n.language("en"):
+        english = draw_in()
+    others = {}
+    for lang in i18n.figure_languages()[1:]:
+        with i18n.language(lang), plotting.fonts():
+            others[lang] = draw_in()
+    return english, others
+
+
+class Drawn:
+    """A run's figures drawn ahead (:func:`run`: by this process once its seeds are done, while
+    workers compute the lessons' runs), in a folder of their own until :func:`finish` copies
+    them into the set it writes; :meth:`discard` removes that folder."""
+
+    def __init__(self, made: Plan, outcomes: list):
+        import tempfile
+
+        self.folder = Path(tempfile.mkdtemp(prefix=f"npref-{made.experiment.name}-figures-"))
+        self.files = draw_figures(made, *combine(outcomes), self.folder)
+
+    def into(self, folder) -> tuple[list, dict]:
+        import shutil
+
+        english, others = self.files
+        for name in [*english, *(f for files in others.values() for f in files)]:
+            shutil.copyfile(self.folder / name, Path(folder) / name)
+        return self.files
+
+    def discard(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def finish(made: Plan, outcomes: list, pages=(), explore: bool = True,
-           explored: list | None = None) -> Result:
+           explored: list | None = None, drawn: Drawn | None = None) -> Result:
     """The result of a planned run from its seeds' outcomes (in seed order), written as one set;
     a single seed's result is that seed's, several seeds' are combined
     (:mod:`experiments.parallel.seeds`). With ``explore``, the experiment's explorable lessons
     are stored in it: from ``explored``, the outcomes of :func:`position_jobs` (in its order)
-    where the executor computed them beside the seeds, else computed here."""
+    where the executor computed them beside the seeds, else computed here. ``drawn``: its
+    figures, drawn already from these outcomes (else drawn here)."""
     spec, experiment, config = made.spec, made.experiment, made.config
     name = experiment.name
-    per_seed = [o.results for o in outcomes]
+    per_seed, combined = combine(outcomes)
     several = len(outcomes) > 1
-    combined = seeds_mod.median_results(per_seed) if several else per_seed[0]
     first = outcomes[0]
 
     def table_in(lang):
@@ -334,23 +400,10 @@ def finish(made: Plan, outcomes: list, pages=(), explore: bool = True,
             experiment, config, spec.sets, combined, result.parity.as_dict(), words, run_at,
             log=log)))
 
-    def draw_in(folder):
-        figures = list(experiment.plot(combined, config, folder))
-        if several:
-            figures += seeds_mod.plot_spread(per_seed, folder, f"{name}-seeds", name)
-        return figures
-
     def draw(folder):
-        """The English figures, and each other language's beside them (NAME.<lang>.png)."""
-        from experiments import plotting
-
-        with i18n.language("en"):
-            english = draw_in(folder)
-        others = {}
-        for lang in i18n.figure_languages()[1:]:
-            with i18n.language(lang), plotting.fonts():
-                others[lang] = draw_in(folder)
-        return english, others
+        if drawn is not None:                       # drawn while the lessons' runs computed
+            return drawn.into(folder)
+        return draw_figures(made, per_seed, combined, folder)
 
     result = results.write_set(spec.out / name, result, draw, pages)
     _log_parity(name, result.parity)

@@ -158,6 +158,8 @@ def test_the_positions_are_the_executor_s_tasks_with_the_same_results(tmp_path, 
         for job in positions:
             assert f"done {runner.position_label(made, job)};" in err, err
     assert stored[1]["explore"] == stored[2]["explore"]
+    # the figures: with --jobs 2 drawn ahead, while the workers computed the lesson's runs
+    assert stored[1]["figure_sha256"] == stored[2]["figure_sha256"]
     assert len(stored[1]["explore"]["lessons"][0]["points"]) == len(positions)
 
 

@@ -177,6 +177,34 @@ def test_every_worker_warms_once_before_its_tasks_and_meanwhile_runs_here(tmp_pa
     assert here == [os.getpid()]
 
 
+@pytest.mark.parametrize("executor, jobs", [("local", 1), ("local", 2), ("dask", 2)])
+def test_ready_is_called_here_once_with_the_first_results_while_the_rest_run(executor, jobs):
+    """``ready=(n, then)``: ``then`` gets the first n results, once, in this process, as soon
+    as they are in, not once the slow tasks after them are done (a run's figures, drawn while
+    its lessons' runs compute)."""
+    import time
+
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    tasks = [(0, 0.0), (1, 0.0)] + [(i, 0.4) for i in range(2, 6)]   # then 1.6 s of tasks
+    called = []
+    with parallel.workers(executor, jobs, None, tasks=len(tasks)) as pool:
+        if executor == "local" and jobs > 1:
+            pool.pool.submit(parallel.probe, 0).result()            # its worker started
+        out = pool.map(parallel.probe, tasks, log=lambda m: None, ready=(
+            2, lambda first: called.append((first, os.getpid(), time.perf_counter()))))
+        returned = time.perf_counter()
+    assert [r["value"] for r in out] == list(range(6))
+    ((first, pid, when),) = called
+    assert first == out[:2] and pid == os.getpid()
+    assert returned - when > 0.2, returned - when       # not once the slow ones are done
+    # asked for no more results than the tasks have: all of them, once
+    with parallel.workers("local", 1, None, tasks=1) as pool:
+        pool.map(parallel.probe, tasks[:1], log=lambda m: None,
+                 ready=(1, lambda first: called.append(first)))
+    assert called[1] == [{"value": 0, "pid": os.getpid()}]
+
+
 def test_a_warm_up_that_fails_does_not_fail_the_tasks():
     with parallel.workers("local", 2, None, tasks=2, warm=(note_pid, ("/no/such/folder",))) as pool:
         out = pool.map(parallel.probe, TASKS[:2], log=lambda m: None)

@@ -134,8 +134,10 @@ def workers(executor: str = "local", jobs=1, scheduler=None, *, tasks: int | Non
             warm=None):
     """The executor's workers, started as the block begins, so that their start — a process,
     Python, PyTorch and the data loaded in each — runs while this process plans the run
-    (``pool.map(fn, tasks, labels=…, log=…, meanwhile=…)`` in the block runs the tasks,
-    calling ``meanwhile()`` here once they are handed out). ``tasks``: how many
+    (``pool.map(fn, tasks, labels=…, log=…, meanwhile=…, ready=…)`` in the block runs the
+    tasks, calling ``meanwhile()`` here once they are handed out and, with ``ready=(n,
+    then)``, ``then(results of the first n tasks)`` here as soon as those are done and this
+    process is free, while the others run). ``tasks``: how many
     there will be, at most (no more workers than tasks). ``warm``: ``(function, args)``, a
     module-level function every worker calls once as it starts (:func:`start_worker`), its
     errors ignored — what it loads is what the tasks would load first. A block that raises
@@ -163,12 +165,13 @@ class _InProcess:
 
     jobs = 1
 
-    def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None) -> list:
-        progress, out = _Progress(labels, len(tasks), log), []
+    def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None, ready=None) -> list:
+        progress, out, ready = _Progress(labels, len(tasks), log), [], _Ready(ready)
         for i, task in enumerate(tasks):
             progress.started([i])
             out.append(fn(*task))
             progress.finished(i)
+            ready.check(out, range(i + 1, len(tasks)))
         return out
 
     def close(self, abort: bool = False) -> None:
@@ -190,6 +193,27 @@ def _ready() -> None:
     """A task that does nothing: submitting one per worker starts every worker at once."""
 
 
+class _Ready:
+    """``ready=(n, then)`` of a map: ``then(results[:n])``, called once, here, as soon as the
+    first ``n`` tasks are done (None: nothing to call)."""
+
+    def __init__(self, ready):
+        self.count, self.then = ready if ready is not None else (0, None)
+
+    def due(self, left) -> bool:
+        """Whether ``then`` is still to be called and the first ``n`` tasks are done
+        (``left``: the indices of the tasks not done)."""
+        return self.then is not None and not any(i < self.count for i in left)
+
+    def call(self, out) -> None:
+        then, self.then = self.then, None
+        then(out[:self.count])
+
+    def check(self, out, left) -> None:
+        if self.due(left):
+            self.call(out)
+
+
 class _Processes:
     """``jobs=J``: J tasks at a time — this process and J − 1 worker processes (started with
     ``spawn``, kept for every task of the run) take them in turn from one queue. This process
@@ -206,13 +230,21 @@ class _Processes:
         for _ in range(jobs - 1):
             self.pool.submit(_ready)
 
-    def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None) -> list:
+    def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None, ready=None) -> list:
         import collections
         import threading
 
         progress, out = _Progress(labels, len(tasks), log), [None] * len(tasks)
         waiting, running, lock = collections.deque(range(len(tasks))), {}, threading.Lock()
-        failed = []
+        failed, ready, finished = [], _Ready(ready), threading.Event()
+
+        def check_ready():
+            """``ready``'s call, here, once its tasks are done (not under the lock: it is
+            work of this process's, while the workers go on)."""
+            with lock:
+                due = ready.due(progress.left)
+            if due:
+                ready.call(out)
 
         def take():
             with lock:
@@ -248,6 +280,7 @@ class _Processes:
                         else:
                             out[i] = future.result()
                             progress.finished(i)
+                finished.set()
 
         feeder = threading.Thread(target=feed, name="feed-workers", daemon=True)
         progress.started(list(range(min(self.jobs, len(tasks)))))
@@ -257,10 +290,16 @@ class _Processes:
                 out[i] = fn(*tasks[i])
                 with lock:
                     progress.finished(i)
+                check_ready()
             _meanwhile(meanwhile)
+            while ready.then is not None and feeder.is_alive() and not failed:
+                check_ready()                       # as the workers finish the first tasks
+                finished.wait(0.05)
+                finished.clear()
             feeder.join()
             if failed:
                 raise failed[0]                     # a worker's error, raised here
+            check_ready()
         except BaseException:
             with lock:
                 waiting.clear()
@@ -322,11 +361,11 @@ class _Dask:
         except Exception:       # only a head start: a task meets whatever went wrong itself
             pass
 
-    def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None) -> list:
+    def map(self, fn, tasks, *, labels=None, log=None, meanwhile=None, ready=None) -> list:
         from distributed import as_completed
         from distributed.comm import CommClosedError
 
-        progress = _Progress(labels, len(tasks), log)
+        progress, ready = _Progress(labels, len(tasks), log), _Ready(ready)
         # pure=False: every task runs, even two with equal arguments (timings are per run).
         futures = [self.client.submit(fn, *task, pure=False, key=f"{progress.labels[i]}-{i}")
                    for i, task in enumerate(tasks)]
@@ -339,6 +378,7 @@ class _Dask:
                 i = index[future.key]
                 out[i] = future.result()
                 progress.finished(i)
+                ready.check(out, progress.left)
         except (concurrent.futures.CancelledError, CommClosedError) as error:
             where = self.scheduler or "this machine's LocalCluster"
             raise ExecutorLost(f"the Dask cluster ({where}) went away mid-run "
