@@ -127,40 +127,100 @@ def _consistent(folder: Path) -> None:
     assert page.strip() and f"seed {m['seed']}" in page
 
 
+#: A process that imports what the command line loads (PyTorch, matplotlib, the catalogue) once,
+#: then forks a child for each command it reads (JSON argv on a line), says the child's pid and
+#: then its exit status: each killed process starts at its command's work, not at 2–3 s of
+#: imports that write nothing. Nothing in it has started a thread before it forks.
+_FORKER = r"""
+import json, os, sys
+import experiments.cli, experiments.report.building, matplotlib.pyplot, torch
+for line in sys.stdin:
+    argv = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        status = 1
+        try:
+            status = experiments.cli.main(argv)
+        finally:
+            os._exit(status)
+    print(pid, flush=True)
+    print(os.waitpid(pid, 0)[1], flush=True)
+"""
+
+
+class _Forker:
+    def __init__(self, env):
+        self.process = subprocess.Popen([sys.executable, "-c", _FORKER], env=env, cwd=ROOT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.pending = b""
+
+    def _line(self, timeout=None) -> str | None:
+        """The forker's next line, or None if none comes within ``timeout`` seconds."""
+        import select
+
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+            if not ready:
+                return None
+            chunk = os.read(self.process.stdout.fileno(), 4096)
+            assert chunk, "the forker ended"
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return line.decode()
+
+    def start(self, argv) -> int:
+        self.process.stdin.write((json.dumps(argv) + "\n").encode())
+        self.process.stdin.flush()
+        return int(self._line())
+
+    def ended(self, timeout=None) -> int | None:
+        """The command's wait status once it ends within ``timeout`` seconds, else None."""
+        line = self._line(timeout)
+        return None if line is None else int(line)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(30)
+
+
 @pytest.mark.slow
 def test_killed_at_random_moments_never_leaves_a_mixed_or_empty_page(tmp_path):
     """SIGKILL ``run`` (over an existing set) and ``report`` at random moments, then check every
     page that exists is whole and true to its metrics, and that ``report`` still finishes."""
     out = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "experiments"]
-    subprocess.run([*command, "run", "optimizer-paths", "--out", str(out)], env=env, cwd=ROOT,
-                   check=True, capture_output=True)
-    # The conventions page measured already (its own tests measure it), so that the kills land
-    # in the writing of the experiments' sets and pages, which this test is about, and not in
-    # 25 s of measuring the conventions.
-    copy_conventions(out)
-    rng, killed = random.Random(0), []
-    for attempt in range(8):
-        what = (["run", "optimizer-paths", "--seed", str(attempt + 1)] if attempt % 2 == 0
-                else ["report", "--only", "optimizer-paths", "breast-cancer-init"])
-        process = subprocess.Popen([*command, *what, "--out", str(out)], env=env, cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:                      # killed at a random moment, unless it finished before
-            process.wait(timeout=rng.uniform(0.5, 6.0))
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            killed.append(what[0])
-        for name in ("optimizer-paths", "breast-cancer-init"):
-            if (out / name).exists():
-                _consistent(out / name)
-        for page in out.glob("*.html"):
-            assert page.read_text().strip(), f"{page.name} is empty after a kill"
-    print("killed:", killed)
-    assert "run" in killed and "report" in killed, killed     # the kills are not all misses
-    done = subprocess.run([*command, "report", "--only", "optimizer-paths", "breast-cancer-init",
-                           "--out", str(out)], env=env, cwd=ROOT, capture_output=True, text=True)
+    forker = _Forker({**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        forker.start(["run", "optimizer-paths", "--out", str(out)])
+        assert forker.ended() == 0
+        # The conventions page measured already (its own tests measure it), so that the kills
+        # land in the writing of the experiments' sets and pages, which this test is about, and
+        # not in 25 s of measuring the conventions.
+        copy_conventions(out)
+        rng, killed = random.Random(0), []
+        for attempt in range(8):
+            what = (["run", "optimizer-paths", "--seed", str(attempt + 1)] if attempt % 2 == 0
+                    else ["report", "--only", "optimizer-paths", "breast-cancer-init"])
+            pid = forker.start([*what, "--out", str(out)])
+            # killed at a random moment, unless it finished before
+            if forker.ended(timeout=rng.uniform(0.2, 4.0)) is None:
+                os.kill(pid, signal.SIGKILL)
+                assert forker.ended() is not None
+                killed.append(what[0])
+            for name in ("optimizer-paths", "breast-cancer-init"):
+                if (out / name).exists():
+                    _consistent(out / name)
+            for page in out.glob("*.html"):
+                assert page.read_text().strip(), f"{page.name} is empty after a kill"
+        assert "run" in killed and "report" in killed, killed   # the kills are not all misses
+    finally:
+        forker.close()
+    done = subprocess.run([sys.executable, "-m", "experiments", "report", "--only",
+                           "optimizer-paths", "breast-cancer-init", "--out", str(out)],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+                          capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     for name in ("optimizer-paths", "breast-cancer-init"):
         _consistent(out / name)
