@@ -5,6 +5,7 @@ Each experiment runs here on a sliver of its quick profile (a few epochs or iter
 themselves are what ``make report`` runs.
 """
 
+import itertools
 import json
 import math
 import re
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from experiments import explore, results
+from experiments import explore, results, runner
 from experiments.cli import main
 from experiments.registry import all_experiments
+from experiments.report import render
 
 CATALOGUE_NAMES = [
     "optimizer-paths", "optimizer-mnist", "init-histograms", "init-mnist", "batchnorm-mnist",
@@ -26,8 +28,8 @@ CATALOGUE_NAMES = [
 #: And the lecture as written beside the correct rules (docs/lecture.md).
 CATALOGUE = CATALOGUE_NAMES + ["lecture-errata", "lr-schedule"]
 
-#: The experiments whose explorable lessons tests/test_explore.py and test_report.py compute.
-EXPLORED_ELSEWHERE = ("optimizer-paths", "init-histograms")
+#: The experiment whose explorable lesson tests/test_explore.py and test_report.py compute whole.
+EXPLORED_ELSEWHERE = ("optimizer-paths",)
 
 #: Enough to run every code path, little enough for CI.
 SLIVERS = {
@@ -70,8 +72,8 @@ def test_the_catalogue_is_the_specs(capsys):
 def test_every_experiment_runs_on_both_backends_and_agrees(tmp_path, name, monkeypatch):
     # every experiment's figures in every language: a glyph missing from a Korean figure fails
     monkeypatch.setenv("NPREF_FIGURE_LANGUAGES", "en,ko")
-    # and the explorable lessons at the sliver — but optimizer-paths' and init-histograms',
-    # which tests/test_explore.py and the report's tests run whole
+    # and the explorable lessons at the sliver — but optimizer-paths', which
+    # tests/test_explore.py and the report's tests run whole
     monkeypatch.setenv("NPREF_EXPLORE", "0" if name in EXPLORED_ELSEWHERE else "1")
     args = ["run", name, "--backend", "both", "--device", "cpu", "--out", str(tmp_path)]
     for item in SLIVERS.get(name, []):
@@ -221,3 +223,88 @@ def test_a_page_title_names_the_network_that_ran():
         experiment = registry.get(name)
         assert "30-10-1" in experiment.description_for()
         assert "30-20-1" in experiment.description_for({**experiment.defaults, "units": 20})
+
+
+# -- the explorable lessons (docs/explore.md) on the runs above ---------------------------------
+
+BOTH = ("numpy", "torch")
+
+
+def _chromium():
+    from tests.test_report import _chromium as find
+
+    return find()
+
+
+def test_a_lesson_over_the_run_s_own_parts_draws_them(tmp_path, monkeypatch):
+    """init-histograms' sliders pick among the run's own histograms: each position draws the
+    counts the run computed, on both backends, with the parity of those values."""
+    monkeypatch.setenv("NPREF_EXPLORE", "1")
+    assert SLIVERS["init-histograms"] == ["n_inputs=50"]
+    metrics = json.loads((_sliver_run("init-histograms", tmp_path) / "metrics.json").read_text())
+    (lesson,) = metrics["explore"]["lessons"]
+    assert lesson["values"] == [["std=1", "std=0.01", "Xavier (book)", "He"],
+                                ["sigmoid", "tanh", "relu"]]
+    outcome = runner.compute_seed(runner.Job("init-histograms", "quick", 0, ("n_inputs=50",),
+                                             "cpu", None, BOTH))
+    for i, init in enumerate(lesson["values"][0]):
+        for j, activation in enumerate(lesson["values"][1]):
+            point = lesson["points"][i * 3 + j]
+            for backend in BOTH:
+                counts = outcome.results[backend].extra[f"{init}/{activation}"]
+                assert [line["y"] for line in point["lines"][backend]] == [
+                    explore._round(c) for c in counts]
+            assert point["parity"] == {"max_rel_diff": 0.0, "tolerance": 1e-12, "passed": True}
+
+
+#: Every lesson but optimizer-paths' (the report's browser test moves its sliders), at a
+#: sliver of its run: the catalogue test's run.
+SLIVERED = [lesson.experiment for lesson in explore.LESSONS
+            if lesson.experiment != "optimizer-paths"]
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine")
+@pytest.mark.parametrize("name", SLIVERED)
+def test_every_slider_of_every_lesson_redraws_its_stored_setting_in_a_browser(name, tmp_path,
+                                                                                monkeypatch):
+    """Each lesson's page in Chromium: every position of its sliders draws that position's
+    stored lines on both backends (curves, steps, a log axis), its parity and its claims."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    monkeypatch.setenv("NPREF_EXPLORE", "1")
+    folder = _sliver_run(name, tmp_path)
+    stored = json.loads((folder / "metrics.json").read_text())
+    (lesson,) = stored["explore"]["lessons"]
+    sizes = [len(v) for v in lesson["values"]]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((folder / "index.html").as_uri())
+            section = page.locator("section.explore")
+            sliders = section.locator("input.explore-slider")
+            assert sliders.count() == len(sizes)
+            for index, at in enumerate(itertools.product(*[range(n) for n in sizes])):
+                for k, value in enumerate(at):
+                    sliders.nth(k).evaluate("(e, v) => { e.value = v; "
+                                            "e.dispatchEvent(new Event('input')); }", value)
+                assert section.get_attribute("data-point") == str(index)
+                point = lesson["points"][index]
+                if "stopped" in point:
+                    assert point["stopped"] in section.locator(".explore-stopped").inner_text()
+                    continue
+                drawn = section.locator("polyline").evaluate_all(
+                    "ls => ls.map(l => [l.dataset.backend, JSON.parse(l.dataset.x), "
+                    "JSON.parse(l.dataset.y)])")
+                assert drawn == [[b, line["x"], line["y"]] for b in BOTH
+                                 for line in point["lines"][b]], at
+                assert render.sci(point["parity"]["max_rel_diff"]) in section.locator(
+                    ".explore-parity").inner_text()
+                claims = section.locator(".explore-claims li").all_inner_texts()
+                assert [c.split(" ")[0] for c in claims] == [
+                    "✓" if all(f["reproduced"].values()) else "✗"
+                    for f in point["findings"]["en"]], at
+            assert errors == []
+        finally:
+            browser.close()

@@ -1,7 +1,6 @@
 """The explorable lessons (experiments/explore.py, docs/explore.md): every position of a page's
 sliders computed on both backends when the set is written, stored in metrics.json and shown."""
 
-import itertools
 import json
 
 import numpy as np
@@ -85,26 +84,6 @@ def test_each_position_is_a_run_of_its_own_on_both_backends(paths):
         zigzag = point["findings"]["en"][0]["reproduced"]
         # the page's "try this": it zigzags between 0.5 and 1.0 only (the claim ✓)
         assert zigzag == {b: 0.5 < lr <= 1.0 for b in BOTH}, (lr, zigzag)
-
-
-def test_a_lesson_over_the_run_s_own_parts_draws_them(tmp_path):
-    """init-histograms' sliders pick among the run's own histograms: each position draws the
-    counts the run computed, on both backends, with the parity of those values."""
-    assert main(["run", "init-histograms", "--set", "n_inputs=50", "--out", str(tmp_path)]) == 0
-    metrics = json.loads((tmp_path / "init-histograms" / "metrics.json").read_text())
-    (lesson,) = metrics["explore"]["lessons"]
-    assert lesson["values"] == [["std=1", "std=0.01", "Xavier (book)", "He"],
-                                ["sigmoid", "tanh", "relu"]]
-    outcome = runner.compute_seed(runner.Job("init-histograms", "quick", 0, ("n_inputs=50",),
-                                             "cpu", None, BOTH))
-    for i, init in enumerate(lesson["values"][0]):
-        for j, activation in enumerate(lesson["values"][1]):
-            point = lesson["points"][i * 3 + j]
-            for backend in BOTH:
-                counts = outcome.results[backend].extra[f"{init}/{activation}"]
-                assert [line["y"] for line in point["lines"][backend]] == [
-                    explore._round(c) for c in counts]
-            assert point["parity"] == {"max_rel_diff": 0.0, "tolerance": 1e-12, "passed": True}
 
 
 def test_a_setting_that_diverges_is_said_not_drawn():
@@ -214,65 +193,3 @@ def test_npref_explore_is_checked_before_any_work(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("NPREF_EXPLORE", "0")                 # off: a run without them
     assert main(["run", "optimizer-paths", "--out", str(tmp_path)]) == 0
     assert "explore" not in json.loads((tmp_path / "optimizer-paths" / "metrics.json").read_text())
-
-
-def _chromium():
-    from tests.test_report import _chromium as find
-
-    return find()
-
-
-#: Every lesson but optimizer-paths' (the report's browser test moves its sliders), at a
-#: sliver of its run — the catalogue test's settings.
-SLIVERED = [lesson.experiment for lesson in explore.LESSONS
-            if lesson.experiment != "optimizer-paths"]
-
-
-@pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine")
-@pytest.mark.parametrize("name", SLIVERED)
-def test_every_slider_of_every_lesson_redraws_its_stored_setting_in_a_browser(name, tmp_path):
-    """Each lesson's page in Chromium: every position of its sliders draws that position's
-    stored lines on both backends (curves, steps, a log axis), its parity and its claims."""
-    from tests.test_catalogue import SLIVERS
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    args = ["run", name, "--device", "cpu", "--out", str(tmp_path)]
-    for item in SLIVERS.get(name, []):
-        args += ["--set", item]
-    assert main(args) == 0
-    stored = json.loads((tmp_path / name / "metrics.json").read_text())
-    (lesson,) = stored["explore"]["lessons"]
-    sizes = [len(v) for v in lesson["values"]]
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((tmp_path / name / "index.html").as_uri())
-            section = page.locator("section.explore")
-            sliders = section.locator("input.explore-slider")
-            assert sliders.count() == len(sizes)
-            for index, at in enumerate(itertools.product(*[range(n) for n in sizes])):
-                for k, value in enumerate(at):
-                    sliders.nth(k).evaluate("(e, v) => { e.value = v; "
-                                            "e.dispatchEvent(new Event('input')); }", value)
-                assert section.get_attribute("data-point") == str(index)
-                point = lesson["points"][index]
-                if "stopped" in point:
-                    assert point["stopped"] in section.locator(".explore-stopped").inner_text()
-                    continue
-                drawn = section.locator("polyline").evaluate_all(
-                    "ls => ls.map(l => [l.dataset.backend, JSON.parse(l.dataset.x), "
-                    "JSON.parse(l.dataset.y)])")
-                assert drawn == [[b, line["x"], line["y"]] for b in BOTH
-                                 for line in point["lines"][b]], at
-                assert render.sci(point["parity"]["max_rel_diff"]) in section.locator(
-                    ".explore-parity").inner_text()
-                claims = section.locator(".explore-claims li").all_inner_texts()
-                assert [c.split(" ")[0] for c in claims] == [
-                    "✓" if all(f["reproduced"].values()) else "✗"
-                    for f in point["findings"]["en"]], at
-            assert errors == []
-        finally:
-            browser.close()
