@@ -308,3 +308,32 @@ def test_every_slider_of_every_lesson_redraws_its_stored_setting_in_a_browser(na
             assert errors == []
         finally:
             browser.close()
+
+
+def test_the_positions_are_the_executor_s_tasks_with_the_same_results(tmp_path, monkeypatch,
+                                                                       capfd):
+    """`run --jobs 2` hands the lesson's runs to its workers beside the seeds' (one progress
+    line each), draws the figures while they compute, and stores what `--jobs 1` (the catalogue
+    test's run), computing them itself, stores."""
+    name = "breast-cancer-early-stopping"
+    monkeypatch.setenv("NPREF_EXPLORE", "1")
+    monkeypatch.setenv("NPREF_FIGURE_LANGUAGES", "en,ko")          # as the catalogue test's
+    one = json.loads((_sliver_run(name, tmp_path) / "metrics.json").read_text())
+    made = runner.plan(runner.RunSpec(name, sets=tuple(SLIVERS[name]), device="cpu"))
+    positions = runner.position_jobs(made)
+    assert [job.sets[-1] for job in positions] == [
+        f"patience={v}" for v in explore.lessons_for(name)[0].sliders[0].values]
+    assert runner.position_jobs(made, explore=False) == []
+    args = ["run", name, "--device", "cpu", "--jobs", "2", "--out", str(tmp_path / "two")]
+    for item in SLIVERS[name]:
+        args += ["--set", item]
+    capfd.readouterr()
+    assert main(args) == 0
+    err = capfd.readouterr().err
+    for job in positions:
+        assert f"done {runner.position_label(made, job)};" in err, err
+    two = json.loads((tmp_path / "two" / name / "metrics.json").read_text())
+    assert one["explore"] == two["explore"]
+    assert len(one["explore"]["lessons"][0]["points"]) == len(positions)
+    # the figures, every language's: with --jobs 2 drawn ahead, while the workers computed
+    assert one["figure_sha256"] == two["figure_sha256"] and len(one["figure_sha256"]) == 2

@@ -40,6 +40,7 @@ def test_a_dask_local_cluster_gives_the_same_results():
     pytest.importorskip("distributed")
     out = parallel.run_all(parallel.probe, TASKS, executor="dask", jobs=2, log=lambda m: None)
     assert [r["value"] for r in out] == [0, 1, 2, 3] and os.getpid() not in {r["pid"] for r in out}
+    _check_ready("dask", 2)                      # on a cluster of its own, as the executor makes
 
 
 @pytest.mark.parametrize("executor, jobs, scheduler, message", [
@@ -177,15 +178,17 @@ def test_every_worker_warms_once_before_its_tasks_and_meanwhile_runs_here(tmp_pa
     assert here == [os.getpid()]
 
 
-@pytest.mark.parametrize("executor, jobs", [("local", 1), ("local", 2), ("dask", 2)])
-def test_ready_is_called_here_once_with_the_first_results_while_the_rest_run(executor, jobs):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ready_is_called_here_once_with_the_first_results_while_the_rest_run(jobs):
     """``ready=(n, then)``: ``then`` gets the first n results, once, in this process, as soon
     as they are in, not once the slow tasks after them are done (a run's figures, drawn while
-    its lessons' runs compute)."""
+    its lessons' runs compute). Dask's: in the test of its LocalCluster above."""
+    _check_ready("local", jobs)
+
+
+def _check_ready(executor, jobs):
     import time
 
-    if executor == "dask":
-        pytest.importorskip("distributed")
     tasks = [(0, 0.0), (1, 0.0)] + [(i, 0.4) for i in range(2, 6)]   # then 1.6 s of tasks
     called = []
     with parallel.workers(executor, jobs, None, tasks=len(tasks)) as pool:

@@ -8,9 +8,10 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from experiments import i18n
+from experiments import explore, i18n, registry, runner
 from experiments.report import build, render
 
 ONLY = ["optimizer-paths", "breast-cancer-validation"]
@@ -312,7 +313,6 @@ def test_the_explorables_runs_are_tasks_beside_the_seeds_and_reach_their_own_set
     """With the pages' explorable lessons on, their runs are the workers' tasks too (flagged
     as positions, the longest first with the rest), and each set is written with its own
     positions' outcomes, in the lesson's order."""
-    from experiments import explore
     from experiments.report import building
     from experiments.runner import RunSpec, plan, position_jobs
     from tests.conftest import copy_conventions
@@ -347,7 +347,6 @@ def test_the_explorables_runs_are_tasks_beside_the_seeds_and_reach_their_own_set
 
 
 def test_every_experiment_has_a_task_length_for_the_report_order():
-    from experiments import registry
     from experiments.report import building
 
     assert set(building.TASK_SECONDS) == set(registry.all_experiments())
@@ -686,3 +685,77 @@ def test_every_rule_panel_of_the_built_pages_shows_the_code_that_ran(site, site_
                     assert name in shown, f"{where}: calls {name}() without showing it"
             checked += 1
     assert checked >= 2 * 2 * 14, checked          # optimizer-paths' 14 rules, both languages
+
+
+# -- optimizer-paths' explorable lesson (docs/explore.md), as the report above computed it -------
+
+BOTH = ("numpy", "torch")
+
+
+@pytest.fixture(scope="module")
+def paths(site):
+    """optimizer-paths' set as the report wrote it, with its explorable's 45 runs."""
+    return json.loads((site / "optimizer-paths" / "metrics.json").read_text())
+
+
+def _point(lesson: dict, **at) -> dict:
+    """The stored position of ``lesson`` at the slider values ``at`` (row-major order)."""
+    keys = [s.key for s in explore.lessons_for("optimizer-paths")[0].sliders]
+    index = 0
+    for key, values in zip(keys, lesson["values"]):
+        index = index * len(values) + values.index(at[key])
+    return lesson["points"][index]
+
+
+def test_each_position_is_a_run_of_its_own_on_both_backends(paths):
+    """A position holds what a run at its settings computes — both backends' lines, its parity,
+    its findings in every language — and the lines are the book's rule at the slider's rate:
+    SGD's y after k steps is 2·(1 − 2·lr)^k."""
+    (lesson,) = paths["explore"]["lessons"]
+    assert lesson["name"] == "sgd-momentum" and len(lesson["points"]) == 9 * 5
+    for at in ({"lr_sgd": 1.05, "lr_momentum": 0.4}, {"lr_sgd": 0.5, "lr_momentum": 0.02}):
+        point = _point(lesson, **at)
+        sets = tuple(f"{k}={v}" for k, v in at.items())
+        outcome = runner.compute_seed(runner.Job("optimizer-paths", "quick", 0, sets, "cpu", None,
+                                                 BOTH))
+        for backend in BOTH:
+            series = outcome.results[backend].series
+            drawn = {line["label"]["message"]: line for line in point["lines"][backend]}
+            for name in ("SGD", "Momentum"):
+                assert drawn[name]["x"] == explore._round(series[f"{name}.x"])
+                assert drawn[name]["y"] == explore._round(series[f"{name}.y"])
+        assert point["parity"]["max_rel_diff"] == outcome.parity["max_rel_diff"]
+        assert point["parity"]["passed"] is True
+        assert point["findings"]["en"][0]["claim"] == outcome.findings[0].claim
+        assert point["findings"]["ko"][0]["measured"] == outcome.translated["ko"][0].measured
+    for i, lr in enumerate(lesson["values"][0]):
+        point = _point(lesson, lr_sgd=lr, lr_momentum=0.1)
+        for backend in BOTH:
+            y = np.array(point["lines"][backend][0]["y"])
+            expected = 2 * (1 - 2 * lr) ** np.arange(31)
+            np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-12)
+        zigzag = point["findings"]["en"][0]["reproduced"]
+        # the page's "try this": it zigzags between 0.5 and 1.0 only (the claim ✓)
+        assert zigzag == {b: 0.5 < lr <= 1.0 for b in BOTH}, (lr, zigzag)
+
+
+def test_the_page_holds_the_sliders_the_data_and_a_table_without_javascript(paths):
+    from experiments.results import from_json
+
+    result = from_json(paths)
+    experiment = registry.get("optimizer-paths")
+    (x,) = render.explorables(result, result.config)
+    assert [s["values"] for s in x["sliders"]] == [
+        ["0.1", "0.3", "0.5", "0.7", "0.9", "0.95", "1", "1.02", "1.05"],
+        ["0.02", "0.05", "0.1", "0.2", "0.4"]]
+    assert [s["start"] for s in x["sliders"]] == [5, 2]             # the run's own 0.95 and 0.1
+    data = json.loads(str(x["data"]).replace("<\\/", "</"))
+    assert len(data["points"]) == len(x["rows"]) == 45
+    page = render.render_experiment(result, experiment)
+    assert page.count('class="explore-slider"') == 2 and "<details>" in page
+    assert 'src="http' not in page and "<script src" not in page      # nothing fetched
+    with i18n.language("ko"):
+        (ko,) = render.explorables(result, result.config)
+    assert ko["title"] != x["title"] and "학습률" in ko["sliders"][0]["label"]
+    assert json.loads(str(ko["data"]).replace("<\\/", "</"))["points"][0]["findings"][0][
+        "claim"] == paths["explore"]["lessons"][0]["points"][0]["findings"]["ko"][0]["claim"]
