@@ -190,6 +190,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="CPU batch sizes (default: 128 1024)")
     p.add_argument("--dtype", nargs="+", choices=("float32", "float64"),
                    default=["float32", "float64"], help="dtypes (default: both)")
+    p.add_argument("--gemm-size", type=int, default=4096, metavar="N",
+                   help="the GEMM's matrices, N×N float32 (default: 4096; a smaller one for a "
+                        "quick check: its throughput is lower than a large product's)")
     p.add_argument("--floor", action="store_true",
                    help="instead: time each experiment's PyTorch side (its quick profile, or "
                         "--profile) with torchref and with a plain hand-written PyTorch loop of "
@@ -318,6 +321,8 @@ def _bench(args) -> int:
         raise ConfigError(f"--warmup must be an int >= 0, got {args.warmup}")
     if any(b < 1 for b in args.batch):
         raise ConfigError(f"--batch must be ints >= 1, got {args.batch}")
+    if not 16 <= args.gemm_size <= 16384:
+        raise ConfigError(f"--gemm-size must be an int from 16 to 16384, got {args.gemm_size}")
     try:
         atomic.check_out(args.out)
     except ValueError as error:
@@ -326,6 +331,7 @@ def _bench(args) -> int:
         return _bench_floor(args)
     result = bench.run(out=args.out, rounds=args.rounds, warmup=args.warmup, blocks=args.blocks,
                        steps=args.steps, batches=args.batch, dtypes=args.dtype,
+                       gemm_size=args.gemm_size,
                        log=lambda m: print(m, file=sys.stderr, flush=True))
     page = bench.write_page(result, args.out)
     print("\n".join(bench.table(result)))

@@ -10,8 +10,10 @@ from experiments.cli import main
 
 
 def test_bench_writes_json_and_a_page(tmp_path, capsys):
+    # a 512² GEMM: the 4096² default's products take most of a test's time here
     assert main(["bench", "--out", str(tmp_path), "--rounds", "1", "--blocks", "1",
-                 "--steps", "2", "--warmup", "1", "--batch", "128", "--dtype", "float32"]) == 0
+                 "--steps", "2", "--warmup", "1", "--batch", "128", "--dtype", "float32",
+                 "--gemm-size", "512"]) == 0
     captured = capsys.readouterr()
     out = captured.out
     assert "machine float32 GEMM" in out and "npref cpu batch 128 float32" in out
@@ -23,6 +25,7 @@ def test_bench_writes_json_and_a_page(tmp_path, capsys):
     impls = {r["impl"] for r in result["rows"]}
     assert impls == {"npref", "torchref", "pytorch", "pytorch-fused"}
     assert result["machine_gflops"] > 0 and result["params"] == 109_810
+    assert result["gemm_size"] == 512 and "GEMM float32 512²" in result["raw"]
     for row in result["rows"]:
         assert row["ms"] > 0 and row["gflops"] > 0 and row["vs_pytorch"] > 0
         # every step beside its own matrix products, timed in the same rounds
@@ -30,13 +33,16 @@ def test_bench_writes_json_and_a_page(tmp_path, capsys):
     assert "÷ products" in out and "products numpy cpu batch 128" not in out
     page = (tmp_path / "bench" / "index.html").read_text()
     assert "plain PyTorch eager loop" in page and 'src="bench.png"' in page
-    assert "÷ products" in page
+    assert "÷ products" in page and "GEMM (512², each library" in page
     assert (tmp_path / "bench" / "bench.png").stat().st_size > 5000
 
 
 def test_bench_refuses_bad_arguments(tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), "--rounds", "0"]) == 2
     assert "--rounds must be an int >= 1" in capsys.readouterr().err
+    assert main(["bench", "--out", str(tmp_path), "--gemm-size", "8"]) == 2
+    assert "--gemm-size must be an int from 16 to 16384, got 8" in capsys.readouterr().err
+    assert not (tmp_path / "bench").exists()
 
 
 def test_cuda_rows_sit_beside_the_cpu_rows_each_against_its_own_gemm(tmp_path):
@@ -45,7 +51,7 @@ def test_cuda_rows_sit_beside_the_cpu_rows_each_against_its_own_gemm(tmp_path):
     from experiments.bench import CUDA_BATCHES, configs, label, plot, summarize
 
     todo = configs(("cpu", "cuda"), (128,), ("float32",))
-    assert {"impl": "gemm", "device": "cuda"} in todo
+    assert {"impl": "gemm", "n": 4096, "device": "cuda"} in todo
     cuda_rows = [c for c in todo if c.get("device") == "cuda" and c["impl"] != "gemm"]
     assert sorted({c["batch"] for c in cuda_rows}) == list(CUDA_BATCHES) == [1024, 2048, 4096,
                                                                              8192]

@@ -66,9 +66,14 @@ CUDA_BATCHES = (1024, 2048, 4096, 8192)
 FLOAT32_MATMUL = "full float32: TF32 off (CUDA), bf16 off (oneDNN)"
 
 
-def configs(device_kinds=("cpu",), batches=(128, 1024), dtypes=("float32", "float64")):
-    out = [{"impl": "gemm"}] + [{"impl": "gemm", "device": d} for d in device_kinds
-                                if d != "cpu"]
+#: The GEMM's matrices: GEMM_SIZE × GEMM_SIZE float32 (``bench --gemm-size``).
+GEMM_SIZE = 4096
+
+
+def configs(device_kinds=("cpu",), batches=(128, 1024), dtypes=("float32", "float64"),
+            gemm_size=GEMM_SIZE):
+    out = [{"impl": "gemm", "n": gemm_size}] + [{"impl": "gemm", "n": gemm_size, "device": d}
+                                                for d in device_kinds if d != "cpu"]
     for device in device_kinds:
         for batch in (batches if device == "cpu" else CUDA_BATCHES):
             for dtype in (dtypes if device == "cpu" else ("float32",)):
@@ -84,8 +89,8 @@ def configs(device_kinds=("cpu",), batches=(128, 1024), dtypes=("float32", "floa
 
 def label(c: dict) -> str:
     if c["impl"] == "gemm":
-        return "GEMM float32 4096²" + (f" {c['device']}" if c.get("device", "cpu") != "cpu"
-                                       else "")
+        return f"GEMM float32 {c.get('n', GEMM_SIZE)}²" + (
+            f" {c['device']}" if c.get("device", "cpu") != "cpu" else "")
     if c["impl"] == "products":
         return f"products {c['lib']} {c['device']} batch {c['batch']} {c['dtype']}"
     return f"{c['impl']} {c['device']} batch {c['batch']} {c['dtype']}"
@@ -144,7 +149,7 @@ class _Worker:
 
 
 def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128, 1024),
-        dtypes=("float32", "float64"), log=print) -> dict:
+        dtypes=("float32", "float64"), gemm_size=GEMM_SIZE, log=print) -> dict:
     """Measure every configuration; write ``OUT/bench/bench.json``."""
     try:
         import torch
@@ -154,7 +159,8 @@ def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128,
         cuda, threads = False, None
     started = time.perf_counter()
     load_before = _load()
-    todo = configs(("cpu", "cuda") if cuda else ("cpu",), tuple(batches), tuple(dtypes))
+    todo = configs(("cpu", "cuda") if cuda else ("cpu",), tuple(batches), tuple(dtypes),
+                   gemm_size)
     log(f"bench: PyTorch float32 matmul in {FLOAT32_MATMUL}; devices: "
         + ("cpu, cuda" if cuda else "cpu (no CUDA device)"))
     log(f"bench: {rounds} round(s) of {len(todo)} configurations; starting the workers "
@@ -182,7 +188,8 @@ def run(*, out="results", rounds=5, warmup=10, blocks=5, steps=20, batches=(128,
     seconds = time.perf_counter() - started
     log(f"bench: done in {seconds:.0f} s")
     result.update({"rounds": rounds, "warmup": warmup, "blocks": blocks, "steps": steps,
-                   "params": PARAMS, "torch_threads": threads, "cpu_count": os.cpu_count(),
+                   "params": PARAMS, "gemm_size": gemm_size, "torch_threads": threads,
+                   "cpu_count": os.cpu_count(),
                    "float32_matmul": FLOAT32_MATMUL, "seconds": seconds,
                    "estimated_seconds": estimate, "noisy_above": NOISY,
                    "load_average": {"before": load_before, "after": load_after}, "raw": raw})
@@ -201,7 +208,7 @@ def _first_turns(todo, workers, warmup, blocks, steps) -> dict:
         answer = workers[worker_of(c)].ask({**c, "reps": 1} if c["impl"] == "gemm" else c,
                                            warmup, 1, min(steps, 5))
         if c["impl"] == "gemm":       # a round: GEMM_REPS products of each library
-            per_turn[label(c)] = sum(GEMM_REPS * 2 * 4096 ** 3 / (1e9 * rate)
+            per_turn[label(c)] = sum(GEMM_REPS * 2 * c["n"] ** 3 / (1e9 * rate)
                                      for rate in answer["gflops"].values())
         else:
             per_turn[label(c)] = answer["seconds_per_step"][0] * (warmup + blocks * steps)

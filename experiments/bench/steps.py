@@ -154,7 +154,7 @@ def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
     from torchref.device import full_float32
     with full_float32():
         if config["impl"] == "gemm":
-            return {"gflops": _gemm(config.get("device", "cpu"),
+            return {"gflops": _gemm(config.get("device", "cpu"), n=config.get("n", 4096),
                                     reps=config.get("reps", GEMM_REPS))}
         return _time(config, warmup, blocks, steps)
 

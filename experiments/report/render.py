@@ -502,4 +502,5 @@ def render_bench(result, extras: tuple = ()) -> str:
     data = {k: result[k] for k in keys}
     # A bench.json from before figures were flagged has rows without flags: none flagged.
     data["rows"] = [{"flags": {}, **row} for row in result["rows"]]
+    data["gemm_size"] = result.get("gemm_size", 4096)       # a bench.json from before: 4096
     return _render("bench.html", depth=1, extras=extras, gemm=gemm, **data)
