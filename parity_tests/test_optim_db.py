@@ -17,14 +17,20 @@ classes npref refuses by design (``npref.optim.REFUSED``: LBFGS, SparseAdam, Muo
 
 Importing ``optim_db`` needs the ``expecttest`` package (a dev dependency), and changes the
 importing process (it forbids setting ``torch.backends`` flags, sets environment variables and
-warning filters for PyTorch's own suite), so the inputs are read in a child process.
+warning filters for PyTorch's own suite), so the inputs are read in a child process — 5 s here,
+in every test process as it collects. For the PyTorch this project pins they are read from
+``optim_db_inputs.json`` beside this file, written from that read (``python -m
+parity_tests.test_optim_db``), and a test reads optim_db again and checks the file holds the same;
+any other PyTorch is read live.
 """
 
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,7 +59,7 @@ sys.stdout.buffer.write(pickle.dumps(out))
 """
 
 
-def inputs() -> dict:
+def read_inputs() -> dict:
     """{dtype name: [(class name, description, kwargs)]} for every input of optim_db, refused
     classes included, read in a child process."""
     done = subprocess.run([sys.executable, "-c", _READ], capture_output=True, check=False)
@@ -63,11 +69,81 @@ def inputs() -> dict:
     return pickle.loads(done.stdout)
 
 
+#: optim_db's inputs as read for one PyTorch version (its ``torch.__version__`` inside).
+SNAPSHOT = Path(__file__).with_name("optim_db_inputs.json")
+
+
+def _to_json(value):
+    if isinstance(value, torch.Tensor):         # a 0-d tensor lr: its value and dtype
+        return {"tensor": value.item(), "dtype": str(value.dtype).removeprefix("torch.")}
+    if isinstance(value, tuple):
+        return {"tuple": [_to_json(v) for v in value]}
+    return value
+
+
+def _from_json(value):
+    if isinstance(value, dict) and "tensor" in value:
+        return torch.tensor(value["tensor"], dtype=getattr(torch, value["dtype"]))
+    if isinstance(value, dict) and "tuple" in value:
+        return tuple(_from_json(v) for v in value["tuple"])
+    return value
+
+
+def snapshot(read: dict) -> dict:
+    return {"torch": torch.__version__,
+            "inputs": {dtype: [[name, desc, {k: _to_json(v) for k, v in kwargs.items()}]
+                               for name, desc, kwargs in rows] for dtype, rows in read.items()}}
+
+
+def inputs() -> dict:
+    """optim_db's inputs: from the snapshot where it is this PyTorch's, else read live."""
+    saved = json.loads(SNAPSHOT.read_text()) if SNAPSHOT.exists() else {}
+    if saved.get("torch") != torch.__version__:
+        return read_inputs()
+    return {dtype: [(name, desc, {k: _from_json(v) for k, v in kwargs.items()})
+                    for name, desc, kwargs in rows] for dtype, rows in saved["inputs"].items()}
+
+
 CASES = [(f"{name}-{desc}".replace(" ", "_"), name,
           {k: v for k, v in kwargs.items() if k not in FLAGS}, np_dtype)
          for read in [inputs()]
          for np_dtype, torch_dtype in DTYPES.items()
          for name, desc, kwargs in read[str(torch_dtype)]]
+
+
+def test_the_snapshot_is_what_optim_db_holds():
+    """The snapshot the cases come from is this PyTorch's optim_db, read again now (where the
+    snapshot is another PyTorch's, the cases were read live: nothing to compare)."""
+    saved = json.loads(SNAPSHOT.read_text())
+    if saved["torch"] != torch.__version__:
+        pytest.skip(f"the snapshot is torch {saved['torch']}'s; this is {torch.__version__}: "
+                    "the cases were read live")
+    live = read_inputs()
+    assert snapshot(live) == saved
+    # and it reads back as the live read: 0-d tensor lrs, tuples and all
+    back = inputs()
+    assert [(n, d, sorted(k)) for n, d, k in live["torch.float64"]] == [
+        (n, d, sorted(k)) for n, d, k in back["torch.float64"]]
+    for (_, _, a), (_, _, b) in zip(live["torch.float32"], back["torch.float32"]):
+        for key in a:
+            assert type(a[key]) is type(b[key]), key
+            if isinstance(a[key], torch.Tensor):
+                assert a[key].dtype == b[key].dtype and a[key].item() == b[key].item()
+            else:
+                assert a[key] == b[key], key
+
+
+if __name__ == "__main__":                      # write the snapshot for the installed PyTorch
+    import tempfile
+
+    saved = snapshot(read_inputs())             # one input a line
+    text = "{" + f'"torch": {json.dumps(saved["torch"])}, "inputs": {{\n' + ",\n".join(
+        f"{json.dumps(dtype)}: [\n" + ",\n".join(json.dumps(row) for row in rows) + "]"
+        for dtype, rows in saved["inputs"].items()) + "}}\n"
+    with tempfile.NamedTemporaryFile("w", dir=SNAPSHOT.parent, delete=False) as f:
+        f.write(text)
+    Path(f.name).replace(SNAPSHOT)
+    print(f"wrote {SNAPSHOT} (torch {torch.__version__})")
 
 
 def _case(dtype, seed=20261206):
