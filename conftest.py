@@ -12,22 +12,22 @@ fill in at the end; within a file, and for the files not named, pytest's order s
 #: ``make test`` (pytest --durations, summed per file). Order only: a file missing here, or a
 #: name that no longer exists, changes no result.
 LONGEST_FIRST = [
-    "tests/test_notebooks.py",        # 103 s
-    "tests/test_catalogue.py",        #  89 s
-    "tests/test_results_set.py",      #  77 s
-    "tests/test_explore.py",          #  75 s (its browser tests included)
-    "tests/test_report.py",           #  70 s
-    "tests/test_parallel.py",         #  60 s
-    "parity_tests/test_optim.py",     #  45 s
-    "tests/test_faults.py",           #  45 s
-    "parity_tests/test_optim_more.py",  # 33 s
-    "tests/test_bench.py",            #  32 s
-    "tests/test_shadow.py",           #  32 s
-    "tests/test_floor.py",            #  24 s
-    "parity_tests/test_init.py",      #  15 s
-    "parity_tests/test_layers.py",    #  14 s
-    "parity_tests/test_device.py",    #  13 s
-    "tests/test_experiments_cli.py",  #  12 s
+    "tests/test_catalogue.py",        #  87 s (the lessons' browser tests included)
+    "tests/test_notebooks.py",        #  78 s (its kernels: two at a time)
+    "tests/test_report.py",           #  54 s
+    "tests/test_parallel.py",         #  46 s
+    "tests/test_results_set.py",      #  41 s
+    "tests/test_faults.py",           #  34 s
+    "tests/test_shadow.py",           #  24 s
+    "parity_tests/test_optim.py",     #  16 s
+    "parity_tests/test_init.py",      #  12 s
+    "parity_tests/test_optim_more.py",  # 11 s
+    "tests/test_explore.py",          #  11 s
+    "tests/test_bench.py",            #  11 s
+    "tests/test_experiments_cli.py",  #  10 s
+    "parity_tests/test_optim_db.py",  #   8 s
+    "tests/test_floor.py",            #   8 s
+    "parity_tests/test_device.py",    #   6 s
 ]
 
 
