@@ -213,6 +213,25 @@ def _check_ready(executor, jobs):
     assert called[1] == [{"value": 0, "pid": os.getpid()}]
 
 
+def torch_in_worker() -> tuple:
+    """A task: whether PyTorch was imported before it, and its threads once it is."""
+    import sys
+
+    before = "torch" in sys.modules
+    import torch
+    return before, torch.get_num_threads(), os.getpid()
+
+
+def test_a_worker_imports_pytorch_only_for_a_task_and_then_on_one_thread():
+    """A worker's start does not import PyTorch (its tasks may not need it; the run's warm-up
+    imports it where they do); imported by a task, its pool is one thread wide all the same."""
+    with parallel.workers("local", 2, None, tasks=2) as pool:
+        pool.pool.submit(parallel.probe, 0).result()                 # the worker started
+        before, threads, pid = pool.pool.submit(torch_in_worker).result()
+    assert pid != os.getpid()
+    assert before is False and threads == parallel.TASK_THREADS == 1
+
+
 def test_a_warm_up_that_fails_does_not_fail_the_tasks():
     with parallel.workers("local", 2, None, tasks=2, warm=(note_pid, ("/no/such/folder",))) as pool:
         out = pool.map(parallel.probe, TASKS[:2], log=lambda m: None)

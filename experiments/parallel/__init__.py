@@ -478,15 +478,15 @@ def _warm(warm) -> None:
 
 def limit_threads(threads: int) -> None:
     """A worker process's thread pools, set once as it starts: ``threads`` (:data:`TASK_THREADS`)
-    for OpenMP, BLAS and PyTorch, so no worker starts a pool as wide as the machine."""
+    for OpenMP, BLAS and PyTorch, so no worker starts a pool as wide as the machine. PyTorch is
+    not imported for it (a second of a worker whose tasks may not need it): where a task or the
+    warm-up imports it later, it takes its pool's width from ``OMP_NUM_THREADS``, set here."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from threadpoolctl import threadpool_limits
     threadpool_limits(threads)
-    try:
-        import torch
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(threads)
-    except ImportError:
-        pass
 
 
 def probe(value, delay: float = 0.0) -> dict:
