@@ -8,6 +8,7 @@ import sys
 
 from experiments import backends as backend_registry
 from experiments import i18n
+from experiments.bench.steps import GEMM_SIZE
 from experiments.data import DataError
 from experiments.parallel import ExecutorError, ExecutorLost
 from experiments.settings import PROFILES, ConfigError
@@ -190,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="CPU batch sizes (default: 128 1024)")
     p.add_argument("--dtype", nargs="+", choices=("float32", "float64"),
                    default=["float32", "float64"], help="dtypes (default: both)")
-    p.add_argument("--gemm-size", type=int, default=4096, metavar="N",
+    p.add_argument("--gemm-size", type=int, default=GEMM_SIZE, metavar="N",
                    help="the GEMM's matrices, N×N float32 (default: 4096; a smaller one for a "
                         "quick check: its throughput is lower than a large product's)")
     p.add_argument("--floor", action="store_true",

@@ -356,6 +356,11 @@ def resolved_device(spec) -> str:
 
 # -- result sets on disk --------------------------------------------------------------------------
 
+def figure_files(figures, translated: dict) -> list:
+    """Every figure file of a set: the English ones, then each other language's."""
+    return [*figures, *(f for files in translated.values() for f in files)]
+
+
 def write_set(folder: Path, result: Result, draw, pages=()) -> Result:
     """Write ``result`` as one set under ``folder``: its figures (``draw(new_folder) -> [file
     names]``, or ``([English files], {lang: [files]})`` with the other languages'),
@@ -368,7 +373,7 @@ def write_set(folder: Path, result: Result, draw, pages=()) -> Result:
         figures, translated = (drawn if isinstance(drawn, tuple) else (list(drawn), {}))
         translations = {lang: {**result.translations.get(lang, {}), "figures": files}
                         for lang, files in translated.items()}
-        every = [*figures, *(f for files in translated.values() for f in files)]
+        every = figure_files(figures, translated)
         result = replace(result, figures=list(figures),
                          translations={**result.translations, **translations},
                          figure_sha256={f: atomic.sha256(new / f) for f in every})

@@ -333,8 +333,7 @@ class Drawn:
     def into(self, folder) -> tuple[list, dict]:
         import shutil
 
-        english, others = self.files
-        for name in [*english, *(f for files in others.values() for f in files)]:
+        for name in results.figure_files(*self.files):
             shutil.copyfile(self.folder / name, Path(folder) / name)
         return self.files
 

@@ -57,17 +57,13 @@ from pathlib import Path
 import numpy as np
 
 from experiments.atomic import write_json
-from experiments.bench.steps import GEMM_REPS, SIZES
+from experiments.bench.steps import GEMM_REPS, GEMM_SIZE, SIZES
 
 PARAMS = sum(SIZES[i] * SIZES[i + 1] + SIZES[i + 1] for i in range(len(SIZES) - 1))
 IMPLS = ("npref", "torchref", "pytorch", "pytorch-fused")
 #: The batches of the CUDA rows (a GPU needs large batches to be busy), float32 only.
 CUDA_BATCHES = (1024, 2048, 4096, 8192)
 FLOAT32_MATMUL = "full float32: TF32 off (CUDA), bf16 off (oneDNN)"
-
-
-#: The GEMM's matrices: GEMM_SIZE × GEMM_SIZE float32 (``bench --gemm-size``).
-GEMM_SIZE = 4096
 
 
 def configs(device_kinds=("cpu",), batches=(128, 1024), dtypes=("float32", "float64"),

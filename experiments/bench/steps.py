@@ -107,12 +107,14 @@ def _step_products(lib, batch, dtype, device="cpu"):
 
 #: Products of each GEMM library per round: their median is the round's figure.
 GEMM_REPS = 2
+#: The GEMM's matrices: GEMM_SIZE × GEMM_SIZE float32 (``bench --gemm-size``).
+GEMM_SIZE = 4096
 
 _WARM: set = set()      # the products already run once in this process (not timed)
 _MATRIX: dict = {}      # the n×n operand, drawn once per process
 
 
-def _gemm(device="cpu", n=4096, reps=GEMM_REPS):
+def _gemm(device="cpu", n=GEMM_SIZE, reps=GEMM_REPS):
     """float32 GEMM throughput (GFLOP/s) of an n×n product, from the median of ``reps`` timed
     products (a step's time is a median too): NumPy's and PyTorch's on the CPU, PyTorch's on
     CUDA — there synchronised before and after each timed product, and timed over more
@@ -154,7 +156,7 @@ def worker(config: dict, warmup: int, blocks: int, steps: int) -> dict:
     from torchref.device import full_float32
     with full_float32():
         if config["impl"] == "gemm":
-            return {"gflops": _gemm(config.get("device", "cpu"), n=config.get("n", 4096),
+            return {"gflops": _gemm(config.get("device", "cpu"), n=config.get("n", GEMM_SIZE),
                                     reps=config.get("reps", GEMM_REPS))}
         return _time(config, warmup, blocks, steps)
 
